@@ -1,0 +1,56 @@
+//! SeaORM entities: the one place where every column of QuantGraph's tables is declared.
+//!
+//! One module per table of the two source designs, plus read-only entities for the
+//! time-bucket aggregates (continuous aggregates on TimescaleDB, views elsewhere).
+
+pub mod backtest_results;
+pub mod etf_details;
+pub mod etf_holdings;
+pub mod factor_scores;
+pub mod market_candles;
+pub mod market_candles_1h;
+pub mod ohlcv_data;
+pub mod ohlcv_monthly;
+pub mod ohlcv_quarterly;
+pub mod ohlcv_yearly;
+pub mod optimization_history;
+pub mod portfolio_allocations;
+pub mod portfolio_holdings;
+pub mod portfolio_transactions;
+pub mod stock_details;
+pub mod strategies;
+pub mod ticker_fundamentals;
+pub mod tickers;
+pub mod users;
+pub mod value_chain_edges;
+pub mod value_chain_nodes;
+pub mod walk_forward_results;
+pub mod workflow_execution_logs;
+pub mod workflows;
+
+/// `has_many`/`has_one` on a parent needs `Related` on the child, pointing back through its `belongs_to`.
+macro_rules! related {
+    ($($child:ident => $parent:ident via $rel:ident;)*) => {$(
+        impl sea_orm::Related<$parent::Entity> for $child::Entity {
+            fn to() -> sea_orm::RelationDef {
+                sea_orm::RelationTrait::def(&$child::Relation::$rel)
+            }
+        }
+    )*};
+}
+
+related! {
+    stock_details => tickers via Ticker;
+    etf_details => tickers via Ticker;
+    etf_holdings => etf_details via Etf;
+    ohlcv_data => tickers via Ticker;
+    ticker_fundamentals => tickers via Ticker;
+    factor_scores => tickers via Ticker;
+    backtest_results => strategies via Strategy;
+    portfolio_transactions => strategies via Strategy;
+    portfolio_holdings => strategies via Strategy;
+    walk_forward_results => strategies via Strategy;
+    workflows => users via User;
+    portfolio_allocations => users via User;
+    workflow_execution_logs => workflows via Workflow;
+}

@@ -1,0 +1,33 @@
+//! `workflow_execution_logs`: one run of a workflow and its outcome.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "workflow_execution_logs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workflow_id: Uuid,
+    /// `pending`, `running`, `success` or `failed`.
+    #[sea_orm(column_type = "String(StringLen::N(50))")]
+    pub status: String,
+    #[sea_orm(default_expr = "Expr::current_timestamp()", nullable)]
+    pub executed_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub result: Option<Json>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error_message: Option<String>,
+    pub duration_ms: Option<i32>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workflows::Entity",
+        from = "Column::WorkflowId",
+        to = "super::workflows::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workflow,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,65 @@
+//! Schema migrations for SQLite, PostgreSQL and PostgreSQL + TimescaleDB.
+//!
+//! Tables are generated from the entities (`ddl`), so a column is declared only in `entity/`;
+//! the migrations add what entities cannot say: checks, named indexes, generated columns and
+//! the time-series objects.
+
+pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{DbBackend, Statement};
+
+mod ddl;
+mod m20251101_000001_tables;
+mod m20251101_000002_timeseries;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20251101_000001_tables::Migration),
+            Box::new(m20251101_000002_timeseries::Migration),
+        ]
+    }
+}
+
+/// True when the server can load TimescaleDB (installed, even if not yet created here).
+pub async fn timescaledb_available<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(false);
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'timescaledb'",
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n").unwrap_or(0) > 0)
+        .unwrap_or(false))
+}
+
+/// True when the `timescaledb` extension is created in the connected database.
+pub async fn timescaledb_installed<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(false);
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_extension WHERE extname = 'timescaledb'",
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n").unwrap_or(0) > 0)
+        .unwrap_or(false))
+}
+
+/// Runs each statement in order on the migration's connection.
+pub(crate) async fn exec_all(manager: &SchemaManager<'_>, sqls: &[String]) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    for sql in sqls {
+        db.execute_unprepared(sql).await?;
+    }
+    Ok(())
+}

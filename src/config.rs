@@ -1,0 +1,133 @@
+//! Configuration as data: flags with environment fallbacks, parsed once in `main`.
+use clap::Args;
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+/// A secret that never prints.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Primary database (PostgreSQL or SQLite URL).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://quantgraph.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+    /// Optional read replica for queries.
+    #[arg(long, env = "DATABASE_READ_URL", global = true)]
+    pub database_read_url: Option<String>,
+    /// Maximum connections per database pool.
+    #[arg(long, env = "QUANTGRAPH_DB_POOL", default_value_t = 16, global = true)]
+    pub db_pool: u32,
+    /// Redis for pub/sub fan-out and the snapshot cache (in-process when unset).
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Qdrant server for vector memories (embedded store when unset).
+    #[arg(long, env = "QDRANT_URL", global = true)]
+    pub qdrant_url: Option<String>,
+    /// Address to serve on.
+    #[arg(
+        long,
+        env = "QUANTGRAPH_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub bind: SocketAddr,
+    /// Directory for embedded stores.
+    #[arg(
+        long,
+        env = "QUANTGRAPH_DATA_DIR",
+        default_value = "quantgraph-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// HS256 secret for access tokens.
+    #[arg(
+        long,
+        env = "JWT_SECRET",
+        default_value = "dev-only-insecure-secret",
+        hide_default_value = true,
+        global = true
+    )]
+    pub jwt_secret: Secret,
+    /// Fernet key for broker tokens at rest.
+    #[arg(long, env = "FERNET_KEY", global = true)]
+    pub fernet_key: Option<Secret>,
+    /// IANA zone in which DateTime values are rendered unless a request sends `Time-Zone`.
+    #[arg(
+        long,
+        env = "QUANTGRAPH_TIMEZONE",
+        default_value = "UTC",
+        global = true
+    )]
+    pub timezone: String,
+    /// Page size when a list gets neither `first` nor `last`.
+    #[arg(
+        long,
+        env = "QUANTGRAPH_DEFAULT_PAGE_SIZE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub default_page_size: u64,
+    /// Largest `first`/`last` accepted.
+    #[arg(
+        long,
+        env = "QUANTGRAPH_MAX_PAGE_SIZE",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_page_size: u64,
+    /// Deepest selection accepted.
+    #[arg(
+        long,
+        env = "QUANTGRAPH_MAX_DEPTH",
+        default_value_t = 12,
+        global = true
+    )]
+    pub max_depth: usize,
+    /// Largest query complexity accepted (fields, lists weighted by their page size).
+    #[arg(
+        long,
+        env = "QUANTGRAPH_MAX_COMPLEXITY",
+        default_value_t = 250_000,
+        global = true
+    )]
+    pub max_complexity: usize,
+    /// Largest request body in bytes.
+    #[arg(long, env = "QUANTGRAPH_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Serve introspection and the playground (switch off in production if wanted).
+    #[arg(long, env = "QUANTGRAPH_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub introspection: bool,
+}
+
+impl Config {
+    /// The configuration a test or an embedding program starts from.
+    pub fn for_database(url: &str) -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut c = Wrapper::parse_from(["quantgraph"]).config;
+        c.database_url = url.to_string();
+        c
+    }
+}

@@ -1,0 +1,86 @@
+//! Database connections (primary and optional read replica), backend facts and migrations.
+use crate::config::Config;
+use anyhow::{anyhow, Context};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct Db {
+    /// Writes and anything that must see its own writes.
+    pub write: DatabaseConnection,
+    /// Reads; the replica when one is configured.
+    pub read: DatabaseConnection,
+    pub backend: DbBackend,
+    /// The continuous aggregates exist (TimescaleDB is installed in this database).
+    pub timescale: bool,
+}
+
+async fn connect_one(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection> {
+    if !(url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.starts_with("sqlite:"))
+    {
+        return Err(anyhow!(
+            "unsupported database URL scheme (use postgres://… or sqlite://…)"
+        ));
+    }
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(pool)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(opts)
+        .await
+        .map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+        )
+        .await
+        .map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+    }
+    Ok(db)
+}
+
+/// Keeps the first line of a driver error, without credentials from the URL.
+fn one_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_string()
+}
+
+impl Db {
+    pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+        let write = connect_one(&config.database_url, config.db_pool)
+            .await
+            .context("cannot open the database (DATABASE_URL)")?;
+        let read = match &config.database_read_url {
+            Some(url) => connect_one(url, config.db_pool)
+                .await
+                .context("cannot open the read replica (DATABASE_READ_URL)")?,
+            None => write.clone(),
+        };
+        let backend = write.get_database_backend();
+        let timescale = migration::timescaledb_installed(&write)
+            .await
+            .unwrap_or(false);
+        Ok(Db {
+            write,
+            read,
+            backend,
+            timescale,
+        })
+    }
+
+    /// Applies pending migrations; refuses a database migrated by a newer QuantGraph.
+    pub async fn migrate(&mut self) -> anyhow::Result<()> {
+        Migrator::up(&self.write, None)
+            .await
+            .map_err(|e| anyhow!("migration failed: {}", one_line(&e.to_string())))?;
+        self.timescale = migration::timescaledb_installed(&self.write)
+            .await
+            .unwrap_or(false);
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! One error type with stable `extensions.code`s; database details are logged, never shown.
+use async_graphql::ErrorExtensions as _;
+
+/// Deliberately not `Display`: async-graphql turns any `Display` error into a GraphQL error
+/// without a code, so every conversion must go through `From<ApiError>` below.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    BadInput(String),
+    Unauthenticated(String),
+    Forbidden(String),
+    NotFound(String),
+    Conflict(String),
+    TooComplex(String),
+    /// Logged where it happens; clients see only "internal error".
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadInput(_) => "BAD_USER_INPUT",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::TooComplex(_) => "QUERY_TOO_COMPLEX",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// What the client is told.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::BadInput(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::TooComplex(m) => m.clone(),
+            ApiError::Internal(_) => "internal error".into(),
+        }
+    }
+
+    pub fn bad(msg: impl Into<String>) -> Self {
+        ApiError::BadInput(msg.into())
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
+            return ApiError::Conflict("a row with the same key already exists".into());
+        }
+        if let Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) = e.sql_err() {
+            return ApiError::BadInput("a referenced row does not exist".into());
+        }
+        tracing::error!(error = %e, "database error");
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        let code = e.code();
+        async_graphql::Error::new(e.message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl std::fmt::Display for ApiErrorLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.code(), self.0.message())
+    }
+}
+
+/// `ApiError` for logs and CLI output.
+pub struct ApiErrorLine<'a>(pub &'a ApiError);
+
+impl From<ApiError> for anyhow::Error {
+    fn from(e: ApiError) -> Self {
+        anyhow::anyhow!("{}", ApiErrorLine(&e))
+    }
+}

@@ -1,0 +1,305 @@
+//! Runs list, one-row and batched relation reads and shapes them into pages.
+use super::args::ListQuery;
+use super::catalog::{Relation, Table};
+use super::scalars::{Cell, Kind};
+use super::sql::{fetch, Cond, Op, Sql};
+use crate::error::ApiResult;
+use sea_orm::{DatabaseConnection, DbBackend};
+use std::sync::Arc;
+
+/// One row of a table, as read.
+#[derive(Debug)]
+pub struct Row {
+    pub table: &'static Table,
+    pub cells: Vec<Cell>,
+}
+
+/// The rows of one connection and what is known around them.
+pub struct Page {
+    pub table: &'static Table,
+    /// Rows as fetched (possibly one extra, possibly reversed); see `visible`.
+    pub rows: Arc<Vec<Row>>,
+    pub take: usize,
+    pub reversed: bool,
+    pub order: Vec<(usize, bool)>,
+    pub has_next: bool,
+    pub has_prev: bool,
+    /// How to count the whole list when `totalCount` is asked for.
+    pub count: CountBy,
+}
+
+pub enum CountBy {
+    /// A root list: count with this condition.
+    Root(Cond),
+    /// A nested list: a batched count per parent.
+    Nested(crate::loaders::RelKey),
+}
+
+fn kinds(t: &Table) -> Vec<Kind> {
+    t.columns.iter().map(|c| c.kind).collect()
+}
+
+impl Page {
+    /// Rows fetched one past the limit tell whether more exist; backwards pages are flipped.
+    pub fn new(table: &'static Table, rows: Arc<Vec<Row>>, q: &ListQuery, count: CountBy) -> Page {
+        let more = rows.len() as u64 > q.limit;
+        let take = rows.len().min(q.limit as usize);
+        let (has_next, has_prev) = if q.backwards {
+            (q.has_cursor, more)
+        } else {
+            (more, q.has_cursor)
+        };
+        Page {
+            table,
+            rows,
+            take,
+            reversed: q.backwards,
+            order: q.order.clone(),
+            has_next,
+            has_prev,
+            count,
+        }
+    }
+
+    pub fn visible(&self) -> Box<dyn Iterator<Item = &Row> + Send + '_> {
+        let rows = self.rows[..self.take].iter();
+        if self.reversed {
+            Box::new(rows.rev())
+        } else {
+            Box::new(rows)
+        }
+    }
+
+    pub fn cursor(&self, row: &Row) -> String {
+        let cells: Vec<Cell> = self
+            .order
+            .iter()
+            .map(|(c, _)| row.cells[*c].clone())
+            .collect();
+        super::args::encode_cursor(&cells)
+    }
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    t: &'static Table,
+    q: &ListQuery,
+) -> ApiResult<Vec<Row>> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT ")
+        .columns("a", t)
+        .push(" FROM \"")
+        .push(t.name)
+        .push("\" a WHERE ");
+    sql.cond("a", t, &q.cond)
+        .order_by("a", t, &q.order, q.backwards);
+    sql.push(&format!(" LIMIT {}", q.limit + 1));
+    let rows = fetch(db, sql, 0, &kinds(t)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, cells)| Row { table: t, cells })
+        .collect())
+}
+
+pub async fn count(db: &DatabaseConnection, t: &'static Table, cond: &Cond) -> ApiResult<i64> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT COUNT(*) FROM \"")
+        .push(t.name)
+        .push("\" a WHERE ")
+        .cond("a", t, cond);
+    let rows = fetch(db, sql, 0, &[Kind::BigInt]).await?;
+    Ok(rows
+        .first()
+        .and_then(|(_, c)| match c.first() {
+            Some(Cell::Int(n)) => Some(*n),
+            _ => None,
+        })
+        .unwrap_or(0))
+}
+
+/// Writes `(alias.k1, alias.k2) IN (…)` for the parents' key tuples.
+fn tuple_in(sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
+    let multi = cols.len() > 1;
+    if multi {
+        sql.push("(");
+    }
+    for (i, c) in cols.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.ident("a", &t.columns[*c].name);
+    }
+    sql.push(if multi { ") IN (" } else { " IN (" });
+    if multi && sql.backend == DbBackend::Sqlite {
+        sql.push("VALUES ");
+    }
+    for (p, key) in parents.iter().enumerate() {
+        if p > 0 {
+            sql.push(", ");
+        }
+        if multi {
+            sql.push("(");
+        }
+        for (i, (c, v)) in cols.iter().zip(key).enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.param(v.to_value(t.columns[*c].kind));
+        }
+        if multi {
+            sql.push(")");
+        }
+    }
+    sql.push(")");
+}
+
+fn fixed_and_cond(sql: &mut Sql, t: &Table, rel: &Relation, cond: &Cond) {
+    let mut all = vec![cond.clone()];
+    for (c, v) in &rel.fixed {
+        all.push(Cond::Cmp(
+            t.col(c).expect("fixed column"),
+            Op::Eq,
+            Cell::Text(v.clone()),
+        ));
+    }
+    sql.cond("a", t, &Cond::All(all));
+}
+
+/// Target rows of a to-one relation for many parents, in one statement. Returns (parent index, row).
+pub async fn batch_one(
+    db: &DatabaseConnection,
+    t: &'static Table,
+    rel: &Relation,
+    cond: &Cond,
+    parents: &[Vec<Cell>],
+) -> ApiResult<Vec<(usize, Row)>> {
+    let cols: Vec<usize> = rel
+        .to_cols
+        .iter()
+        .map(|c| t.col(c).expect("relation column"))
+        .collect();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT ")
+        .columns("a", t)
+        .push(" FROM \"")
+        .push(t.name)
+        .push("\" a WHERE ");
+    tuple_in(&mut sql, t, &cols, parents);
+    sql.push(" AND ");
+    fixed_and_cond(&mut sql, t, rel, cond);
+    let rows = fetch(db, sql, 0, &kinds(t)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (_, cells) in rows {
+        let key: Vec<&Cell> = cols.iter().map(|c| &cells[*c]).collect();
+        if let Some(p) = parents
+            .iter()
+            .position(|k| k.iter().zip(&key).all(|(a, b)| a == *b))
+        {
+            out.push((p, Row { table: t, cells }));
+        }
+    }
+    Ok(out)
+}
+
+/// Up to `q.limit + 1` target rows per parent for a to-many relation, in one statement:
+/// a LATERAL subquery per parent on PostgreSQL (index range scans), a window on SQLite.
+pub async fn batch_many(
+    db: &DatabaseConnection,
+    t: &'static Table,
+    rel: &Relation,
+    q: &ListQuery,
+    parents: &[Vec<Cell>],
+) -> ApiResult<Vec<(usize, Row)>> {
+    let cols: Vec<usize> = rel
+        .to_cols
+        .iter()
+        .map(|c| t.col(c).expect("relation column"))
+        .collect();
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push("WITH p(__i");
+    for i in 0..cols.len() {
+        sql.push(&format!(", k{i}"));
+    }
+    sql.push(") AS (VALUES ");
+    for (p, key) in parents.iter().enumerate() {
+        sql.push(if p > 0 { ", (" } else { "(" })
+            .push(&p.to_string());
+        for (c, v) in cols.iter().zip(key) {
+            let kind = t.columns[*c].kind;
+            sql.push(", ").typed_param(v.to_value(kind), kind);
+        }
+        sql.push(")");
+    }
+    sql.push(") ");
+    let join = |sql: &mut Sql| {
+        for (i, c) in cols.iter().enumerate() {
+            sql.push(" AND ")
+                .ident("a", &t.columns[*c].name)
+                .push(&format!(" = p.k{i}"));
+        }
+    };
+    if backend == DbBackend::Postgres {
+        sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ")
+            .columns("a", t);
+        sql.push(" FROM \"").push(t.name).push("\" a WHERE ");
+        fixed_and_cond(&mut sql, t, rel, &q.cond);
+        join(&mut sql);
+        sql.order_by("a", t, &q.order, q.backwards);
+        sql.push(&format!(" LIMIT {}) c", q.limit + 1));
+    } else {
+        sql.push("SELECT * FROM (SELECT p.__i AS __i, ")
+            .columns("a", t)
+            .push(", ROW_NUMBER() OVER (PARTITION BY p.__i");
+        sql.order_by("a", t, &q.order, q.backwards);
+        sql.push(") AS __rn FROM p JOIN \"")
+            .push(t.name)
+            .push("\" a ON 1=1");
+        join(&mut sql);
+        sql.push(" WHERE ");
+        fixed_and_cond(&mut sql, t, rel, &q.cond);
+        sql.push(&format!(
+            ") w WHERE __rn <= {} ORDER BY __i, __rn",
+            q.limit + 1
+        ));
+    }
+    let rows = fetch(db, sql, 1, &kinds(t)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(i, cells)| (i as usize, Row { table: t, cells }))
+        .collect())
+}
+
+/// Row counts per parent of a to-many relation, in one statement.
+pub async fn batch_count(
+    db: &DatabaseConnection,
+    t: &'static Table,
+    rel: &Relation,
+    cond: &Cond,
+    parents: &[Vec<Cell>],
+) -> ApiResult<Vec<(Vec<Cell>, i64)>> {
+    let cols: Vec<usize> = rel
+        .to_cols
+        .iter()
+        .map(|c| t.col(c).expect("relation column"))
+        .collect();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT COUNT(*)");
+    for c in &cols {
+        sql.push(", ").ident("a", &t.columns[*c].name);
+    }
+    sql.push(" FROM \"").push(t.name).push("\" a WHERE ");
+    tuple_in(&mut sql, t, &cols, parents);
+    sql.push(" AND ");
+    fixed_and_cond(&mut sql, t, rel, cond);
+    sql.push(" GROUP BY ");
+    for (i, c) in cols.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.ident("a", &t.columns[*c].name);
+    }
+    let kinds: Vec<Kind> = cols.iter().map(|c| t.columns[*c].kind).collect();
+    let rows = fetch(db, sql, 1, &kinds).await?;
+    Ok(rows.into_iter().map(|(n, cells)| (cells, n)).collect())
+}

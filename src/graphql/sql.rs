@@ -1,0 +1,317 @@
+//! SQL text for the generic read path: conditions, orderings, keyset pages and batched
+//! per-parent windows (LATERAL on PostgreSQL, ROW_NUMBER on SQLite) — one statement each.
+use super::catalog::Table;
+use super::scalars::{Cell, Kind};
+use crate::error::ApiResult;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+/// A comparison operator of `where:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl Op {
+    fn sql(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "<>",
+            Op::Lt => "<",
+            Op::Lte => "<=",
+            Op::Gt => ">",
+            Op::Gte => ">=",
+        }
+    }
+}
+
+/// A row condition over one table's columns (by index).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+    Cmp(usize, Op, Cell),
+    In(usize, Vec<Cell>, bool),
+    IsNull(usize, bool),
+    Like(usize, String, bool),
+    /// `column IN (SELECT id FROM table WHERE user_id = value)`: ownership through a parent.
+    OwnedVia(usize, &'static str, Cell),
+    False,
+}
+
+/// SQL text with its bind values, numbered for the backend.
+pub struct Sql {
+    pub text: String,
+    pub values: Vec<Value>,
+    pub backend: DbBackend,
+}
+
+impl Sql {
+    pub fn new(backend: DbBackend) -> Self {
+        Sql {
+            text: String::with_capacity(512),
+            values: Vec::new(),
+            backend,
+        }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    pub fn param(&mut self, v: Value) -> &mut Self {
+        self.values.push(v);
+        match self.backend {
+            DbBackend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.values.len().to_string());
+            }
+            _ => self.text.push('?'),
+        }
+        self
+    }
+
+    /// A parameter whose type PostgreSQL cannot infer from its context.
+    pub fn typed_param(&mut self, v: Value, kind: Kind) -> &mut Self {
+        if self.backend == DbBackend::Postgres {
+            self.push("CAST(")
+                .param(v)
+                .push(" AS ")
+                .push(kind.pg_cast())
+                .push(")")
+        } else {
+            self.param(v)
+        }
+    }
+
+    pub fn ident(&mut self, alias: &str, name: &str) -> &mut Self {
+        if !alias.is_empty() {
+            self.text.push_str(alias);
+            self.text.push('.');
+        }
+        self.text.push('"');
+        self.text.push_str(name);
+        self.text.push('"');
+        self
+    }
+
+    /// A column as compared or ordered: SQLite decimals are TEXT, so they compare as numbers.
+    fn sort_expr(&mut self, alias: &str, t: &Table, col: usize) -> &mut Self {
+        let c = &t.columns[col];
+        if self.backend == DbBackend::Sqlite && c.kind == Kind::Decimal {
+            self.push("CAST(").ident(alias, &c.name).push(" AS REAL)")
+        } else {
+            self.ident(alias, &c.name)
+        }
+    }
+
+    fn value_expr(&mut self, t: &Table, col: usize, v: &Cell) -> &mut Self {
+        let kind = t.columns[col].kind;
+        if self.backend == DbBackend::Sqlite && kind == Kind::Decimal {
+            self.push("CAST(").param(v.to_value(kind)).push(" AS REAL)")
+        } else {
+            self.param(v.to_value(kind))
+        }
+    }
+
+    pub fn cond(&mut self, alias: &str, t: &Table, c: &Cond) -> &mut Self {
+        match c {
+            Cond::All(v) if v.is_empty() => self.push("1=1"),
+            Cond::Any(v) if v.is_empty() => self.push("1=0"),
+            Cond::All(v) | Cond::Any(v) => {
+                let joiner = if matches!(c, Cond::All(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                self.push("(");
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        self.push(joiner);
+                    }
+                    self.cond(alias, t, x);
+                }
+                self.push(")")
+            }
+            Cond::Not(x) => self.push("NOT (").cond(alias, t, x).push(")"),
+            Cond::Cmp(col, op, v) => self
+                .sort_expr(alias, t, *col)
+                .push(" ")
+                .push(op.sql())
+                .push(" ")
+                .value_expr(t, *col, v),
+            Cond::In(_, vals, negate) if vals.is_empty() => {
+                self.push(if *negate { "1=1" } else { "1=0" })
+            }
+            Cond::In(col, vals, negate) => {
+                self.sort_expr(alias, t, *col)
+                    .push(if *negate { " NOT IN (" } else { " IN (" });
+                for (i, v) in vals.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.value_expr(t, *col, v);
+                }
+                self.push(")")
+            }
+            Cond::IsNull(col, is) => self.ident(alias, &t.columns[*col].name).push(if *is {
+                " IS NULL"
+            } else {
+                " IS NOT NULL"
+            }),
+            Cond::Like(col, pat, ci) => {
+                let name = &t.columns[*col].name;
+                match (self.backend, ci) {
+                    (DbBackend::Postgres, true) => self
+                        .ident(alias, name)
+                        .push(" ILIKE ")
+                        .param(Value::String(Some(pat.clone()))),
+                    (DbBackend::Postgres, false) => self
+                        .ident(alias, name)
+                        .push(" LIKE ")
+                        .param(Value::String(Some(pat.clone()))),
+                    // SQLite's LIKE ignores ASCII case; GLOB is its case-sensitive form.
+                    (_, true) => self
+                        .ident(alias, name)
+                        .push(" LIKE ")
+                        .param(Value::String(Some(pat.clone()))),
+                    (_, false) => self
+                        .ident(alias, name)
+                        .push(" GLOB ")
+                        .param(Value::String(Some(like_to_glob(pat)))),
+                }
+            }
+            Cond::OwnedVia(col, table, owner) => self
+                .ident(alias, &t.columns[*col].name)
+                .push(" IN (SELECT \"id\" FROM \"")
+                .push(table)
+                .push("\" WHERE \"user_id\" = ")
+                .param(owner.to_value(Kind::Uuid))
+                .push(")"),
+            Cond::False => self.push("1=0"),
+        }
+    }
+
+    /// `ORDER BY` for `order`, reversed when paging backwards; NULLs always sort last.
+    pub fn order_by(
+        &mut self,
+        alias: &str,
+        t: &Table,
+        order: &[(usize, bool)],
+        reverse: bool,
+    ) -> &mut Self {
+        self.push(" ORDER BY ");
+        for (i, (col, desc)) in order.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.sort_expr(alias, t, *col);
+            let nullable = t.columns[*col].nullable;
+            match (desc ^ reverse, nullable) {
+                (false, false) => self.push(" ASC"),
+                (true, false) => self.push(" DESC"),
+                (false, true) => self.push(if reverse {
+                    " ASC NULLS FIRST"
+                } else {
+                    " ASC NULLS LAST"
+                }),
+                (true, true) => self.push(if reverse {
+                    " DESC NULLS FIRST"
+                } else {
+                    " DESC NULLS LAST"
+                }),
+            };
+        }
+        self
+    }
+
+    pub fn columns(&mut self, alias: &str, t: &Table) -> &mut Self {
+        for (i, c) in t.columns.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.ident(alias, &c.name);
+        }
+        self
+    }
+
+    pub fn statement(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+fn like_to_glob(pat: &str) -> String {
+    let mut out = String::with_capacity(pat.len());
+    for ch in pat.chars() {
+        match ch {
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(ch);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The keyset condition "strictly after (or before) `cursor`" in `order` (NULLs last).
+pub fn keyset(t: &Table, order: &[(usize, bool)], cursor: &[Cell], after: bool) -> Cond {
+    let mut any = Vec::new();
+    for i in 0..order.len().min(cursor.len()) {
+        let mut all: Vec<Cond> = (0..i)
+            .map(|j| match &cursor[j] {
+                Cell::Null => Cond::IsNull(order[j].0, true),
+                v => Cond::Cmp(order[j].0, Op::Eq, v.clone()),
+            })
+            .collect();
+        let (col, desc) = order[i];
+        let forward = after ^ desc;
+        let step = match (&cursor[i], after) {
+            (Cell::Null, true) => Cond::False,
+            (Cell::Null, false) => Cond::IsNull(col, false),
+            (v, true) if t.columns[col].nullable => Cond::Any(vec![
+                Cond::Cmp(col, if forward { Op::Gt } else { Op::Lt }, v.clone()),
+                Cond::IsNull(col, true),
+            ]),
+            (v, _) => Cond::Cmp(col, if forward { Op::Gt } else { Op::Lt }, v.clone()),
+        };
+        all.push(step);
+        any.push(Cond::All(all));
+    }
+    Cond::Any(any)
+}
+
+/// Runs `sql` and reads `kinds` from the first columns after `skip` leading ones.
+pub async fn fetch<C: ConnectionTrait>(
+    db: &C,
+    sql: Sql,
+    skip: usize,
+    kinds: &[Kind],
+) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
+    let backend = sql.backend;
+    let rows = db.query_all_raw(sql.statement()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let lead = if skip > 0 {
+            row.try_get_by_index::<i64>(0)
+                .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))?
+        } else {
+            0
+        };
+        let mut cells = Vec::with_capacity(kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            cells.push(Cell::read(row, skip + i, *k, backend)?);
+        }
+        out.push((lead, cells));
+    }
+    Ok(out)
+}

@@ -1,0 +1,202 @@
+//! The HTTP face: `/graphql` (POST, GET and the playground), health, readiness and metrics.
+use crate::auth::{Tokens, Viewer};
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::graphql::args::Limits;
+use crate::graphql::scalars::parse_tz;
+use crate::graphql::schema::RequestTz;
+use crate::loaders::Loaders;
+use crate::{graphql, schema_limits, AppState};
+use async_graphql::dynamic::Schema;
+use async_graphql_axum::{rejection::GraphQLRejection, GraphQLRequest, GraphQLResponse};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+struct Shared {
+    schema: Schema,
+    state: AppState,
+    requests: AtomicU64,
+    introspection: bool,
+}
+
+/// A started gateway: bound to `addr`, serving until dropped or `stop`ped.
+pub struct App {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// What `App::build` does to the database before serving.
+#[derive(Clone, Copy, Debug)]
+pub struct Startup {
+    pub migrate: bool,
+    /// Fill an empty database with the demo data set.
+    pub seed_if_empty: bool,
+}
+
+impl App {
+    /// Connects, migrates, builds the schema and binds `config.bind` (port 0 picks a free port).
+    pub async fn build(config: &Config, startup: Startup) -> anyhow::Result<App> {
+        let default_tz = parse_tz(&config.timezone)
+            .map_err(|e| anyhow::anyhow!("QUANTGRAPH_TIMEZONE: {}", e.message()))?;
+        let mut db = Db::connect(config).await?;
+        if startup.migrate {
+            db.migrate().await?;
+        }
+        if startup.seed_if_empty && crate::seed::is_empty(&db).await? {
+            tracing::info!("empty database: writing the demo data set");
+            crate::seed::run(&db, 1, false).await?;
+        }
+        let state = AppState {
+            db,
+            limits: Limits {
+                default_page: config.default_page_size,
+                max_page: config.max_page_size,
+            },
+            tokens: Tokens::new(&config.jwt_secret.0),
+            default_tz,
+        };
+        let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
+        let shared = Arc::new(Shared {
+            schema,
+            state: state.clone(),
+            requests: AtomicU64::new(0),
+            introspection: config.introspection,
+        });
+        let router = Router::new()
+            .route("/graphql", get(graphql_get).post(graphql_post))
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .with_state(shared);
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(App {
+            addr,
+            state,
+            shutdown: Some(tx),
+            server,
+        })
+    }
+
+    /// Serves until the process gets Ctrl-C or SIGTERM.
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        #[cfg(unix)]
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        self.stop().await;
+        Ok(())
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+}
+
+fn error_response(e: ApiError) -> Response {
+    let err: async_graphql::Error = e.into();
+    let err = err.into_server_error(Default::default());
+    GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response()
+}
+
+/// The caller and zone a request speaks for, from its headers.
+fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, RequestTz), ApiError> {
+    let tz = match headers.get("time-zone") {
+        Some(v) => parse_tz(
+            v.to_str()
+                .map_err(|_| ApiError::bad("Time-Zone header is not text"))?,
+        )?,
+        None => state.default_tz,
+    };
+    let viewer = match headers.get(header::AUTHORIZATION) {
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| ApiError::Unauthenticated("bad Authorization header".into()))?;
+            let token = v.strip_prefix("Bearer ").ok_or_else(|| {
+                ApiError::Unauthenticated("use `Authorization: Bearer <token>`".into())
+            })?;
+            state.tokens.verify(token.trim())?
+        }
+        None => Viewer::ANONYMOUS,
+    };
+    Ok((viewer, RequestTz(tz)))
+}
+
+async fn graphql_post(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    let (viewer, tz) = match request_context(&headers, &s.state) {
+        Ok(x) => x,
+        Err(e) => return error_response(e),
+    };
+    let req = req
+        .into_inner()
+        .data(viewer)
+        .data(tz)
+        .data(Loaders::new(&s.state.db.read));
+    GraphQLResponse::from(s.schema.execute(req).await).into_response()
+}
+
+async fn graphql_get(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    req: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    match req {
+        Ok(req) if !wants_html => graphql_post(State(s), headers, req).await,
+        _ if s.introspection => Html(crate::http::playground::page()).into_response(),
+        _ => (StatusCode::NOT_FOUND, "the playground is switched off").into_response(),
+    }
+}
+
+async fn readyz(State(s): State<Arc<Shared>>) -> Response {
+    match s.state.db.read.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+    }
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    let body = format!(
+        "# HELP quantgraph_graphql_requests_total GraphQL requests received.\n# TYPE quantgraph_graphql_requests_total counter\nquantgraph_graphql_requests_total {}\n",
+        s.requests.load(Ordering::Relaxed)
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+pub mod playground;

@@ -1,0 +1,45 @@
+//! QuantGraph: a GraphQL gateway over quant market-data and research databases.
+//!
+//! `App::build` is the only way the service starts — the binary and every test use it.
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod loaders;
+pub mod seed;
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use crate::db::Db;
+use crate::graphql::args::Limits;
+use chrono_tz::Tz;
+
+/// Shared state every request sees.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub limits: Limits,
+    pub tokens: Tokens,
+    pub default_tz: Tz,
+}
+
+pub use http::App;
+
+/// The schema limits a configuration asks for.
+pub fn schema_limits(config: &Config) -> graphql::SchemaLimits {
+    graphql::SchemaLimits {
+        max_depth: config.max_depth,
+        max_complexity: config.max_complexity,
+        introspection: config.introspection,
+    }
+}
+
+/// The SDL of the schema, as `export-schema` prints it and `schema.graphql` holds it.
+pub fn export_schema() -> String {
+    let c = Config::for_database("sqlite::memory:");
+    graphql::build_schema(None, schema_limits(&c))
+        .expect("schema builds")
+        .sdl()
+}
