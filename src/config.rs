@@ -22,12 +22,7 @@ impl std::str::FromStr for Secret {
 #[derive(Args, Clone, Debug)]
 pub struct Config {
     /// Primary database (PostgreSQL or SQLite URL).
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://quantgraph.db?mode=rwc",
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://quantgraph.db?mode=rwc", global = true)]
     pub database_url: String,
     /// Optional read replica for queries.
     #[arg(long, env = "DATABASE_READ_URL", global = true)]
@@ -42,20 +37,10 @@ pub struct Config {
     #[arg(long, env = "QDRANT_URL", global = true)]
     pub qdrant_url: Option<String>,
     /// Address to serve on.
-    #[arg(
-        long,
-        env = "QUANTGRAPH_BIND",
-        default_value = "127.0.0.1:8000",
-        global = true
-    )]
+    #[arg(long, env = "QUANTGRAPH_BIND", default_value = "127.0.0.1:8000", global = true)]
     pub bind: SocketAddr,
     /// Directory for embedded stores.
-    #[arg(
-        long,
-        env = "QUANTGRAPH_DATA_DIR",
-        default_value = "quantgraph-data",
-        global = true
-    )]
+    #[arg(long, env = "QUANTGRAPH_DATA_DIR", default_value = "quantgraph-data", global = true)]
     pub data_dir: PathBuf,
     /// HS256 secret for access tokens.
     #[arg(
@@ -70,44 +55,19 @@ pub struct Config {
     #[arg(long, env = "FERNET_KEY", global = true)]
     pub fernet_key: Option<Secret>,
     /// IANA zone in which DateTime values are rendered unless a request sends `Time-Zone`.
-    #[arg(
-        long,
-        env = "QUANTGRAPH_TIMEZONE",
-        default_value = "UTC",
-        global = true
-    )]
+    #[arg(long, env = "QUANTGRAPH_TIMEZONE", default_value = "UTC", global = true)]
     pub timezone: String,
     /// Page size when a list gets neither `first` nor `last`.
-    #[arg(
-        long,
-        env = "QUANTGRAPH_DEFAULT_PAGE_SIZE",
-        default_value_t = 100,
-        global = true
-    )]
+    #[arg(long, env = "QUANTGRAPH_DEFAULT_PAGE_SIZE", default_value_t = 100, global = true)]
     pub default_page_size: u64,
     /// Largest `first`/`last` accepted.
-    #[arg(
-        long,
-        env = "QUANTGRAPH_MAX_PAGE_SIZE",
-        default_value_t = 1000,
-        global = true
-    )]
+    #[arg(long, env = "QUANTGRAPH_MAX_PAGE_SIZE", default_value_t = 1000, global = true)]
     pub max_page_size: u64,
     /// Deepest selection accepted.
-    #[arg(
-        long,
-        env = "QUANTGRAPH_MAX_DEPTH",
-        default_value_t = 12,
-        global = true
-    )]
+    #[arg(long, env = "QUANTGRAPH_MAX_DEPTH", default_value_t = 12, global = true)]
     pub max_depth: usize,
     /// Largest query complexity accepted (fields, lists weighted by their page size).
-    #[arg(
-        long,
-        env = "QUANTGRAPH_MAX_COMPLEXITY",
-        default_value_t = 250_000,
-        global = true
-    )]
+    #[arg(long, env = "QUANTGRAPH_MAX_COMPLEXITY", default_value_t = 250_000, global = true)]
     pub max_complexity: usize,
     /// Largest request body in bytes.
     #[arg(long, env = "QUANTGRAPH_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, global = true)]

@@ -3,6 +3,8 @@ use crate::config::Config;
 use anyhow::{anyhow, Context};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -14,16 +16,13 @@ pub struct Db {
     pub backend: DbBackend,
     /// The continuous aggregates exist (TimescaleDB is installed in this database).
     pub timescale: bool,
+    /// SQL statements sent so far (both pools): exported in `/metrics`.
+    pub statements: Arc<AtomicU64>,
 }
 
 async fn connect_one(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection> {
-    if !(url.starts_with("postgres://")
-        || url.starts_with("postgresql://")
-        || url.starts_with("sqlite:"))
-    {
-        return Err(anyhow!(
-            "unsupported database URL scheme (use postgres://… or sqlite://…)"
-        ));
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
+        return Err(anyhow!("unsupported database URL scheme (use postgres://… or sqlite://…)"));
     }
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(pool)
@@ -31,16 +30,12 @@ async fn connect_one(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection>
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    let db = Database::connect(opts)
-        .await
-        .map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+    let db = Database::connect(opts).await.map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.
-        db.execute_unprepared(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-        )
-        .await
-        .map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
+            .await
+            .map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
     }
     Ok(db)
 }
@@ -52,35 +47,35 @@ fn one_line(s: &str) -> String {
 
 impl Db {
     pub async fn connect(config: &Config) -> anyhow::Result<Db> {
-        let write = connect_one(&config.database_url, config.db_pool)
-            .await
-            .context("cannot open the database (DATABASE_URL)")?;
-        let read = match &config.database_read_url {
-            Some(url) => connect_one(url, config.db_pool)
+        let statements = Arc::new(AtomicU64::new(0));
+        let counted = |mut db: DatabaseConnection| {
+            let n = statements.clone();
+            db.set_metric_callback(move |info| {
+                n.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(target: "quantgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
+            });
+            db
+        };
+        let write = counted(
+            connect_one(&config.database_url, config.db_pool)
                 .await
-                .context("cannot open the read replica (DATABASE_READ_URL)")?,
+                .context("cannot open the database (DATABASE_URL)")?,
+        );
+        let read = match &config.database_read_url {
+            Some(url) => counted(
+                connect_one(url, config.db_pool).await.context("cannot open the read replica (DATABASE_READ_URL)")?,
+            ),
             None => write.clone(),
         };
         let backend = write.get_database_backend();
-        let timescale = migration::timescaledb_installed(&write)
-            .await
-            .unwrap_or(false);
-        Ok(Db {
-            write,
-            read,
-            backend,
-            timescale,
-        })
+        let timescale = migration::timescaledb_installed(&write).await.unwrap_or(false);
+        Ok(Db { write, read, backend, timescale, statements })
     }
 
     /// Applies pending migrations; refuses a database migrated by a newer QuantGraph.
     pub async fn migrate(&mut self) -> anyhow::Result<()> {
-        Migrator::up(&self.write, None)
-            .await
-            .map_err(|e| anyhow!("migration failed: {}", one_line(&e.to_string())))?;
-        self.timescale = migration::timescaledb_installed(&self.write)
-            .await
-            .unwrap_or(false);
+        Migrator::up(&self.write, None).await.map_err(|e| anyhow!("migration failed: {}", one_line(&e.to_string())))?;
+        self.timescale = migration::timescaledb_installed(&self.write).await.unwrap_or(false);
         Ok(())
     }
 }

@@ -39,7 +39,5 @@ pub fn schema_limits(config: &Config) -> graphql::SchemaLimits {
 /// The SDL of the schema, as `export-schema` prints it and `schema.graphql` holds it.
 pub fn export_schema() -> String {
     let c = Config::for_database("sqlite::memory:");
-    graphql::build_schema(None, schema_limits(&c))
-        .expect("schema builds")
-        .sdl()
+    graphql::build_schema(None, schema_limits(&c)).expect("schema builds").sdl()
 }

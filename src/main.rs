@@ -5,11 +5,7 @@ use quantgraph::db::Db;
 use quantgraph::http::{App, Startup};
 
 #[derive(Parser)]
-#[command(
-    name = "quantgraph",
-    version,
-    about = "GraphQL gateway over quant market-data and research databases"
-)]
+#[command(name = "quantgraph", version, about = "GraphQL gateway over quant market-data and research databases")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -43,14 +39,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
         Command::Serve { no_migrate } => {
             let sqlite = config.database_url.starts_with("sqlite:");
-            let app = App::build(
-                &config,
-                Startup {
-                    migrate: !no_migrate,
-                    seed_if_empty: sqlite && !no_migrate,
-                },
-            )
-            .await?;
+            let app =
+                App::build(&config, Startup { migrate: !no_migrate, seed_if_empty: sqlite && !no_migrate }).await?;
             tracing::info!("QuantGraph serving GraphQL at http://{}/graphql", app.addr);
             app.run_until_signal().await
         }
@@ -58,9 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut db = Db::connect(&config).await?;
             if down {
                 use migration::MigratorTrait;
-                migration::Migrator::down(&db.write, None)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                migration::Migrator::down(&db.write, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             } else {
                 db.migrate().await?;
             }
@@ -87,9 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(Cli::parse()).await {

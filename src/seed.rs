@@ -44,14 +44,7 @@ struct Batch<'a> {
 
 impl<'a> Batch<'a> {
     fn new(tx: &'a DatabaseTransaction, table: &'static str, cols: &[&'static str]) -> Self {
-        Batch {
-            tx,
-            table,
-            cols: cols.to_vec(),
-            rows: Vec::new(),
-            written: 0,
-            progress: None,
-        }
+        Batch { tx, table, cols: cols.to_vec(), rows: Vec::new(), written: 0, progress: None }
     }
 
     async fn push(&mut self, row: Vec<Value>) -> anyhow::Result<()> {
@@ -69,8 +62,7 @@ impl<'a> Batch<'a> {
             return Ok(());
         }
         let mut q = Query::insert();
-        q.into_table(Alias::new(self.table))
-            .columns(self.cols.iter().map(|c| Alias::new(*c)));
+        q.into_table(Alias::new(self.table)).columns(self.cols.iter().map(|c| Alias::new(*c)));
         let n = self.rows.len() as u64;
         for row in self.rows.drain(..) {
             q.values_panic(row.into_iter().map(Into::into));
@@ -106,9 +98,7 @@ fn j(v: serde_json::Value) -> Value {
     Value::Json(Some(Box::new(v)))
 }
 fn dec(x: f64, scale: u32) -> Decimal {
-    Decimal::from_f64_retain(x)
-        .unwrap_or_default()
-        .round_dp(scale)
+    Decimal::from_f64_retain(x).unwrap_or_default().round_dp(scale)
 }
 
 /// Trading days (weekdays) ending on `end`, oldest first.
@@ -152,15 +142,7 @@ const SECTORS: [&str; 11] = [
 
 fn demo_tickers() -> Vec<Ticker> {
     let raw: [(&str, &str, &str, bool, &str, f64, usize); 24] = [
-        (
-            "005930",
-            "KR",
-            "Samsung Electronics",
-            false,
-            "KOSPI",
-            71500.0,
-            0,
-        ),
+        ("005930", "KR", "Samsung Electronics", false, "KOSPI", 71500.0, 0),
         ("000660", "KR", "SK hynix", false, "KOSPI", 182000.0, 0),
         ("035420", "KR", "NAVER", false, "KOSPI", 198000.0, 4),
         ("005380", "KR", "Hyundai Motor", false, "KOSPI", 245000.0, 3),
@@ -169,67 +151,19 @@ fn demo_tickers() -> Vec<Ticker> {
         ("069500", "KR", "KODEX 200", true, "KOSPI", 35400.0, 0),
         ("229200", "KR", "KODEX KOSDAQ150", true, "KOSPI", 11800.0, 0),
         ("AAPL", "US", "Apple Inc.", false, "NASDAQ", 189.5, 0),
-        (
-            "MSFT",
-            "US",
-            "Microsoft Corporation",
-            false,
-            "NASDAQ",
-            415.2,
-            0,
-        ),
-        (
-            "NVDA",
-            "US",
-            "NVIDIA Corporation",
-            false,
-            "NASDAQ",
-            121.4,
-            0,
-        ),
+        ("MSFT", "US", "Microsoft Corporation", false, "NASDAQ", 415.2, 0),
+        ("NVDA", "US", "NVIDIA Corporation", false, "NASDAQ", 121.4, 0),
         ("AMZN", "US", "Amazon.com, Inc.", false, "NASDAQ", 185.1, 3),
         ("JPM", "US", "JPMorgan Chase & Co.", false, "NYSE", 198.7, 2),
-        (
-            "XOM",
-            "US",
-            "Exxon Mobil Corporation",
-            false,
-            "NYSE",
-            112.3,
-            7,
-        ),
-        (
-            "SPY",
-            "US",
-            "SPDR S&P 500 ETF Trust",
-            true,
-            "NYSE ARCA",
-            545.0,
-            0,
-        ),
+        ("XOM", "US", "Exxon Mobil Corporation", false, "NYSE", 112.3, 7),
+        ("SPY", "US", "SPDR S&P 500 ETF Trust", true, "NYSE ARCA", 545.0, 0),
         ("QQQ", "US", "Invesco QQQ Trust", true, "NASDAQ", 470.2, 0),
         ("HPG", "VN", "Hoa Phat Group", false, "HOSE", 26500.0, 10),
         ("VCB", "VN", "Vietcombank", false, "HOSE", 91000.0, 2),
         ("FPT", "VN", "FPT Corporation", false, "HOSE", 128000.0, 0),
         ("VNM", "VN", "Vinamilk", false, "HOSE", 66500.0, 6),
-        (
-            "MWG",
-            "VN",
-            "Mobile World Investment",
-            false,
-            "HOSE",
-            61200.0,
-            3,
-        ),
-        (
-            "CTD",
-            "VN",
-            "Coteccons Construction",
-            false,
-            "HOSE",
-            78900.0,
-            5,
-        ),
+        ("MWG", "VN", "Mobile World Investment", false, "HOSE", 61200.0, 3),
+        ("CTD", "VN", "Coteccons Construction", false, "HOSE", 78900.0, 5),
         ("HSG", "VN", "Hoa Sen Group", false, "HOSE", 21300.0, 10),
         ("E1VFVN30", "VN", "DCVFM VN30 ETF", true, "HOSE", 21800.0, 0),
     ];
@@ -256,16 +190,8 @@ fn bench_tickers(n: usize, rng: &mut ChaCha8Rng) -> Vec<Ticker> {
         .map(|i| {
             let kr = i % 2 == 0;
             let etf = i % 20 == 19;
-            let ticker = if kr {
-                format!("{:06}", 100_000 + i * 7)
-            } else {
-                format!("S{:04}", i)
-            };
-            let price = if kr {
-                rng.gen_range(1_000.0..500_000.0f64).round()
-            } else {
-                rng.gen_range(5.0..500.0f64)
-            };
+            let ticker = if kr { format!("{:06}", 100_000 + i * 7) } else { format!("S{:04}", i) };
+            let price = if kr { rng.gen_range(1_000.0..500_000.0f64).round() } else { rng.gen_range(5.0..500.0f64) };
             Ticker {
                 name: format!(
                     "{} {} {}",
@@ -301,10 +227,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     let mut tickers = demo_tickers();
     let days = if scale > 1 { 500 } else { 250 };
     if scale > 1 {
-        tickers.extend(bench_tickers(
-            20 * scale as usize - tickers.len().min(20 * scale as usize),
-            &mut rng,
-        ));
+        tickers.extend(bench_tickers(20 * scale as usize - tickers.len().min(20 * scale as usize), &mut rng));
     }
     let end = NaiveDate::from_ymd_opt(2025, 10, 20).expect("date");
     let dates = trading_days(end, days);
@@ -327,11 +250,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
         ],
     );
     for t in &tickers {
-        let symbol = if t.region == "KR" {
-            format!("{}.KS", t.ticker)
-        } else {
-            t.ticker.clone()
-        };
+        let symbol = if t.region == "KR" { format!("{}.KS", t.ticker) } else { t.ticker.clone() };
         b.push(vec![
             s(&t.ticker),
             s(t.region),
@@ -394,10 +313,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
                 d(dec(rng.gen_range(0.0003..0.0095), 4)),
                 Value::BigInt(Some((t.price * shares as f64) as i64)),
                 date(NaiveDate::from_ymd_opt(2002 + (i % 15) as i32, 10, 14).unwrap()),
-                s(&format!(
-                    "{} tracks its index with full replication.",
-                    t.name
-                )),
+                s(&format!("{} tracks its index with full replication.", t.name)),
                 ts(created),
             ])
             .await?;
@@ -411,18 +327,10 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
                 Value::BigInt(Some((t.price * shares as f64) as i64)),
                 Value::BigInt(Some(shares)),
                 date(
-                    NaiveDate::from_ymd_opt(
-                        1975 + (i % 45) as i32,
-                        1 + (i % 12) as u32,
-                        1 + (i % 27) as u32,
-                    )
-                    .unwrap(),
+                    NaiveDate::from_ymd_opt(1975 + (i % 45) as i32, 1 + (i % 12) as u32, 1 + (i % 27) as u32).unwrap(),
                 ),
                 s(&format!("{} is listed on {}.", t.name, t.exchange)),
-                s(&format!(
-                    "https://www.{}.example.com",
-                    t.ticker.to_lowercase()
-                )),
+                s(&format!("https://www.{}.example.com", t.ticker.to_lowercase())),
                 ts(created),
             ])
             .await?;
@@ -446,11 +354,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
         ],
     );
     for etf in tickers.iter().filter(|t| t.etf).take(40) {
-        let members: Vec<&Ticker> = tickers
-            .iter()
-            .filter(|t| !t.etf && t.region == etf.region)
-            .take(10)
-            .collect();
+        let members: Vec<&Ticker> = tickers.iter().filter(|t| !t.etf && t.region == etf.region).take(10).collect();
         let w = Decimal::from(100) / Decimal::from(members.len().max(1));
         for m in members {
             eh.push(vec![
@@ -471,35 +375,19 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     let bar = progress.then(|| {
         let p = indicatif::ProgressBar::new((tickers.len() * dates.len()) as u64);
         p.set_style(
-            indicatif::ProgressStyle::with_template(
-                "ohlcv_data {bar:40} {pos}/{len} rows {per_sec} eta {eta}",
-            )
-            .unwrap(),
+            indicatif::ProgressStyle::with_template("ohlcv_data {bar:40} {pos}/{len} rows {per_sec} eta {eta}")
+                .unwrap(),
         );
         p
     });
     let mut ob = Batch::new(
         &tx,
         "ohlcv_data",
-        &[
-            "ticker",
-            "region",
-            "date",
-            "timeframe",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-        ],
+        &["ticker", "region", "date", "timeframe", "open", "high", "low", "close", "volume"],
     );
     ob.progress = bar.as_ref();
     for t in &tickers {
-        let sigma = if t.etf {
-            0.009
-        } else {
-            rng.gen_range(0.01..0.03)
-        };
+        let sigma = if t.etf { 0.009 } else { rng.gen_range(0.01..0.03) };
         let mut close = t.price;
         let dp = tick(t.region);
         for day in &dates {
@@ -528,11 +416,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     }
 
     // Minute candles for the Vietnamese symbols: two sessions (09:15–11:30, 13:00–14:45 ICT) on the last two days.
-    let mut mc = Batch::new(
-        &tx,
-        "market_candles",
-        &["time", "symbol", "open", "high", "low", "close", "volume"],
-    );
+    let mut mc = Batch::new(&tx, "market_candles", &["time", "symbol", "open", "high", "low", "close", "volume"]);
     for t in tickers.iter().filter(|t| t.region == "VN") {
         let mut px = t.price;
         for day in &dates[dates.len() - 2..] {
@@ -577,28 +461,9 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
             "dividend_yield",
         ],
     );
-    let mut fs = Batch::new(
-        &tx,
-        "factor_scores",
-        &[
-            "ticker",
-            "region",
-            "date",
-            "factor_name",
-            "score",
-            "percentile",
-        ],
-    );
-    let month_ends: Vec<NaiveDate> = dates
-        .windows(2)
-        .filter(|w| w[0].month() != w[1].month())
-        .map(|w| w[0])
-        .collect();
-    for t in tickers
-        .iter()
-        .filter(|t| !t.etf)
-        .take(if scale > 1 { 400 } else { 100 })
-    {
+    let mut fs = Batch::new(&tx, "factor_scores", &["ticker", "region", "date", "factor_name", "score", "percentile"]);
+    let month_ends: Vec<NaiveDate> = dates.windows(2).filter(|w| w[0].month() != w[1].month()).map(|w| w[0]).collect();
+    for t in tickers.iter().filter(|t| !t.etf).take(if scale > 1 { 400 } else { 100 }) {
         for fy in 2022..=2024 {
             let revenue: i64 = rng.gen_range(1_000_000_000..900_000_000_000);
             tf.push(vec![
@@ -637,35 +502,22 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
 
     let n_strategies = if scale > 1 { 50 } else { 5 };
     let per_strategy = if scale > 1 { 20 } else { 4 };
-    let names = [
-        "Momentum-Value",
-        "Quality-LowVol",
-        "KR Dividend",
-        "US Mega-Cap Growth",
-        "VN Steel Cycle",
-    ];
+    let names = ["Momentum-Value", "Quality-LowVol", "KR Dividend", "US Mega-Cap Growth", "VN Steel Cycle"];
     let mut st = Batch::new(
         &tx,
         "strategies",
-        &[
-            "id",
-            "name",
-            "description",
-            "factor_weights",
-            "constraints",
-            "created_at",
-            "updated_at",
-        ],
+        &["id", "name", "description", "factor_weights", "constraints", "created_at", "updated_at"],
     );
     for i in 0..n_strategies {
-        let name = names
-            .get(i)
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| format!("Factor Mix {:02}", i + 1));
+        let name = names.get(i).map(|n| n.to_string()).unwrap_or_else(|| format!("Factor Mix {:02}", i + 1));
         st.push(vec![
-            Value::Int(Some(i as i32 + 1)), s(&name), s("Multi-factor long-only strategy."),
+            Value::Int(Some(i as i32 + 1)),
+            s(&name),
+            s("Multi-factor long-only strategy."),
             j(json!({"momentum": 0.4, "value": 0.3, "quality": 0.3})),
-            j(json!({"max_position": 0.15, "max_sector": 0.4, "min_market_cap": 100_000_000_000i64})), ts(created), ts(created),
+            j(json!({"max_position": 0.15, "max_sector": 0.4, "min_market_cap": 100_000_000_000i64})),
+            ts(created),
+            ts(created),
         ])
         .await?;
     }
@@ -721,24 +573,14 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     let mut ph = Batch::new(
         &tx,
         "portfolio_holdings",
-        &[
-            "strategy_id",
-            "ticker",
-            "region",
-            "date",
-            "shares",
-            "weight",
-            "cost_basis",
-            "market_value",
-        ],
+        &["strategy_id", "ticker", "region", "date", "shares", "weight", "cost_basis", "market_value"],
     );
     let stocks: Vec<&Ticker> = tickers.iter().filter(|t| !t.etf).collect();
     for sid in 1..=n_strategies as i32 {
         for k in 0..per_strategy {
             let start = dates[(k * 7) % (dates.len() / 2)];
-            let monthly: Vec<f64> = (0..12)
-                .map(|_| (rng.gen_range(-0.05..0.07f64) * 10_000.0).round() / 10_000.0)
-                .collect();
+            let monthly: Vec<f64> =
+                (0..12).map(|_| (rng.gen_range(-0.05..0.07f64) * 10_000.0).round() / 10_000.0).collect();
             br.push(vec![
                 Value::Int(Some(sid)),
                 date(start),
@@ -752,10 +594,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
             ])
             .await?;
         }
-        let (ins, outs) = (
-            dec(rng.gen_range(0.8..2.2), 4),
-            dec(rng.gen_range(0.2..1.6), 4),
-        );
+        let (ins, outs) = (dec(rng.gen_range(0.8..2.2), 4), dec(rng.gen_range(0.2..1.6), 4));
         wf.push(vec![
             Value::Int(Some(sid)),
             date(dates[0]),
@@ -775,10 +614,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
             let dp = tick(t.region);
             let shares = Decimal::from(rng.gen_range(10..500));
             let price = dec(t.price, dp);
-            let (commission, slippage) = (
-                dec(rng.gen_range(0.5..20.0), 4),
-                dec(rng.gen_range(0.0..5.0), 4),
-            );
+            let (commission, slippage) = (dec(rng.gen_range(0.5..20.0), 4), dec(rng.gen_range(0.0..5.0), 4));
             let mut row = vec![
                 Value::Int(Some(sid)),
                 s(&t.ticker),
@@ -828,13 +664,8 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
             "sharpe_ratio",
         ],
     );
-    for (i, (universe, method)) in [
-        ("KR_TOP100", "mean_variance"),
-        ("US_TOP50", "risk_parity"),
-        ("VN30", "max_sharpe"),
-    ]
-    .iter()
-    .enumerate()
+    for (i, (universe, method)) in
+        [("KR_TOP100", "mean_variance"), ("US_TOP50", "risk_parity"), ("VN30", "max_sharpe")].iter().enumerate()
     {
         oh.push(vec![
             date(dates[dates.len() - 1 - i * 20]),
@@ -854,64 +685,22 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
 
     // Accounts, workflows and allocations: stable ids so the demo can refer to them.
     let hash = crate::auth::hash_password(DEMO_PASSWORD)?;
-    let mut us = Batch::new(
-        &tx,
-        "users",
-        &[
-            "id",
-            "email",
-            "password_hash",
-            "role",
-            "created_at",
-            "updated_at",
-        ],
-    );
-    let user_ids: Vec<Uuid> = (0..DEMO_USERS.len())
-        .map(|i| Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001 + i as u128))
-        .collect();
+    let mut us = Batch::new(&tx, "users", &["id", "email", "password_hash", "role", "created_at", "updated_at"]);
+    let user_ids: Vec<Uuid> =
+        (0..DEMO_USERS.len()).map(|i| Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001 + i as u128)).collect();
     for ((email, role), id) in DEMO_USERS.iter().zip(&user_ids) {
-        us.push(vec![
-            Value::Uuid(Some(*id)),
-            s(email),
-            s(&hash),
-            s(role),
-            ts(created),
-            ts(created),
-        ])
-        .await?;
+        us.push(vec![Value::Uuid(Some(*id)), s(email), s(&hash), s(role), ts(created), ts(created)]).await?;
     }
     us.finish().await?;
     let trader = user_ids[3];
-    let mut wfl = Batch::new(
-        &tx,
-        "workflows",
-        &[
-            "id",
-            "user_id",
-            "name",
-            "json_graph",
-            "is_active",
-            "created_at",
-            "updated_at",
-        ],
-    );
+    let mut wfl =
+        Batch::new(&tx, "workflows", &["id", "user_id", "name", "json_graph", "is_active", "created_at", "updated_at"]);
     let mut ex = Batch::new(
         &tx,
         "workflow_execution_logs",
-        &[
-            "id",
-            "workflow_id",
-            "status",
-            "executed_at",
-            "result",
-            "error_message",
-            "duration_ms",
-        ],
+        &["id", "workflow_id", "status", "executed_at", "result", "error_message", "duration_ms"],
     );
-    for (i, name) in ["Steel cycle monitor", "Foreign flow alert"]
-        .iter()
-        .enumerate()
-    {
+    for (i, name) in ["Steel cycle monitor", "Foreign flow alert"].iter().enumerate() {
         let wid = Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0001_0000 + i as u128);
         let graph = json!({"nodes": [{"id": "1", "type": "source", "data": {"symbol": "HPG"}}, {"id": "2", "type": "signal"}], "edges": [{"source": "1", "target": "2"}]});
         wfl.push(vec![
@@ -927,22 +716,12 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
         for k in 0..3u128 {
             let ok = k != 1;
             ex.push(vec![
-                Value::Uuid(Some(Uuid::from_u128(
-                    0x5eed_0000_0000_4000_8000_0000_0002_0000 + (i as u128) * 16 + k,
-                ))),
+                Value::Uuid(Some(Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0002_0000 + (i as u128) * 16 + k))),
                 Value::Uuid(Some(wid)),
                 s(if ok { "success" } else { "failed" }),
                 ts(created - Duration::hours(k as i64 * 6)),
-                if ok {
-                    j(json!({"signals": k + 1}))
-                } else {
-                    Value::Json(None)
-                },
-                if ok {
-                    Value::String(None)
-                } else {
-                    s("broker API timed out")
-                },
+                if ok { j(json!({"signals": k + 1})) } else { Value::Json(None) },
+                if ok { Value::String(None) } else { s("broker API timed out") },
                 Value::Int(Some(800 + k as i32 * 150)),
             ])
             .await?;
@@ -950,19 +729,10 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     }
     wfl.finish().await?;
     ex.finish().await?;
-    let mut al = Batch::new(
-        &tx,
-        "portfolio_allocations",
-        &["id", "user_id", "symbol", "allocation_pct", "created_at"],
-    );
-    for (k, (sym, pct)) in [("HPG", 40.0), ("FPT", 35.0), ("VCB", 25.0)]
-        .iter()
-        .enumerate()
-    {
+    let mut al = Batch::new(&tx, "portfolio_allocations", &["id", "user_id", "symbol", "allocation_pct", "created_at"]);
+    for (k, (sym, pct)) in [("HPG", 40.0), ("FPT", 35.0), ("VCB", 25.0)].iter().enumerate() {
         al.push(vec![
-            Value::Uuid(Some(Uuid::from_u128(
-                0x5eed_0000_0000_4000_8000_0000_0003_0000 + k as u128,
-            ))),
+            Value::Uuid(Some(Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0003_0000 + k as u128))),
             Value::Uuid(Some(trader)),
             s(sym),
             Value::Double(Some(*pct)),
@@ -975,33 +745,15 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     let nodes = [
         ("Iron Ore", None, "Basic Resources", "Upstream"),
         ("Coking Coal", None, "Basic Resources", "Upstream"),
-        (
-            "Hoa Phat Group",
-            Some("HPG"),
-            "Basic Resources",
-            "Midstream",
-        ),
+        ("Hoa Phat Group", Some("HPG"), "Basic Resources", "Midstream"),
         ("Hoa Sen Group", Some("HSG"), "Basic Resources", "Midstream"),
-        (
-            "Coteccons Construction",
-            Some("CTD"),
-            "Construction & Materials",
-            "Downstream",
-        ),
+        ("Coteccons Construction", Some("CTD"), "Construction & Materials", "Downstream"),
     ];
     let node_id = |k: usize| Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0004_0000 + k as u128);
     let mut vn = Batch::new(
         &tx,
         "value_chain_nodes",
-        &[
-            "id",
-            "symbol",
-            "name",
-            "sector",
-            "node_type",
-            "description",
-            "created_at",
-        ],
+        &["id", "symbol", "name", "sector", "node_type", "description", "created_at"],
     );
     for (k, (name, sym, sector, kind)) in nodes.iter().enumerate() {
         vn.push(vec![
@@ -1042,9 +794,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     .enumerate()
     {
         ve.push(vec![
-            Value::Uuid(Some(Uuid::from_u128(
-                0x5eed_0000_0000_4000_8000_0000_0005_0000 + k as u128,
-            ))),
+            Value::Uuid(Some(Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0005_0000 + k as u128))),
             Value::Uuid(Some(node_id(*from))),
             Value::Uuid(Some(node_id(*to))),
             s(rel),
@@ -1061,7 +811,10 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     if backend == DbBackend::Postgres {
         // Explicit ids were written: move the sequences past them.
         for t in ["strategies"] {
-            tx.execute_unprepared(&format!("SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {t}))")).await?;
+            tx.execute_unprepared(&format!(
+                "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {t}))"
+            ))
+            .await?;
         }
     }
     tx.commit().await?;

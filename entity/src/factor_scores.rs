@@ -4,26 +4,14 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "factor_scores")]
 pub struct Model {
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(20))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(20))")]
     pub ticker: String,
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(2))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(2))")]
     pub region: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub date: Date,
     /// `momentum`, `value`, `quality`, `low_volatility`, `size`, …
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(50))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(50))")]
     pub factor_name: String,
     #[sea_orm(column_type = "Decimal(Some((10, 4)))", nullable)]
     pub score: Option<Decimal>,

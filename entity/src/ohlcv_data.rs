@@ -7,26 +7,13 @@ pub struct Model {
     /// A surrogate id (BIGSERIAL, not the key) kept for compatibility with the source system.
     #[sea_orm(nullable)]
     pub id: Option<i64>,
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(20))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(20))")]
     pub ticker: String,
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(2))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(2))")]
     pub region: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub date: Date,
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(10))",
-        default_value = "D"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(10))", default_value = "D")]
     pub timeframe: String,
     #[sea_orm(column_type = "Decimal(Some((15, 4)))", nullable)]
     pub open: Option<Decimal>,

@@ -4,26 +4,14 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "ticker_fundamentals")]
 pub struct Model {
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(20))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(20))")]
     pub ticker: String,
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(2))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(2))")]
     pub region: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub fiscal_year: i32,
     /// `FY`, `Q1` … `Q4`.
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(10))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(10))")]
     pub period_type: String,
     #[sea_orm(column_type = "Decimal(Some((10, 4)))", nullable)]
     pub per: Option<Decimal>,

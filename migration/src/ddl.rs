@@ -5,8 +5,8 @@
 //! only ~15 significant digits, and money must survive exactly.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{
-    sea_query::ColumnType, ColumnTrait, DbBackend, EntityTrait, Iterable, PrimaryKeyArity,
-    PrimaryKeyToColumn, PrimaryKeyTrait, RelationTrait, Schema,
+    sea_query::ColumnType, ColumnTrait, DbBackend, EntityTrait, Iterable, PrimaryKeyArity, PrimaryKeyToColumn,
+    PrimaryKeyTrait, RelationTrait, Schema,
 };
 
 /// Per-column adjustments a migration may make (generated columns, identities, defaults).
@@ -28,18 +28,13 @@ pub fn table<E: EntityTrait + Default>(backend: DbBackend, adjust: Adjust) -> Ta
                 }
                 // CURRENT_TIMESTAMP has a space where the driver writes a `T`; keep one text form so
                 // comparisons and ordering stay right.
-                Some(ColumnType::TimestampWithTimeZone)
-                    if column.def().get_column_default().is_some() =>
-                {
+                Some(ColumnType::TimestampWithTimeZone) if column.def().get_column_default().is_some() => {
                     def.default(Expr::cust("(strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))"));
                 }
                 _ => {}
             }
         }
-        if backend == DbBackend::Postgres
-            && matches!(def.get_column_type(), Some(ColumnType::Uuid))
-            && pk_arity == 1
-        {
+        if backend == DbBackend::Postgres && matches!(def.get_column_type(), Some(ColumnType::Uuid)) && pk_arity == 1 {
             let is_pk = E::PrimaryKey::iter().any(|pk| pk.into_column().to_string() == name);
             if is_pk {
                 def.default(Expr::cust("gen_random_uuid()"));

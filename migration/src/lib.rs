@@ -16,10 +16,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20251101_000001_tables::Migration),
-            Box::new(m20251101_000002_timeseries::Migration),
-        ]
+        vec![Box::new(m20251101_000001_tables::Migration), Box::new(m20251101_000002_timeseries::Migration)]
     }
 }
 
@@ -34,9 +31,7 @@ pub async fn timescaledb_available<C: ConnectionTrait>(db: &C) -> Result<bool, D
             "SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'timescaledb'",
         ))
         .await?;
-    Ok(row
-        .map(|r| r.try_get::<i64>("", "n").unwrap_or(0) > 0)
-        .unwrap_or(false))
+    Ok(row.map(|r| r.try_get::<i64>("", "n").unwrap_or(0) > 0).unwrap_or(false))
 }
 
 /// True when the `timescaledb` extension is created in the connected database.
@@ -50,9 +45,7 @@ pub async fn timescaledb_installed<C: ConnectionTrait>(db: &C) -> Result<bool, D
             "SELECT count(*) AS n FROM pg_extension WHERE extname = 'timescaledb'",
         ))
         .await?;
-    Ok(row
-        .map(|r| r.try_get::<i64>("", "n").unwrap_or(0) > 0)
-        .unwrap_or(false))
+    Ok(row.map(|r| r.try_get::<i64>("", "n").unwrap_or(0) > 0).unwrap_or(false))
 }
 
 /// Runs each statement in order on the migration's connection.

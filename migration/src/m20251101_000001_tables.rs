@@ -20,10 +20,7 @@ struct Spec {
 }
 
 fn spec(create: &mut TableCreateStatement, after: &[&'static str]) -> Spec {
-    Spec {
-        create: create.to_owned(),
-        after: after.to_vec(),
-    }
+    Spec { create: create.to_owned(), after: after.to_vec() }
 }
 
 /// In creation order: parents before children.
@@ -171,11 +168,7 @@ impl MigrationTrait for Migration {
         let backend = manager.get_database_backend();
         for s in specs(backend) {
             manager.create_table(s.create).await?;
-            exec_all(
-                manager,
-                &s.after.iter().map(|s| String::from(*s)).collect::<Vec<_>>(),
-            )
-            .await?;
+            exec_all(manager, &s.after.iter().map(|s| String::from(*s)).collect::<Vec<_>>()).await?;
         }
         if backend == DbBackend::Sqlite {
             exec_all(manager, &[SQLITE_OHLCV_ID.to_string()]).await?;
@@ -185,14 +178,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for s in specs(manager.get_database_backend()).into_iter().rev() {
-            let name = s
-                .create
-                .get_table_name()
-                .expect("every spec names its table")
-                .clone();
-            manager
-                .drop_table(Table::drop().table(name).if_exists().to_owned())
-                .await?;
+            let name = s.create.get_table_name().expect("every spec names its table").clone();
+            manager.drop_table(Table::drop().table(name).if_exists().to_owned()).await?;
         }
         Ok(())
     }

@@ -124,9 +124,7 @@ fn sqlite_views() -> Vec<String> {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let sql = match manager.get_database_backend() {
-            DbBackend::Postgres if timescaledb_available(manager.get_connection()).await? => {
-                timescale_up()
-            }
+            DbBackend::Postgres if timescaledb_available(manager.get_connection()).await? => timescale_up(),
             DbBackend::Postgres => postgres_views(),
             _ => sqlite_views(),
         };
@@ -137,12 +135,7 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         let timescale = crate::timescaledb_installed(db).await?;
         let mut sql = Vec::new();
-        for view in [
-            "ohlcv_monthly",
-            "ohlcv_quarterly",
-            "ohlcv_yearly",
-            "market_candles_1h",
-        ] {
+        for view in ["ohlcv_monthly", "ohlcv_quarterly", "ohlcv_yearly", "market_candles_1h"] {
             sql.push(if timescale {
                 format!("DROP MATERIALIZED VIEW IF EXISTS {view}")
             } else {

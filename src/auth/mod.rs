@@ -41,10 +41,7 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub const ANONYMOUS: Viewer = Viewer {
-        user: None,
-        role: Role::Anonymous,
-    };
+    pub const ANONYMOUS: Viewer = Viewer { user: None, role: Role::Anonymous };
 
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
@@ -52,22 +49,16 @@ impl Viewer {
 
     pub fn require_user(&self) -> ApiResult<Uuid> {
         match (self.role, self.user) {
-            (Role::Anonymous, _) | (_, None) => {
-                Err(ApiError::Unauthenticated("sign in to read this".into()))
-            }
+            (Role::Anonymous, _) | (_, None) => Err(ApiError::Unauthenticated("sign in to read this".into())),
             (_, Some(u)) => Ok(u),
         }
     }
 
     pub fn require_research(&self) -> ApiResult<()> {
         match self.role {
-            Role::Anonymous => Err(ApiError::Unauthenticated(
-                "sign in as an analyst to read research data".into(),
-            )),
+            Role::Anonymous => Err(ApiError::Unauthenticated("sign in as an analyst to read research data".into())),
             Role::Analyst | Role::Admin => Ok(()),
-            _ => Err(ApiError::Forbidden(
-                "research data needs the analyst role".into(),
-            )),
+            _ => Err(ApiError::Forbidden("research data needs the analyst role".into())),
         }
     }
 
@@ -90,27 +81,16 @@ pub struct Tokens {
 impl Tokens {
     pub fn new(secret: &str) -> Self {
         // `JWT_SECRET=new,old` rotates: sign with the first, accept all.
-        let mut parts = secret
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from);
+        let mut parts = secret.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from);
         let current = parts.next().unwrap_or_default();
-        Tokens {
-            current,
-            previous: parts.collect(),
-        }
+        Tokens { current, previous: parts.collect() }
     }
 
     pub fn issue(&self, sub: &str, role: Role, ttl_secs: u64) -> ApiResult<String> {
         let exp = (chrono::Utc::now().timestamp() as u64 + ttl_secs) as usize;
         encode(
             &Header::default(),
-            &Claims {
-                sub: sub.into(),
-                role,
-                exp,
-            },
+            &Claims { sub: sub.into(), role, exp },
             &EncodingKey::from_secret(self.current.as_bytes()),
         )
         .map_err(|e| ApiError::Internal(e.to_string()))
@@ -120,16 +100,9 @@ impl Tokens {
     pub fn verify(&self, token: &str) -> ApiResult<Viewer> {
         let validation = Validation::default();
         for secret in std::iter::once(&self.current).chain(self.previous.iter()) {
-            if let Ok(data) = decode::<Claims>(
-                token,
-                &DecodingKey::from_secret(secret.as_bytes()),
-                &validation,
-            ) {
+            if let Ok(data) = decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation) {
                 let user = Uuid::parse_str(&data.claims.sub).ok();
-                return Ok(Viewer {
-                    user,
-                    role: data.claims.role,
-                });
+                return Ok(Viewer { user, role: data.claims.role });
             }
         }
         Err(ApiError::Unauthenticated("invalid or expired token".into()))
@@ -148,9 +121,5 @@ pub fn hash_password(password: &str) -> ApiResult<String> {
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(phc).is_ok_and(|h| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }

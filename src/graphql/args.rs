@@ -30,10 +30,7 @@ pub struct ListQuery {
     pub has_cursor: bool,
 }
 
-fn field<'a>(
-    obj: &'a async_graphql::indexmap::IndexMap<Name, GqlValue>,
-    name: &str,
-) -> Option<&'a GqlValue> {
+fn field<'a>(obj: &'a async_graphql::indexmap::IndexMap<Name, GqlValue>, name: &str) -> Option<&'a GqlValue> {
     obj.get(name).filter(|v| !matches!(v, GqlValue::Null))
 }
 
@@ -42,10 +39,9 @@ fn page_size(v: Option<&GqlValue>, name: &str, limits: Limits) -> ApiResult<Opti
         None | Some(GqlValue::Null) => Ok(None),
         Some(GqlValue::Number(n)) => match n.as_i64() {
             Some(x) if x < 0 => Err(ApiError::bad(format!("`{name}` must not be negative"))),
-            Some(x) if x as u64 > limits.max_page => Err(ApiError::TooComplex(format!(
-                "`{name}: {x}` exceeds the maximum page size of {}",
-                limits.max_page
-            ))),
+            Some(x) if x as u64 > limits.max_page => {
+                Err(ApiError::TooComplex(format!("`{name}: {x}` exceeds the maximum page size of {}", limits.max_page)))
+            }
             Some(x) => Ok(Some(x as u64)),
             None => Err(ApiError::bad(format!("`{name}` must be an integer"))),
         },
@@ -68,21 +64,12 @@ pub fn parse_where(t: &Table, v: &GqlValue) -> ApiResult<Cond> {
                 let GqlValue::List(items) = val else {
                     return Err(ApiError::bad(format!("`{key}` takes a list")));
                 };
-                let parts = items
-                    .iter()
-                    .map(|x| parse_where(t, x))
-                    .collect::<ApiResult<Vec<_>>>()?;
-                all.push(if key.as_str() == "and" {
-                    Cond::All(parts)
-                } else {
-                    Cond::Any(parts)
-                });
+                let parts = items.iter().map(|x| parse_where(t, x)).collect::<ApiResult<Vec<_>>>()?;
+                all.push(if key.as_str() == "and" { Cond::All(parts) } else { Cond::Any(parts) });
             }
             "not" => all.push(Cond::Not(Box::new(parse_where(t, val)?))),
             name => {
-                let col = t
-                    .col_by_field(name)
-                    .ok_or_else(|| ApiError::bad(format!("unknown column `{name}`")))?;
+                let col = t.col_by_field(name).ok_or_else(|| ApiError::bad(format!("unknown column `{name}`")))?;
                 all.push(parse_ops(t, col, val)?);
             }
         }
@@ -108,10 +95,7 @@ pub fn check_region(r: &str) -> ApiResult<()> {
     if REGIONS.contains(&r) {
         Ok(())
     } else {
-        Err(ApiError::bad(format!(
-            "unknown region `{r}` (one of {})",
-            REGIONS.join(", ")
-        )))
+        Err(ApiError::bad(format!("unknown region `{r}` (one of {})", REGIONS.join(", "))))
     }
 }
 
@@ -136,10 +120,7 @@ fn parse_ops(t: &Table, col: usize, v: &GqlValue) -> ApiResult<Cond> {
                 let GqlValue::List(items) = arg else {
                     return Err(ApiError::bad(format!("`{op}` takes a list")));
                 };
-                let vals = items
-                    .iter()
-                    .map(|x| cell(t, col, x))
-                    .collect::<ApiResult<Vec<_>>>()?;
+                let vals = items.iter().map(|x| cell(t, col, x)).collect::<ApiResult<Vec<_>>>()?;
                 Cond::In(col, vals, op.as_str() == "notIn")
             }
             "isNull" => Cond::IsNull(col, matches!(arg, GqlValue::Boolean(true))),
@@ -166,9 +147,7 @@ pub fn parse_order(t: &Table, v: Option<&GqlValue>) -> ApiResult<Vec<(usize, boo
             continue;
         };
         for (name, dir) in obj {
-            let col = t
-                .col_by_field(name)
-                .ok_or_else(|| ApiError::bad(format!("unknown column `{name}`")))?;
+            let col = t.col_by_field(name).ok_or_else(|| ApiError::bad(format!("unknown column `{name}`")))?;
             let desc = match dir {
                 GqlValue::Enum(d) => d.as_str() == "DESC",
                 GqlValue::String(d) => d == "DESC",
@@ -208,9 +187,7 @@ pub fn encode_cursor(cells: &[Cell]) -> String {
 }
 
 fn decode_cursor(t: &Table, order: &[(usize, bool)], s: &str) -> ApiResult<Vec<Cell>> {
-    let bad = || {
-        ApiError::bad("malformed cursor (use a cursor returned by this list with the same orderBy)")
-    };
+    let bad = || ApiError::bad("malformed cursor (use a cursor returned by this list with the same orderBy)");
     let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;
     let vals: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if vals.len() != order.len() {
@@ -244,9 +221,7 @@ pub fn access(t: &Table, viewer: &Viewer) -> ApiResult<Cond> {
             let me = Cell::Uuid(user);
             Ok(match owner {
                 Owner::Column(c) => Cond::Cmp(t.col(c).expect("owner column"), Op::Eq, me),
-                Owner::Via { column, table } => {
-                    Cond::OwnedVia(t.col(column).expect("owner column"), table, me)
-                }
+                Owner::Via { column, table } => Cond::OwnedVia(t.col(column).expect("owner column"), table, me),
             })
         }
     }
@@ -276,9 +251,7 @@ pub fn list_query(
                 all.push(Cond::Cmp(c, op, cell(t, c, v)?));
             }
         }
-        if let (Some(GqlValue::String(from)), Some(GqlValue::String(to))) =
-            (field(args, "from"), field(args, "to"))
-        {
+        if let (Some(GqlValue::String(from)), Some(GqlValue::String(to))) = (field(args, "from"), field(args, "to")) {
             if from > to {
                 return Err(ApiError::bad("`from` is after `to`"));
             }

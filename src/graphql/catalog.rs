@@ -2,9 +2,7 @@
 //! key, relations and access rule. Adding a table here is all a new table costs.
 use super::scalars::Kind;
 use entity::*;
-use sea_orm::{
-    ColumnTrait, EntityTrait, Iden, Iterable, PrimaryKeyToColumn, RelationDef, RelationTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, Iden, Iterable, PrimaryKeyToColumn, RelationDef, RelationTrait};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -15,6 +13,8 @@ pub struct Column {
     /// GraphQL name (camelCase).
     pub field: String,
     pub kind: Kind,
+    /// Digits after the point, for DECIMAL columns.
+    pub scale: Option<u32>,
     pub nullable: bool,
 }
 
@@ -37,10 +37,7 @@ pub enum Owner {
     /// The row's own column holds the user id.
     Column(&'static str),
     /// The row's column references `table.id`, whose `user_id` is the owner.
-    Via {
-        column: &'static str,
-        table: &'static str,
-    },
+    Via { column: &'static str, table: &'static str },
 }
 
 #[derive(Debug)]
@@ -119,11 +116,7 @@ pub fn camel(s: &str) -> String {
 /// Columns never exposed through the API, by construction.
 const SECRET_COLUMNS: [(&str, &str); 2] = [("users", "password_hash"), ("users", "dnse_token")];
 
-fn table<E: EntityTrait + Default>(
-    type_name: &'static str,
-    list_field: &'static str,
-    access: Access,
-) -> Table {
+fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static str, access: Access) -> Table {
     let name: &'static str = Box::leak(E::default().table_name().to_string().into_boxed_str());
     let columns: Vec<Column> = E::Column::iter()
         .filter(|c| !SECRET_COLUMNS.contains(&(name, &c.to_string())))
@@ -133,6 +126,10 @@ fn table<E: EntityTrait + Default>(
                 name: c.to_string(),
                 field: camel(&c.to_string()),
                 kind: Kind::from_column_type(def.get_column_type()),
+                scale: match def.get_column_type() {
+                    sea_orm::sea_query::ColumnType::Decimal(Some((_, s))) => Some(*s),
+                    _ => None,
+                },
                 nullable: def.is_null(),
             }
         })
@@ -140,10 +137,7 @@ fn table<E: EntityTrait + Default>(
     let pk: Vec<usize> = E::PrimaryKey::iter()
         .map(|k| {
             let n = k.into_column().to_string();
-            columns
-                .iter()
-                .position(|c| c.name == n)
-                .expect("primary key column")
+            columns.iter().position(|c| c.name == n).expect("primary key column")
         })
         .collect();
     let mut one_field = {
@@ -170,18 +164,13 @@ fn table<E: EntityTrait + Default>(
 
 impl Table {
     fn key(mut self, cols: &[&str]) -> Self {
-        self.key = cols
-            .iter()
-            .map(|c| self.col(c).expect("key column"))
-            .collect();
+        self.key = cols.iter().map(|c| self.col(c).expect("key column")).collect();
         self
     }
 
     fn order(mut self, cols: &[(&str, bool)]) -> Self {
-        let mut order: Vec<(usize, bool)> = cols
-            .iter()
-            .map(|(c, d)| (self.col(c).expect("order column"), *d))
-            .collect();
+        let mut order: Vec<(usize, bool)> =
+            cols.iter().map(|(c, d)| (self.col(c).expect("order column"), *d)).collect();
         for p in &self.pk {
             if !order.iter().any(|(i, _)| i == p) {
                 order.push((*p, false));
@@ -191,12 +180,7 @@ impl Table {
         self
     }
 
-    fn rel<T: EntityTrait + Default>(
-        mut self,
-        field: &'static str,
-        def: RelationDef,
-        many: bool,
-    ) -> Self {
+    fn rel<T: EntityTrait + Default>(mut self, field: &'static str, def: RelationDef, many: bool) -> Self {
         self.relations.push(Relation {
             field,
             target: Box::leak(T::default().table_name().to_string().into_boxed_str()),
@@ -220,181 +204,102 @@ impl Table {
     }
 }
 
-const RANGE_ON_DATE: [(&str, &str, &str); 3] = [
-    ("timeframe", "timeframe", "eq"),
-    ("from", "date", "gte"),
-    ("to", "date", "lte"),
-];
+const RANGE_ON_DATE: [(&str, &str, &str); 3] =
+    [("timeframe", "timeframe", "eq"), ("from", "date", "gte"), ("to", "date", "lte")];
 
 fn build() -> Catalog {
     use Access::*;
     let tables = vec![
-        table::<tickers::Entity>("Ticker", "tickers", Public)
-            .key(&["ticker", "region"])
-            .order(&[("ticker", false), ("region", false)])
-            .rel::<stock_details::Entity>(
-                "stockDetails",
-                tickers::Relation::StockDetails.def(),
+            table::<tickers::Entity>("Ticker", "tickers", Public)
+                .key(&["ticker", "region"])
+                .order(&[("ticker", false), ("region", false)])
+                .rel::<stock_details::Entity>("stockDetails", tickers::Relation::StockDetails.def(), false)
+                .rel::<etf_details::Entity>("etfDetails", tickers::Relation::EtfDetails.def(), false)
+                .rel_back::<ohlcv_data::Entity>("ohlcv", ohlcv_data::Relation::Ticker.def())
+                .shortcuts(&RANGE_ON_DATE)
+                .rel_back::<ticker_fundamentals::Entity>("fundamentals", ticker_fundamentals::Relation::Ticker.def())
+                .rel_back::<factor_scores::Entity>("factorScores", factor_scores::Relation::Ticker.def())
+                .shortcuts(&[("from", "date", "gte"), ("to", "date", "lte")]),
+            table::<stock_details::Entity>("StockDetails", "stockDetails", Public).rel::<tickers::Entity>(
+                "tickerInfo",
+                stock_details::Relation::Ticker.def(),
                 false,
-            )
-            .rel::<etf_details::Entity>("etfDetails", tickers::Relation::EtfDetails.def(), false)
-            .rel_back::<ohlcv_data::Entity>("ohlcv", ohlcv_data::Relation::Ticker.def())
-            .shortcuts(&RANGE_ON_DATE)
-            .rel_back::<ticker_fundamentals::Entity>(
-                "fundamentals",
-                ticker_fundamentals::Relation::Ticker.def(),
-            )
-            .rel_back::<factor_scores::Entity>(
-                "factorScores",
-                factor_scores::Relation::Ticker.def(),
-            )
-            .shortcuts(&[("from", "date", "gte"), ("to", "date", "lte")]),
-        table::<stock_details::Entity>("StockDetails", "stockDetails", Public)
-            .rel::<tickers::Entity>("tickerInfo", stock_details::Relation::Ticker.def(), false),
-        table::<etf_details::Entity>("EtfDetails", "etfDetails", Public)
-            .rel::<tickers::Entity>("tickerInfo", etf_details::Relation::Ticker.def(), false)
-            .rel_back::<etf_holdings::Entity>("holdings", etf_holdings::Relation::Etf.def()),
-        table::<etf_holdings::Entity>("EtfHolding", "etfHoldings", Public)
-            .rel::<tickers::Entity>(
-                "constituent",
-                etf_holdings::Relation::Constituent.def(),
-                false,
-            )
-            .rel::<etf_details::Entity>("etf", etf_holdings::Relation::Etf.def(), false),
-        table::<ohlcv_data::Entity>("OhlcvBar", "ohlcvData", Public)
-            .order(&[
-                ("ticker", false),
-                ("region", false),
-                ("timeframe", false),
-                ("date", false),
-            ])
-            .rel::<tickers::Entity>("tickerInfo", ohlcv_data::Relation::Ticker.def(), false),
-        table::<ticker_fundamentals::Entity>("TickerFundamentals", "tickerFundamentals", Public),
-        table::<factor_scores::Entity>("FactorScore", "factorScores", Public),
-        table::<strategies::Entity>("Strategy", "strategies", Research)
-            .rel_back::<backtest_results::Entity>(
-                "backtestResults",
+            ),
+            table::<etf_details::Entity>("EtfDetails", "etfDetails", Public)
+                .rel::<tickers::Entity>("tickerInfo", etf_details::Relation::Ticker.def(), false)
+                .rel_back::<etf_holdings::Entity>("holdings", etf_holdings::Relation::Etf.def()),
+            table::<etf_holdings::Entity>("EtfHolding", "etfHoldings", Public)
+                .rel::<tickers::Entity>("constituent", etf_holdings::Relation::Constituent.def(), false)
+                .rel::<etf_details::Entity>("etf", etf_holdings::Relation::Etf.def(), false),
+            table::<ohlcv_data::Entity>("OhlcvBar", "ohlcvData", Public)
+                .order(&[("ticker", false), ("region", false), ("timeframe", false), ("date", false)])
+                .rel::<tickers::Entity>("tickerInfo", ohlcv_data::Relation::Ticker.def(), false),
+            table::<ticker_fundamentals::Entity>("TickerFundamentals", "tickerFundamentals", Public),
+            table::<factor_scores::Entity>("FactorScore", "factorScores", Public),
+            table::<strategies::Entity>("Strategy", "strategies", Research)
+                .rel_back::<backtest_results::Entity>("backtestResults", backtest_results::Relation::Strategy.def())
+                .rel_back::<portfolio_transactions::Entity>(
+                    "transactions",
+                    portfolio_transactions::Relation::Strategy.def(),
+                )
+                .rel_back::<portfolio_holdings::Entity>("holdings", portfolio_holdings::Relation::Strategy.def())
+                .rel_back::<walk_forward_results::Entity>(
+                    "walkForwardResults",
+                    walk_forward_results::Relation::Strategy.def(),
+                ),
+            table::<backtest_results::Entity>("BacktestResult", "backtestResults", Research).rel::<strategies::Entity>(
+                "strategy",
                 backtest_results::Relation::Strategy.def(),
-            )
-            .rel_back::<portfolio_transactions::Entity>(
-                "transactions",
-                portfolio_transactions::Relation::Strategy.def(),
-            )
-            .rel_back::<portfolio_holdings::Entity>(
-                "holdings",
-                portfolio_holdings::Relation::Strategy.def(),
-            )
-            .rel_back::<walk_forward_results::Entity>(
-                "walkForwardResults",
-                walk_forward_results::Relation::Strategy.def(),
-            ),
-        table::<backtest_results::Entity>("BacktestResult", "backtestResults", Research)
-            .rel::<strategies::Entity>(
-            "strategy",
-            backtest_results::Relation::Strategy.def(),
-            false,
-        ),
-        table::<portfolio_transactions::Entity>(
-            "PortfolioTransaction",
-            "portfolioTransactions",
-            Research,
-        )
-        .rel::<strategies::Entity>(
-            "strategy",
-            portfolio_transactions::Relation::Strategy.def(),
-            false,
-        ),
-        table::<portfolio_holdings::Entity>("PortfolioHolding", "portfolioHoldings", Research)
-            .rel::<strategies::Entity>(
-            "strategy",
-            portfolio_holdings::Relation::Strategy.def(),
-            false,
-        ),
-        table::<walk_forward_results::Entity>("WalkForwardResult", "walkForwardResults", Research)
-            .rel::<strategies::Entity>(
-            "strategy",
-            walk_forward_results::Relation::Strategy.def(),
-            false,
-        ),
-        table::<optimization_history::Entity>(
-            "OptimizationHistory",
-            "optimizationHistory",
-            Research,
-        ),
-        table::<market_candles::Entity>("MarketCandle", "marketCandles", Public)
-            .order(&[("symbol", false), ("time", false)]),
-        table::<users::Entity>("User", "users", Owned(Owner::Column("id")))
-            .rel_back::<workflows::Entity>("workflows", workflows::Relation::User.def())
-            .rel_back::<portfolio_allocations::Entity>(
-                "allocations",
-                portfolio_allocations::Relation::User.def(),
-            ),
-        table::<workflows::Entity>("Workflow", "workflows", Owned(Owner::Column("user_id")))
-            .rel_back::<workflow_execution_logs::Entity>(
-            "executions",
-            workflow_execution_logs::Relation::Workflow.def(),
-        ),
-        table::<workflow_execution_logs::Entity>(
-            "WorkflowExecutionLog",
-            "workflowExecutionLogs",
-            Owned(Owner::Via {
-                column: "workflow_id",
-                table: "workflows",
-            }),
-        )
-        .order(&[("executed_at", true)])
-        .rel::<workflows::Entity>(
-            "workflow",
-            workflow_execution_logs::Relation::Workflow.def(),
-            false,
-        ),
-        table::<value_chain_nodes::Entity>("ValueChainNode", "valueChainNodes", Public)
-            .rel_back::<value_chain_edges::Entity>(
-                "outgoing",
-                value_chain_edges::Relation::Source.def(),
-            )
-            .rel_back::<value_chain_edges::Entity>(
-                "incoming",
-                value_chain_edges::Relation::Target.def(),
-            ),
-        table::<value_chain_edges::Entity>("ValueChainEdge", "valueChainEdges", Public)
-            .rel::<value_chain_nodes::Entity>(
-                "source",
-                value_chain_edges::Relation::Source.def(),
-                false,
-            )
-            .rel::<value_chain_nodes::Entity>(
-                "target",
-                value_chain_edges::Relation::Target.def(),
                 false,
             ),
-        table::<portfolio_allocations::Entity>(
-            "PortfolioAllocation",
-            "portfolioAllocations",
-            Owned(Owner::Column("user_id")),
-        ),
-    ];
+            table::<portfolio_transactions::Entity>("PortfolioTransaction", "portfolioTransactions", Research)
+                .rel::<strategies::Entity>("strategy", portfolio_transactions::Relation::Strategy.def(), false),
+            table::<portfolio_holdings::Entity>("PortfolioHolding", "portfolioHoldings", Research)
+                .rel::<strategies::Entity>("strategy", portfolio_holdings::Relation::Strategy.def(), false),
+            table::<walk_forward_results::Entity>("WalkForwardResult", "walkForwardResults", Research)
+                .rel::<strategies::Entity>("strategy", walk_forward_results::Relation::Strategy.def(), false),
+            table::<optimization_history::Entity>("OptimizationHistory", "optimizationHistory", Research),
+            table::<market_candles::Entity>("MarketCandle", "marketCandles", Public)
+                .order(&[("symbol", false), ("time", false)]),
+            table::<users::Entity>("User", "users", Owned(Owner::Column("id")))
+                .rel_back::<workflows::Entity>("workflows", workflows::Relation::User.def())
+                .rel_back::<portfolio_allocations::Entity>("allocations", portfolio_allocations::Relation::User.def()),
+            table::<workflows::Entity>("Workflow", "workflows", Owned(Owner::Column("user_id")))
+                .rel_back::<workflow_execution_logs::Entity>(
+                "executions",
+                workflow_execution_logs::Relation::Workflow.def(),
+            ),
+            table::<workflow_execution_logs::Entity>(
+                "WorkflowExecutionLog",
+                "workflowExecutionLogs",
+                Owned(Owner::Via { column: "workflow_id", table: "workflows" }),
+            )
+            .order(&[("executed_at", true)])
+            .rel::<workflows::Entity>("workflow", workflow_execution_logs::Relation::Workflow.def(), false),
+            table::<value_chain_nodes::Entity>("ValueChainNode", "valueChainNodes", Public)
+                .rel_back::<value_chain_edges::Entity>("outgoing", value_chain_edges::Relation::Source.def())
+                .rel_back::<value_chain_edges::Entity>("incoming", value_chain_edges::Relation::Target.def()),
+            table::<value_chain_edges::Entity>("ValueChainEdge", "valueChainEdges", Public)
+                .rel::<value_chain_nodes::Entity>("source", value_chain_edges::Relation::Source.def(), false)
+                .rel::<value_chain_nodes::Entity>("target", value_chain_edges::Relation::Target.def(), false),
+            table::<portfolio_allocations::Entity>(
+                "PortfolioAllocation",
+                "portfolioAllocations",
+                Owned(Owner::Column("user_id")),
+            ),
+        ];
     let mut tables = tables;
     // A value-chain node's symbol is a Vietnamese ticker.
-    tables
-        .iter_mut()
-        .find(|t| t.name == "value_chain_nodes")
-        .unwrap()
-        .relations
-        .push(Relation {
-            field: "ticker",
-            target: "tickers",
-            from_cols: vec!["symbol".into()],
-            to_cols: vec!["ticker".into()],
-            many: false,
-            fixed: vec![("region".into(), "VN".into())],
-            shortcuts: Vec::new(),
-        });
-    let by_name = tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name, i))
-        .collect();
+    tables.iter_mut().find(|t| t.name == "value_chain_nodes").unwrap().relations.push(Relation {
+        field: "ticker",
+        target: "tickers",
+        from_cols: vec!["symbol".into()],
+        to_cols: vec!["ticker".into()],
+        many: false,
+        fixed: vec![("region".into(), "VN".into())],
+        shortcuts: Vec::new(),
+    });
+    let by_name = tables.iter().enumerate().map(|(i, t)| (t.name, i)).collect();
     Catalog { tables, by_name }
 }
 

@@ -1,6 +1,7 @@
 //! The GraphQL API: generic machinery over the catalog of tables, assembled into one schema.
 pub mod args;
 pub mod catalog;
+pub mod prefetch;
 pub mod read;
 pub mod scalars;
 pub mod schema;
@@ -17,17 +18,11 @@ pub struct SchemaLimits {
 }
 
 /// Builds the schema. Reads no environment and does no I/O: state arrives as data.
-pub fn build_schema(
-    state: Option<crate::AppState>,
-    limits: SchemaLimits,
-) -> Result<Schema, SchemaError> {
+pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Result<Schema, SchemaError> {
     let builder = Schema::build("Query", None, None);
     let query = Object::new("Query").description("Market data, research results and workflows.");
     let (mut builder, query) = schema::register(builder, query);
-    builder = builder
-        .register(query)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+    builder = builder.register(query).limit_depth(limits.max_depth).limit_complexity(limits.max_complexity);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

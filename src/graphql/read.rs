@@ -5,13 +5,29 @@ use super::scalars::{Cell, Kind};
 use super::sql::{fetch, Cond, Op, Sql};
 use crate::error::ApiResult;
 use sea_orm::{DatabaseConnection, DbBackend};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One row of a table, as read.
-#[derive(Debug)]
+/// One row of a table, as read, with the relation reads prefetched for it (by signature).
+#[derive(Debug, Clone)]
 pub struct Row {
     pub table: &'static Table,
     pub cells: Vec<Cell>,
+    pub children: HashMap<String, Arc<Vec<Row>>>,
+}
+
+impl Row {
+    pub fn new(table: &'static Table, mut cells: Vec<Cell>, backend: DbBackend) -> Row {
+        if backend == DbBackend::Sqlite {
+            // SQLite keeps decimals as text as written; show them at the column's scale like PostgreSQL.
+            for (cell, col) in cells.iter_mut().zip(&table.columns) {
+                if let (Cell::Decimal(d), Some(scale)) = (cell, col.scale) {
+                    d.rescale(scale);
+                }
+            }
+        }
+        Row { table, cells, children: HashMap::new() }
+    }
 }
 
 /// The rows of one connection and what is known around them.
@@ -44,21 +60,8 @@ impl Page {
     pub fn new(table: &'static Table, rows: Arc<Vec<Row>>, q: &ListQuery, count: CountBy) -> Page {
         let more = rows.len() as u64 > q.limit;
         let take = rows.len().min(q.limit as usize);
-        let (has_next, has_prev) = if q.backwards {
-            (q.has_cursor, more)
-        } else {
-            (more, q.has_cursor)
-        };
-        Page {
-            table,
-            rows,
-            take,
-            reversed: q.backwards,
-            order: q.order.clone(),
-            has_next,
-            has_prev,
-            count,
-        }
+        let (has_next, has_prev) = if q.backwards { (q.has_cursor, more) } else { (more, q.has_cursor) };
+        Page { table, rows, take, reversed: q.backwards, order: q.order.clone(), has_next, has_prev, count }
     }
 
     pub fn visible(&self) -> Box<dyn Iterator<Item = &Row> + Send + '_> {
@@ -71,42 +74,24 @@ impl Page {
     }
 
     pub fn cursor(&self, row: &Row) -> String {
-        let cells: Vec<Cell> = self
-            .order
-            .iter()
-            .map(|(c, _)| row.cells[*c].clone())
-            .collect();
+        let cells: Vec<Cell> = self.order.iter().map(|(c, _)| row.cells[*c].clone()).collect();
         super::args::encode_cursor(&cells)
     }
 }
 
-pub async fn list(
-    db: &DatabaseConnection,
-    t: &'static Table,
-    q: &ListQuery,
-) -> ApiResult<Vec<Row>> {
+pub async fn list(db: &DatabaseConnection, t: &'static Table, q: &ListQuery) -> ApiResult<Vec<Row>> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT ")
-        .columns("a", t)
-        .push(" FROM \"")
-        .push(t.name)
-        .push("\" a WHERE ");
-    sql.cond("a", t, &q.cond)
-        .order_by("a", t, &q.order, q.backwards);
+    sql.push("SELECT ").columns("a", t).push(" FROM \"").push(t.name).push("\" a WHERE ");
+    sql.cond("a", t, &q.cond).order_by("a", t, &q.order, q.backwards);
     sql.push(&format!(" LIMIT {}", q.limit + 1));
+    let sql_backend = sql.backend;
     let rows = fetch(db, sql, 0, &kinds(t)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(_, cells)| Row { table: t, cells })
-        .collect())
+    Ok(rows.into_iter().map(|(_, cells)| Row::new(t, cells, sql_backend)).collect())
 }
 
 pub async fn count(db: &DatabaseConnection, t: &'static Table, cond: &Cond) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT COUNT(*) FROM \"")
-        .push(t.name)
-        .push("\" a WHERE ")
-        .cond("a", t, cond);
+    sql.push("SELECT COUNT(*) FROM \"").push(t.name).push("\" a WHERE ").cond("a", t, cond);
     let rows = fetch(db, sql, 0, &[Kind::BigInt]).await?;
     Ok(rows
         .first()
@@ -156,11 +141,7 @@ fn tuple_in(sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
 fn fixed_and_cond(sql: &mut Sql, t: &Table, rel: &Relation, cond: &Cond) {
     let mut all = vec![cond.clone()];
     for (c, v) in &rel.fixed {
-        all.push(Cond::Cmp(
-            t.col(c).expect("fixed column"),
-            Op::Eq,
-            Cell::Text(v.clone()),
-        ));
+        all.push(Cond::Cmp(t.col(c).expect("fixed column"), Op::Eq, Cell::Text(v.clone())));
     }
     sql.cond("a", t, &Cond::All(all));
 }
@@ -173,29 +154,19 @@ pub async fn batch_one(
     cond: &Cond,
     parents: &[Vec<Cell>],
 ) -> ApiResult<Vec<(usize, Row)>> {
-    let cols: Vec<usize> = rel
-        .to_cols
-        .iter()
-        .map(|c| t.col(c).expect("relation column"))
-        .collect();
+    let cols: Vec<usize> = rel.to_cols.iter().map(|c| t.col(c).expect("relation column")).collect();
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT ")
-        .columns("a", t)
-        .push(" FROM \"")
-        .push(t.name)
-        .push("\" a WHERE ");
+    sql.push("SELECT ").columns("a", t).push(" FROM \"").push(t.name).push("\" a WHERE ");
     tuple_in(&mut sql, t, &cols, parents);
     sql.push(" AND ");
     fixed_and_cond(&mut sql, t, rel, cond);
+    let backend = sql.backend;
     let rows = fetch(db, sql, 0, &kinds(t)).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (_, cells) in rows {
         let key: Vec<&Cell> = cols.iter().map(|c| &cells[*c]).collect();
-        if let Some(p) = parents
-            .iter()
-            .position(|k| k.iter().zip(&key).all(|(a, b)| a == *b))
-        {
-            out.push((p, Row { table: t, cells }));
+        if let Some(p) = parents.iter().position(|k| k.iter().zip(&key).all(|(a, b)| a == *b)) {
+            out.push((p, Row::new(t, cells, backend)));
         }
     }
     Ok(out)
@@ -210,11 +181,7 @@ pub async fn batch_many(
     q: &ListQuery,
     parents: &[Vec<Cell>],
 ) -> ApiResult<Vec<(usize, Row)>> {
-    let cols: Vec<usize> = rel
-        .to_cols
-        .iter()
-        .map(|c| t.col(c).expect("relation column"))
-        .collect();
+    let cols: Vec<usize> = rel.to_cols.iter().map(|c| t.col(c).expect("relation column")).collect();
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
     sql.push("WITH p(__i");
@@ -223,8 +190,7 @@ pub async fn batch_many(
     }
     sql.push(") AS (VALUES ");
     for (p, key) in parents.iter().enumerate() {
-        sql.push(if p > 0 { ", (" } else { "(" })
-            .push(&p.to_string());
+        sql.push(if p > 0 { ", (" } else { "(" }).push(&p.to_string());
         for (c, v) in cols.iter().zip(key) {
             let kind = t.columns[*c].kind;
             sql.push(", ").typed_param(v.to_value(kind), kind);
@@ -234,14 +200,11 @@ pub async fn batch_many(
     sql.push(") ");
     let join = |sql: &mut Sql| {
         for (i, c) in cols.iter().enumerate() {
-            sql.push(" AND ")
-                .ident("a", &t.columns[*c].name)
-                .push(&format!(" = p.k{i}"));
+            sql.push(" AND ").ident("a", &t.columns[*c].name).push(&format!(" = p.k{i}"));
         }
     };
     if backend == DbBackend::Postgres {
-        sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ")
-            .columns("a", t);
+        sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ").columns("a", t);
         sql.push(" FROM \"").push(t.name).push("\" a WHERE ");
         fixed_and_cond(&mut sql, t, rel, &q.cond);
         join(&mut sql);
@@ -252,22 +215,14 @@ pub async fn batch_many(
             .columns("a", t)
             .push(", ROW_NUMBER() OVER (PARTITION BY p.__i");
         sql.order_by("a", t, &q.order, q.backwards);
-        sql.push(") AS __rn FROM p JOIN \"")
-            .push(t.name)
-            .push("\" a ON 1=1");
+        sql.push(") AS __rn FROM p JOIN \"").push(t.name).push("\" a ON 1=1");
         join(&mut sql);
         sql.push(" WHERE ");
         fixed_and_cond(&mut sql, t, rel, &q.cond);
-        sql.push(&format!(
-            ") w WHERE __rn <= {} ORDER BY __i, __rn",
-            q.limit + 1
-        ));
+        sql.push(&format!(") w WHERE __rn <= {} ORDER BY __i, __rn", q.limit + 1));
     }
     let rows = fetch(db, sql, 1, &kinds(t)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(i, cells)| (i as usize, Row { table: t, cells }))
-        .collect())
+    Ok(rows.into_iter().map(|(i, cells)| (i as usize, Row::new(t, cells, backend))).collect())
 }
 
 /// Row counts per parent of a to-many relation, in one statement.
@@ -278,11 +233,7 @@ pub async fn batch_count(
     cond: &Cond,
     parents: &[Vec<Cell>],
 ) -> ApiResult<Vec<(Vec<Cell>, i64)>> {
-    let cols: Vec<usize> = rel
-        .to_cols
-        .iter()
-        .map(|c| t.col(c).expect("relation column"))
-        .collect();
+    let cols: Vec<usize> = rel.to_cols.iter().map(|c| t.col(c).expect("relation column")).collect();
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*)");
     for c in &cols {

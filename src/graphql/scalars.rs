@@ -34,9 +34,7 @@ impl Kind {
             ColumnType::Decimal(_) | ColumnType::Money(_) => Kind::Decimal,
             ColumnType::Boolean => Kind::Boolean,
             ColumnType::Date => Kind::Date,
-            ColumnType::DateTime | ColumnType::Timestamp | ColumnType::TimestampWithTimeZone => {
-                Kind::DateTime
-            }
+            ColumnType::DateTime | ColumnType::Timestamp | ColumnType::TimestampWithTimeZone => Kind::DateTime,
             ColumnType::Json | ColumnType::JsonBinary => Kind::Json,
             ColumnType::Uuid => Kind::Uuid,
             _ => Kind::String,
@@ -113,8 +111,7 @@ impl Cell {
                 match row.try_get_by_index::<Option<String>>(i) {
                     Ok(v) => match v {
                         Some(s) => Cell::Decimal(
-                            parse_decimal(&s)
-                                .map_err(|_| ApiError::Internal(format!("bad decimal {s}")))?,
+                            parse_decimal(&s).map_err(|_| ApiError::Internal(format!("bad decimal {s}")))?,
                         ),
                         None => Cell::Null,
                     },
@@ -128,14 +125,8 @@ impl Cell {
             Kind::String => opt(row.try_get_by_index::<Option<String>>(i)?, Cell::Text),
             Kind::Boolean => opt(row.try_get_by_index::<Option<bool>>(i)?, Cell::Bool),
             Kind::Date => opt(row.try_get_by_index::<Option<NaiveDate>>(i)?, Cell::Date),
-            Kind::DateTime => opt(
-                row.try_get_by_index::<Option<DateTime<Utc>>>(i)?,
-                Cell::DateTime,
-            ),
-            Kind::Json => opt(
-                row.try_get_by_index::<Option<serde_json::Value>>(i)?,
-                Cell::Json,
-            ),
+            Kind::DateTime => opt(row.try_get_by_index::<Option<DateTime<Utc>>>(i)?, Cell::DateTime),
+            Kind::Json => opt(row.try_get_by_index::<Option<serde_json::Value>>(i)?, Cell::Json),
             Kind::Uuid => opt(row.try_get_by_index::<Option<Uuid>>(i)?, Cell::Uuid),
         };
         Ok(cell)
@@ -187,26 +178,17 @@ impl Cell {
         };
         Ok(match kind {
             Kind::Int => match v {
-                GqlValue::Number(n) => Cell::Int(
-                    n.as_i64()
-                        .filter(|x| i32::try_from(*x).is_ok())
-                        .ok_or("not a 32-bit integer")?,
-                ),
+                GqlValue::Number(n) => {
+                    Cell::Int(n.as_i64().filter(|x| i32::try_from(*x).is_ok()).ok_or("not a 32-bit integer")?)
+                }
                 _ => return Err("expected an Int".into()),
             },
-            Kind::BigInt => Cell::Int(
-                text()?
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| "not a 64-bit integer".to_string())?,
-            ),
+            Kind::BigInt => Cell::Int(text()?.trim().parse::<i64>().map_err(|_| "not a 64-bit integer".to_string())?),
             Kind::Float => match v {
                 GqlValue::Number(n) => Cell::Float(n.as_f64().ok_or("not a number")?),
                 _ => return Err("expected a Float".into()),
             },
-            Kind::Decimal => Cell::Decimal(
-                parse_decimal(&text()?).map_err(|_| "not a decimal number".to_string())?,
-            ),
+            Kind::Decimal => Cell::Decimal(parse_decimal(&text()?).map_err(|_| "not a decimal number".to_string())?),
             Kind::String => match v {
                 GqlValue::String(s) => Cell::Text(s.clone()),
                 GqlValue::Enum(s) => Cell::Text(s.to_string()),
@@ -219,9 +201,7 @@ impl Cell {
             Kind::Date => Cell::Date(parse_date(&text()?)?),
             Kind::DateTime => Cell::DateTime(parse_datetime(&text()?)?),
             Kind::Json => Cell::Json(v.clone().into_json().map_err(|e| e.to_string())?),
-            Kind::Uuid => {
-                Cell::Uuid(Uuid::parse_str(&text()?).map_err(|_| "not a UUID".to_string())?)
-            }
+            Kind::Uuid => Cell::Uuid(Uuid::parse_str(&text()?).map_err(|_| "not a UUID".to_string())?),
         })
     }
 }
@@ -247,8 +227,7 @@ pub fn parse_decimal(s: &str) -> Result<Decimal, rust_decimal::Error> {
 }
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))
 }
 
 pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
@@ -258,14 +237,10 @@ pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 pub fn render_datetime(t: &DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 pub fn parse_tz(name: &str) -> ApiResult<Tz> {
-    Tz::from_str(name.trim()).map_err(|_| {
-        ApiError::bad(format!(
-            "unknown time zone `{name}` (use an IANA name such as Asia/Ho_Chi_Minh)"
-        ))
-    })
+    Tz::from_str(name.trim())
+        .map_err(|_| ApiError::bad(format!("unknown time zone `{name}` (use an IANA name such as Asia/Ho_Chi_Minh)")))
 }

@@ -2,6 +2,7 @@
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
 use super::args::{self, list_query, Limits};
 use super::catalog::{Catalog, Column, Relation, Table};
+use super::prefetch;
 use super::read::{self, CountBy, Page, Row};
 use super::scalars::{Cell, Kind};
 use super::sql::{Cond, Op};
@@ -10,8 +11,7 @@ use crate::error::ApiError;
 use crate::loaders::{Loaders, RelKey, RelRequest};
 use crate::AppState;
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
-    TypeRef,
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar, TypeRef,
 };
 use async_graphql::Value as GqlValue;
 use chrono_tz::Tz;
@@ -22,16 +22,10 @@ use std::sync::Arc;
 pub struct RequestTz(pub Tz);
 
 pub const SCALARS: [(&str, &str); 6] = [
-    (
-        "Decimal",
-        "An exact decimal number, as a JSON string (e.g. \"71500.0000\").",
-    ),
+    ("Decimal", "An exact decimal number, as a JSON string (e.g. \"71500.0000\")."),
     ("BigInt", "A 64-bit integer, as a JSON string."),
     ("Date", "A calendar date, `YYYY-MM-DD`."),
-    (
-        "DateTime",
-        "An RFC 3339 date-time; rendered in the request's `Time-Zone` (stored in UTC).",
-    ),
+    ("DateTime", "An RFC 3339 date-time; rendered in the request's `Time-Zone` (stored in UTC)."),
     ("JSON", "Any JSON value."),
     ("UUID", "A UUID in its canonical text form."),
 ];
@@ -55,8 +49,8 @@ pub fn filter_type(kind: Kind) -> String {
 
 fn filter_input(kind: Kind) -> InputObject {
     let s = kind.scalar();
-    let mut obj = InputObject::new(filter_type(kind))
-        .description(format!("Conditions on a {s} column; all given must hold."));
+    let mut obj =
+        InputObject::new(filter_type(kind)).description(format!("Conditions on a {s} column; all given must hold."));
     let ops: &[&str] = match kind {
         Kind::Json => &[],
         Kind::Boolean => &["eq", "ne"],
@@ -75,10 +69,8 @@ fn filter_input(kind: Kind) -> InputObject {
             InputValue::new("like", TypeRef::named(TypeRef::STRING))
                 .description("SQL LIKE pattern (`%`, `_`), case-sensitive."),
         );
-        obj = obj.field(
-            InputValue::new("ilike", TypeRef::named(TypeRef::STRING))
-                .description("Case-insensitive LIKE."),
-        );
+        obj =
+            obj.field(InputValue::new("ilike", TypeRef::named(TypeRef::STRING)).description("Case-insensitive LIKE."));
     }
     obj.field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)))
 }
@@ -121,30 +113,17 @@ fn list_args(field: Field, t: &Table) -> Field {
         .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
         .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
-        .argument(InputValue::new(
-            "where",
-            TypeRef::named(format!("{}Where", t.type_name)),
-        ))
-        .argument(InputValue::new(
-            "orderBy",
-            TypeRef::named_nn_list(format!("{}OrderBy", t.type_name)),
-        ))
+        .argument(InputValue::new("where", TypeRef::named(format!("{}Where", t.type_name))))
+        .argument(InputValue::new("orderBy", TypeRef::named_nn_list(format!("{}OrderBy", t.type_name))))
 }
 
 fn limits(ctx: &ResolverContext<'_>) -> Limits {
-    ctx.data::<AppState>().map(|s| s.limits).unwrap_or(Limits {
-        default_page: 100,
-        max_page: 1000,
-    })
+    ctx.data::<AppState>().map(|s| s.limits).unwrap_or(Limits { default_page: 100, max_page: 1000 })
 }
 
 fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
     let target = Catalog::get().table(rel.target);
-    let from: Vec<usize> = rel
-        .from_cols
-        .iter()
-        .map(|c| parent.col(c).expect("relation column"))
-        .collect();
+    let from: Vec<usize> = rel.from_cols.iter().map(|c| parent.col(c).expect("relation column")).collect();
     let ty = if rel.many {
         TypeRef::named_nn(format!("{}Connection", target.type_name))
     } else {
@@ -156,41 +135,23 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
             let row = ctx.parent_value.try_downcast_ref::<Row>()?;
             let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
             let args = ctx.args.as_index_map();
-            let query = list_query(target, args, Some(rel), limits(&ctx), viewer_of(&ctx))
-                .map_err(gql_err)?;
-            let sig = format!("{}.{}:{:?}", parent.name, rel.field, query);
-            let req = Arc::new(RelRequest {
-                target,
-                rel,
-                query,
-                sig,
-            });
-            let rows = if key.iter().any(|c| matches!(c, Cell::Null)) {
+            let query = list_query(target, args, Some(rel), limits(&ctx), viewer_of(&ctx)).map_err(gql_err)?;
+            let sig = prefetch::signature(parent, rel, &query);
+            let prefetched = row.children.get(&sig).cloned();
+            let req = Arc::new(RelRequest { target, rel, query, sig });
+            let rows = if let Some(rows) = prefetched {
+                rows
+            } else if key.iter().any(|c| matches!(c, Cell::Null)) {
                 Arc::new(Vec::new())
             } else {
                 let loaders = ctx.data::<Loaders>()?;
-                loaders
-                    .rel
-                    .load_one(RelKey::new(req.clone(), key.clone()))
-                    .await
-                    .map_err(gql_err)?
-                    .unwrap_or_default()
+                loaders.rel.load_one(RelKey::new(req.clone(), key.clone())).await.map_err(gql_err)?.unwrap_or_default()
             };
             if rel.many {
-                let page = Page::new(
-                    target,
-                    rows,
-                    &req.query,
-                    CountBy::Nested(RelKey::new(req.clone(), key)),
-                );
+                let page = Page::new(target, rows, &req.query, CountBy::Nested(RelKey::new(req.clone(), key)));
                 Ok(Some(FieldValue::owned_any(page)))
             } else {
-                Ok(rows.first().map(|r| {
-                    FieldValue::owned_any(Row {
-                        table: target,
-                        cells: r.cells.clone(),
-                    })
-                }))
+                Ok(rows.first().map(|r| FieldValue::owned_any(r.clone())))
             }
         })
     });
@@ -210,43 +171,30 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
         "Filters on {}: every given column condition holds; `and`/`or`/`not` combine.",
         t.type_name
     ));
-    let mut ob = InputObject::new(format!("{}OrderBy", t.type_name))
-        .description("One column to order by, ASC or DESC.");
+    let mut ob =
+        InputObject::new(format!("{}OrderBy", t.type_name)).description("One column to order by, ASC or DESC.");
     for (i, c) in t.columns.iter().enumerate() {
         obj = obj.field(column_field(c, i));
-        wh = wh.field(InputValue::new(
-            c.field.clone(),
-            TypeRef::named(filter_type(c.kind)),
-        ));
+        wh = wh.field(InputValue::new(c.field.clone(), TypeRef::named(filter_type(c.kind))));
         if c.kind.orderable() {
-            ob = ob.field(InputValue::new(
-                c.field.clone(),
-                TypeRef::named("SortDirection"),
-            ));
+            ob = ob.field(InputValue::new(c.field.clone(), TypeRef::named("SortDirection")));
         }
     }
     let wname = format!("{}Where", t.type_name);
     wh = wh
-        .field(InputValue::new(
-            "and",
-            TypeRef::named_nn_list(wname.clone()),
-        ))
+        .field(InputValue::new("and", TypeRef::named_nn_list(wname.clone())))
         .field(InputValue::new("or", TypeRef::named_nn_list(wname.clone())))
         .field(InputValue::new("not", TypeRef::named(wname)));
     for rel in &t.relations {
         obj = obj.field(relation_field(t, rel));
     }
     let edge = Object::new(format!("{}Edge", t.type_name))
-        .field(Field::new(
-            "cursor",
-            TypeRef::named_nn(TypeRef::STRING),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
-                    Ok(Some(GqlValue::String(e.cursor.clone())))
-                })
-            },
-        ))
+        .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+            FieldFuture::new(async move {
+                let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
+                Ok(Some(GqlValue::String(e.cursor.clone())))
+            })
+        }))
         .field(Field::new("node", TypeRef::named_nn(t.type_name), |ctx| {
             FieldFuture::new(async move {
                 let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
@@ -254,82 +202,55 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
             })
         }));
     let conn = Object::new(format!("{}Connection", t.type_name))
-        .field(Field::new(
-            "nodes",
-            TypeRef::named_nn_list_nn(t.type_name),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                    Ok(Some(FieldValue::list(
-                        page.visible().map(|r| FieldValue::borrowed_any(r)),
-                    )))
-                })
-            },
-        ))
-        .field(Field::new(
-            "edges",
-            TypeRef::named_nn_list_nn(format!("{}Edge", t.type_name)),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                    let idx: Vec<usize> = if page.reversed {
-                        (0..page.take).rev().collect()
-                    } else {
-                        (0..page.take).collect()
-                    };
-                    Ok(Some(FieldValue::list(idx.into_iter().map(|i| {
-                        FieldValue::owned_any(Edge {
-                            cursor: page.cursor(&page.rows[i]),
-                            page_rows: page.rows.clone(),
-                            idx: i,
-                        })
-                    }))))
-                })
-            },
-        ))
-        .field(Field::new(
-            "pageInfo",
-            TypeRef::named_nn("PageInfo"),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                    let mut rows = page.visible();
-                    let start = rows.next();
-                    let end = page.visible().last();
-                    Ok(Some(FieldValue::owned_any(PageInfo {
-                        has_next: page.has_next,
-                        has_prev: page.has_prev,
-                        start: start.map(|r| page.cursor(r)),
-                        end: end.map(|r| page.cursor(r)),
-                    })))
-                })
-            },
-        ))
-        .field(Field::new(
-            "totalCount",
-            TypeRef::named_nn("BigInt"),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                    let n = match &page.count {
-                        CountBy::Root(cond) => {
-                            let state = ctx.data::<AppState>()?;
-                            read::count(&state.db.read, page.table, cond)
-                                .await
-                                .map_err(gql_err)?
-                        }
-                        CountBy::Nested(key) => ctx
-                            .data::<Loaders>()?
-                            .count
-                            .load_one(key.clone())
-                            .await
-                            .map_err(gql_err)?
-                            .unwrap_or(0),
-                    };
-                    Ok(Some(GqlValue::String(n.to_string())))
-                })
-            },
-        ));
+        .field(Field::new("nodes", TypeRef::named_nn_list_nn(t.type_name), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Page>()?;
+                Ok(Some(FieldValue::list(page.visible().map(|r| FieldValue::borrowed_any(r)))))
+            })
+        }))
+        .field(Field::new("edges", TypeRef::named_nn_list_nn(format!("{}Edge", t.type_name)), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Page>()?;
+                let idx: Vec<usize> =
+                    if page.reversed { (0..page.take).rev().collect() } else { (0..page.take).collect() };
+                Ok(Some(FieldValue::list(idx.into_iter().map(|i| {
+                    FieldValue::owned_any(Edge {
+                        cursor: page.cursor(&page.rows[i]),
+                        page_rows: page.rows.clone(),
+                        idx: i,
+                    })
+                }))))
+            })
+        }))
+        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Page>()?;
+                let mut rows = page.visible();
+                let start = rows.next();
+                let end = page.visible().last();
+                Ok(Some(FieldValue::owned_any(PageInfo {
+                    has_next: page.has_next,
+                    has_prev: page.has_prev,
+                    start: start.map(|r| page.cursor(r)),
+                    end: end.map(|r| page.cursor(r)),
+                })))
+            })
+        }))
+        .field(Field::new("totalCount", TypeRef::named_nn("BigInt"), |ctx| {
+            FieldFuture::new(async move {
+                let page = ctx.parent_value.try_downcast_ref::<Page>()?;
+                let n = match &page.count {
+                    CountBy::Root(cond) => {
+                        let state = ctx.data::<AppState>()?;
+                        read::count(&state.db.read, page.table, cond).await.map_err(gql_err)?
+                    }
+                    CountBy::Nested(key) => {
+                        ctx.data::<Loaders>()?.count.load_one(key.clone()).await.map_err(gql_err)?.unwrap_or(0)
+                    }
+                };
+                Ok(Some(GqlValue::String(n.to_string())))
+            })
+        }));
     (obj, edge, conn, wh, ob)
 }
 
@@ -349,18 +270,16 @@ struct PageInfo {
 fn page_info() -> Object {
     fn flag(name: &str, f: fn(&PageInfo) -> bool) -> Field {
         Field::new(name, TypeRef::named_nn(TypeRef::BOOLEAN), move |ctx| {
-            FieldFuture::new(async move {
-                Ok(Some(GqlValue::Boolean(f(ctx
-                    .parent_value
-                    .try_downcast_ref::<PageInfo>()?))))
-            })
+            FieldFuture::new(
+                async move { Ok(Some(GqlValue::Boolean(f(ctx.parent_value.try_downcast_ref::<PageInfo>()?)))) },
+            )
         })
     }
     fn cursor(name: &str, f: fn(&PageInfo) -> Option<String>) -> Field {
         Field::new(name, TypeRef::named(TypeRef::STRING), move |ctx| {
-            FieldFuture::new(async move {
-                Ok(f(ctx.parent_value.try_downcast_ref::<PageInfo>()?).map(GqlValue::String))
-            })
+            FieldFuture::new(
+                async move { Ok(f(ctx.parent_value.try_downcast_ref::<PageInfo>()?).map(GqlValue::String)) },
+            )
         })
     }
     Object::new("PageInfo")
@@ -372,81 +291,56 @@ fn page_info() -> Object {
 
 /// The root list field of `t`.
 fn root_list(t: &'static Table) -> Field {
-    let f = Field::new(
-        t.list_field,
-        TypeRef::named_nn(format!("{}Connection", t.type_name)),
-        move |ctx| {
-            FieldFuture::new(async move {
-                let state = ctx.data::<AppState>()?;
-                let q = list_query(
-                    t,
-                    ctx.args.as_index_map(),
-                    None,
-                    state.limits,
-                    viewer_of(&ctx),
-                )
-                .map_err(gql_err)?;
-                let rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
-                Ok(Some(FieldValue::owned_any(Page::new(
-                    t,
-                    Arc::new(rows),
-                    &q,
-                    CountBy::Root(q.base.clone()),
-                ))))
-            })
-        },
-    );
-    list_args(f, t).description(format!(
-        "All {} rows visible to the caller, as a Relay connection.",
-        t.type_name
-    ))
+    let f = Field::new(t.list_field, TypeRef::named_nn(format!("{}Connection", t.type_name)), move |ctx| {
+        FieldFuture::new(async move {
+            let state = ctx.data::<AppState>()?;
+            let q = list_query(t, ctx.args.as_index_map(), None, state.limits, viewer_of(&ctx)).map_err(gql_err)?;
+            let mut rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
+            rows.truncate(q.limit as usize + 1);
+            let cx = prefetch::Ctx { db: &state.db.read, viewer: viewer_of(&ctx), limits: state.limits };
+            prefetch::prefetch(&cx, t, &mut rows, prefetch::node_selections(ctx.field())).await.map_err(gql_err)?;
+            Ok(Some(FieldValue::owned_any(Page::new(t, Arc::new(rows), &q, CountBy::Root(q.base.clone())))))
+        })
+    });
+    list_args(f, t).description(format!("All {} rows visible to the caller, as a Relay connection.", t.type_name))
 }
 
 /// The root field for one row of `t` by its key.
 fn root_one(t: &'static Table) -> Field {
-    let mut f = Field::new(
-        t.one_field.clone(),
-        TypeRef::named(t.type_name),
-        move |ctx| {
-            FieldFuture::new(async move {
-                let state = ctx.data::<AppState>()?;
-                let mut all = vec![args::access(t, viewer_of(&ctx)).map_err(gql_err)?];
-                for k in &t.key {
-                    let c = &t.columns[*k];
-                    let v = ctx
-                        .args
-                        .get(&c.field)
-                        .map(|a| a.as_value().clone())
-                        .unwrap_or(GqlValue::Null);
-                    let cell = Cell::parse(&v, c.kind)
-                        .map_err(|e| gql_err(ApiError::bad(format!("`{}`: {e}", c.field))))?;
-                    if c.name == "region" {
-                        if let Cell::Text(r) = &cell {
-                            args::check_region(r).map_err(gql_err)?;
-                        }
+    let mut f = Field::new(t.one_field.clone(), TypeRef::named(t.type_name), move |ctx| {
+        FieldFuture::new(async move {
+            let state = ctx.data::<AppState>()?;
+            let mut all = vec![args::access(t, viewer_of(&ctx)).map_err(gql_err)?];
+            for k in &t.key {
+                let c = &t.columns[*k];
+                let v = ctx.args.get(&c.field).map(|a| a.as_value().clone()).unwrap_or(GqlValue::Null);
+                let cell =
+                    Cell::parse(&v, c.kind).map_err(|e| gql_err(ApiError::bad(format!("`{}`: {e}", c.field))))?;
+                if c.name == "region" {
+                    if let Cell::Text(r) = &cell {
+                        args::check_region(r).map_err(gql_err)?;
                     }
-                    all.push(Cond::Cmp(*k, Op::Eq, cell));
                 }
-                let q = args::ListQuery {
-                    cond: Cond::All(all.clone()),
-                    base: Cond::All(all),
-                    order: t.default_order.clone(),
-                    limit: 1,
-                    backwards: false,
-                    has_cursor: false,
-                };
-                let mut rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
-                rows.truncate(1);
-                Ok(rows.pop().map(FieldValue::owned_any))
-            })
-        },
-    );
+                all.push(Cond::Cmp(*k, Op::Eq, cell));
+            }
+            let q = args::ListQuery {
+                cond: Cond::All(all.clone()),
+                base: Cond::All(all),
+                order: t.default_order.clone(),
+                limit: 1,
+                backwards: false,
+                has_cursor: false,
+            };
+            let mut rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
+            rows.truncate(1);
+            let cx = prefetch::Ctx { db: &state.db.read, viewer: viewer_of(&ctx), limits: state.limits };
+            prefetch::prefetch(&cx, t, &mut rows, ctx.field().selection_set().collect()).await.map_err(gql_err)?;
+            Ok(rows.pop().map(FieldValue::owned_any))
+        })
+    });
     for k in &t.key {
         let c = &t.columns[*k];
-        f = f.argument(InputValue::new(
-            c.field.clone(),
-            TypeRef::named_nn(c.kind.scalar()),
-        ));
+        f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.kind.scalar())));
     }
     f.description(format!("One {} by its key, or null.", t.type_name))
 }
@@ -459,20 +353,13 @@ pub fn register(
     for (name, desc) in SCALARS {
         builder = builder.register(Scalar::new(name).description(desc));
     }
-    builder = builder
-        .register(Enum::new("SortDirection").item("ASC").item("DESC"))
-        .register(page_info());
+    builder = builder.register(Enum::new("SortDirection").item("ASC").item("DESC")).register(page_info());
     for k in FILTER_KINDS {
         builder = builder.register(filter_input(k));
     }
     for t in &Catalog::get().tables {
         let (obj, edge, conn, wh, ob) = table_types(t);
-        builder = builder
-            .register(obj)
-            .register(edge)
-            .register(conn)
-            .register(wh)
-            .register(ob);
+        builder = builder.register(obj).register(edge).register(conn).register(wh).register(ob);
         query = query.field(root_list(t)).field(root_one(t));
     }
     (builder, query)

@@ -53,11 +53,7 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(backend: DbBackend) -> Self {
-        Sql {
-            text: String::with_capacity(512),
-            values: Vec::new(),
-            backend,
-        }
+        Sql { text: String::with_capacity(512), values: Vec::new(), backend }
     }
 
     pub fn push(&mut self, s: &str) -> &mut Self {
@@ -80,11 +76,7 @@ impl Sql {
     /// A parameter whose type PostgreSQL cannot infer from its context.
     pub fn typed_param(&mut self, v: Value, kind: Kind) -> &mut Self {
         if self.backend == DbBackend::Postgres {
-            self.push("CAST(")
-                .param(v)
-                .push(" AS ")
-                .push(kind.pg_cast())
-                .push(")")
+            self.push("CAST(").param(v).push(" AS ").push(kind.pg_cast()).push(")")
         } else {
             self.param(v)
         }
@@ -125,11 +117,7 @@ impl Sql {
             Cond::All(v) if v.is_empty() => self.push("1=1"),
             Cond::Any(v) if v.is_empty() => self.push("1=0"),
             Cond::All(v) | Cond::Any(v) => {
-                let joiner = if matches!(c, Cond::All(_)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
+                let joiner = if matches!(c, Cond::All(_)) { " AND " } else { " OR " };
                 self.push("(");
                 for (i, x) in v.iter().enumerate() {
                     if i > 0 {
@@ -140,18 +128,12 @@ impl Sql {
                 self.push(")")
             }
             Cond::Not(x) => self.push("NOT (").cond(alias, t, x).push(")"),
-            Cond::Cmp(col, op, v) => self
-                .sort_expr(alias, t, *col)
-                .push(" ")
-                .push(op.sql())
-                .push(" ")
-                .value_expr(t, *col, v),
-            Cond::In(_, vals, negate) if vals.is_empty() => {
-                self.push(if *negate { "1=1" } else { "1=0" })
+            Cond::Cmp(col, op, v) => {
+                self.sort_expr(alias, t, *col).push(" ").push(op.sql()).push(" ").value_expr(t, *col, v)
             }
+            Cond::In(_, vals, negate) if vals.is_empty() => self.push(if *negate { "1=1" } else { "1=0" }),
             Cond::In(col, vals, negate) => {
-                self.sort_expr(alias, t, *col)
-                    .push(if *negate { " NOT IN (" } else { " IN (" });
+                self.sort_expr(alias, t, *col).push(if *negate { " NOT IN (" } else { " IN (" });
                 for (i, v) in vals.iter().enumerate() {
                     if i > 0 {
                         self.push(", ");
@@ -160,31 +142,21 @@ impl Sql {
                 }
                 self.push(")")
             }
-            Cond::IsNull(col, is) => self.ident(alias, &t.columns[*col].name).push(if *is {
-                " IS NULL"
-            } else {
-                " IS NOT NULL"
-            }),
+            Cond::IsNull(col, is) => {
+                self.ident(alias, &t.columns[*col].name).push(if *is { " IS NULL" } else { " IS NOT NULL" })
+            }
             Cond::Like(col, pat, ci) => {
                 let name = &t.columns[*col].name;
                 match (self.backend, ci) {
-                    (DbBackend::Postgres, true) => self
-                        .ident(alias, name)
-                        .push(" ILIKE ")
-                        .param(Value::String(Some(pat.clone()))),
-                    (DbBackend::Postgres, false) => self
-                        .ident(alias, name)
-                        .push(" LIKE ")
-                        .param(Value::String(Some(pat.clone()))),
+                    (DbBackend::Postgres, true) => {
+                        self.ident(alias, name).push(" ILIKE ").param(Value::String(Some(pat.clone())))
+                    }
+                    (DbBackend::Postgres, false) => {
+                        self.ident(alias, name).push(" LIKE ").param(Value::String(Some(pat.clone())))
+                    }
                     // SQLite's LIKE ignores ASCII case; GLOB is its case-sensitive form.
-                    (_, true) => self
-                        .ident(alias, name)
-                        .push(" LIKE ")
-                        .param(Value::String(Some(pat.clone()))),
-                    (_, false) => self
-                        .ident(alias, name)
-                        .push(" GLOB ")
-                        .param(Value::String(Some(like_to_glob(pat)))),
+                    (_, true) => self.ident(alias, name).push(" LIKE ").param(Value::String(Some(pat.clone()))),
+                    (_, false) => self.ident(alias, name).push(" GLOB ").param(Value::String(Some(like_to_glob(pat)))),
                 }
             }
             Cond::OwnedVia(col, table, owner) => self
@@ -199,13 +171,7 @@ impl Sql {
     }
 
     /// `ORDER BY` for `order`, reversed when paging backwards; NULLs always sort last.
-    pub fn order_by(
-        &mut self,
-        alias: &str,
-        t: &Table,
-        order: &[(usize, bool)],
-        reverse: bool,
-    ) -> &mut Self {
+    pub fn order_by(&mut self, alias: &str, t: &Table, order: &[(usize, bool)], reverse: bool) -> &mut Self {
         self.push(" ORDER BY ");
         for (i, (col, desc)) in order.iter().enumerate() {
             if i > 0 {
@@ -216,16 +182,8 @@ impl Sql {
             match (desc ^ reverse, nullable) {
                 (false, false) => self.push(" ASC"),
                 (true, false) => self.push(" DESC"),
-                (false, true) => self.push(if reverse {
-                    " ASC NULLS FIRST"
-                } else {
-                    " ASC NULLS LAST"
-                }),
-                (true, true) => self.push(if reverse {
-                    " DESC NULLS FIRST"
-                } else {
-                    " DESC NULLS LAST"
-                }),
+                (false, true) => self.push(if reverse { " ASC NULLS FIRST" } else { " ASC NULLS LAST" }),
+                (true, true) => self.push(if reverse { " DESC NULLS FIRST" } else { " DESC NULLS LAST" }),
             };
         }
         self
@@ -302,8 +260,7 @@ pub async fn fetch<C: ConnectionTrait>(
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let lead = if skip > 0 {
-            row.try_get_by_index::<i64>(0)
-                .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))?
+            row.try_get_by_index::<i64>(0).or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))?
         } else {
             0
         };

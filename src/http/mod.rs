@@ -46,8 +46,8 @@ pub struct Startup {
 impl App {
     /// Connects, migrates, builds the schema and binds `config.bind` (port 0 picks a free port).
     pub async fn build(config: &Config, startup: Startup) -> anyhow::Result<App> {
-        let default_tz = parse_tz(&config.timezone)
-            .map_err(|e| anyhow::anyhow!("QUANTGRAPH_TIMEZONE: {}", e.message()))?;
+        let default_tz =
+            parse_tz(&config.timezone).map_err(|e| anyhow::anyhow!("QUANTGRAPH_TIMEZONE: {}", e.message()))?;
         let mut db = Db::connect(config).await?;
         if startup.migrate {
             db.migrate().await?;
@@ -58,10 +58,7 @@ impl App {
         }
         let state = AppState {
             db,
-            limits: Limits {
-                default_page: config.default_page_size,
-                max_page: config.max_page_size,
-            },
+            limits: Limits { default_page: config.default_page_size, max_page: config.max_page_size },
             tokens: Tokens::new(&config.jwt_secret.0),
             default_tz,
         };
@@ -79,9 +76,8 @@ impl App {
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .with_state(shared);
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.bind))?;
+        let listener =
+            TcpListener::bind(config.bind).await.map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.bind))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -91,12 +87,7 @@ impl App {
                 })
                 .await;
         });
-        Ok(App {
-            addr,
-            state,
-            shutdown: Some(tx),
-            server,
-        })
+        Ok(App { addr, state, shutdown: Some(tx), server })
     }
 
     /// Serves until the process gets Ctrl-C or SIGTERM.
@@ -129,20 +120,15 @@ fn error_response(e: ApiError) -> Response {
 /// The caller and zone a request speaks for, from its headers.
 fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, RequestTz), ApiError> {
     let tz = match headers.get("time-zone") {
-        Some(v) => parse_tz(
-            v.to_str()
-                .map_err(|_| ApiError::bad("Time-Zone header is not text"))?,
-        )?,
+        Some(v) => parse_tz(v.to_str().map_err(|_| ApiError::bad("Time-Zone header is not text"))?)?,
         None => state.default_tz,
     };
     let viewer = match headers.get(header::AUTHORIZATION) {
         Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| ApiError::Unauthenticated("bad Authorization header".into()))?;
-            let token = v.strip_prefix("Bearer ").ok_or_else(|| {
-                ApiError::Unauthenticated("use `Authorization: Bearer <token>`".into())
-            })?;
+            let v = v.to_str().map_err(|_| ApiError::Unauthenticated("bad Authorization header".into()))?;
+            let token = v
+                .strip_prefix("Bearer ")
+                .ok_or_else(|| ApiError::Unauthenticated("use `Authorization: Bearer <token>`".into()))?;
             state.tokens.verify(token.trim())?
         }
         None => Viewer::ANONYMOUS,
@@ -150,21 +136,13 @@ fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, Req
     Ok((viewer, RequestTz(tz)))
 }
 
-async fn graphql_post(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> Response {
+async fn graphql_post(State(s): State<Arc<Shared>>, headers: HeaderMap, req: GraphQLRequest) -> Response {
     s.requests.fetch_add(1, Ordering::Relaxed);
     let (viewer, tz) = match request_context(&headers, &s.state) {
         Ok(x) => x,
         Err(e) => return error_response(e),
     };
-    let req = req
-        .into_inner()
-        .data(viewer)
-        .data(tz)
-        .data(Loaders::new(&s.state.db.read));
+    let req = req.into_inner().data(viewer).data(tz).data(Loaders::new(&s.state.db.read));
     GraphQLResponse::from(s.schema.execute(req).await).into_response()
 }
 
@@ -173,10 +151,7 @@ async fn graphql_get(
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     match req {
         Ok(req) if !wants_html => graphql_post(State(s), headers, req).await,
         _ if s.introspection => Html(crate::http::playground::page()).into_response(),
@@ -193,8 +168,10 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let body = format!(
-        "# HELP quantgraph_graphql_requests_total GraphQL requests received.\n# TYPE quantgraph_graphql_requests_total counter\nquantgraph_graphql_requests_total {}\n",
-        s.requests.load(Ordering::Relaxed)
+        "# HELP quantgraph_graphql_requests_total GraphQL requests received.\n# TYPE quantgraph_graphql_requests_total counter\nquantgraph_graphql_requests_total {}\n\
+         # HELP quantgraph_sql_statements_total SQL statements sent to the database.\n# TYPE quantgraph_sql_statements_total counter\nquantgraph_sql_statements_total {}\n",
+        s.requests.load(Ordering::Relaxed),
+        s.state.db.statements.load(Ordering::Relaxed)
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -15,10 +15,7 @@ query Screen {
 }"#;
 
 pub fn page() -> String {
-    PAGE.replace(
-        "__EXAMPLE__",
-        &serde_json::to_string(EXAMPLE).unwrap_or_default(),
-    )
+    PAGE.replace("__EXAMPLE__", &serde_json::to_string(EXAMPLE).unwrap_or_default())
 }
 
 const PAGE: &str = r#"<!doctype html>

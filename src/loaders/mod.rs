@@ -31,11 +31,7 @@ pub struct RelKey {
 impl RelKey {
     pub fn new(req: Arc<RelRequest>, parent: Vec<Cell>) -> Self {
         let parent_sig = format!("{parent:?}");
-        RelKey {
-            req,
-            parent,
-            parent_sig,
-        }
+        RelKey { req, parent, parent_sig }
     }
 }
 
@@ -108,14 +104,9 @@ impl Loader<RelKey> for CountLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
-            let counts =
-                read::batch_count(&self.db, req.target, req.rel, &req.query.base, &parents).await?;
+            let counts = read::batch_count(&self.db, req.target, req.rel, &req.query.base, &parents).await?;
             for k in ks {
-                let n = counts
-                    .iter()
-                    .find(|(key, _)| *key == k.parent)
-                    .map(|(_, n)| *n)
-                    .unwrap_or(0);
+                let n = counts.iter().find(|(key, _)| *key == k.parent).map(|(_, n)| *n).unwrap_or(0);
                 out.insert(k.clone(), n);
             }
         }
@@ -133,8 +124,7 @@ impl Loaders {
     pub fn new(db: &DatabaseConnection) -> Self {
         Loaders {
             rel: DataLoader::new(RelLoader { db: db.clone() }, tokio::spawn).max_batch_size(1000),
-            count: DataLoader::new(CountLoader { db: db.clone() }, tokio::spawn)
-                .max_batch_size(1000),
+            count: DataLoader::new(CountLoader { db: db.clone() }, tokio::spawn).max_batch_size(1000),
         }
     }
 }

@@ -1,0 +1,125 @@
+//! Spawning the app per test on a fresh database, and typed helpers to talk to it.
+#![allow(dead_code)]
+use quantgraph::config::Config;
+use quantgraph::http::{App, Startup};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL when `QG_TEST_PG_URL` is set — and under `CI=true` it must be.
+pub fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    match std::env::var("QG_TEST_PG_URL") {
+        Ok(_) => v.push(Backend::Postgres),
+        Err(_) if std::env::var("CI").is_ok_and(|c| c == "true") => {
+            panic!("CI=true but QG_TEST_PG_URL is not set: PostgreSQL tests cannot be skipped")
+        }
+        Err(_) => eprintln!("QG_TEST_PG_URL not set: PostgreSQL tests skipped (run tests/run.sh)"),
+    }
+    v
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A new, empty database of `backend`, unique to this test.
+pub async fn fresh_database(backend: Backend) -> String {
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    let tag =
+        format!("qg_{}_{}_{}", std::process::id(), n, uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap());
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("quantgraph-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}?mode=rwc", dir.join(format!("{tag}.db")).display())
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("QG_TEST_PG_URL").unwrap();
+            let db = Database::connect(&admin).await.expect("connect to the test PostgreSQL");
+            db.execute_unprepared(&format!("CREATE DATABASE {tag}")).await.unwrap();
+            db.close().await.ok();
+            let base = admin.rsplit_once('/').unwrap().0;
+            format!("{base}/{tag}")
+        }
+    }
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub backend: Backend,
+    pub url: String,
+    pub database_url: String,
+    pub http: reqwest::Client,
+}
+
+pub fn config(database_url: &str) -> Config {
+    let mut c = Config::for_database(database_url);
+    c.bind = "127.0.0.1:0".parse().unwrap();
+    c.db_pool = 5;
+    c
+}
+
+pub async fn spawn_with(backend: Backend, seed: bool, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let database_url = fresh_database(backend).await;
+    let mut c = config(&database_url);
+    tweak(&mut c);
+    let app = App::build(&c, Startup { migrate: true, seed_if_empty: seed }).await.expect("app starts");
+    TestApp { url: format!("http://{}/graphql", app.addr), app, backend, database_url, http: reqwest::Client::new() }
+}
+
+pub async fn spawn(backend: Backend) -> TestApp {
+    spawn_with(backend, true, |_| {}).await
+}
+
+impl TestApp {
+    pub async fn gql_with(&self, query: &str, vars: Value, headers: &[(&str, &str)]) -> Value {
+        let mut req = self.http.post(&self.url).json(&json!({ "query": query, "variables": vars }));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request sent");
+        resp.json().await.expect("JSON body")
+    }
+
+    pub async fn gql(&self, query: &str, vars: Value) -> Value {
+        self.gql_with(query, vars, &[]).await
+    }
+
+    /// `data` of a response that must have no errors.
+    pub async fn data(&self, query: &str, vars: Value) -> Value {
+        let r = self.gql(query, vars).await;
+        assert!(r.get("errors").is_none(), "{:?}: unexpected errors: {r}", self.backend);
+        r["data"].clone()
+    }
+
+    /// The error code of a response that must have failed.
+    pub async fn error_code(&self, query: &str, vars: Value) -> String {
+        let r = self.gql(query, vars).await;
+        let code = r["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{:?}: expected an error, got {r}", self.backend));
+        let msg = r["errors"][0]["message"].as_str().unwrap_or_default().to_lowercase();
+        for sql_word in ["select ", "insert ", " from \"", "sqlx", "syntax error"] {
+            assert!(!msg.contains(sql_word), "error message leaks SQL: {msg}");
+        }
+        code.to_string()
+    }
+
+    /// SQL statements the gateway has sent so far, read from `/metrics`.
+    pub async fn statements(&self) -> u64 {
+        let body = self.http.get(self.url.replace("/graphql", "/metrics")).send().await.unwrap().text().await.unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix("quantgraph_sql_statements_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("statement counter in /metrics")
+    }
+
+    pub async fn sql(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.database_url).await.unwrap()
+    }
+}

@@ -1,0 +1,4 @@
+//! Black-box tests: the real app on a random port, over HTTP, against SQLite and PostgreSQL.
+mod common;
+mod foundation;
+mod read;
