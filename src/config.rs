@@ -54,6 +54,10 @@ pub struct Config {
     /// Fernet key for broker tokens at rest.
     #[arg(long, env = "FERNET_KEY", global = true)]
     pub fernet_key: Option<Secret>,
+    /// Role of requests without a token (like Hasura's unauthorized role): `anonymous` (public
+    /// market data only) or, on a trusted internal network, `analyst`.
+    #[arg(long, env = "QUANTGRAPH_UNAUTHENTICATED_ROLE", default_value = "anonymous", global = true)]
+    pub unauthenticated_role: String,
     /// IANA zone in which DateTime values are rendered unless a request sends `Time-Zone`.
     #[arg(long, env = "QUANTGRAPH_TIMEZONE", default_value = "UTC", global = true)]
     pub timezone: String,

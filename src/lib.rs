@@ -23,6 +23,8 @@ pub struct AppState {
     pub limits: Limits,
     pub tokens: Tokens,
     pub default_tz: Tz,
+    /// Who a request without a token is.
+    pub unauthenticated: auth::Viewer,
 }
 
 pub use http::App;

@@ -158,12 +158,17 @@ pub fn parse_order(t: &Table, v: Option<&GqlValue>) -> ApiResult<Vec<(usize, boo
             }
         }
     }
+    // Tie-break with the default order until a unique key is covered: the ordering is then total.
+    let unique =
+        |order: &[(usize, bool)]| [&t.pk, &t.key].iter().any(|k| k.iter().all(|c| order.iter().any(|(o, _)| o == c)));
     for (col, desc) in &t.default_order {
+        if unique(&order) {
+            break;
+        }
         if !order.iter().any(|(c, _)| c == col) {
             order.push((*col, *desc));
         }
     }
-    // Keep only up to the first unique suffix: everything after the primary key is redundant.
     Ok(order)
 }
 

@@ -2,7 +2,7 @@
 use super::args::ListQuery;
 use super::catalog::{Relation, Table};
 use super::scalars::{Cell, Kind};
-use super::sql::{fetch, Cond, Op, Sql};
+use super::sql::{fetch, pinned, Cond, Op, Sql};
 use crate::error::ApiResult;
 use sea_orm::{DatabaseConnection, DbBackend};
 use std::collections::HashMap;
@@ -82,7 +82,7 @@ impl Page {
 pub async fn list(db: &DatabaseConnection, t: &'static Table, q: &ListQuery) -> ApiResult<Vec<Row>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT ").columns("a", t).push(" FROM \"").push(t.name).push("\" a WHERE ");
-    sql.cond("a", t, &q.cond).order_by("a", t, &q.order, q.backwards);
+    sql.cond("a", t, &q.cond).order_by("a", t, &q.order, q.backwards, &pinned(&q.cond));
     sql.push(&format!(" LIMIT {}", q.limit + 1));
     let sql_backend = sql.backend;
     let rows = fetch(db, sql, 0, &kinds(t)).await?;
@@ -203,18 +203,21 @@ pub async fn batch_many(
             sql.push(" AND ").ident("a", &t.columns[*c].name).push(&format!(" = p.k{i}"));
         }
     };
+    // Within one parent the join columns are constant.
+    let mut fixed = pinned(&q.cond);
+    fixed.extend(&cols);
     if backend == DbBackend::Postgres {
         sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ").columns("a", t);
         sql.push(" FROM \"").push(t.name).push("\" a WHERE ");
         fixed_and_cond(&mut sql, t, rel, &q.cond);
         join(&mut sql);
-        sql.order_by("a", t, &q.order, q.backwards);
+        sql.order_by("a", t, &q.order, q.backwards, &fixed);
         sql.push(&format!(" LIMIT {}) c", q.limit + 1));
     } else {
         sql.push("SELECT * FROM (SELECT p.__i AS __i, ")
             .columns("a", t)
             .push(", ROW_NUMBER() OVER (PARTITION BY p.__i");
-        sql.order_by("a", t, &q.order, q.backwards);
+        sql.order_by("a", t, &q.order, q.backwards, &fixed);
         sql.push(") AS __rn FROM p JOIN \"").push(t.name).push("\" a ON 1=1");
         join(&mut sql);
         sql.push(" WHERE ");

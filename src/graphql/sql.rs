@@ -171,9 +171,22 @@ impl Sql {
     }
 
     /// `ORDER BY` for `order`, reversed when paging backwards; NULLs always sort last.
-    pub fn order_by(&mut self, alias: &str, t: &Table, order: &[(usize, bool)], reverse: bool) -> &mut Self {
+    /// Columns in `pinned` hold one value in the result, so they are left out: the database can
+    /// then walk an index in order instead of sorting.
+    pub fn order_by(
+        &mut self,
+        alias: &str,
+        t: &Table,
+        order: &[(usize, bool)],
+        reverse: bool,
+        pinned: &[usize],
+    ) -> &mut Self {
+        let order: Vec<&(usize, bool)> = order.iter().filter(|(c, _)| !pinned.contains(c)).collect();
+        if order.is_empty() {
+            return self;
+        }
         self.push(" ORDER BY ");
-        for (i, (col, desc)) in order.iter().enumerate() {
+        for (i, (col, desc)) in order.into_iter().enumerate() {
             if i > 0 {
                 self.push(", ");
             }
@@ -219,6 +232,15 @@ fn like_to_glob(pat: &str) -> String {
         }
     }
     out
+}
+
+/// Columns that a condition fixes to a single value (top-level equalities).
+pub fn pinned(c: &Cond) -> Vec<usize> {
+    match c {
+        Cond::Cmp(col, Op::Eq, v) if !matches!(v, Cell::Null) => vec![*col],
+        Cond::All(parts) => parts.iter().flat_map(pinned).collect(),
+        _ => vec![],
+    }
 }
 
 /// The keyset condition "strictly after (or before) `cursor`" in `order` (NULLs last).

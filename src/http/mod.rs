@@ -1,5 +1,5 @@
 //! The HTTP face: `/graphql` (POST, GET and the playground), health, readiness and metrics.
-use crate::auth::{Tokens, Viewer};
+use crate::auth::{Role, Tokens, Viewer};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -61,6 +61,11 @@ impl App {
             limits: Limits { default_page: config.default_page_size, max_page: config.max_page_size },
             tokens: Tokens::new(&config.jwt_secret.0),
             default_tz,
+            unauthenticated: match config.unauthenticated_role.as_str() {
+                "anonymous" => Viewer::ANONYMOUS,
+                "analyst" => Viewer { user: None, role: Role::Analyst },
+                other => anyhow::bail!("QUANTGRAPH_UNAUTHENTICATED_ROLE must be anonymous or analyst, not `{other}`"),
+            },
         };
         let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
         let shared = Arc::new(Shared {
@@ -131,7 +136,7 @@ fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, Req
                 .ok_or_else(|| ApiError::Unauthenticated("use `Authorization: Bearer <token>`".into()))?;
             state.tokens.verify(token.trim())?
         }
-        None => Viewer::ANONYMOUS,
+        None => state.unauthenticated.clone(),
     };
     Ok((viewer, RequestTz(tz)))
 }
