@@ -1,5 +1,6 @@
 //! The GraphQL API: generic machinery over the catalog of tables, assembled into one schema.
 pub mod args;
+pub mod buckets;
 pub mod catalog;
 pub mod prefetch;
 pub mod read;
@@ -21,7 +22,8 @@ pub struct SchemaLimits {
 pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Result<Schema, SchemaError> {
     let builder = Schema::build("Query", None, None);
     let query = Object::new("Query").description("Market data, research results and workflows.");
-    let (mut builder, query) = schema::register(builder, query);
+    let (builder, query) = schema::register(builder, query);
+    let (mut builder, query) = buckets::register(builder, query);
     builder = builder.register(query).limit_depth(limits.max_depth).limit_complexity(limits.max_complexity);
     if !limits.introspection {
         builder = builder.disable_introspection();

@@ -1,0 +1,423 @@
+//! Time buckets: `ohlcvBars` over daily bars and `candles` over minute candles — first open,
+//! max high, min low, last close, summed volume and the row count per bucket. On TimescaleDB
+//! whole buckets come from the continuous aggregates and only partial edge buckets from raw rows.
+use super::args::check_region;
+use super::scalars::{parse_date, parse_datetime, Cell, Kind};
+use super::schema::{tz_of, RequestTz};
+use super::sql::{fetch, Sql};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
+use async_graphql::Value as GqlValue;
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use sea_orm::{DbBackend, Value};
+
+/// The largest number of buckets one request may return.
+pub const MAX_BUCKETS: usize = 20_000;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum BarInterval {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl BarInterval {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "DAY" => Self::Day,
+            "WEEK" => Self::Week,
+            "MONTH" => Self::Month,
+            "QUARTER" => Self::Quarter,
+            "YEAR" => Self::Year,
+            _ => return None,
+        })
+    }
+
+    /// The continuous aggregate holding whole buckets of this width, if any.
+    fn aggregate(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::Month => Some(("ohlcv_monthly", "month")),
+            Self::Quarter => Some(("ohlcv_quarterly", "quarter")),
+            Self::Year => Some(("ohlcv_yearly", "year")),
+            _ => None,
+        }
+    }
+
+    fn months(self) -> u32 {
+        match self {
+            Self::Month => 1,
+            Self::Quarter => 3,
+            _ => 12,
+        }
+    }
+
+    /// The first day of the bucket holding `d` (weeks start on Monday).
+    fn start(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => d,
+            Self::Week => d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64),
+            _ => {
+                let m0 = (d.month0() / self.months()) * self.months();
+                NaiveDate::from_ymd_opt(d.year(), m0 + 1, 1).expect("valid month")
+            }
+        }
+    }
+
+    fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => start + chrono::Duration::days(1),
+            Self::Week => start + chrono::Duration::days(7),
+            _ => start + Months::new(self.months()),
+        }
+    }
+
+    /// SQL for the bucket start of column `date`.
+    fn sql(self, backend: DbBackend) -> &'static str {
+        match (backend, self) {
+            (_, Self::Day) => "date",
+            (DbBackend::Postgres, Self::Week) => "date_trunc('week', date::timestamp)::date",
+            (DbBackend::Postgres, Self::Month) => "date_trunc('month', date::timestamp)::date",
+            (DbBackend::Postgres, Self::Quarter) => "date_trunc('quarter', date::timestamp)::date",
+            (DbBackend::Postgres, Self::Year) => "date_trunc('year', date::timestamp)::date",
+            (_, Self::Week) => "date(date, '-' || ((CAST(strftime('%w', date) AS INTEGER) + 6) % 7) || ' days')",
+            (_, Self::Month) => "strftime('%Y-%m-01', date)",
+            (_, Self::Quarter) => {
+                "printf('%s-%02d-01', strftime('%Y', date), ((CAST(strftime('%m', date) AS INTEGER) - 1) / 3) * 3 + 1)"
+            }
+            (_, Self::Year) => "strftime('%Y-01-01', date)",
+        }
+    }
+}
+
+fn candle_seconds(s: &str) -> Option<i64> {
+    Some(match s {
+        "M1" => 60,
+        "M5" => 300,
+        "M15" => 900,
+        "M30" => 1800,
+        "H1" => 3600,
+        "H4" => 4 * 3600,
+        "D1" => 86400,
+        _ => return None,
+    })
+}
+
+/// One bucket: start, then open, high, low, close, volume, count.
+struct Bucket {
+    start: Cell,
+    values: Vec<Cell>,
+}
+
+/// Aggregates raw rows of `table` grouped by `bucket` (an SQL expression), oldest first.
+/// `rank_numeric` ranks highs and lows as numbers (SQLite keeps decimals as text).
+#[allow(clippy::too_many_arguments)]
+async fn raw_buckets(
+    state: &AppState,
+    table: &str,
+    time_col: &str,
+    bucket: &str,
+    filter: &mut (dyn FnMut(&mut Sql) + Send),
+    price: Kind,
+    bucket_kind: Kind,
+) -> ApiResult<Vec<Bucket>> {
+    let backend = state.db.backend;
+    let mut sql = Sql::new(backend);
+    if backend == DbBackend::Postgres {
+        sql.push(&format!(
+            "SELECT {bucket} AS b, (array_agg(open ORDER BY {time_col}))[1], max(high), min(low), \
+             (array_agg(close ORDER BY {time_col} DESC))[1], sum(volume)::bigint, count(*) FROM \"{table}\" WHERE "
+        ));
+        filter(&mut sql);
+        sql.push(" GROUP BY 1 ORDER BY 1");
+    } else {
+        let num = |c: &str| if price == Kind::Decimal { format!("CAST({c} AS REAL)") } else { c.to_string() };
+        sql.push(&format!(
+            "SELECT b, MAX(CASE WHEN rf = 1 THEN open END), MAX(CASE WHEN rh = 1 THEN high END), \
+             MAX(CASE WHEN rlo = 1 THEN low END), MAX(CASE WHEN rl = 1 THEN close END), SUM(volume), COUNT(*) FROM \
+             (SELECT *, ROW_NUMBER() OVER (PARTITION BY b ORDER BY {time_col}) AS rf, \
+             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {time_col} DESC) AS rl, \
+             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {} DESC) AS rh, \
+             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {}) AS rlo FROM \
+             (SELECT {bucket} AS b, {time_col}, open, high, low, close, volume FROM \"{table}\" WHERE ",
+            num("high"),
+            num("low")
+        ));
+        filter(&mut sql);
+        sql.push(")) GROUP BY b ORDER BY b");
+    }
+    sql.push(&format!(" LIMIT {}", MAX_BUCKETS + 1));
+    let kinds = [bucket_kind, price, price, price, price, Kind::BigInt, Kind::BigInt];
+    let rows = fetch(&state.db.read, sql, 0, &kinds).await?;
+    if rows.len() > MAX_BUCKETS {
+        return Err(ApiError::TooComplex(format!(
+            "more than {MAX_BUCKETS} buckets: narrow `from`/`to` or widen `interval`"
+        )));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(_, mut cells)| {
+            let start = cells.remove(0);
+            Bucket { start, values: cells }
+        })
+        .collect())
+}
+
+fn bar_filter<'a>(
+    ticker: &'a str,
+    region: &'a str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> impl FnMut(&mut Sql) + Send + 'a {
+    move |sql: &mut Sql| {
+        sql.push("ticker = ").param(Value::String(Some(ticker.into())));
+        sql.push(" AND region = ").param(Value::String(Some(region.into())));
+        sql.push(" AND timeframe = 'D'");
+        if let Some(f) = from {
+            sql.push(" AND date >= ").param(Value::ChronoDate(Some(f)));
+        }
+        if let Some(t) = to {
+            sql.push(" AND date <= ").param(Value::ChronoDate(Some(t)));
+        }
+    }
+}
+
+async fn ohlcv_bars(
+    state: &AppState,
+    ticker: &str,
+    region: &str,
+    iv: BarInterval,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ApiResult<Vec<Bucket>> {
+    let backend = state.db.backend;
+    let Some((view, col)) = iv.aggregate().filter(|_| state.db.timescale) else {
+        return raw_buckets(
+            state,
+            "ohlcv_data",
+            "date",
+            iv.sql(backend),
+            &mut bar_filter(ticker, region, from, to),
+            Kind::Decimal,
+            Kind::Date,
+        )
+        .await;
+    };
+    // Whole buckets [full_from, full_to) from the aggregate; partial edges from raw rows.
+    let full_from = from.map(|f| if iv.start(f) == f { f } else { iv.next(iv.start(f)) });
+    let full_to = to.map(|t| {
+        let s = iv.start(t);
+        if iv.next(s) - chrono::Duration::days(1) == t {
+            iv.next(s)
+        } else {
+            s
+        }
+    });
+    let mut out = Vec::new();
+    if let (Some(f), Some(ff)) = (from, full_from) {
+        let edge_to = ff - chrono::Duration::days(1);
+        if f <= edge_to {
+            let upto = to.map_or(edge_to, |t| t.min(edge_to));
+            out.extend(
+                raw_buckets(
+                    state,
+                    "ohlcv_data",
+                    "date",
+                    iv.sql(backend),
+                    &mut bar_filter(ticker, region, Some(f), Some(upto)),
+                    Kind::Decimal,
+                    Kind::Date,
+                )
+                .await?,
+            );
+        }
+    }
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("SELECT {col}, open, high, low, close, volume, trading_days FROM {view} WHERE ticker = "));
+    sql.param(Value::String(Some(ticker.into()))).push(" AND region = ").param(Value::String(Some(region.into())));
+    if let Some(ff) = full_from {
+        sql.push(&format!(" AND {col} >= ")).param(Value::ChronoDate(Some(ff)));
+    }
+    if let Some(ft) = full_to {
+        sql.push(&format!(" AND {col} < ")).param(Value::ChronoDate(Some(ft)));
+    }
+    sql.push(&format!(" ORDER BY {col} LIMIT {}", MAX_BUCKETS + 1));
+    let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
+    for (_, mut cells) in fetch(&state.db.read, sql, 0, &kinds).await? {
+        let start = cells.remove(0);
+        out.push(Bucket { start, values: cells });
+    }
+    if let (Some(t), Some(ft)) = (to, full_to) {
+        let edge_from = full_from.map_or(ft, |ff| ft.max(ff));
+        if edge_from <= t {
+            out.extend(
+                raw_buckets(
+                    state,
+                    "ohlcv_data",
+                    "date",
+                    iv.sql(backend),
+                    &mut bar_filter(ticker, region, Some(edge_from), Some(t)),
+                    Kind::Decimal,
+                    Kind::Date,
+                )
+                .await?,
+            );
+        }
+    }
+    if out.len() > MAX_BUCKETS {
+        return Err(ApiError::TooComplex(format!("more than {MAX_BUCKETS} buckets: narrow `from`/`to`")));
+    }
+    Ok(out)
+}
+
+async fn candles(
+    state: &AppState,
+    symbol: &str,
+    secs: i64,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> ApiResult<Vec<Bucket>> {
+    let backend = state.db.backend;
+    let bucket = if backend == DbBackend::Postgres {
+        format!("(floor(extract(epoch FROM time) / {secs}) * {secs})::bigint")
+    } else {
+        format!("(CAST(strftime('%s', time) AS INTEGER) / {secs}) * {secs}")
+    };
+    let mut filter = |sql: &mut Sql| {
+        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
+        if let Some(f) = from {
+            sql.push(" AND time >= ").param(Value::ChronoDateTimeUtc(Some(f)));
+        }
+        if let Some(t) = to {
+            sql.push(" AND time <= ").param(Value::ChronoDateTimeUtc(Some(t)));
+        }
+    };
+    let rows = raw_buckets(state, "market_candles", "time", &bucket, &mut filter, Kind::Float, Kind::BigInt).await?;
+    Ok(rows
+        .into_iter()
+        .map(|b| Bucket {
+            start: match b.start {
+                Cell::Int(s) => DateTime::from_timestamp(s, 0).map(Cell::DateTime).unwrap_or(Cell::Null),
+                other => other,
+            },
+            values: b.values,
+        })
+        .collect())
+}
+
+fn arg_str(ctx: &async_graphql::dynamic::ResolverContext<'_>, name: &str) -> Option<String> {
+    ctx.args.get(name).and_then(|v| v.string().ok().map(String::from))
+}
+
+fn bucket_object(name: &str, start: &str, price: Kind) -> Object {
+    let mut obj = Object::new(name).field(Field::new("bucket", TypeRef::named_nn(start), |ctx| {
+        let tz = tz_of(&ctx);
+        FieldFuture::new(async move {
+            let b = ctx.parent_value.try_downcast_ref::<Bucket>()?;
+            let kind = if matches!(b.start, Cell::Date(_)) { Kind::Date } else { Kind::DateTime };
+            Ok(Some(b.start.to_gql(kind, tz)))
+        })
+    }));
+    let fields = [
+        ("open", price),
+        ("high", price),
+        ("low", price),
+        ("close", price),
+        ("volume", Kind::BigInt),
+        ("count", Kind::Int),
+    ];
+    for (i, (f, kind)) in fields.into_iter().enumerate() {
+        let ty = if f == "count" { TypeRef::named_nn(TypeRef::INT) } else { TypeRef::named(kind.scalar()) };
+        obj = obj.field(Field::new(f, ty, move |ctx| {
+            let tz = tz_of(&ctx);
+            FieldFuture::new(async move {
+                let b = ctx.parent_value.try_downcast_ref::<Bucket>()?;
+                let v = match (&b.values[i], kind) {
+                    (Cell::Decimal(d), Kind::Float) => GqlValue::from(d.to_string().parse::<f64>().unwrap_or_default()),
+                    (c, k) => c.to_gql(k, tz),
+                };
+                Ok(Some(v))
+            })
+        }));
+    }
+    obj
+}
+
+/// Registers the bucket types and adds `ohlcvBars` and `candles` to the query root.
+pub fn register(
+    mut builder: async_graphql::dynamic::SchemaBuilder,
+    query: Object,
+) -> (async_graphql::dynamic::SchemaBuilder, Object) {
+    builder = builder
+        .register(Enum::new("BarInterval").items(["DAY", "WEEK", "MONTH", "QUARTER", "YEAR"]))
+        .register(Enum::new("CandleInterval").items(["M1", "M5", "M15", "M30", "H1", "H4", "D1"]))
+        .register(
+            bucket_object("OhlcvBucket", "Date", Kind::Decimal)
+                .description("Daily bars of one ticker aggregated over `bucket`."),
+        )
+        .register(
+            bucket_object("CandleBucket", "DateTime", Kind::Float)
+                .description("Minute candles of one symbol aggregated over `bucket`."),
+        );
+    let bars = Field::new("ohlcvBars", TypeRef::named_nn_list_nn("OhlcvBucket"), |ctx| {
+        FieldFuture::new(async move {
+            let state = ctx.data::<AppState>()?;
+            let _ = ctx.data::<RequestTz>();
+            let ticker = arg_str(&ctx, "ticker").unwrap_or_default();
+            let region = arg_str(&ctx, "region").unwrap_or_default();
+            check_region(&region)?;
+            let iv = ctx
+                .args
+                .try_get("interval")?
+                .enum_name()
+                .ok()
+                .and_then(BarInterval::parse)
+                .ok_or_else(|| ApiError::bad("unknown interval"))?;
+            let from = arg_str(&ctx, "from").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
+            let to = arg_str(&ctx, "to").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
+            if let (Some(f), Some(t)) = (from, to) {
+                if f > t {
+                    return Err(ApiError::bad("`from` is after `to`").into());
+                }
+            }
+            let rows = ohlcv_bars(state, &ticker, &region, iv, from, to).await?;
+            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+        })
+    })
+    .argument(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))
+    .argument(InputValue::new("region", TypeRef::named_nn(TypeRef::STRING)))
+    .argument(InputValue::new("interval", TypeRef::named_nn("BarInterval")))
+    .argument(InputValue::new("from", TypeRef::named("Date")).description("First day, inclusive."))
+    .argument(InputValue::new("to", TypeRef::named("Date")).description("Last day, inclusive."))
+    .description("Daily bars of one ticker bucketed by day, week (from Monday), month, quarter or year; oldest first.");
+    let cds = Field::new("candles", TypeRef::named_nn_list_nn("CandleBucket"), |ctx| {
+        FieldFuture::new(async move {
+            let state = ctx.data::<AppState>()?;
+            let symbol = arg_str(&ctx, "symbol").unwrap_or_default();
+            let secs = ctx
+                .args
+                .try_get("interval")?
+                .enum_name()
+                .ok()
+                .and_then(candle_seconds)
+                .ok_or_else(|| ApiError::bad("unknown interval"))?;
+            let from = arg_str(&ctx, "from").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
+            let to = arg_str(&ctx, "to").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
+            if let (Some(f), Some(t)) = (from, to) {
+                if f > t {
+                    return Err(ApiError::bad("`from` is after `to`").into());
+                }
+            }
+            let rows = candles(state, &symbol, secs, from, to).await?;
+            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+        })
+    })
+    .argument(InputValue::new("symbol", TypeRef::named_nn(TypeRef::STRING)))
+    .argument(InputValue::new("interval", TypeRef::named_nn("CandleInterval")))
+    .argument(InputValue::new("from", TypeRef::named("DateTime")).description("Inclusive."))
+    .argument(InputValue::new("to", TypeRef::named("DateTime")).description("Inclusive."))
+    .description("Minute candles of one symbol bucketed by minutes, hours or UTC days; oldest first.");
+    (builder, query.field(bars).field(cds))
+}
