@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 
 struct Shared {
     schema: Schema,
+    budget: limits::Budget,
     state: AppState,
     requests: AtomicU64,
     introspection: bool,
@@ -68,8 +69,14 @@ impl App {
             },
         };
         let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
+        let budget = limits::Budget {
+            max_page: config.max_page_size,
+            default_page: config.default_page_size,
+            max_complexity: config.max_complexity as u64,
+        };
         let shared = Arc::new(Shared {
             schema,
+            budget,
             state: state.clone(),
             requests: AtomicU64::new(0),
             introspection: config.introspection,
@@ -116,6 +123,23 @@ impl App {
     }
 }
 
+/// Every error carries a code: the executor's own (parse, validation, limits) get one here.
+fn with_code(e: &mut async_graphql::ServerError) {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_some() {
+        return;
+    }
+    let m = e.message.to_lowercase();
+    let code = if m.contains("nested too deep") || m.contains("too complex") {
+        "QUERY_TOO_COMPLEX"
+    } else if e.path.is_empty() {
+        "BAD_USER_INPUT"
+    } else {
+        "INTERNAL"
+    };
+    ext.set("code", code);
+}
+
 fn error_response(e: ApiError) -> Response {
     let err: async_graphql::Error = e.into();
     let err = err.into_server_error(Default::default());
@@ -147,8 +171,16 @@ async fn graphql_post(State(s): State<Arc<Shared>>, headers: HeaderMap, req: Gra
         Ok(x) => x,
         Err(e) => return error_response(e),
     };
-    let req = req.into_inner().data(viewer).data(tz).data(Loaders::new(&s.state.db.read));
-    GraphQLResponse::from(s.schema.execute(req).await).into_response()
+    let req = req.into_inner();
+    if let Err(e) = limits::check(&req.query, req.operation_name.as_deref(), &req.variables, &s.budget) {
+        return error_response(e);
+    }
+    let req = req.data(viewer).data(tz).data(Loaders::new(&s.state.db.read));
+    let mut resp = s.schema.execute(req).await;
+    for e in &mut resp.errors {
+        with_code(e);
+    }
+    GraphQLResponse::from(resp).into_response()
 }
 
 async fn graphql_get(
@@ -181,4 +213,5 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+pub mod limits;
 pub mod playground;

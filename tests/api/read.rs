@@ -184,3 +184,25 @@ async fn bad_arguments_are_user_errors_without_sql() {
         }
     }
 }
+
+#[tokio::test]
+async fn oversized_queries_are_refused_before_any_sql() {
+    for backend in backends() {
+        let app = spawn_with(backend, true, |c| {
+            c.max_depth = 6;
+            c.max_complexity = 5_000;
+        })
+        .await;
+        let deep = r#"{ tickers { nodes { etfDetails { holdings { nodes { constituent { etfDetails { holdings { nodes { weight } } } } } } } } } }"#;
+        let wide = r#"{ tickers(first: 100) { nodes { ticker ohlcv(first: 100) { nodes { date close } } } } }"#;
+        let huge_page = r#"query($n: Int) { ticker(ticker: "AAPL", region: "US") { name } tickers(first: $n) { nodes { ticker } } }"#;
+        for (q, vars) in [(deep, json!({})), (wide, json!({})), (huge_page, json!({ "n": 5000 }))] {
+            let before = app.statements().await;
+            assert_eq!(app.error_code(q, vars).await, "QUERY_TOO_COMPLEX", "{backend:?}: {q}");
+            assert_eq!(app.statements().await, before, "{backend:?}: SQL ran for a refused query");
+        }
+        // Within the limits the same shapes answer.
+        app.data(r#"{ tickers(first: 10) { nodes { ticker ohlcv(first: 10) { nodes { date } } } } }"#, json!({})).await;
+        assert_eq!(app.error_code("{ tickers { nodes { nope } } }", json!({})).await, "BAD_USER_INPUT");
+    }
+}
