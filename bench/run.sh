@@ -11,8 +11,10 @@ OUT="$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 export MAX_WAIT=${MAX_WAIT:-300}
 
-(cd "$ROOT" && cargo build --release --bin quantgraph)
-QG="$ROOT/target/release/quantgraph"
+if [ -z "${QG_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --release --bin quantgraph)
+fi
+QG=${QG_BIN:-$ROOT/target/release/quantgraph}
 
 cd "$HARNESS"
 ./setup.sh

@@ -288,3 +288,28 @@ pub fn list_query(
         has_cursor,
     })
 }
+
+/// The read of one row of `t` by the key arguments of its one-row field.
+pub fn one_query(
+    t: &Table,
+    args: &async_graphql::indexmap::IndexMap<Name, GqlValue>,
+    viewer: &Viewer,
+) -> ApiResult<ListQuery> {
+    let mut all = vec![access(t, viewer)?];
+    for k in &t.key {
+        let c = &t.columns[*k];
+        let v = args.get(c.field.as_str()).cloned().unwrap_or(GqlValue::Null);
+        if matches!(v, GqlValue::Null) {
+            return Err(ApiError::bad(format!("`{}` is required", c.field)));
+        }
+        all.push(Cond::Cmp(*k, Op::Eq, cell(t, *k, &v)?));
+    }
+    Ok(ListQuery {
+        cond: Cond::All(all.clone()),
+        base: Cond::All(all),
+        order: t.default_order.clone(),
+        limit: 1,
+        backwards: false,
+        has_cursor: false,
+    })
+}

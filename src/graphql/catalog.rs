@@ -2,7 +2,10 @@
 //! key, relations and access rule. Adding a table here is all a new table costs.
 use super::scalars::Kind;
 use entity::*;
-use sea_orm::{ColumnTrait, EntityTrait, Iden, Iterable, PrimaryKeyToColumn, RelationDef, RelationTrait};
+use sea_orm::sea_query::{ColumnType, StringLen};
+use sea_orm::{
+    ColumnTrait, EntityTrait, Iden, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait, RelationDef, RelationTrait,
+};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -15,7 +18,17 @@ pub struct Column {
     pub kind: Kind,
     /// Digits after the point, for DECIMAL columns.
     pub scale: Option<u32>,
+    /// (precision, scale) of DECIMAL columns and the length of VARCHAR columns, for validation.
+    pub precision: Option<u32>,
+    pub max_len: Option<u32>,
     pub nullable: bool,
+    /// Filled by the database or the gateway (serial ids, generated values, timestamps):
+    /// never part of an input.
+    pub auto: bool,
+    /// A database default exists, so an input may leave the column out.
+    pub has_default: bool,
+    /// Computed in SQL from hidden columns (`{a}` is the table alias); read-only.
+    pub expr: Option<&'static str>,
 }
 
 /// Who may read a table's rows.
@@ -69,6 +82,41 @@ pub struct Table {
     pub relations: Vec<Relation>,
     /// Default ordering: (column index, descending).
     pub default_order: Vec<(usize, bool)>,
+    /// Who may write, and through which mutations.
+    pub writers: Writers,
+    pub mutations: Vec<Mutation>,
+    /// Name of the input type of new rows (default `{Type}Input`).
+    pub input_name: String,
+}
+
+/// Who may write a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writers {
+    /// Admins only.
+    Admin,
+    /// Ingest workers (`service`) and admins.
+    Service,
+    /// Analysts and admins.
+    Research,
+    /// Any signed-in user, for rows they own (the owner column is set from the token).
+    Owner,
+    /// No generic writes (special mutations only).
+    None,
+}
+
+/// The generic mutations a table offers.
+#[derive(Debug, Clone, Copy)]
+pub enum Mutation {
+    /// `name(input: {Type}Input!): Type!`
+    Create(&'static str),
+    /// `name(<arg>: [{Type}Input!]!): [Type!]!` — all rows or none.
+    CreateMany(&'static str, &'static str),
+    /// `name(<key>, patch: {Type}Patch!): Type!`
+    Update(&'static str),
+    /// `name(<key>): Boolean!`
+    Delete(&'static str),
+    /// `name(<arg>: [{Type}Input!]!): IngestResult!` — idempotent upsert on the primary key.
+    Upsert(&'static str, &'static str),
 }
 
 impl Table {
@@ -113,11 +161,15 @@ pub fn camel(s: &str) -> String {
     out
 }
 
+/// Columns the database or the gateway fills: timestamps, and `total_value` (generated).
+const AUTO_COLUMNS: [&str; 4] = ["created_at", "updated_at", "total_value", "executed_at"];
+
 /// Columns never exposed through the API, by construction.
 const SECRET_COLUMNS: [(&str, &str); 2] = [("users", "password_hash"), ("users", "dnse_token")];
 
 fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static str, access: Access) -> Table {
     let name: &'static str = Box::leak(E::default().table_name().to_string().into_boxed_str());
+    let pk_names: Vec<String> = E::PrimaryKey::iter().map(|k| k.into_column().to_string()).collect();
     let columns: Vec<Column> = E::Column::iter()
         .filter(|c| !SECRET_COLUMNS.contains(&(name, &c.to_string())))
         .map(|c| {
@@ -127,10 +179,24 @@ fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static
                 field: camel(&c.to_string()),
                 kind: Kind::from_column_type(def.get_column_type()),
                 scale: match def.get_column_type() {
-                    sea_orm::sea_query::ColumnType::Decimal(Some((_, s))) => Some(*s),
+                    ColumnType::Decimal(Some((_, s))) => Some(*s),
+                    _ => None,
+                },
+                precision: match def.get_column_type() {
+                    ColumnType::Decimal(Some((p, _))) => Some(*p),
+                    _ => None,
+                },
+                max_len: match def.get_column_type() {
+                    ColumnType::String(StringLen::N(n)) => Some(*n),
                     _ => None,
                 },
                 nullable: def.is_null(),
+                auto: AUTO_COLUMNS.contains(&c.to_string().as_str())
+                    || (c.to_string() == "id"
+                        && pk_names.contains(&c.to_string())
+                        && (E::PrimaryKey::auto_increment() || matches!(def.get_column_type(), ColumnType::Uuid))),
+                has_default: def.get_column_default().is_some(),
+                expr: None,
             }
         })
         .collect();
@@ -159,6 +225,9 @@ fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static
         pk,
         access,
         relations: Vec::new(),
+        writers: Writers::None,
+        mutations: Vec::new(),
+        input_name: format!("{type_name}Input"),
     }
 }
 
@@ -198,6 +267,26 @@ impl Table {
         self.rel::<T>(field, def.rev(), true)
     }
 
+    fn writes(mut self, writers: Writers, mutations: &[Mutation]) -> Self {
+        self.writers = writers;
+        self.mutations = mutations.to_vec();
+        self
+    }
+
+    /// Columns filled by the database although they are not keys (e.g. ohlcv_data.id).
+    fn auto(mut self, cols: &[&str]) -> Self {
+        for c in cols {
+            let i = self.col(c).expect("auto column");
+            self.columns[i].auto = true;
+        }
+        self
+    }
+
+    fn input(mut self, name: &str) -> Self {
+        self.input_name = name.to_string();
+        self
+    }
+
     fn shortcuts(mut self, args: &[(&'static str, &'static str, &'static str)]) -> Self {
         self.relations.last_mut().expect("a relation").shortcuts = args.to_vec();
         self
@@ -209,86 +298,107 @@ const RANGE_ON_DATE: [(&str, &str, &str); 3] =
 
 fn build() -> Catalog {
     use Access::*;
-    let tables = vec![
-            table::<tickers::Entity>("Ticker", "tickers", Public)
-                .key(&["ticker", "region"])
-                .order(&[("ticker", false), ("region", false)])
-                .rel::<stock_details::Entity>("stockDetails", tickers::Relation::StockDetails.def(), false)
-                .rel::<etf_details::Entity>("etfDetails", tickers::Relation::EtfDetails.def(), false)
-                .rel_back::<ohlcv_data::Entity>("ohlcv", ohlcv_data::Relation::Ticker.def())
-                .shortcuts(&RANGE_ON_DATE)
-                .rel_back::<ticker_fundamentals::Entity>("fundamentals", ticker_fundamentals::Relation::Ticker.def())
-                .rel_back::<factor_scores::Entity>("factorScores", factor_scores::Relation::Ticker.def())
-                .shortcuts(&[("from", "date", "gte"), ("to", "date", "lte")]),
-            table::<stock_details::Entity>("StockDetails", "stockDetails", Public).rel::<tickers::Entity>(
-                "tickerInfo",
-                stock_details::Relation::Ticker.def(),
-                false,
+    use Mutation::*;
+    let mut tables = vec![
+        table::<tickers::Entity>("Ticker", "tickers", Public)
+            .key(&["ticker", "region"])
+            .order(&[("ticker", false), ("region", false)])
+            .writes(Writers::Admin, &[Create("createTicker"), Update("updateTicker"), Delete("deleteTicker")])
+            .rel::<stock_details::Entity>("stockDetails", tickers::Relation::StockDetails.def(), false)
+            .rel::<etf_details::Entity>("etfDetails", tickers::Relation::EtfDetails.def(), false)
+            .rel_back::<ohlcv_data::Entity>("ohlcv", ohlcv_data::Relation::Ticker.def())
+            .shortcuts(&RANGE_ON_DATE)
+            .rel_back::<ticker_fundamentals::Entity>("fundamentals", ticker_fundamentals::Relation::Ticker.def())
+            .rel_back::<factor_scores::Entity>("factorScores", factor_scores::Relation::Ticker.def())
+            .shortcuts(&[("from", "date", "gte"), ("to", "date", "lte")]),
+        table::<stock_details::Entity>("StockDetails", "stockDetails", Public)
+            .writes(Writers::Admin, &[Upsert("upsertStockDetails", "rows"), Delete("deleteStockDetails")])
+            .rel::<tickers::Entity>("tickerInfo", stock_details::Relation::Ticker.def(), false),
+        table::<etf_details::Entity>("EtfDetails", "etfDetails", Public)
+            .writes(Writers::Admin, &[Upsert("upsertEtfDetails", "rows"), Delete("deleteEtfDetails")])
+            .rel::<tickers::Entity>("tickerInfo", etf_details::Relation::Ticker.def(), false)
+            .rel_back::<etf_holdings::Entity>("holdings", etf_holdings::Relation::Etf.def()),
+        table::<etf_holdings::Entity>("EtfHolding", "etfHoldings", Public)
+            .writes(Writers::Admin, &[CreateMany("recordEtfHoldings", "holdings"), Delete("deleteEtfHolding")])
+            .rel::<tickers::Entity>("constituent", etf_holdings::Relation::Constituent.def(), false)
+            .rel::<etf_details::Entity>("etf", etf_holdings::Relation::Etf.def(), false),
+        table::<ohlcv_data::Entity>("OhlcvBar", "ohlcvData", Public)
+            .order(&[("ticker", false), ("region", false), ("timeframe", false), ("date", false)])
+            .auto(&["id"])
+            .input("OhlcvInput")
+            .writes(Writers::Service, &[Upsert("ingestOhlcv", "bars")])
+            .rel::<tickers::Entity>("tickerInfo", ohlcv_data::Relation::Ticker.def(), false),
+        table::<ticker_fundamentals::Entity>("TickerFundamentals", "tickerFundamentals", Public)
+            .writes(Writers::Service, &[Upsert("ingestFundamentals", "rows")]),
+        table::<factor_scores::Entity>("FactorScore", "factorScores", Public)
+            .writes(Writers::Service, &[Upsert("ingestFactorScores", "rows")]),
+        table::<strategies::Entity>("Strategy", "strategies", Research)
+            .writes(Writers::Research, &[Create("createStrategy"), Update("updateStrategy"), Delete("deleteStrategy")])
+            .rel_back::<backtest_results::Entity>("backtestResults", backtest_results::Relation::Strategy.def())
+            .rel_back::<portfolio_transactions::Entity>(
+                "transactions",
+                portfolio_transactions::Relation::Strategy.def(),
+            )
+            .rel_back::<portfolio_holdings::Entity>("holdings", portfolio_holdings::Relation::Strategy.def())
+            .rel_back::<walk_forward_results::Entity>(
+                "walkForwardResults",
+                walk_forward_results::Relation::Strategy.def(),
             ),
-            table::<etf_details::Entity>("EtfDetails", "etfDetails", Public)
-                .rel::<tickers::Entity>("tickerInfo", etf_details::Relation::Ticker.def(), false)
-                .rel_back::<etf_holdings::Entity>("holdings", etf_holdings::Relation::Etf.def()),
-            table::<etf_holdings::Entity>("EtfHolding", "etfHoldings", Public)
-                .rel::<tickers::Entity>("constituent", etf_holdings::Relation::Constituent.def(), false)
-                .rel::<etf_details::Entity>("etf", etf_holdings::Relation::Etf.def(), false),
-            table::<ohlcv_data::Entity>("OhlcvBar", "ohlcvData", Public)
-                .order(&[("ticker", false), ("region", false), ("timeframe", false), ("date", false)])
-                .rel::<tickers::Entity>("tickerInfo", ohlcv_data::Relation::Ticker.def(), false),
-            table::<ticker_fundamentals::Entity>("TickerFundamentals", "tickerFundamentals", Public),
-            table::<factor_scores::Entity>("FactorScore", "factorScores", Public),
-            table::<strategies::Entity>("Strategy", "strategies", Research)
-                .rel_back::<backtest_results::Entity>("backtestResults", backtest_results::Relation::Strategy.def())
-                .rel_back::<portfolio_transactions::Entity>(
-                    "transactions",
-                    portfolio_transactions::Relation::Strategy.def(),
-                )
-                .rel_back::<portfolio_holdings::Entity>("holdings", portfolio_holdings::Relation::Strategy.def())
-                .rel_back::<walk_forward_results::Entity>(
-                    "walkForwardResults",
-                    walk_forward_results::Relation::Strategy.def(),
-                ),
-            table::<backtest_results::Entity>("BacktestResult", "backtestResults", Research).rel::<strategies::Entity>(
-                "strategy",
-                backtest_results::Relation::Strategy.def(),
-                false,
-            ),
-            table::<portfolio_transactions::Entity>("PortfolioTransaction", "portfolioTransactions", Research)
-                .rel::<strategies::Entity>("strategy", portfolio_transactions::Relation::Strategy.def(), false),
-            table::<portfolio_holdings::Entity>("PortfolioHolding", "portfolioHoldings", Research)
-                .rel::<strategies::Entity>("strategy", portfolio_holdings::Relation::Strategy.def(), false),
-            table::<walk_forward_results::Entity>("WalkForwardResult", "walkForwardResults", Research)
-                .rel::<strategies::Entity>("strategy", walk_forward_results::Relation::Strategy.def(), false),
-            table::<optimization_history::Entity>("OptimizationHistory", "optimizationHistory", Research),
-            table::<market_candles::Entity>("MarketCandle", "marketCandles", Public)
-                .order(&[("symbol", false), ("time", false)]),
-            table::<users::Entity>("User", "users", Owned(Owner::Column("id")))
-                .rel_back::<workflows::Entity>("workflows", workflows::Relation::User.def())
-                .rel_back::<portfolio_allocations::Entity>("allocations", portfolio_allocations::Relation::User.def()),
-            table::<workflows::Entity>("Workflow", "workflows", Owned(Owner::Column("user_id")))
-                .rel_back::<workflow_execution_logs::Entity>(
+        table::<backtest_results::Entity>("BacktestResult", "backtestResults", Research)
+            .writes(Writers::Research, &[Create("recordBacktestResult"), Delete("deleteBacktestResult")])
+            .rel::<strategies::Entity>("strategy", backtest_results::Relation::Strategy.def(), false),
+        table::<portfolio_transactions::Entity>("PortfolioTransaction", "portfolioTransactions", Research)
+            .writes(Writers::Research, &[CreateMany("recordTransactions", "transactions")])
+            .rel::<strategies::Entity>("strategy", portfolio_transactions::Relation::Strategy.def(), false),
+        table::<portfolio_holdings::Entity>("PortfolioHolding", "portfolioHoldings", Research)
+            .writes(Writers::Research, &[CreateMany("recordHoldings", "holdings")])
+            .rel::<strategies::Entity>("strategy", portfolio_holdings::Relation::Strategy.def(), false),
+        table::<walk_forward_results::Entity>("WalkForwardResult", "walkForwardResults", Research)
+            .writes(Writers::Research, &[Create("recordWalkForwardResult")])
+            .rel::<strategies::Entity>("strategy", walk_forward_results::Relation::Strategy.def(), false),
+        table::<optimization_history::Entity>("OptimizationHistory", "optimizationHistory", Research)
+            .writes(Writers::Research, &[Create("recordOptimization")]),
+        table::<market_candles::Entity>("MarketCandle", "marketCandles", Public)
+            .order(&[("symbol", false), ("time", false)])
+            .input("CandleInput")
+            .writes(Writers::Service, &[Upsert("ingestCandles", "candles")]),
+        table::<users::Entity>("User", "users", Owned(Owner::Column("id")))
+            .rel_back::<workflows::Entity>("workflows", workflows::Relation::User.def())
+            .rel_back::<portfolio_allocations::Entity>("allocations", portfolio_allocations::Relation::User.def()),
+        table::<workflows::Entity>("Workflow", "workflows", Owned(Owner::Column("user_id")))
+            .writes(Writers::Owner, &[Create("createWorkflow"), Update("updateWorkflow"), Delete("deleteWorkflow")])
+            .rel_back::<workflow_execution_logs::Entity>(
                 "executions",
                 workflow_execution_logs::Relation::Workflow.def(),
             ),
-            table::<workflow_execution_logs::Entity>(
-                "WorkflowExecutionLog",
-                "workflowExecutionLogs",
-                Owned(Owner::Via { column: "workflow_id", table: "workflows" }),
+        table::<workflow_execution_logs::Entity>(
+            "WorkflowExecutionLog",
+            "workflowExecutionLogs",
+            Owned(Owner::Via { column: "workflow_id", table: "workflows" }),
+        )
+        .order(&[("executed_at", true)])
+        .rel::<workflows::Entity>("workflow", workflow_execution_logs::Relation::Workflow.def(), false),
+        table::<value_chain_nodes::Entity>("ValueChainNode", "valueChainNodes", Public)
+            .writes(
+                Writers::Research,
+                &[Create("createValueChainNode"), Update("updateValueChainNode"), Delete("deleteValueChainNode")],
             )
-            .order(&[("executed_at", true)])
-            .rel::<workflows::Entity>("workflow", workflow_execution_logs::Relation::Workflow.def(), false),
-            table::<value_chain_nodes::Entity>("ValueChainNode", "valueChainNodes", Public)
-                .rel_back::<value_chain_edges::Entity>("outgoing", value_chain_edges::Relation::Source.def())
-                .rel_back::<value_chain_edges::Entity>("incoming", value_chain_edges::Relation::Target.def()),
-            table::<value_chain_edges::Entity>("ValueChainEdge", "valueChainEdges", Public)
-                .rel::<value_chain_nodes::Entity>("source", value_chain_edges::Relation::Source.def(), false)
-                .rel::<value_chain_nodes::Entity>("target", value_chain_edges::Relation::Target.def(), false),
-            table::<portfolio_allocations::Entity>(
-                "PortfolioAllocation",
-                "portfolioAllocations",
-                Owned(Owner::Column("user_id")),
-            ),
-        ];
-    let mut tables = tables;
+            .rel_back::<value_chain_edges::Entity>("outgoing", value_chain_edges::Relation::Source.def())
+            .rel_back::<value_chain_edges::Entity>("incoming", value_chain_edges::Relation::Target.def()),
+        table::<value_chain_edges::Entity>("ValueChainEdge", "valueChainEdges", Public)
+            .writes(
+                Writers::Research,
+                &[Create("createValueChainEdge"), Update("updateValueChainEdge"), Delete("deleteValueChainEdge")],
+            )
+            .rel::<value_chain_nodes::Entity>("source", value_chain_edges::Relation::Source.def(), false)
+            .rel::<value_chain_nodes::Entity>("target", value_chain_edges::Relation::Target.def(), false),
+        table::<portfolio_allocations::Entity>(
+            "PortfolioAllocation",
+            "portfolioAllocations",
+            Owned(Owner::Column("user_id")),
+        )
+        .writes(Writers::Owner, &[]),
+    ];
     // A value-chain node's symbol is a Vietnamese ticker.
     tables.iter_mut().find(|t| t.name == "value_chain_nodes").unwrap().relations.push(Relation {
         field: "ticker",
@@ -298,6 +408,19 @@ fn build() -> Catalog {
         many: false,
         fixed: vec![("region".into(), "VN".into())],
         shortcuts: Vec::new(),
+    });
+    // Whether a broker token is stored, without ever reading it.
+    tables.iter_mut().find(|t| t.name == "users").unwrap().columns.push(Column {
+        name: "has_broker_connection".into(),
+        field: "hasBrokerConnection".into(),
+        kind: Kind::Boolean,
+        scale: None,
+        precision: None,
+        max_len: None,
+        nullable: false,
+        auto: true,
+        has_default: false,
+        expr: Some("({a}.\"dnse_token\" IS NOT NULL)"),
     });
     let by_name = tables.iter().enumerate().map(|(i, t)| (t.name, i)).collect();
     Catalog { tables, by_name }

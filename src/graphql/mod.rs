@@ -2,7 +2,8 @@
 pub mod args;
 pub mod buckets;
 pub mod catalog;
-pub mod prefetch;
+pub mod fast;
+pub mod plan;
 pub mod read;
 pub mod scalars;
 pub mod schema;

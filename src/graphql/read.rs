@@ -4,7 +4,7 @@ use super::catalog::{Relation, Table};
 use super::scalars::{Cell, Kind};
 use super::sql::{fetch, pinned, Cond, Op, Sql};
 use crate::error::ApiResult;
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -79,7 +79,7 @@ impl Page {
     }
 }
 
-pub async fn list(db: &DatabaseConnection, t: &'static Table, q: &ListQuery) -> ApiResult<Vec<Row>> {
+pub async fn list<C: ConnectionTrait>(db: &C, t: &'static Table, q: &ListQuery) -> ApiResult<Vec<Row>> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT ").columns("a", t).push(" FROM \"").push(t.name).push("\" a WHERE ");
     sql.cond("a", t, &q.cond).order_by("a", t, &q.order, q.backwards, &pinned(&q.cond));
@@ -89,7 +89,7 @@ pub async fn list(db: &DatabaseConnection, t: &'static Table, q: &ListQuery) -> 
     Ok(rows.into_iter().map(|(_, cells)| Row::new(t, cells, sql_backend)).collect())
 }
 
-pub async fn count(db: &DatabaseConnection, t: &'static Table, cond: &Cond) -> ApiResult<i64> {
+pub async fn count<C: ConnectionTrait>(db: &C, t: &Table, cond: &Cond) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) FROM \"").push(t.name).push("\" a WHERE ").cond("a", t, cond);
     let rows = fetch(db, sql, 0, &[Kind::BigInt]).await?;

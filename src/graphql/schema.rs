@@ -2,10 +2,9 @@
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
 use super::args::{self, list_query, Limits};
 use super::catalog::{Catalog, Column, Relation, Table};
-use super::prefetch;
+use super::plan;
 use super::read::{self, CountBy, Page, Row};
 use super::scalars::{Cell, Kind};
-use super::sql::{Cond, Op};
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::loaders::{Loaders, RelKey, RelRequest};
@@ -136,7 +135,7 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
             let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
             let args = ctx.args.as_index_map();
             let query = list_query(target, args, Some(rel), limits(&ctx), viewer_of(&ctx)).map_err(gql_err)?;
-            let sig = prefetch::signature(parent, rel, &query);
+            let sig = plan::signature(parent, rel, &query);
             let prefetched = row.children.get(&sig).cloned();
             let req = Arc::new(RelRequest { target, rel, query, sig });
             let rows = if let Some(rows) = prefetched {
@@ -296,9 +295,10 @@ fn root_list(t: &'static Table) -> Field {
             let state = ctx.data::<AppState>()?;
             let q = list_query(t, ctx.args.as_index_map(), None, state.limits, viewer_of(&ctx)).map_err(gql_err)?;
             let mut rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
-            rows.truncate(q.limit as usize + 1);
-            let cx = prefetch::Ctx { db: &state.db.read, viewer: viewer_of(&ctx), limits: state.limits };
-            prefetch::prefetch(&cx, t, &mut rows, prefetch::node_selections(ctx.field())).await.map_err(gql_err)?;
+            let cx = plan_ctx(&ctx, state);
+            if let Some(conn) = plan::connection(&cx, t, SelField::children_of(ctx.field())).map_err(bail_err)? {
+                plan::prefetch(&state.db.read, &plan::merged_nodes(t, &conn), &mut rows).await.map_err(gql_err)?;
+            }
             Ok(Some(FieldValue::owned_any(Page::new(t, Arc::new(rows), &q, CountBy::Root(q.base.clone())))))
         })
     });
@@ -310,31 +310,12 @@ fn root_one(t: &'static Table) -> Field {
     let mut f = Field::new(t.one_field.clone(), TypeRef::named(t.type_name), move |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let mut all = vec![args::access(t, viewer_of(&ctx)).map_err(gql_err)?];
-            for k in &t.key {
-                let c = &t.columns[*k];
-                let v = ctx.args.get(&c.field).map(|a| a.as_value().clone()).unwrap_or(GqlValue::Null);
-                let cell =
-                    Cell::parse(&v, c.kind).map_err(|e| gql_err(ApiError::bad(format!("`{}`: {e}", c.field))))?;
-                if c.name == "region" {
-                    if let Cell::Text(r) = &cell {
-                        args::check_region(r).map_err(gql_err)?;
-                    }
-                }
-                all.push(Cond::Cmp(*k, Op::Eq, cell));
-            }
-            let q = args::ListQuery {
-                cond: Cond::All(all.clone()),
-                base: Cond::All(all),
-                order: t.default_order.clone(),
-                limit: 1,
-                backwards: false,
-                has_cursor: false,
-            };
+            let q = args::one_query(t, ctx.args.as_index_map(), viewer_of(&ctx)).map_err(gql_err)?;
             let mut rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
             rows.truncate(1);
-            let cx = prefetch::Ctx { db: &state.db.read, viewer: viewer_of(&ctx), limits: state.limits };
-            prefetch::prefetch(&cx, t, &mut rows, ctx.field().selection_set().collect()).await.map_err(gql_err)?;
+            let cx = plan_ctx(&ctx, state);
+            let obj = plan::obj(&cx, t, SelField::children_of(ctx.field())).map_err(bail_err)?;
+            plan::prefetch(&state.db.read, &obj, &mut rows).await.map_err(gql_err)?;
             Ok(rows.pop().map(FieldValue::owned_any))
         })
     });
@@ -343,6 +324,41 @@ fn root_one(t: &'static Table) -> Field {
         f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.kind.scalar())));
     }
     f.description(format!("One {} by its key, or null.", t.type_name))
+}
+
+/// async-graphql's view of a selection, for planning prefetches on the general path.
+pub struct SelField<'a>(async_graphql::SelectionField<'a>);
+
+impl<'a> SelField<'a> {
+    pub fn children_of(f: async_graphql::SelectionField<'a>) -> Vec<SelField<'a>> {
+        f.selection_set().map(SelField).collect()
+    }
+}
+
+impl plan::Sel for SelField<'_> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn out(&self) -> &str {
+        self.0.alias().unwrap_or_else(|| self.0.name())
+    }
+    fn args(&self) -> Result<async_graphql::indexmap::IndexMap<async_graphql::Name, GqlValue>, plan::Bail> {
+        self.0.arguments().map(|a| a.into_iter().collect()).map_err(|_| plan::Bail::Unsupported)
+    }
+    fn children(&self) -> Result<Vec<Self>, plan::Bail> {
+        Ok(self.0.selection_set().map(SelField).collect())
+    }
+}
+
+fn plan_ctx<'a>(ctx: &ResolverContext<'a>, state: &'a AppState) -> plan::Ctx<'a> {
+    plan::Ctx { db: &state.db.read, viewer: viewer_of(ctx), limits: state.limits, strict: false }
+}
+
+fn bail_err(b: plan::Bail) -> async_graphql::Error {
+    match b {
+        plan::Bail::Error(e) => gql_err(e),
+        plan::Bail::Unsupported => gql_err(ApiError::Internal("unplanned selection".into())),
+    }
 }
 
 /// Registers every generic type and root field; returns the query root to extend.

@@ -93,13 +93,21 @@ impl Sql {
         self
     }
 
+    /// A column, or the SQL expression of a computed one.
+    pub fn col(&mut self, alias: &str, t: &Table, col: usize) -> &mut Self {
+        let c = &t.columns[col];
+        match c.expr {
+            Some(e) => self.push(&e.replace("{a}", alias)),
+            None => self.ident(alias, &c.name),
+        }
+    }
+
     /// A column as compared or ordered: SQLite decimals are TEXT, so they compare as numbers.
     fn sort_expr(&mut self, alias: &str, t: &Table, col: usize) -> &mut Self {
-        let c = &t.columns[col];
-        if self.backend == DbBackend::Sqlite && c.kind == Kind::Decimal {
-            self.push("CAST(").ident(alias, &c.name).push(" AS REAL)")
+        if self.backend == DbBackend::Sqlite && t.columns[col].kind == Kind::Decimal {
+            self.push("CAST(").col(alias, t, col).push(" AS REAL)")
         } else {
-            self.ident(alias, &c.name)
+            self.col(alias, t, col)
         }
     }
 
@@ -203,11 +211,11 @@ impl Sql {
     }
 
     pub fn columns(&mut self, alias: &str, t: &Table) -> &mut Self {
-        for (i, c) in t.columns.iter().enumerate() {
+        for i in 0..t.columns.len() {
             if i > 0 {
                 self.push(", ");
             }
-            self.ident(alias, &c.name);
+            self.col(alias, t, i);
         }
         self
     }

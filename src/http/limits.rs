@@ -8,6 +8,7 @@ use async_graphql_value::Value;
 use std::collections::HashMap;
 
 pub struct Budget {
+    pub max_depth: usize,
     pub max_page: u64,
     pub default_page: u64,
     pub max_complexity: u64,
@@ -34,8 +35,11 @@ impl Walk<'_> {
     }
 
     fn set(&mut self, set: &SelectionSet, weight: u64, depth: usize) -> Result<(), ApiError> {
-        if depth > 64 {
-            return Err(ApiError::TooComplex("query is nested too deep".into()));
+        if depth > self.budget.max_depth {
+            return Err(ApiError::TooComplex(format!(
+                "query is nested too deep (more than {} levels)",
+                self.budget.max_depth
+            )));
         }
         for sel in &set.items {
             match &sel.node {
@@ -64,12 +68,13 @@ impl Walk<'_> {
                     }
                     self.set(&f.selection_set.node, inner, depth + 1)?;
                 }
+                // Fragments add no level of their own.
                 Selection::FragmentSpread(s) => {
                     if let Some(frag) = self.doc.fragments.get(&s.node.fragment_name.node) {
-                        self.set(&frag.node.selection_set.node, weight, depth + 1)?;
+                        self.set(&frag.node.selection_set.node, weight, depth)?;
                     }
                 }
-                Selection::InlineFragment(i) => self.set(&i.node.selection_set.node, weight, depth + 1)?,
+                Selection::InlineFragment(i) => self.set(&i.node.selection_set.node, weight, depth)?,
             }
             if self.cost > self.budget.max_complexity {
                 return Err(ApiError::TooComplex(format!(
@@ -82,10 +87,14 @@ impl Walk<'_> {
     }
 }
 
-/// Checks `query` against `budget`; parse errors are left to the executor to report.
-pub fn check(query: &str, operation: Option<&str>, vars: &Variables, budget: &Budget) -> Result<(), ApiError> {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else { return Ok(()) };
-    let mut walk = Walk { doc: &doc, vars, budget, cost: 0 };
+/// Checks a parsed query against `budget`.
+pub fn check(
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+    vars: &Variables,
+    budget: &Budget,
+) -> Result<(), ApiError> {
+    let mut walk = Walk { doc, vars, budget, cost: 0 };
     let ops: HashMap<Option<&str>, &SelectionSet> = match &doc.operations {
         DocumentOperations::Single(op) => [(None, &op.node.selection_set.node)].into_iter().collect(),
         DocumentOperations::Multiple(m) => {

@@ -1,0 +1,3 @@
+//! Writes: validation against the documented constraints, then transactional SQL.
+pub mod rules;
+pub mod write;

@@ -1,0 +1,192 @@
+//! Generic, transactional writes over the catalog: insert (all rows or none), idempotent
+//! upsert with inserted/updated counts, update and delete — all bound by value, never by text.
+use super::rules::{check_row, Values};
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::catalog::Table;
+use crate::graphql::read::{self, Row};
+use crate::graphql::scalars::{Cell, Kind};
+use crate::graphql::sql::{fetch, Cond, Op, Sql};
+use async_graphql::indexmap::IndexMap;
+use async_graphql::{Name, Value as GqlValue};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Alias, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Value};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// PostgreSQL takes 65,535 parameters per statement, SQLite 32,766.
+const MAX_PARAMS: usize = 30_000;
+
+/// Parses a GraphQL input object of `t` into column values; `owner` fills the owner column.
+pub fn parse_input(t: &Table, obj: &IndexMap<Name, GqlValue>, at: &str, owner: Option<(usize, Uuid)>, create: bool) -> ApiResult<Values> {
+    let mut row: Values = Vec::with_capacity(obj.len() + 2);
+    for (name, v) in obj {
+        let i = t.col_by_field(name).ok_or_else(|| ApiError::bad(format!("{at}.{name}: unknown field")))?;
+        let c = &t.columns[i];
+        if c.auto || c.expr.is_some() || owner.is_some_and(|(o, _)| o == i) {
+            return Err(ApiError::bad(format!("{at}.{name}: set by the server")));
+        }
+        let cell = Cell::parse(v, c.kind).map_err(|e| ApiError::bad(format!("{at}.{name}: {e}")))?;
+        row.push((i, cell));
+    }
+    if let Some((o, user)) = owner {
+        if create {
+            row.push((o, Cell::Uuid(user)));
+        }
+    }
+    if create {
+        for (i, c) in t.columns.iter().enumerate() {
+            if row.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
+            if c.auto && c.kind == Kind::Uuid && t.pk == [i] {
+                row.push((i, Cell::Uuid(Uuid::new_v4())));
+            } else if !c.nullable && !c.auto && !c.has_default && c.expr.is_none() {
+                return Err(ApiError::bad(format!("{at}.{}: required", c.field)));
+            }
+        }
+    }
+    check_row(t, &row, at)?;
+    Ok(row)
+}
+
+fn bind(t: &Table, i: usize, v: &Cell) -> Value {
+    let c = &t.columns[i];
+    match (v, c.scale) {
+        (Cell::Decimal(d), Some(s)) => {
+            let mut d = *d;
+            d.rescale(s);
+            Value::Decimal(Some(d))
+        }
+        (Cell::Decimal(d), None) if c.kind == Kind::Float => Value::Double(Some(d.to_string().parse().unwrap_or_default())),
+        _ => v.to_value(c.kind),
+    }
+}
+
+/// `shares * price + commission + slippage`, exact, for SQLite (PostgreSQL generates it).
+fn derived(t: &Table, backend: DbBackend, row: &mut Values) {
+    if backend != DbBackend::Sqlite || t.name != "portfolio_transactions" {
+        return;
+    }
+    let get = |n: &str| {
+        let i = t.col(n)?;
+        row.iter().find(|(c, _)| *c == i).and_then(|(_, v)| if let Cell::Decimal(d) = v { Some(*d) } else { None })
+    };
+    let total: Option<Decimal> = (|| Some(get("shares")? * get("price")? + get("commission")? + get("slippage")?))();
+    if let (Some(i), Some(total)) = (t.col("total_value"), total) {
+        row.push((i, Cell::Decimal(total.round_dp(4))));
+    }
+}
+
+/// Inserts `rows` (already validated) in as few statements as the parameter limit allows.
+/// With `upsert`, existing rows with the same primary key are updated instead.
+/// Returns the primary keys written, in order.
+pub async fn insert(tx: &DatabaseTransaction, t: &Table, rows: Vec<Values>, upsert: bool) -> ApiResult<Vec<Vec<Cell>>> {
+    let backend = tx.get_database_backend();
+    // Rows with the same column set share a statement; defaults apply to the columns left out.
+    let mut groups: BTreeMap<Vec<usize>, Vec<Values>> = BTreeMap::new();
+    for mut row in rows {
+        derived(t, backend, &mut row);
+        row.sort_by_key(|(i, _)| *i);
+        groups.entry(row.iter().map(|(i, _)| *i).collect()).or_default().push(row);
+    }
+    let mut keys = Vec::new();
+    let pk_kinds: Vec<Kind> = t.pk.iter().map(|i| t.columns[*i].kind).collect();
+    for (cols, rows) in groups {
+        for chunk in rows.chunks((MAX_PARAMS / cols.len().max(1)).max(1)) {
+            let mut q = Query::insert();
+            q.into_table(Alias::new(t.name)).columns(cols.iter().map(|i| Alias::new(&t.columns[*i].name)));
+            for row in chunk {
+                q.values_panic(row.iter().map(|(i, v)| bind(t, *i, v).into()));
+            }
+            if upsert {
+                let updates: Vec<Alias> =
+                    cols.iter().filter(|i| !t.pk.contains(i)).map(|i| Alias::new(&t.columns[*i].name)).collect();
+                let mut oc = OnConflict::columns(t.pk.iter().map(|i| Alias::new(&t.columns[*i].name)));
+                if updates.is_empty() {
+                    oc.do_nothing();
+                } else {
+                    oc.update_columns(updates);
+                }
+                q.on_conflict(oc);
+            }
+            q.returning(Query::returning().columns(t.pk.iter().map(|i| Alias::new(&t.columns[*i].name))));
+            let stmt = backend.build(&q);
+            let sql = Sql { text: stmt.sql, values: stmt.values.map(|v| v.0).unwrap_or_default(), backend };
+            keys.extend(fetch(tx, sql, 0, &pk_kinds).await?.into_iter().map(|(_, k)| k));
+        }
+    }
+    Ok(keys)
+}
+
+/// How many of `rows` already exist (by primary key).
+pub async fn count_existing(tx: &DatabaseTransaction, t: &Table, rows: &[Values]) -> ApiResult<u64> {
+    let mut n = 0;
+    let per = (MAX_PARAMS / t.pk.len()).max(1);
+    for chunk in rows.chunks(per) {
+        let keys: Vec<Vec<Cell>> = chunk
+            .iter()
+            .map(|r| t.pk.iter().map(|p| r.iter().find(|(i, _)| i == p).map(|(_, v)| v.clone()).unwrap_or(Cell::Null)).collect())
+            .collect();
+        let cond = key_cond(t, &keys);
+        n += read::count(tx, t, &cond).await? as u64;
+    }
+    Ok(n)
+}
+
+/// Rows whose primary key is one of `keys`.
+pub fn key_cond(t: &Table, keys: &[Vec<Cell>]) -> Cond {
+    if t.pk.len() == 1 {
+        return Cond::In(t.pk[0], keys.iter().map(|k| k[0].clone()).collect(), false);
+    }
+    Cond::Any(keys.iter().map(|k| Cond::All(t.pk.iter().zip(k).map(|(c, v)| Cond::Cmp(*c, Op::Eq, v.clone())).collect())).collect())
+}
+
+/// Reads back written rows by key, in the order of `keys`.
+pub async fn reread<C: ConnectionTrait>(db: &C, t: &'static Table, keys: &[Vec<Cell>]) -> ApiResult<Vec<Row>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = crate::graphql::args::ListQuery {
+        cond: key_cond(t, keys),
+        base: Cond::All(vec![]),
+        order: t.pk.iter().map(|i| (*i, false)).collect(),
+        limit: keys.len() as u64,
+        backwards: false,
+        has_cursor: false,
+    };
+    let mut rows = read::list(db, t, &q).await?;
+    rows.truncate(keys.len());
+    let pos = |r: &Row| keys.iter().position(|k| t.pk.iter().zip(k).all(|(c, v)| r.cells[*c] == *v)).unwrap_or(usize::MAX);
+    rows.sort_by_key(pos);
+    Ok(rows)
+}
+
+/// Updates the rows matching `cond` with `patch`; returns how many changed.
+pub async fn update(tx: &DatabaseTransaction, t: &Table, cond: &Cond, patch: &Values) -> ApiResult<u64> {
+    let backend = tx.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE \"").push(t.name).push("\" AS a SET ");
+    let mut first = true;
+    let mut set = |sql: &mut Sql, name: &str, v: Value| {
+        if !first {
+            sql.push(", ");
+        }
+        first = false;
+        sql.push("\"").push(name).push("\" = ").param(v);
+    };
+    for (i, v) in patch {
+        set(&mut sql, &t.columns[*i].name, bind(t, *i, v));
+    }
+    if t.col("updated_at").is_some() {
+        set(&mut sql, "updated_at", Value::ChronoDateTimeUtc(Some(chrono::Utc::now())));
+    }
+    sql.push(" WHERE ").cond("a", t, cond);
+    Ok(tx.execute_raw(sql.statement()).await?.rows_affected())
+}
+
+pub async fn delete(tx: &DatabaseTransaction, t: &Table, cond: &Cond) -> ApiResult<u64> {
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push("DELETE FROM \"").push(t.name).push("\" AS a WHERE ").cond("a", t, cond);
+    Ok(tx.execute_raw(sql.statement()).await?.rows_affected())
+}
