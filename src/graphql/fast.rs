@@ -100,6 +100,8 @@ pub async fn execute(
     let op = match (&doc.operations, operation) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(m), Some(name)) => m.get(name).ok_or(Bail::Unsupported)?,
+        // A document with one named operation needs no operationName.
+        (DocumentOperations::Multiple(m), None) if m.len() == 1 => m.values().next().ok_or(Bail::Unsupported)?,
         _ => return Err(Bail::Unsupported),
     };
     let op = &op.node;
@@ -123,7 +125,7 @@ pub async fn execute(
             let q = list_query(t, &args, None, state.limits, viewer)?;
             let conn = plan::connection(&cx, t, f.children()?)?.ok_or(Bail::Unsupported)?;
             let node = plan::merged_nodes(t, &conn);
-            let mut rows = read::list(&state.db.read, t, &q).await?;
+            let mut rows = read::list(&state.db.read, t, &q, Some(&node.needed(&q.order))).await?;
             plan::prefetch(&state.db.read, &node, &mut rows).await?;
             let total = if conn.fields.iter().any(|c| matches!(c, plan::CField::TotalCount { .. })) {
                 Some(read::count(&state.db.read, t, &q.base).await?)
@@ -139,7 +141,7 @@ pub async fn execute(
             plan::known_args(&cx, &args, &keys)?;
             let q = one_query(t, &args, viewer)?;
             let obj = plan::obj(&cx, t, f.children()?)?;
-            let mut rows = read::list(&state.db.read, t, &q).await?;
+            let mut rows = read::list(&state.db.read, t, &q, Some(&obj.needed(&[]))).await?;
             rows.truncate(1);
             plan::prefetch(&state.db.read, &obj, &mut rows).await?;
             out.key(&mut first, f.out());

@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::Name;
 use async_graphql_value::ConstValue;
+use chrono::Datelike;
 use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
@@ -58,6 +59,24 @@ pub struct Obj {
     pub fields: Vec<OField>,
 }
 
+impl Obj {
+    /// Columns a row needs: the selected ones, the keys of selected relations, and `extra`
+    /// (the ordering, for cursors).
+    pub fn needed(&self, extra: &[(usize, bool)]) -> Vec<usize> {
+        let mut cols: Vec<usize> = extra.iter().map(|(c, _)| *c).collect();
+        for f in &self.fields {
+            match f {
+                OField::Col { col, .. } => cols.push(*col),
+                OField::Rel(r) => cols.extend(r.rel.from_cols.iter().map(|c| self.t.col(c).expect("relation column"))),
+                _ => {}
+            }
+        }
+        cols.sort_unstable();
+        cols.dedup();
+        cols
+    }
+}
+
 pub enum OField {
     Col { out: String, col: usize },
     Typename { out: String },
@@ -74,6 +93,8 @@ pub struct RelSel {
     pub conn: Option<Conn>,
     /// The selection of each target row (to-one: the object; to-many: nodes and edges' nodes).
     pub node: Obj,
+    /// Columns to fetch (fast path); `None` fetches all, as the general executor may read any.
+    pub cols: Option<Vec<usize>>,
 }
 
 pub struct Conn {
@@ -167,7 +188,8 @@ fn relation<S: Sel>(cx: &Ctx<'_>, t: &'static Table, rel: &'static Relation, f: 
     } else {
         (None, obj(cx, target, f.children()?)?)
     };
-    Ok(Some(RelSel { out: f.out().to_string(), rel, target, query, sig, conn, node }))
+    let cols = cx.strict.then(|| node.needed(&query.order));
+    Ok(Some(RelSel { out: f.out().to_string(), rel, target, query, sig, conn, node, cols }))
 }
 
 /// One row plan holding everything selected under `nodes` and `edges { node }`.
@@ -202,6 +224,7 @@ fn clone_field(f: &OField) -> OField {
             sig: r.sig.clone(),
             conn: None,
             node: Obj { t: r.node.t, fields: r.node.fields.iter().map(clone_field).collect() },
+            cols: r.cols.clone(),
         })),
     }
 }
@@ -280,9 +303,9 @@ pub fn prefetch<'a>(db: &'a DatabaseConnection, plan: &'a Obj, rows: &'a mut [Ro
             let fetched = if parents.is_empty() {
                 Vec::new()
             } else if r.rel.many {
-                read::batch_many(db, r.target, r.rel, &r.query, &parents).await?
+                read::batch_many(db, r.target, r.rel, &r.query, &parents, r.cols.as_deref()).await?
             } else {
-                read::batch_one(db, r.target, r.rel, &r.query.cond, &parents).await?
+                read::batch_one(db, r.target, r.rel, &r.query.cond, &parents, r.cols.as_deref()).await?
             };
             let (owners, mut children): (Vec<usize>, Vec<Row>) = fetched.into_iter().unzip();
             prefetch(db, &r.node, &mut children).await?;
@@ -354,7 +377,7 @@ impl Json {
             Cell::Text(s) => self.str(s),
             Cell::Bool(b) => self.buf.push_str(if *b { "true" } else { "false" }),
             Cell::Date(d) => {
-                let _ = write!(self.buf, "\"{}\"", d.format("%Y-%m-%d"));
+                let _ = write!(self.buf, "\"{:04}-{:02}-{:02}\"", d.year(), d.month(), d.day());
             }
             Cell::DateTime(t) => {
                 let s = render_datetime(t, self.tz);

@@ -4,7 +4,7 @@ use super::catalog::{Relation, Table};
 use super::scalars::{Cell, Kind};
 use super::sql::{fetch, pinned, Cond, Op, Sql};
 use crate::error::ApiResult;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,7 +16,29 @@ pub struct Row {
     pub children: HashMap<String, Arc<Vec<Row>>>,
 }
 
+/// Which columns a read fetches: all of them, or those a plan needs (the rest read as NULL).
+pub type Cols<'a> = Option<&'a [usize]>;
+
+fn projection(t: &Table, cols: Cols) -> Vec<usize> {
+    match cols {
+        Some(c) => c.to_vec(),
+        None => (0..t.columns.len()).collect(),
+    }
+}
+
 impl Row {
+    /// A row from the cells of the `proj` columns, in that order.
+    fn projected(table: &'static Table, proj: &[usize], cells: Vec<Cell>, backend: DbBackend) -> Row {
+        if proj.len() == table.columns.len() && proj.iter().enumerate().all(|(i, c)| i == *c) {
+            return Row::new(table, cells, backend);
+        }
+        let mut full = vec![Cell::Null; table.columns.len()];
+        for (c, v) in proj.iter().zip(cells) {
+            full[*c] = v;
+        }
+        Row::new(table, full, backend)
+    }
+
     pub fn new(table: &'static Table, mut cells: Vec<Cell>, backend: DbBackend) -> Row {
         if backend == DbBackend::Sqlite {
             // SQLite keeps decimals as text as written; show them at the column's scale like PostgreSQL.
@@ -51,8 +73,8 @@ pub enum CountBy {
     Nested(crate::loaders::RelKey),
 }
 
-fn kinds(t: &Table) -> Vec<Kind> {
-    t.columns.iter().map(|c| c.kind).collect()
+fn kinds(t: &Table, proj: &[usize]) -> Vec<Kind> {
+    proj.iter().map(|c| t.columns[*c].kind).collect()
 }
 
 impl Page {
@@ -79,14 +101,15 @@ impl Page {
     }
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, t: &'static Table, q: &ListQuery) -> ApiResult<Vec<Row>> {
+pub async fn list<C: ConnectionTrait>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<'_>) -> ApiResult<Vec<Row>> {
+    let proj = projection(t, cols);
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT ").columns("a", t).push(" FROM \"").push(t.name).push("\" a WHERE ");
+    sql.push("SELECT ").columns("a", t, &proj).push(" FROM \"").push(t.name).push("\" a WHERE ");
     sql.cond("a", t, &q.cond).order_by("a", t, &q.order, q.backwards, &pinned(&q.cond));
     sql.push(&format!(" LIMIT {}", q.limit + 1));
     let sql_backend = sql.backend;
-    let rows = fetch(db, sql, 0, &kinds(t)).await?;
-    Ok(rows.into_iter().map(|(_, cells)| Row::new(t, cells, sql_backend)).collect())
+    let rows = fetch(db, sql, 0, &kinds(t, &proj)).await?;
+    Ok(rows.into_iter().map(|(_, cells)| Row::projected(t, &proj, cells, sql_backend)).collect())
 }
 
 pub async fn count<C: ConnectionTrait>(db: &C, t: &Table, cond: &Cond) -> ApiResult<i64> {
@@ -138,6 +161,34 @@ fn tuple_in(sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
     sql.push(")");
 }
 
+/// PostgreSQL: the parents' key columns as arrays, one parameter per column whatever the
+/// number of parents, so the statement text and its prepared plan are reused.
+fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
+    use sea_orm::sea_query::ArrayType;
+    sql.push("unnest(");
+    for (i, c) in cols.iter().enumerate() {
+        let kind = t.columns[*c].kind;
+        let ty = match kind {
+            Kind::Int => ArrayType::Int,
+            Kind::BigInt => ArrayType::BigInt,
+            Kind::Uuid => ArrayType::Uuid,
+            Kind::Date => ArrayType::ChronoDate,
+            Kind::DateTime => ArrayType::ChronoDateTimeUtc,
+            Kind::Boolean => ArrayType::Bool,
+            Kind::Float => ArrayType::Double,
+            Kind::Decimal => ArrayType::Decimal,
+            Kind::Json => ArrayType::Json,
+            Kind::String => ArrayType::String,
+        };
+        let vals: Vec<Value> = parents.iter().map(|k| k[i].to_value(kind)).collect();
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("CAST(").param(Value::Array(ty, Some(Box::new(vals)))).push(&format!(" AS {}[])", kind.pg_cast()));
+    }
+    sql.push(")");
+}
+
 fn fixed_and_cond(sql: &mut Sql, t: &Table, rel: &Relation, cond: &Cond) {
     let mut all = vec![cond.clone()];
     for (c, v) in &rel.fixed {
@@ -153,20 +204,43 @@ pub async fn batch_one(
     rel: &Relation,
     cond: &Cond,
     parents: &[Vec<Cell>],
+    fetch_cols: Cols<'_>,
 ) -> ApiResult<Vec<(usize, Row)>> {
     let cols: Vec<usize> = rel.to_cols.iter().map(|c| t.col(c).expect("relation column")).collect();
+    let mut proj = projection(t, fetch_cols);
+    for c in &cols {
+        if !proj.contains(c) {
+            proj.push(*c);
+        }
+    }
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT ").columns("a", t).push(" FROM \"").push(t.name).push("\" a WHERE ");
-    tuple_in(&mut sql, t, &cols, parents);
-    sql.push(" AND ");
+    sql.push("SELECT ").columns("a", t, &proj).push(" FROM \"").push(t.name).push("\" a");
+    if sql.backend == DbBackend::Postgres {
+        sql.push(" JOIN ");
+        pg_unnest(&mut sql, t, &cols, parents);
+        sql.push(" AS p(");
+        for i in 0..cols.len() {
+            sql.push(if i > 0 { ", " } else { "" }).push(&format!("k{i}"));
+        }
+        sql.push(") ON ");
+        for (i, c) in cols.iter().enumerate() {
+            sql.push(if i > 0 { " AND " } else { "" }).ident("a", &t.columns[*c].name).push(&format!(" = p.k{i}"));
+        }
+        sql.push(" WHERE ");
+    } else {
+        sql.push(" WHERE ");
+        tuple_in(&mut sql, t, &cols, parents);
+        sql.push(" AND ");
+    }
     fixed_and_cond(&mut sql, t, rel, cond);
     let backend = sql.backend;
-    let rows = fetch(db, sql, 0, &kinds(t)).await?;
+    let rows = fetch(db, sql, 0, &kinds(t, &proj)).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (_, cells) in rows {
-        let key: Vec<&Cell> = cols.iter().map(|c| &cells[*c]).collect();
+        let row = Row::projected(t, &proj, cells, backend);
+        let key: Vec<&Cell> = cols.iter().map(|c| &row.cells[*c]).collect();
         if let Some(p) = parents.iter().position(|k| k.iter().zip(&key).all(|(a, b)| a == *b)) {
-            out.push((p, Row::new(t, cells, backend)));
+            out.push((p, row));
         }
     }
     Ok(out)
@@ -180,24 +254,35 @@ pub async fn batch_many(
     rel: &Relation,
     q: &ListQuery,
     parents: &[Vec<Cell>],
+    fetch_cols: Cols<'_>,
 ) -> ApiResult<Vec<(usize, Row)>> {
     let cols: Vec<usize> = rel.to_cols.iter().map(|c| t.col(c).expect("relation column")).collect();
+    let proj = projection(t, fetch_cols);
     let backend = db.get_database_backend();
     let mut sql = Sql::new(backend);
-    sql.push("WITH p(__i");
-    for i in 0..cols.len() {
-        sql.push(&format!(", k{i}"));
-    }
-    sql.push(") AS (VALUES ");
-    for (p, key) in parents.iter().enumerate() {
-        sql.push(if p > 0 { ", (" } else { "(" }).push(&p.to_string());
-        for (c, v) in cols.iter().zip(key) {
-            let kind = t.columns[*c].kind;
-            sql.push(", ").typed_param(v.to_value(kind), kind);
+    if backend == DbBackend::Postgres {
+        sql.push("WITH p AS (SELECT * FROM ");
+        pg_unnest(&mut sql, t, &cols, parents);
+        sql.push(" WITH ORDINALITY AS u(");
+        for i in 0..cols.len() {
+            sql.push(&format!("k{i}, "));
         }
-        sql.push(")");
+        sql.push("__i)) ");
+    } else {
+        sql.push("WITH p(__i");
+        for i in 0..cols.len() {
+            sql.push(&format!(", k{i}"));
+        }
+        sql.push(") AS (VALUES ");
+        for (p, key) in parents.iter().enumerate() {
+            sql.push(if p > 0 { ", (" } else { "(" }).push(&(p + 1).to_string());
+            for (c, v) in cols.iter().zip(key) {
+                sql.push(", ").param(v.to_value(t.columns[*c].kind));
+            }
+            sql.push(")");
+        }
+        sql.push(") ");
     }
-    sql.push(") ");
     let join = |sql: &mut Sql| {
         for (i, c) in cols.iter().enumerate() {
             sql.push(" AND ").ident("a", &t.columns[*c].name).push(&format!(" = p.k{i}"));
@@ -207,7 +292,7 @@ pub async fn batch_many(
     let mut fixed = pinned(&q.cond);
     fixed.extend(&cols);
     if backend == DbBackend::Postgres {
-        sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ").columns("a", t);
+        sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ").columns("a", t, &proj);
         sql.push(" FROM \"").push(t.name).push("\" a WHERE ");
         fixed_and_cond(&mut sql, t, rel, &q.cond);
         join(&mut sql);
@@ -215,7 +300,7 @@ pub async fn batch_many(
         sql.push(&format!(" LIMIT {}) c", q.limit + 1));
     } else {
         sql.push("SELECT * FROM (SELECT p.__i AS __i, ")
-            .columns("a", t)
+            .columns("a", t, &proj)
             .push(", ROW_NUMBER() OVER (PARTITION BY p.__i");
         sql.order_by("a", t, &q.order, q.backwards, &fixed);
         sql.push(") AS __rn FROM p JOIN \"").push(t.name).push("\" a ON 1=1");
@@ -224,8 +309,9 @@ pub async fn batch_many(
         fixed_and_cond(&mut sql, t, rel, &q.cond);
         sql.push(&format!(") w WHERE __rn <= {} ORDER BY __i, __rn", q.limit + 1));
     }
-    let rows = fetch(db, sql, 1, &kinds(t)).await?;
-    Ok(rows.into_iter().map(|(i, cells)| (i as usize, Row::new(t, cells, backend))).collect())
+    let rows = fetch(db, sql, 1, &kinds(t, &proj)).await?;
+    // Parents are numbered from 1 (as WITH ORDINALITY does).
+    Ok(rows.into_iter().map(|(i, cells)| (i as usize - 1, Row::projected(t, &proj, cells, backend))).collect())
 }
 
 /// Row counts per parent of a to-many relation, in one statement.

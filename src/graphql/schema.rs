@@ -294,7 +294,7 @@ fn root_list(t: &'static Table) -> Field {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
             let q = list_query(t, ctx.args.as_index_map(), None, state.limits, viewer_of(&ctx)).map_err(gql_err)?;
-            let mut rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
+            let mut rows = read::list(&state.db.read, t, &q, None).await.map_err(gql_err)?;
             let cx = plan_ctx(&ctx, state);
             if let Some(conn) = plan::connection(&cx, t, SelField::children_of(ctx.field())).map_err(bail_err)? {
                 plan::prefetch(&state.db.read, &plan::merged_nodes(t, &conn), &mut rows).await.map_err(gql_err)?;
@@ -311,7 +311,7 @@ fn root_one(t: &'static Table) -> Field {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
             let q = args::one_query(t, ctx.args.as_index_map(), viewer_of(&ctx)).map_err(gql_err)?;
-            let mut rows = read::list(&state.db.read, t, &q).await.map_err(gql_err)?;
+            let mut rows = read::list(&state.db.read, t, &q, None).await.map_err(gql_err)?;
             rows.truncate(1);
             let cx = plan_ctx(&ctx, state);
             let obj = plan::obj(&cx, t, SelField::children_of(ctx.field())).map_err(bail_err)?;

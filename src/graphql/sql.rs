@@ -210,12 +210,12 @@ impl Sql {
         self
     }
 
-    pub fn columns(&mut self, alias: &str, t: &Table) -> &mut Self {
-        for i in 0..t.columns.len() {
+    pub fn columns(&mut self, alias: &str, t: &Table, cols: &[usize]) -> &mut Self {
+        for (i, c) in cols.iter().enumerate() {
             if i > 0 {
                 self.push(", ");
             }
-            self.col(alias, t, i);
+            self.col(alias, t, *c);
         }
         self
     }

@@ -179,8 +179,9 @@ async fn graphql_post(State(s): State<Arc<Shared>>, headers: HeaderMap, req: Gra
             return error_response(e);
         }
         let op = req.operation_name.as_deref();
-        if let Ok(body) = graphql::fast::execute(&s.state, &viewer, tz.0, &doc, op, &req.variables).await {
-            return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        match graphql::fast::execute(&s.state, &viewer, tz.0, &doc, op, &req.variables).await {
+            Ok(body) => return ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(why) => tracing::debug!(?why, "general executor"),
         }
     }
     let req = req.data(viewer).data(tz).data(Loaders::new(&s.state.db.read));

@@ -75,9 +75,9 @@ impl Loader<RelKey> for RelLoader {
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
             let rows = if req.rel.many {
-                read::batch_many(&self.db, req.target, req.rel, &req.query, &parents).await
+                read::batch_many(&self.db, req.target, req.rel, &req.query, &parents, None).await
             } else {
-                read::batch_one(&self.db, req.target, req.rel, &req.query.cond, &parents).await
+                read::batch_one(&self.db, req.target, req.rel, &req.query.cond, &parents, None).await
             }?;
             let mut per: Vec<Vec<Row>> = (0..ks.len()).map(|_| Vec::new()).collect();
             for (i, row) in rows {

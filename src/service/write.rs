@@ -155,7 +155,7 @@ pub async fn reread<C: ConnectionTrait>(db: &C, t: &'static Table, keys: &[Vec<C
         backwards: false,
         has_cursor: false,
     };
-    let mut rows = read::list(db, t, &q).await?;
+    let mut rows = read::list(db, t, &q, None).await?;
     rows.truncate(keys.len());
     let pos = |r: &Row| keys.iter().position(|k| t.pk.iter().zip(k).all(|(c, v)| r.cells[*c] == *v)).unwrap_or(usize::MAX);
     rows.sort_by_key(pos);
