@@ -4,6 +4,11 @@ use quantgraph::config::Config;
 use quantgraph::db::Db;
 use quantgraph::http::{App, Startup};
 
+// Responses are built from many small allocations (rows, cells, strings); mimalloc serves
+// them markedly faster than the system allocator under concurrency.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "quantgraph", version, about = "GraphQL gateway over quant market-data and research databases")]
 struct Cli {

@@ -125,7 +125,8 @@ pub async fn execute(
             let q = list_query(t, &args, None, state.limits, viewer)?;
             let conn = plan::connection(&cx, t, f.children()?)?.ok_or(Bail::Unsupported)?;
             let node = plan::merged_nodes(t, &conn);
-            let mut rows = read::list(&state.db.read, t, &q, Some(&node.needed(&q.order))).await?;
+            let cursor_cols = if conn.needs_cursor() { &q.order[..] } else { &[] };
+            let mut rows = read::list(&state.db.read, t, &q, Some(&node.needed(cursor_cols))).await?;
             plan::prefetch(&state.db.read, &node, &mut rows).await?;
             let total = if conn.fields.iter().any(|c| matches!(c, plan::CField::TotalCount { .. })) {
                 Some(read::count(&state.db.read, t, &q.base).await?)

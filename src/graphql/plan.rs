@@ -101,6 +101,19 @@ pub struct Conn {
     pub fields: Vec<CField>,
 }
 
+impl Conn {
+    /// Whether any cursor is selected (cursors are made of the ordering columns).
+    pub fn needs_cursor(&self) -> bool {
+        self.fields.iter().any(|f| match f {
+            CField::Edges { fields, .. } => fields.iter().any(|e| matches!(e, EField::Cursor { .. })),
+            CField::PageInfo { fields, .. } => {
+                fields.iter().any(|(_, p)| matches!(p, PageField::Start | PageField::End))
+            }
+            _ => false,
+        })
+    }
+}
+
 pub enum CField {
     Nodes { out: String, obj: Obj },
     Edges { out: String, fields: Vec<EField> },
@@ -188,7 +201,8 @@ fn relation<S: Sel>(cx: &Ctx<'_>, t: &'static Table, rel: &'static Relation, f: 
     } else {
         (None, obj(cx, target, f.children()?)?)
     };
-    let cols = cx.strict.then(|| node.needed(&query.order));
+    let cursors = conn.as_ref().is_some_and(|c| c.needs_cursor());
+    let cols = cx.strict.then(|| node.needed(if cursors { &query.order } else { &[] }));
     Ok(Some(RelSel { out: f.out().to_string(), rel, target, query, sig, conn, node, cols }))
 }
 
