@@ -33,6 +33,9 @@ pub struct Config {
     /// Redis for pub/sub fan-out and the snapshot cache (in-process when unset).
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+    /// Prefix of this deployment's Redis channels and keys.
+    #[arg(long, env = "QUANTGRAPH_REDIS_PREFIX", default_value = "quantgraph:", global = true)]
+    pub redis_prefix: String,
     /// Qdrant server for vector memories (embedded store when unset).
     #[arg(long, env = "QDRANT_URL", global = true)]
     pub qdrant_url: Option<String>,
@@ -76,6 +79,12 @@ pub struct Config {
     /// Largest request body in bytes.
     #[arg(long, env = "QUANTGRAPH_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Browser origins allowed to call the API (comma-separated; `*` for any). None when unset.
+    #[arg(long, env = "QUANTGRAPH_CORS_ORIGINS", global = true)]
+    pub cors_origins: Option<String>,
+    /// Requests per minute per token (or per client address without one); 0 turns it off.
+    #[arg(long, env = "QUANTGRAPH_RATE_LIMIT", default_value_t = 0, global = true)]
+    pub rate_limit: u32,
     /// Serve introspection and the playground (switch off in production if wanted).
     #[arg(long, env = "QUANTGRAPH_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -5,10 +5,12 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod loaders;
 pub mod seed;
+pub mod service;
 
 use crate::auth::Tokens;
 use crate::config::Config;
@@ -25,6 +27,9 @@ pub struct AppState {
     pub default_tz: Tz,
     /// Who a request without a token is.
     pub unauthenticated: auth::Viewer,
+    /// Encrypts broker tokens at rest (`FERNET_KEY`); broker connections are off without it.
+    pub fernet: Option<std::sync::Arc<fernet::Fernet>>,
+    pub events: events::EventBus,
 }
 
 pub use http::App;

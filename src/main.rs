@@ -37,6 +37,16 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// Print an access token signed with JWT_SECRET (e.g. for an ingest worker).
+    Token {
+        #[arg(long, default_value = "service")]
+        role: String,
+        /// The token's subject (a user id, or a worker's name).
+        #[arg(long, default_value = "worker")]
+        subject: String,
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u64,
+    },
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -68,6 +78,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let t = std::time::Instant::now();
             quantgraph::seed::run(&db, scale.max(1), true).await?;
             eprintln!("seeded in {:.1} s", t.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Token { role, subject, ttl_hours } => {
+            let role = quantgraph::auth::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role: user, analyst, service or admin"))?;
+            let tokens = quantgraph::auth::Tokens::new(&config.jwt_secret.0);
+            println!("{}", tokens.issue(&subject, role, ttl_hours * 3600)?);
             Ok(())
         }
         Command::ExportSchema => {

@@ -10,13 +10,18 @@ use sea_orm_migration::sea_orm::{DbBackend, Statement};
 mod ddl;
 mod m20251101_000001_tables;
 mod m20251101_000002_timeseries;
+mod m20251101_000003_events;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20251101_000001_tables::Migration), Box::new(m20251101_000002_timeseries::Migration)]
+        vec![
+            Box::new(m20251101_000001_tables::Migration),
+            Box::new(m20251101_000002_timeseries::Migration),
+            Box::new(m20251101_000003_events::Migration),
+        ]
     }
 }
 

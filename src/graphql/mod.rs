@@ -3,11 +3,14 @@ pub mod args;
 pub mod buckets;
 pub mod catalog;
 pub mod fast;
+pub mod mutations;
 pub mod plan;
 pub mod read;
 pub mod scalars;
 pub mod schema;
 pub mod sql;
+pub mod subscriptions;
+pub mod users;
 
 use async_graphql::dynamic::{Object, Schema, SchemaError};
 
@@ -21,11 +24,19 @@ pub struct SchemaLimits {
 
 /// Builds the schema. Reads no environment and does no I/O: state arrives as data.
 pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Result<Schema, SchemaError> {
-    let builder = Schema::build("Query", None, None);
+    let builder = Schema::build("Query", Some("Mutation"), Some("Subscription"));
     let query = Object::new("Query").description("Market data, research results and workflows.");
+    let mutation = Object::new("Mutation").description("Validated, transactional writes.");
     let (builder, query) = schema::register(builder, query);
-    let (mut builder, query) = buckets::register(builder, query);
-    builder = builder.register(query).limit_depth(limits.max_depth).limit_complexity(limits.max_complexity);
+    let (builder, query) = buckets::register(builder, query);
+    let (builder, mutation) = mutations::register(builder, mutation);
+    let (builder, query, mutation) = users::register(builder, query, mutation);
+    let mut builder = subscriptions::register(builder);
+    builder = builder
+        .register(query)
+        .register(mutation)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

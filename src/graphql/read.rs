@@ -21,6 +21,8 @@ pub type Cols<'a> = Option<&'a [usize]>;
 
 fn projection(t: &Table, cols: Cols) -> Vec<usize> {
     match cols {
+        // Nothing selected (e.g. only `totalCount`): the key keeps the select list valid.
+        Some([]) => t.pk.clone(),
         Some(c) => c.to_vec(),
         None => (0..t.columns.len()).collect(),
     }

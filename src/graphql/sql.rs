@@ -39,6 +39,8 @@ pub enum Cond {
     In(usize, Vec<Cell>, bool),
     IsNull(usize, bool),
     Like(usize, String, bool),
+    /// `(c1, c2, …) IN ((v1, v2, …), …)`: one of many composite keys.
+    TupleIn(Vec<usize>, Vec<Vec<Cell>>),
     /// `column IN (SELECT id FROM table WHERE user_id = value)`: ownership through a parent.
     OwnedVia(usize, &'static str, Cell),
     False,
@@ -166,6 +168,22 @@ impl Sql {
                     (_, true) => self.ident(alias, name).push(" LIKE ").param(Value::String(Some(pat.clone()))),
                     (_, false) => self.ident(alias, name).push(" GLOB ").param(Value::String(Some(like_to_glob(pat)))),
                 }
+            }
+            Cond::TupleIn(_, rows) if rows.is_empty() => self.push("1=0"),
+            Cond::TupleIn(cols, rows) => {
+                self.push("(");
+                for (i, c) in cols.iter().enumerate() {
+                    self.push(if i > 0 { ", " } else { "" }).ident(alias, &t.columns[*c].name);
+                }
+                self.push(if self.backend == DbBackend::Sqlite { ") IN (VALUES " } else { ") IN (" });
+                for (r, row) in rows.iter().enumerate() {
+                    self.push(if r > 0 { ", (" } else { "(" });
+                    for (i, (c, v)) in cols.iter().zip(row).enumerate() {
+                        self.push(if i > 0 { ", " } else { "" }).param(v.to_value(t.columns[*c].kind));
+                    }
+                    self.push(")");
+                }
+                self.push(")")
             }
             Cond::OwnedVia(col, table, owner) => self
                 .ident(alias, &t.columns[*col].name)

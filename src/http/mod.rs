@@ -9,8 +9,12 @@ use crate::graphql::schema::RequestTz;
 use crate::loaders::Loaders;
 use crate::{graphql, schema_limits, AppState};
 use async_graphql::dynamic::Schema;
-use async_graphql_axum::{rejection::GraphQLRejection, GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, State};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{
+    rejection::GraphQLRejection, GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket,
+};
+use axum::extract::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -20,8 +24,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+type Limiter = governor::DefaultKeyedRateLimiter<String>;
+
 struct Shared {
     schema: Schema,
+    limiter: Option<Limiter>,
     budget: limits::Budget,
     state: AppState,
     requests: AtomicU64,
@@ -62,12 +69,23 @@ impl App {
             limits: Limits { default_page: config.default_page_size, max_page: config.max_page_size },
             tokens: Tokens::new(&config.jwt_secret.0),
             default_tz,
+            fernet: match &config.fernet_key {
+                Some(k) => Some(Arc::new(
+                    fernet::Fernet::new(&k.0).ok_or_else(|| anyhow::anyhow!("FERNET_KEY is not a valid Fernet key"))?,
+                )),
+                None => None,
+            },
+            events: match &config.redis_url {
+                Some(url) => crate::events::EventBus::with_redis(url, &config.redis_prefix).await?,
+                None => crate::events::EventBus::local(),
+            },
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },
                 other => anyhow::bail!("QUANTGRAPH_UNAUTHENTICATED_ROLE must be anonymous or analyst, not `{other}`"),
             },
         };
+        crate::events::pg_bridge::start(&state.db.write, state.events.clone());
         let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
         let budget = limits::Budget {
             max_depth: config.max_depth,
@@ -75,8 +93,11 @@ impl App {
             default_page: config.default_page_size,
             max_complexity: config.max_complexity as u64,
         };
+        let limiter = std::num::NonZeroU32::new(config.rate_limit)
+            .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
         let shared = Arc::new(Shared {
             schema,
+            limiter,
             budget,
             state: state.clone(),
             requests: AtomicU64::new(0),
@@ -84,17 +105,19 @@ impl App {
         });
         let router = Router::new()
             .route("/graphql", get(graphql_get).post(graphql_post))
+            .route("/graphql/ws", get(graphql_ws))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(cors(config.cors_origins.as_deref())?)
             .with_state(shared);
         let listener =
             TcpListener::bind(config.bind).await.map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.bind))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
+            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })
@@ -166,8 +189,56 @@ fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, Req
     Ok((viewer, RequestTz(tz)))
 }
 
-async fn graphql_post(State(s): State<Arc<Shared>>, headers: HeaderMap, req: GraphQLRequest) -> Response {
+/// The CORS policy for the configured origins (no CORS headers when none are configured).
+fn cors(origins: Option<&str>) -> anyhow::Result<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let layer = CorsLayer::new().allow_methods([axum::http::Method::GET, axum::http::Method::POST]).allow_headers([
+        header::CONTENT_TYPE,
+        header::AUTHORIZATION,
+        header::HeaderName::from_static("time-zone"),
+    ]);
+    Ok(match origins.map(str::trim) {
+        None | Some("") => CorsLayer::new(),
+        Some("*") => layer.allow_origin(AllowOrigin::any()),
+        Some(list) => {
+            let parsed = list
+                .split(',')
+                .map(|o| o.trim().parse::<axum::http::HeaderValue>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| anyhow::anyhow!("QUANTGRAPH_CORS_ORIGINS: not a list of origins"))?;
+            layer.allow_origin(AllowOrigin::list(parsed))
+        }
+    })
+}
+
+/// Over its per-minute allowance a caller gets 429 with a GraphQL error.
+fn rate_limited(s: &Shared, headers: &HeaderMap, peer: SocketAddr) -> Option<Response> {
+    let limiter = s.limiter.as_ref()?;
+    let key = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(t) => t.to_string(),
+        None => format!("addr:{}", peer.ip()),
+    };
+    if limiter.check_key(&key).is_ok() {
+        return None;
+    }
+    let err = async_graphql::ServerError::new("rate limit exceeded: slow down", None);
+    let mut err = err;
+    err.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
+    let mut resp = GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response();
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    Some(resp)
+}
+
+async fn graphql_post(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
     s.requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(resp) = rate_limited(&s, &headers, peer) {
+        return resp;
+    }
     let (viewer, tz) = match request_context(&headers, &s.state) {
         Ok(x) => x,
         Err(e) => return error_response(e),
@@ -194,15 +265,46 @@ async fn graphql_post(State(s): State<Arc<Shared>>, headers: HeaderMap, req: Gra
 
 async fn graphql_get(
     State(s): State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     match req {
-        Ok(req) if !wants_html => graphql_post(State(s), headers, req).await,
+        Ok(req) if !wants_html => graphql_post(State(s), peer, headers, req).await,
         _ if s.introspection => Html(crate::http::playground::page()).into_response(),
         _ => (StatusCode::NOT_FOUND, "the playground is switched off").into_response(),
     }
+}
+
+/// WebSocket subscriptions (graphql-transport-ws and the legacy graphql-ws); the token comes
+/// in `connection_init` as `Authorization: Bearer …` (or `token`).
+async fn graphql_ws(State(s): State<Arc<Shared>>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    let schema = s.schema.clone();
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        let init_state = s.clone();
+        GraphQLWebSocket::new(socket, schema, protocol)
+            .on_connection_init(move |payload: serde_json::Value| async move {
+                let token = ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                    .map(|v| v.trim_start_matches("Bearer ").trim().to_string())
+                    .or_else(|| payload.get("token").and_then(|v| v.as_str()).map(String::from));
+                let viewer = match token {
+                    Some(t) => {
+                        init_state.state.tokens.verify(&t).map_err(|e| async_graphql::Error::new(e.message()))?
+                    }
+                    None => init_state.state.unauthenticated.clone(),
+                };
+                let mut data = async_graphql::Data::default();
+                data.insert(viewer);
+                data.insert(RequestTz(init_state.state.default_tz));
+                Ok(data)
+            })
+            .keepalive_timeout(std::time::Duration::from_secs(60))
+            .serve()
+            .await
+    })
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {

@@ -1,8 +1,8 @@
 //! The documented constraints, checked before any SQL so a bad row names its field and index.
+use crate::error::{ApiError, ApiResult};
 use crate::graphql::args::check_region;
 use crate::graphql::catalog::Table;
 use crate::graphql::scalars::{Cell, Kind};
-use crate::error::{ApiError, ApiResult};
 use rust_decimal::Decimal;
 
 /// One row being written: values by column index.
@@ -104,7 +104,10 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
             }
         }
         "portfolio_allocations" => {
-            if !get(t, row, "allocation_pct").and_then(num).is_some_and(|v| v >= Decimal::ZERO && v <= Decimal::from(100)) {
+            if !get(t, row, "allocation_pct")
+                .and_then(num)
+                .is_some_and(|v| v >= Decimal::ZERO && v <= Decimal::from(100))
+            {
                 return bad("allocationPct", "must be between 0 and 100");
             }
         }
@@ -137,7 +140,10 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
             for (a, b) in pairs {
                 if let (Some(Cell::Date(x)), Some(Cell::Date(y))) = (get(t, row, a), get(t, row, b)) {
                     if x > y {
-                        return bad(&crate::graphql::catalog::camel(b), &format!("must not be before {}", crate::graphql::catalog::camel(a)));
+                        return bad(
+                            &crate::graphql::catalog::camel(b),
+                            &format!("must not be before {}", crate::graphql::catalog::camel(a)),
+                        );
                     }
                 }
             }

@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::catalog::Table;
 use crate::graphql::read::{self, Row};
 use crate::graphql::scalars::{Cell, Kind};
-use crate::graphql::sql::{fetch, Cond, Op, Sql};
+use crate::graphql::sql::{fetch, Cond, Sql};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{Name, Value as GqlValue};
 use rust_decimal::Decimal;
@@ -18,7 +18,13 @@ use uuid::Uuid;
 const MAX_PARAMS: usize = 30_000;
 
 /// Parses a GraphQL input object of `t` into column values; `owner` fills the owner column.
-pub fn parse_input(t: &Table, obj: &IndexMap<Name, GqlValue>, at: &str, owner: Option<(usize, Uuid)>, create: bool) -> ApiResult<Values> {
+pub fn parse_input(
+    t: &Table,
+    obj: &IndexMap<Name, GqlValue>,
+    at: &str,
+    owner: Option<(usize, Uuid)>,
+    create: bool,
+) -> ApiResult<Values> {
     let mut row: Values = Vec::with_capacity(obj.len() + 2);
     for (name, v) in obj {
         let i = t.col_by_field(name).ok_or_else(|| ApiError::bad(format!("{at}.{name}: unknown field")))?;
@@ -58,7 +64,9 @@ fn bind(t: &Table, i: usize, v: &Cell) -> Value {
             d.rescale(s);
             Value::Decimal(Some(d))
         }
-        (Cell::Decimal(d), None) if c.kind == Kind::Float => Value::Double(Some(d.to_string().parse().unwrap_or_default())),
+        (Cell::Decimal(d), None) if c.kind == Kind::Float => {
+            Value::Double(Some(d.to_string().parse().unwrap_or_default()))
+        }
         _ => v.to_value(c.kind),
     }
 }
@@ -126,7 +134,11 @@ pub async fn count_existing(tx: &DatabaseTransaction, t: &Table, rows: &[Values]
     for chunk in rows.chunks(per) {
         let keys: Vec<Vec<Cell>> = chunk
             .iter()
-            .map(|r| t.pk.iter().map(|p| r.iter().find(|(i, _)| i == p).map(|(_, v)| v.clone()).unwrap_or(Cell::Null)).collect())
+            .map(|r| {
+                t.pk.iter()
+                    .map(|p| r.iter().find(|(i, _)| i == p).map(|(_, v)| v.clone()).unwrap_or(Cell::Null))
+                    .collect()
+            })
             .collect();
         let cond = key_cond(t, &keys);
         n += read::count(tx, t, &cond).await? as u64;
@@ -139,7 +151,7 @@ pub fn key_cond(t: &Table, keys: &[Vec<Cell>]) -> Cond {
     if t.pk.len() == 1 {
         return Cond::In(t.pk[0], keys.iter().map(|k| k[0].clone()).collect(), false);
     }
-    Cond::Any(keys.iter().map(|k| Cond::All(t.pk.iter().zip(k).map(|(c, v)| Cond::Cmp(*c, Op::Eq, v.clone())).collect())).collect())
+    Cond::TupleIn(t.pk.clone(), keys.to_vec())
 }
 
 /// Reads back written rows by key, in the order of `keys`.
@@ -157,7 +169,8 @@ pub async fn reread<C: ConnectionTrait>(db: &C, t: &'static Table, keys: &[Vec<C
     };
     let mut rows = read::list(db, t, &q, None).await?;
     rows.truncate(keys.len());
-    let pos = |r: &Row| keys.iter().position(|k| t.pk.iter().zip(k).all(|(c, v)| r.cells[*c] == *v)).unwrap_or(usize::MAX);
+    let pos =
+        |r: &Row| keys.iter().position(|k| t.pk.iter().zip(k).all(|(c, v)| r.cells[*c] == *v)).unwrap_or(usize::MAX);
     rows.sort_by_key(pos);
     Ok(rows)
 }
@@ -189,4 +202,20 @@ pub async fn delete(tx: &DatabaseTransaction, t: &Table, cond: &Cond) -> ApiResu
     let mut sql = Sql::new(tx.get_database_backend());
     sql.push("DELETE FROM \"").push(t.name).push("\" AS a WHERE ").cond("a", t, cond);
     Ok(tx.execute_raw(sql.statement()).await?.rows_affected())
+}
+
+/// The row written from `values` (columns left out read as NULL), for events.
+pub fn as_row(t: &'static Table, values: &Values) -> Row {
+    let mut cells = vec![Cell::Null; t.columns.len()];
+    for (i, v) in values {
+        cells[*i] = match (v, t.columns[*i].scale) {
+            (Cell::Decimal(d), Some(s)) => {
+                let mut d = *d;
+                d.rescale(s);
+                Cell::Decimal(d)
+            }
+            (v, _) => v.clone(),
+        };
+    }
+    Row { table: t, cells, children: Default::default() }
 }

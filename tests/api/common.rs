@@ -65,6 +65,11 @@ pub fn config(database_url: &str) -> Config {
 }
 
 pub async fn spawn_with(backend: Backend, seed: bool, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    // `RUST_LOG=quantgraph=debug cargo test …` shows the server's log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let database_url = fresh_database(backend).await;
     let mut c = config(&database_url);
     tweak(&mut c);

@@ -3,3 +3,4 @@ mod buckets;
 mod common;
 mod foundation;
 mod read;
+mod writes;

@@ -1,0 +1,125 @@
+//! The event bus behind subscriptions: topics of row events, fanned out in-process or, with
+//! Redis, across every gateway replica.
+use crate::graphql::catalog::Table;
+use crate::graphql::read::Row;
+use crate::graphql::scalars::Cell;
+use crate::AppState;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Events a slow subscriber may lag behind before it is told so.
+pub const BUFFER: usize = 1024;
+
+/// An event: a row of a table, as text per column (exact for decimals and times).
+pub type Payload = Arc<Value>;
+
+/// Topics and their local subscribers; with Redis, publishing goes through Redis so that
+/// every replica (this one included) delivers to its own subscribers.
+#[derive(Clone, Default)]
+pub struct EventBus {
+    channels: Arc<Mutex<HashMap<String, broadcast::Sender<Payload>>>>,
+    redis: Option<redis_bus::Publisher>,
+}
+
+impl EventBus {
+    /// An in-process bus.
+    pub fn local() -> Self {
+        EventBus::default()
+    }
+
+    /// A bus fanned out through Redis pub/sub on channels `{prefix}{topic}`.
+    pub async fn with_redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let mut bus = EventBus::default();
+        bus.redis = Some(redis_bus::start(url, prefix, bus.clone()).await?);
+        Ok(bus)
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Sends `payload` to every subscriber of `topic`, on every replica.
+    pub fn publish(&self, topic: &str, payload: Payload) {
+        match &self.redis {
+            Some(r) => r.publish(topic, payload),
+            None => self.deliver(topic, payload),
+        }
+    }
+
+    /// Delivers to this process's subscribers only.
+    pub fn deliver(&self, topic: &str, payload: Payload) {
+        let channels = self.channels.lock().expect("event channels");
+        if let Some(tx) = channels.get(topic) {
+            let _ = tx.send(payload);
+        }
+    }
+
+    pub fn subscribe(&self, topic: &str) -> broadcast::Receiver<Payload> {
+        let mut channels = self.channels.lock().expect("event channels");
+        // Drop channels nobody listens to any more, so topics do not accumulate.
+        channels.retain(|_, tx| tx.receiver_count() > 0);
+        channels.entry(topic.to_string()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe()
+    }
+}
+
+/// The event form of a row: `{ "table": …, "row": { column: text | null } }`.
+pub fn payload(t: &Table, row: &Row) -> Payload {
+    let mut m = Map::new();
+    for (c, v) in t.columns.iter().zip(&row.cells) {
+        if c.expr.is_some() {
+            continue;
+        }
+        m.insert(c.name.clone(), cell_text(v));
+    }
+    Arc::new(serde_json::json!({ "table": t.name, "row": m }))
+}
+
+fn cell_text(v: &Cell) -> Value {
+    match v {
+        Cell::Null => Value::Null,
+        Cell::Int(i) => Value::String(i.to_string()),
+        Cell::Float(f) => Value::String(f.to_string()),
+        Cell::Decimal(d) => Value::String(d.to_string()),
+        Cell::Text(s) => Value::String(s.clone()),
+        Cell::Bool(b) => Value::String(b.to_string()),
+        Cell::Date(d) => Value::String(d.to_string()),
+        Cell::DateTime(t) => Value::String(t.to_rfc3339()),
+        Cell::Json(j) => Value::String(j.to_string()),
+        Cell::Uuid(u) => Value::String(u.to_string()),
+    }
+}
+
+/// The topic of a row event of `table` (from its payload's row), if the table has live feeds.
+pub fn topic(table: &str, row: &Map<String, Value>) -> Option<String> {
+    let s = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    match table {
+        "market_candles" => Some(format!("candle:{}", s("symbol"))),
+        "ohlcv_data" => Some(format!("bar:{}:{}", s("ticker"), s("region"))),
+        "workflow_execution_logs" => Some(format!("exec:{}", s("workflow_id"))),
+        _ => None,
+    }
+}
+
+/// Publishes row events for rows the gateway itself wrote. On PostgreSQL the triggers report
+/// every committed write (the gateway's and anyone else's), so the gateway stays silent there.
+pub fn publish_rows(state: &AppState, t: &Table, rows: &[Row]) {
+    if state.db.backend == sea_orm::DbBackend::Postgres {
+        return;
+    }
+    for row in rows {
+        let p = payload(t, row);
+        if let Some(topic) = p["row"].as_object().and_then(|r| topic(t.name, r)) {
+            state.events.publish(&topic, p);
+        }
+    }
+}
+
+/// An execution changed: its workflow's subscribers hear of it.
+pub fn publish_execution(state: &AppState, row: &Row) {
+    publish_rows(state, row.table, std::slice::from_ref(row));
+}
+
+pub mod pg_bridge;
+pub mod redis_bus;

@@ -1,0 +1,58 @@
+//! PostgreSQL LISTEN bridge: triggers `pg_notify` each committed row change on channel
+//! `quantgraph_events`; one dedicated connection listens and publishes onto the bus,
+//! reconnecting after a drop. With Redis, only the replica holding an advisory lock
+//! forwards, so an event is published once however many replicas run.
+use super::{topic, EventBus};
+use sea_orm::DatabaseConnection;
+use sqlx::postgres::PgListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const CHANNEL: &str = "quantgraph_events";
+const LEADER_LOCK: i64 = 0x5147_4556; // "QGEV"
+
+pub fn start(db: &DatabaseConnection, bus: EventBus) {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let pool = db.get_postgres_connection_pool().clone();
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match run(&pool, &bus).await {
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "event listener stopped; reconnecting"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    });
+}
+
+async fn run(pool: &sqlx::PgPool, bus: &EventBus) -> Result<(), sqlx::Error> {
+    // The lock lives on a connection held for as long as this replica forwards.
+    let mut lock_conn = pool.acquire().await?;
+    if bus.is_shared() {
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(LEADER_LOCK)
+                .fetch_one(&mut *lock_conn)
+                .await?;
+            if got {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    tracing::info!("forwarding database events");
+    loop {
+        let n = listener.recv().await?;
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(n.payload()) else { continue };
+        let (Some(table), Some(row)) = (v["table"].as_str(), v["row"].as_object()) else { continue };
+        if let Some(t) = topic(table, row) {
+            bus.publish(&t, Arc::new(v.clone()));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Redis fan-out: one connection publishes, one pattern subscription feeds this replica's
+//! local channels; both reconnect with backoff.
+use super::{EventBus, Payload};
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Clone)]
+pub struct Publisher {
+    tx: mpsc::UnboundedSender<(String, Payload)>,
+}
+
+impl Publisher {
+    pub fn publish(&self, topic: &str, payload: Payload) {
+        let _ = self.tx.send((topic.to_string(), payload));
+    }
+}
+
+/// Connects (failing fast when Redis is unreachable) and starts the two background tasks.
+pub async fn start(url: &str, prefix: &str, bus: EventBus) -> anyhow::Result<Publisher> {
+    let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
+    let mut manager =
+        ConnectionManager::new(client.clone()).await.map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Payload)>();
+    let out_prefix = prefix.to_string();
+    tokio::spawn(async move {
+        while let Some((topic, payload)) = rx.recv().await {
+            let channel = format!("{out_prefix}{topic}");
+            let body = payload.to_string();
+            if let Err(e) = redis::cmd("PUBLISH").arg(&channel).arg(&body).query_async::<i64>(&mut manager).await {
+                tracing::warn!(error = %e, "event not published to Redis");
+            }
+        }
+    });
+    let in_prefix = prefix.to_string();
+    let mut pubsub = client.get_async_pubsub().await.map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
+    pubsub.psubscribe(format!("{in_prefix}*")).await?;
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let mut stream = pubsub.into_on_message();
+            while let Some(msg) = stream.next().await {
+                let channel: String = msg.get_channel_name().to_string();
+                let Some(topic) = channel.strip_prefix(&in_prefix) else { continue };
+                let Ok(body) = msg.get_payload::<String>() else { continue };
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+                    bus.deliver(topic, std::sync::Arc::new(v));
+                }
+            }
+            tracing::warn!("Redis subscription lost; reconnecting");
+            loop {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                if let Ok(mut p) = client.get_async_pubsub().await {
+                    if p.psubscribe(format!("{in_prefix}*")).await.is_ok() {
+                        pubsub = p;
+                        backoff = Duration::from_millis(100);
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Publisher { tx })
+}

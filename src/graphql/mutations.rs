@@ -1,0 +1,298 @@
+//! Generic mutations from the catalog: create, create-many, update, delete and idempotent
+//! upsert (ingest) per writable table, with role checks, validation and one transaction each.
+use super::catalog::{Access, Catalog, Mutation, Owner, Table, Writers};
+use super::read::Row;
+use super::scalars::Cell;
+use super::schema::viewer_of;
+use super::sql::{Cond, Op};
+use crate::auth::{Role, Viewer};
+use crate::error::{ApiError, ApiResult};
+use crate::service::rules::Values;
+use crate::service::write;
+use crate::AppState;
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
+};
+use async_graphql::Value as GqlValue;
+use sea_orm::TransactionTrait;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+/// The owner column of a user-owned table.
+fn owner_col(t: &Table) -> Option<usize> {
+    match t.access {
+        Access::Owned(Owner::Column(c)) => t.col(c),
+        _ => None,
+    }
+}
+
+/// Whether `viewer` may write `t`; for owned tables, the owner to write as.
+pub fn may_write(t: &Table, viewer: &Viewer) -> ApiResult<Option<(usize, Uuid)>> {
+    let allowed = match t.writers {
+        Writers::Admin => viewer.role == Role::Admin,
+        Writers::Service => matches!(viewer.role, Role::Service | Role::Admin),
+        Writers::Research => matches!(viewer.role, Role::Analyst | Role::Admin),
+        Writers::Owner => viewer.user.is_some() && viewer.role != Role::Anonymous,
+        Writers::None => false,
+    };
+    if viewer.role == Role::Anonymous {
+        return Err(ApiError::Unauthenticated("sign in to write".into()));
+    }
+    if !allowed {
+        return Err(ApiError::Forbidden(format!("your role may not write {}", t.type_name)));
+    }
+    Ok(match (t.writers, owner_col(t), viewer.user) {
+        (Writers::Owner, Some(c), Some(u)) => Some((c, u)),
+        _ => None,
+    })
+}
+
+fn writable(t: &Table, i: usize, owner: Option<usize>) -> bool {
+    let c = &t.columns[i];
+    !c.auto && c.expr.is_none() && Some(i) != owner
+}
+
+fn input_types(t: &Table) -> Vec<InputObject> {
+    let owner = owner_col(t);
+    let mut input = InputObject::new(t.input_name.clone()).description(format!("A new {} row.", t.type_name));
+    let mut patch = InputObject::new(format!("{}Patch", t.type_name))
+        .description(format!("Changes to a {}; absent fields stay.", t.type_name));
+    for (i, c) in t.columns.iter().enumerate() {
+        if !writable(t, i, owner) {
+            continue;
+        }
+        let required = !c.nullable && !c.has_default;
+        let ty = if required { TypeRef::named_nn(c.kind.scalar()) } else { TypeRef::named(c.kind.scalar()) };
+        input = input.field(InputValue::new(c.field.clone(), ty));
+        if !t.key.contains(&i) && !t.pk.contains(&i) {
+            patch = patch.field(InputValue::new(c.field.clone(), TypeRef::named(c.kind.scalar())));
+        }
+    }
+    let mut out = vec![input];
+    if t.mutations.iter().any(|m| matches!(m, Mutation::Update(_))) {
+        out.push(patch);
+    }
+    out
+}
+
+fn object(v: &GqlValue) -> ApiResult<&async_graphql::indexmap::IndexMap<async_graphql::Name, GqlValue>> {
+    match v {
+        GqlValue::Object(o) => Ok(o),
+        _ => Err(ApiError::bad("expected an input object")),
+    }
+}
+
+fn list(v: Option<&GqlValue>) -> ApiResult<&Vec<GqlValue>> {
+    match v {
+        Some(GqlValue::List(l)) => Ok(l),
+        _ => Err(ApiError::bad("expected a list")),
+    }
+}
+
+/// The key condition of `t` from key arguments, plus the caller's access restriction.
+fn key_cond(t: &Table, ctx: &ResolverContext<'_>, viewer: &Viewer) -> ApiResult<Cond> {
+    let q = super::args::one_query(t, ctx.args.as_index_map(), viewer)?;
+    Ok(q.cond)
+}
+
+fn state<'a>(ctx: &ResolverContext<'a>) -> ApiResult<&'a AppState> {
+    ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))
+}
+
+async fn create(ctx: &ResolverContext<'_>, t: &'static Table, many: Option<&str>) -> ApiResult<Vec<Row>> {
+    let state = state(ctx)?;
+    let viewer = viewer_of(ctx);
+    let owner = may_write(t, viewer)?;
+    let args = ctx.args.as_index_map();
+    let rows: Vec<Values> = match many {
+        None => {
+            vec![write::parse_input(t, object(args.get("input").unwrap_or(&GqlValue::Null))?, "input", owner, true)?]
+        }
+        Some(arg) => list(args.get(arg))?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| write::parse_input(t, object(v)?, &format!("{arg}[{i}]"), owner, true))
+            .collect::<ApiResult<_>>()?,
+    };
+    let tx = state.db.write.begin().await?;
+    let keys = write::insert(&tx, t, rows, false).await?;
+    let out = write::reread(&tx, t, &keys).await?;
+    tx.commit().await?;
+    crate::events::publish_rows(state, t, &out);
+    Ok(out)
+}
+
+async fn upsert(ctx: &ResolverContext<'_>, t: &'static Table, arg: &str) -> ApiResult<(u64, u64)> {
+    let state = state(ctx)?;
+    may_write(t, viewer_of(ctx))?;
+    let items = list(ctx.args.as_index_map().get(arg))?;
+    let mut rows = Vec::with_capacity(items.len());
+    let mut seen = HashSet::with_capacity(items.len());
+    for (i, v) in items.iter().enumerate() {
+        let at = format!("{arg}[{i}]");
+        let row = write::parse_input(t, object(v)?, &at, None, true)?;
+        let key: Vec<String> =
+            t.pk.iter().map(|p| format!("{:?}", row.iter().find(|(c, _)| c == p).map(|(_, v)| v))).collect();
+        if !seen.insert(key) {
+            return Err(ApiError::bad(format!("{at}: the same key appears earlier in this batch")));
+        }
+        rows.push(row);
+    }
+    let tx = state.db.write.begin().await?;
+    let existing = write::count_existing(&tx, t, &rows).await?;
+    let n = rows.len() as u64;
+    let events: Vec<Row> = rows.iter().map(|r| write::as_row(t, r)).collect();
+    write::insert(&tx, t, rows, true).await?;
+    tx.commit().await?;
+    crate::events::publish_rows(state, t, &events);
+    Ok((n - existing, existing))
+}
+
+async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> {
+    let state = state(ctx)?;
+    let viewer = viewer_of(ctx);
+    let owner = may_write(t, viewer)?;
+    let mut cond = key_cond(t, ctx, viewer)?;
+    if let Some((c, u)) = owner {
+        if !viewer.is_admin() {
+            cond = Cond::All(vec![cond, Cond::Cmp(c, Op::Eq, Cell::Uuid(u))]);
+        }
+    }
+    let patch = write::parse_input(
+        t,
+        object(ctx.args.as_index_map().get("patch").unwrap_or(&GqlValue::Null))?,
+        "patch",
+        None,
+        false,
+    )?;
+    let tx = state.db.write.begin().await?;
+    if write::update(&tx, t, &cond, &patch).await? == 0 {
+        return Err(ApiError::NotFound(format!("no such {}", t.type_name)));
+    }
+    let q = super::args::ListQuery {
+        cond: cond.clone(),
+        base: cond,
+        order: t.default_order.clone(),
+        limit: 1,
+        backwards: false,
+        has_cursor: false,
+    };
+    let row = super::read::list(&tx, t, &q, None)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(t.type_name.into()))?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+async fn delete(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<bool> {
+    let state = state(ctx)?;
+    let viewer = viewer_of(ctx);
+    let owner = may_write(t, viewer)?;
+    let mut cond = key_cond(t, ctx, viewer)?;
+    if let Some((c, u)) = owner {
+        if !viewer.is_admin() {
+            cond = Cond::All(vec![cond, Cond::Cmp(c, Op::Eq, Cell::Uuid(u))]);
+        }
+    }
+    let tx = state.db.write.begin().await?;
+    let n = write::delete(&tx, t, &cond).await?;
+    tx.commit().await?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("no such {}", t.type_name)));
+    }
+    Ok(true)
+}
+
+fn key_args(mut f: Field, t: &Table) -> Field {
+    for k in &t.key {
+        let c = &t.columns[*k];
+        f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.kind.scalar())));
+    }
+    f
+}
+
+fn field(t: &'static Table, m: Mutation) -> Field {
+    match m {
+        Mutation::Create(name) => Field::new(name, TypeRef::named_nn(t.type_name), move |ctx| {
+            FieldFuture::new(async move {
+                let rows = create(&ctx, t, None).await?;
+                Ok(rows.into_iter().next().map(FieldValue::owned_any))
+            })
+        })
+        .argument(InputValue::new("input", TypeRef::named_nn(t.input_name.clone())))
+        .description(format!("Adds one {}.", t.type_name)),
+        Mutation::CreateMany(name, arg) => Field::new(name, TypeRef::named_nn_list_nn(t.type_name), move |ctx| {
+            FieldFuture::new(async move {
+                let rows = create(&ctx, t, Some(arg)).await?;
+                Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+            })
+        })
+        .argument(InputValue::new(arg, TypeRef::named_nn_list_nn(t.input_name.clone())))
+        .description(format!("Adds {} rows: all or none.", t.type_name)),
+        Mutation::Upsert(name, arg) => Field::new(name, TypeRef::named_nn("IngestResult"), move |ctx| {
+            FieldFuture::new(async move {
+                let (inserted, updated) = upsert(&ctx, t, arg).await?;
+                Ok(Some(FieldValue::owned_any(IngestResult { inserted, updated })))
+            })
+        })
+        .argument(InputValue::new(arg, TypeRef::named_nn_list_nn(t.input_name.clone())))
+        .description(format!(
+            "Inserts or updates {} rows by key, all or none; a retried batch changes nothing.",
+            t.type_name
+        )),
+        Mutation::Update(name) => key_args(
+            Field::new(name, TypeRef::named_nn(t.type_name), move |ctx| {
+                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(update(&ctx, t).await?))) })
+            }),
+            t,
+        )
+        .argument(InputValue::new("patch", TypeRef::named_nn(format!("{}Patch", t.type_name))))
+        .description(format!("Changes one {}.", t.type_name)),
+        Mutation::Delete(name) => key_args(
+            Field::new(name, TypeRef::named_nn(TypeRef::BOOLEAN), move |ctx| {
+                FieldFuture::new(async move { Ok(Some(GqlValue::Boolean(delete(&ctx, t).await?))) })
+            }),
+            t,
+        )
+        .description(format!("Deletes one {} (and what depends on it).", t.type_name)),
+    }
+}
+
+pub struct IngestResult {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+/// Registers the input types and adds every table's mutations to `mutation`.
+pub fn register(
+    mut builder: async_graphql::dynamic::SchemaBuilder,
+    mut mutation: Object,
+) -> (async_graphql::dynamic::SchemaBuilder, Object) {
+    let count = |name: &'static str, f: fn(&IngestResult) -> u64| {
+        Field::new(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(GqlValue::from(f(ctx.parent_value.try_downcast_ref::<IngestResult>()?))))
+            })
+        })
+    };
+    builder = builder.register(
+        Object::new("IngestResult")
+            .description("Rows of an idempotent batch: newly inserted and updated in place.")
+            .field(count("inserted", |r| r.inserted))
+            .field(count("updated", |r| r.updated)),
+    );
+    for t in &Catalog::get().tables {
+        if t.mutations.is_empty() {
+            continue;
+        }
+        for i in input_types(t) {
+            builder = builder.register(i);
+        }
+        for m in &t.mutations {
+            mutation = mutation.field(field(t, *m));
+        }
+    }
+    (builder, mutation)
+}

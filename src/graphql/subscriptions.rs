@@ -1,0 +1,271 @@
+//! Live feeds: candles, daily bars and workflow executions, from the event bus. A subscriber
+//! that passes `since` first gets the stored rows after that point, then live rows, with
+//! nothing lost or repeated at the switch; one that falls behind is told so and closed.
+use super::args::check_region;
+use super::catalog::{Catalog, Table};
+use super::read::{self, Row};
+use super::scalars::{parse_date, parse_datetime, Cell, Kind};
+use super::schema::viewer_of;
+use super::sql::{Cond, Op};
+use crate::error::ApiError;
+use crate::events::Payload;
+use crate::AppState;
+use async_graphql::dynamic::{
+    FieldValue, InputObject, InputValue, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
+};
+use async_graphql::Value as GqlValue;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
+
+/// Most rows a `since` replay sends before switching to live rows.
+const MAX_REPLAY: u64 = 100_000;
+
+fn table(name: &str) -> &'static Table {
+    Catalog::get().table(name)
+}
+
+/// A row from an event payload (text per column).
+pub fn row_of(t: &'static Table, row: &Map<String, Value>) -> Option<Row> {
+    let mut cells = Vec::with_capacity(t.columns.len());
+    for c in &t.columns {
+        let cell = match row.get(&c.name) {
+            None | Some(Value::Null) => Cell::Null,
+            Some(Value::String(s)) => match c.kind {
+                Kind::Int | Kind::BigInt => Cell::Int(s.parse().ok()?),
+                Kind::Float => Cell::Float(s.parse().ok()?),
+                Kind::Decimal => Cell::Decimal(super::scalars::parse_decimal(s).ok()?),
+                Kind::Boolean => Cell::Bool(s == "true" || s == "t"),
+                Kind::Date => Cell::Date(parse_date(s).ok()?),
+                Kind::DateTime => Cell::DateTime(parse_datetime(s).ok()?),
+                Kind::Json => Cell::Json(serde_json::from_str(s).ok()?),
+                Kind::Uuid => Cell::Uuid(uuid::Uuid::parse_str(s).ok()?),
+                Kind::String => Cell::Text(s.clone()),
+            },
+            Some(_) => return None,
+        };
+        cells.push(cell);
+    }
+    Some(Row { table: t, cells, children: Default::default() })
+}
+
+/// The identity of a row (its primary key), for de-duplicating replayed and live rows.
+fn key_of(row: &Row) -> String {
+    format!("{:?}", row.table.pk.iter().map(|i| &row.cells[*i]).collect::<Vec<_>>())
+}
+
+type Item = async_graphql::Result<Row>;
+
+/// Live rows of `topics` after `replay` (already read from the database). Live rows equal to a
+/// replayed one are dropped, so the switch neither repeats nor loses a row.
+fn feed(
+    t: &'static Table,
+    receivers: Vec<tokio::sync::broadcast::Receiver<Payload>>,
+    replay: Vec<Row>,
+) -> BoxStream<'static, Item> {
+    let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new)).boxed();
+    let seen: HashSet<String> = replay.iter().map(|r| format!("{}{:?}", key_of(r), r.cells)).collect();
+    let head = stream::iter(replay.into_iter().map(Ok));
+    let tail = live
+        .scan(false, move |ended, ev: Result<Payload, BroadcastStreamRecvError>| {
+            let out = if *ended {
+                None
+            } else {
+                match ev {
+                    Ok(p) => {
+                        let row = p["row"].as_object().and_then(|r| row_of(t, r));
+                        Some(row.filter(|r| !seen.contains(&format!("{}{:?}", key_of(r), r.cells))).map(Ok))
+                    }
+                    Err(BroadcastStreamRecvError::Lagged(n)) => {
+                        *ended = true;
+                        Some(Some(Err(ApiError::TooComplex(format!(
+                            "subscriber fell {n} events behind and was closed; resubscribe with `since` to catch up from the database"
+                        ))
+                        .into())))
+                    }
+                }
+            };
+            futures_util::future::ready(out)
+        })
+        .filter_map(futures_util::future::ready);
+    head.chain(tail).boxed()
+}
+
+/// Subscribes to `topics`, then reads the rows of `t` matching `cond` (the replay).
+async fn subscribe_with_replay(
+    state: &AppState,
+    t: &'static Table,
+    topics: Vec<String>,
+    cond: Option<Cond>,
+    order: Vec<(usize, bool)>,
+) -> Result<BoxStream<'static, Item>, ApiError> {
+    // Receivers exist from here on; the replay below may overlap them, never miss.
+    let receivers: Vec<_> = topics.iter().map(|tp| state.events.subscribe(tp)).collect();
+    let replay = match cond {
+        Some(cond) => {
+            let q = super::args::ListQuery {
+                cond: cond.clone(),
+                base: cond,
+                order,
+                limit: MAX_REPLAY,
+                backwards: false,
+                has_cursor: false,
+            };
+            let mut rows = read::list(&state.db.read, t, &q, None).await?;
+            rows.truncate(MAX_REPLAY as usize);
+            rows
+        }
+        None => Vec::new(),
+    };
+    Ok(feed(t, receivers, replay))
+}
+
+fn strings(v: Option<GqlValue>) -> Vec<String> {
+    match v {
+        Some(GqlValue::List(l)) => {
+            l.into_iter().filter_map(|x| if let GqlValue::String(s) = x { Some(s) } else { None }).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_graphql::dynamic::SchemaBuilder {
+    builder = builder.register(
+        InputObject::new("TickerKey")
+            .field(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))
+            .field(InputValue::new("region", TypeRef::named_nn(TypeRef::STRING))),
+    );
+    let candles = SubscriptionField::new("candles", TypeRef::named_nn("MarketCandle"), |ctx| {
+        SubscriptionFieldFuture::new(async move {
+            let state = ctx.data::<AppState>()?;
+            let symbols = strings(ctx.args.get("symbols").map(|v| v.as_value().clone()));
+            if symbols.is_empty() || symbols.len() > 500 {
+                return Err(ApiError::bad("symbols: 1 to 500 symbols").into());
+            }
+            let t = table("market_candles");
+            let since = ctx
+                .args
+                .get("since")
+                .and_then(|v| v.string().ok().map(String::from))
+                .map(|s| parse_datetime(&s))
+                .transpose()
+                .map_err(ApiError::bad)?;
+            let topics: Vec<String> = symbols.iter().map(|s| format!("candle:{s}")).collect();
+            let cond = since.map(|s| {
+                Cond::All(vec![
+                    Cond::In(t.col("symbol").unwrap(), symbols.iter().map(|x| Cell::Text(x.clone())).collect(), false),
+                    Cond::Cmp(t.col("time").unwrap(), Op::Gt, Cell::DateTime(s)),
+                ])
+            });
+            let order = vec![(t.col("time").unwrap(), false), (t.col("symbol").unwrap(), false)];
+            Ok(subscribe_with_replay(state, t, topics, cond, order).await?.map(|r| r.map(FieldValue::owned_any)))
+        })
+    })
+    .argument(InputValue::new("symbols", TypeRef::named_nn_list_nn(TypeRef::STRING)))
+    .argument(
+        InputValue::new("since", TypeRef::named("DateTime"))
+            .description("Replay stored candles after this time first."),
+    )
+    .description("Every new or corrected minute candle of these symbols.");
+    let bars = SubscriptionField::new("ohlcvBars", TypeRef::named_nn("OhlcvBar"), |ctx| {
+        SubscriptionFieldFuture::new(async move {
+            let state = ctx.data::<AppState>()?;
+            let t = table("ohlcv_data");
+            let mut keys = Vec::new();
+            if let Some(GqlValue::List(l)) = ctx.args.get("tickers").map(|v| v.as_value().clone()) {
+                for k in l {
+                    if let GqlValue::Object(o) = k {
+                        let get = |n: &str| match o.get(n) {
+                            Some(GqlValue::String(s)) => s.clone(),
+                            _ => String::new(),
+                        };
+                        check_region(&get("region"))?;
+                        keys.push((get("ticker"), get("region")));
+                    }
+                }
+            }
+            if keys.is_empty() || keys.len() > 500 {
+                return Err(ApiError::bad("tickers: 1 to 500 tickers").into());
+            }
+            let since = ctx
+                .args
+                .get("since")
+                .and_then(|v| v.string().ok().map(String::from))
+                .map(|s| parse_date(&s))
+                .transpose()
+                .map_err(ApiError::bad)?;
+            let topics: Vec<String> = keys.iter().map(|(tk, r)| format!("bar:{tk}:{r}")).collect();
+            let (ct, cr, cd) = (t.col("ticker").unwrap(), t.col("region").unwrap(), t.col("date").unwrap());
+            let cond = since.map(|s| {
+                Cond::All(vec![
+                    Cond::Any(
+                        keys.iter()
+                            .map(|(tk, r)| {
+                                Cond::All(vec![
+                                    Cond::Cmp(ct, Op::Eq, Cell::Text(tk.clone())),
+                                    Cond::Cmp(cr, Op::Eq, Cell::Text(r.clone())),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                    Cond::Cmp(cd, Op::Gt, Cell::Date(s)),
+                ])
+            });
+            Ok(subscribe_with_replay(state, t, topics, cond, vec![(cd, false), (ct, false), (cr, false)])
+                .await?
+                .map(|r| r.map(FieldValue::owned_any)))
+        })
+    })
+    .argument(InputValue::new("tickers", TypeRef::named_nn_list_nn("TickerKey")))
+    .argument(InputValue::new("since", TypeRef::named("Date")).description("Replay stored bars after this day first."))
+    .description("Every new or corrected daily bar of these tickers.");
+    let executions = SubscriptionField::new("workflowExecution", TypeRef::named_nn("WorkflowExecutionLog"), |ctx| {
+        SubscriptionFieldFuture::new(async move {
+            let state = ctx.data::<AppState>()?;
+            let viewer = viewer_of(&ctx);
+            viewer.require_user()?;
+            let wf = table("workflows");
+            let mut cond = vec![super::args::access(wf, viewer)?];
+            if let Some(id) = ctx.args.get("workflowId").and_then(|v| v.string().ok().map(String::from)) {
+                let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::bad("workflowId: not a UUID"))?;
+                cond.push(Cond::Cmp(wf.col("id").unwrap(), Op::Eq, Cell::Uuid(id)));
+            }
+            // The caller's workflows, fixed when subscribing: others' executions never reach them.
+            let cond = Cond::All(cond);
+            let q = super::args::ListQuery {
+                cond: cond.clone(),
+                base: cond,
+                order: wf.default_order.clone(),
+                limit: 10_000,
+                backwards: false,
+                has_cursor: false,
+            };
+            let ids = read::list(&state.db.read, wf, &q, None).await?;
+            if ids.is_empty() {
+                return Err(ApiError::NotFound("no such workflow".into()).into());
+            }
+            let topics: Vec<String> = ids
+                .iter()
+                .map(|r| {
+                    format!(
+                        "exec:{}",
+                        match &r.cells[wf.col("id").unwrap()] {
+                            Cell::Uuid(u) => u.to_string(),
+                            _ => String::new(),
+                        }
+                    )
+                })
+                .collect();
+            Ok(subscribe_with_replay(state, table("workflow_execution_logs"), topics, None, vec![])
+                .await?
+                .map(|r| r.map(FieldValue::owned_any)))
+        })
+    })
+    .argument(
+        InputValue::new("workflowId", TypeRef::named("UUID"))
+            .description("One workflow; all of the caller's when absent."),
+    )
+    .description("Status changes of the caller's workflow executions.");
+    builder.register(Subscription::new("Subscription").field(candles).field(bars).field(executions))
+}

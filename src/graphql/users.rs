@@ -1,0 +1,412 @@
+//! Accounts and the mutations that are not plain table writes: register, login, `me`, broker
+//! connection, tokens, allocations, and the workflow-execution life cycle.
+use super::catalog::{Catalog, Table};
+use super::mutations::may_write;
+use super::read::{self, Row};
+use super::scalars::Cell;
+use super::schema::viewer_of;
+use super::sql::{Cond, Op};
+use crate::auth::{hash_password, verify_password, Role, Viewer};
+use crate::error::{ApiError, ApiResult};
+use crate::service::write;
+use crate::AppState;
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
+};
+use async_graphql::Value as GqlValue;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use uuid::Uuid;
+
+const LOGIN_TTL_SECS: u64 = 12 * 3600;
+
+fn t(name: &str) -> &'static Table {
+    Catalog::get().table(name)
+}
+
+fn state<'a>(ctx: &ResolverContext<'a>) -> ApiResult<&'a AppState> {
+    ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))
+}
+
+fn arg(ctx: &ResolverContext<'_>, name: &str) -> Option<GqlValue> {
+    ctx.args.get(name).map(|v| v.as_value().clone()).filter(|v| !matches!(v, GqlValue::Null))
+}
+
+fn arg_str(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<String> {
+    match arg(ctx, name) {
+        Some(GqlValue::String(s)) => Ok(s),
+        _ => Err(ApiError::bad(format!("`{name}` is required"))),
+    }
+}
+
+fn arg_uuid(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(&arg_str(ctx, name)?).map_err(|_| ApiError::bad(format!("`{name}` is not a UUID")))
+}
+
+/// One row of `table` where `col = v` (no access rule: callers check first).
+async fn row_where<C: ConnectionTrait>(db: &C, table: &'static Table, col: &str, v: Cell) -> ApiResult<Option<Row>> {
+    let cond = Cond::Cmp(table.col(col).expect("column"), Op::Eq, v);
+    let q = super::args::ListQuery {
+        cond: cond.clone(),
+        base: cond,
+        order: table.default_order.clone(),
+        limit: 1,
+        backwards: false,
+        has_cursor: false,
+    };
+    Ok(read::list(db, table, &q, None).await?.into_iter().next())
+}
+
+async fn user_row<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<Row> {
+    row_where(db, t("users"), "id", Cell::Uuid(id)).await?.ok_or_else(|| ApiError::NotFound("no such user".into()))
+}
+
+struct AuthPayload {
+    token: String,
+    user: Row,
+}
+
+fn check_email(email: &str) -> ApiResult<String> {
+    let e = email.trim().to_lowercase();
+    let ok = e.len() <= 255
+        && e.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !d.starts_with('.'));
+    if ok {
+        Ok(e)
+    } else {
+        Err(ApiError::bad("email: not an e-mail address"))
+    }
+}
+
+async fn register_user(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
+    let state = state(ctx)?;
+    let email = check_email(&arg_str(ctx, "email")?)?;
+    let password = arg_str(ctx, "password")?;
+    if password.chars().count() < 8 {
+        return Err(ApiError::bad("password: at least 8 characters"));
+    }
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let users = t("users");
+    let id = Uuid::new_v4();
+    let mut sql = super::sql::Sql::new(state.db.backend);
+    sql.push("INSERT INTO \"users\" (\"id\", \"email\", \"password_hash\", \"role\") VALUES (")
+        .param(Cell::Uuid(id).to_value(super::scalars::Kind::Uuid))
+        .push(", ")
+        .param(sea_orm::Value::String(Some(email)))
+        .push(", ")
+        .param(sea_orm::Value::String(Some(hash)))
+        .push(", 'user')");
+    state.db.write.execute_raw(sql.statement()).await.map_err(|e| match ApiError::from(e) {
+        ApiError::Conflict(_) => ApiError::Conflict("an account with this e-mail exists".into()),
+        other => other,
+    })?;
+    let _ = users;
+    let user = user_row(&state.db.write, id).await?;
+    Ok(AuthPayload { token: state.tokens.issue(&id.to_string(), Role::User, LOGIN_TTL_SECS)?, user })
+}
+
+async fn login(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
+    let state = state(ctx)?;
+    let email = arg_str(ctx, "email")?.trim().to_lowercase();
+    let password = arg_str(ctx, "password")?;
+    let wrong = || ApiError::Unauthenticated("wrong e-mail or password".into());
+    let mut sql = super::sql::Sql::new(state.db.backend);
+    sql.push("SELECT \"id\", \"password_hash\", \"role\" FROM \"users\" WHERE \"email\" = ")
+        .param(sea_orm::Value::String(Some(email)));
+    let row = state.db.write.query_one_raw(sql.statement()).await?.ok_or_else(wrong)?;
+    let id: Uuid = row.try_get_by_index(0)?;
+    let phc: String = row.try_get_by_index(1)?;
+    let role: String = row.try_get_by_index(2)?;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !ok {
+        return Err(wrong());
+    }
+    let role = Role::parse(&role).unwrap_or(Role::User);
+    let user = user_row(&state.db.write, id).await?;
+    Ok(AuthPayload { token: state.tokens.issue(&id.to_string(), role, LOGIN_TTL_SECS)?, user })
+}
+
+async fn connect_broker(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
+    let state = state(ctx)?;
+    let me = viewer_of(ctx).require_user()?;
+    let client_id = arg_str(ctx, "clientId")?;
+    let token = arg_str(ctx, "token")?;
+    if client_id.trim().is_empty() || token.is_empty() {
+        return Err(ApiError::bad("clientId and token must not be empty"));
+    }
+    let fernet = state
+        .fernet
+        .as_ref()
+        .ok_or_else(|| ApiError::Forbidden("broker connections are not enabled on this server (FERNET_KEY)".into()))?;
+    let sealed = fernet.encrypt(token.as_bytes());
+    let mut sql = super::sql::Sql::new(state.db.backend);
+    sql.push("UPDATE \"users\" SET \"dnse_client_id\" = ")
+        .param(sea_orm::Value::String(Some(client_id)))
+        .push(", \"dnse_token\" = ")
+        .param(sea_orm::Value::String(Some(sealed)))
+        .push(", \"updated_at\" = ")
+        .param(sea_orm::Value::ChronoDateTimeUtc(Some(chrono::Utc::now())))
+        .push(" WHERE \"id\" = ")
+        .param(sea_orm::Value::Uuid(Some(me)));
+    state.db.write.execute_raw(sql.statement()).await.map_err(|e| match ApiError::from(e) {
+        ApiError::Conflict(_) => ApiError::Conflict("this broker account is connected to another user".into()),
+        other => other,
+    })?;
+    user_row(&state.db.write, me).await
+}
+
+async fn set_allocations(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Row>> {
+    let state = state(ctx)?;
+    let table = t("portfolio_allocations");
+    let (owner, me) = may_write(table, viewer_of(ctx))?.ok_or_else(|| ApiError::Unauthenticated("sign in".into()))?;
+    let Some(GqlValue::List(items)) = arg(ctx, "allocations") else {
+        return Err(ApiError::bad("`allocations` is required"));
+    };
+    let mut rows = Vec::with_capacity(items.len());
+    let mut total = 0.0;
+    for (i, v) in items.iter().enumerate() {
+        let GqlValue::Object(o) = v else { return Err(ApiError::bad("allocations: objects expected")) };
+        let row = write::parse_input(table, o, &format!("allocations[{i}]"), Some((owner, me)), true)?;
+        if let Some((_, super::scalars::Cell::Float(p))) =
+            row.iter().find(|(c, _)| Some(*c) == table.col("allocation_pct"))
+        {
+            total += p;
+        }
+        rows.push(row);
+    }
+    if total > 100.0 + 1e-9 {
+        return Err(ApiError::bad(format!("allocations: the total is {total}%, more than 100%")));
+    }
+    let tx = state.db.write.begin().await?;
+    write::delete(&tx, table, &Cond::Cmp(owner, Op::Eq, Cell::Uuid(me))).await?;
+    let keys = write::insert(&tx, table, rows, false).await?;
+    let out = write::reread(&tx, table, &keys).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn run_workflow(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
+    let state = state(ctx)?;
+    let viewer = viewer_of(ctx);
+    let workflows = t("workflows");
+    let id = arg_uuid(ctx, "id")?;
+    let access = super::args::access(workflows, viewer)?;
+    let cond = Cond::All(vec![access, Cond::Cmp(workflows.col("id").unwrap(), Op::Eq, Cell::Uuid(id))]);
+    if read::count(&state.db.write, workflows, &cond).await? == 0 {
+        return Err(ApiError::NotFound("no such workflow".into()));
+    }
+    let logs = t("workflow_execution_logs");
+    let log_id = Uuid::new_v4();
+    let row = vec![
+        (logs.col("id").unwrap(), Cell::Uuid(log_id)),
+        (logs.col("workflow_id").unwrap(), Cell::Uuid(id)),
+        (logs.col("status").unwrap(), Cell::Text("pending".into())),
+    ];
+    let tx = state.db.write.begin().await?;
+    let keys = write::insert(&tx, logs, vec![row], false).await?;
+    let out =
+        write::reread(&tx, logs, &keys).await?.pop().ok_or_else(|| ApiError::Internal("lost execution".into()))?;
+    tx.commit().await?;
+    crate::events::publish_execution(state, &out);
+    Ok(out)
+}
+
+async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
+    let state = state(ctx)?;
+    let viewer = viewer_of(ctx);
+    if !matches!(viewer.role, Role::Service | Role::Admin) {
+        return Err(if viewer.role == Role::Anonymous {
+            ApiError::Unauthenticated("sign in as a workflow worker".into())
+        } else {
+            ApiError::Forbidden("only workflow workers (service role) update executions".into())
+        });
+    }
+    let logs = t("workflow_execution_logs");
+    let id = arg_uuid(ctx, "id")?;
+    let status = arg_str(ctx, "status")?;
+    let current = row_where(&state.db.write, logs, "id", Cell::Uuid(id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such execution".into()))?;
+    let Cell::Text(from) = &current.cells[logs.col("status").unwrap()] else {
+        return Err(ApiError::Internal("status".into()));
+    };
+    let legal = matches!(
+        (from.as_str(), status.as_str()),
+        ("pending", "running") | ("running", "success") | ("running", "failed") | ("pending", "failed")
+    );
+    if !legal {
+        return Err(ApiError::bad(format!("status: cannot go from {from} to {status}")));
+    }
+    let mut patch = vec![(logs.col("status").unwrap(), Cell::Text(status.clone()))];
+    if let Some(r) = arg(ctx, "result") {
+        patch.push((logs.col("result").unwrap(), Cell::Json(r.into_json().map_err(|e| ApiError::bad(e.to_string()))?)));
+    }
+    if let Some(GqlValue::String(m)) = arg(ctx, "errorMessage") {
+        patch.push((logs.col("error_message").unwrap(), Cell::Text(m)));
+    }
+    if let Some(GqlValue::Number(n)) = arg(ctx, "durationMs") {
+        let ms = n
+            .as_i64()
+            .filter(|v| *v >= 0 && *v <= i32::MAX as i64)
+            .ok_or_else(|| ApiError::bad("durationMs: a non-negative Int"))?;
+        patch.push((logs.col("duration_ms").unwrap(), Cell::Int(ms)));
+    }
+    // Compare-and-set on the status, so two workers cannot both move the same execution.
+    let cond = Cond::All(vec![
+        Cond::Cmp(logs.col("id").unwrap(), Op::Eq, Cell::Uuid(id)),
+        Cond::Cmp(logs.col("status").unwrap(), Op::Eq, Cell::Text(from.clone())),
+    ]);
+    let tx = state.db.write.begin().await?;
+    if write::update(&tx, logs, &cond, &patch).await? == 0 {
+        return Err(ApiError::Conflict("the execution changed meanwhile; read it again".into()));
+    }
+    let out = row_where(&tx, logs, "id", Cell::Uuid(id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such execution".into()))?;
+    tx.commit().await?;
+    crate::events::publish_execution(state, &out);
+    Ok(out)
+}
+
+async fn issue_token(ctx: &ResolverContext<'_>) -> ApiResult<String> {
+    let state = state(ctx)?;
+    viewer_of(ctx).require_admin()?;
+    let role = Role::parse(&arg_str(ctx, "role")?)
+        .ok_or_else(|| ApiError::bad("role: one of user, analyst, service, admin"))?;
+    let subject = match arg(ctx, "subject") {
+        Some(GqlValue::String(s)) => s,
+        _ => Uuid::new_v4().to_string(),
+    };
+    let hours = match arg(ctx, "ttlHours") {
+        Some(GqlValue::Number(n)) => {
+            n.as_u64().filter(|h| *h > 0 && *h <= 24 * 365).ok_or_else(|| ApiError::bad("ttlHours: 1 to 8760"))?
+        }
+        _ => 24,
+    };
+    state.tokens.issue(&subject, role, hours * 3600)
+}
+
+async fn delete_user(ctx: &ResolverContext<'_>) -> ApiResult<bool> {
+    let state = state(ctx)?;
+    let viewer: &Viewer = viewer_of(ctx);
+    let id = arg_uuid(ctx, "id")?;
+    if !(viewer.is_admin() || viewer.user == Some(id) && viewer.role != Role::Anonymous) {
+        viewer.require_admin()?;
+    }
+    let users = t("users");
+    let tx = state.db.write.begin().await?;
+    let n = write::delete(&tx, users, &Cond::Cmp(users.col("id").unwrap(), Op::Eq, Cell::Uuid(id))).await?;
+    tx.commit().await?;
+    if n == 0 {
+        return Err(ApiError::NotFound("no such user".into()));
+    }
+    Ok(true)
+}
+
+fn rows(r: Vec<Row>) -> Option<FieldValue<'static>> {
+    Some(FieldValue::list(r.into_iter().map(FieldValue::owned_any)))
+}
+
+pub fn register(
+    mut builder: async_graphql::dynamic::SchemaBuilder,
+    query: Object,
+    mutation: Object,
+) -> (async_graphql::dynamic::SchemaBuilder, Object, Object) {
+    builder = builder
+        .register(
+            Object::new("AuthPayload")
+                .field(Field::new("token", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+                    FieldFuture::new(async move {
+                        Ok(Some(GqlValue::String(ctx.parent_value.try_downcast_ref::<AuthPayload>()?.token.clone())))
+                    })
+                }))
+                .field(Field::new("user", TypeRef::named_nn("User"), |ctx| {
+                    FieldFuture::new(async move {
+                        Ok(Some(FieldValue::borrowed_any(&ctx.parent_value.try_downcast_ref::<AuthPayload>()?.user)))
+                    })
+                })),
+        )
+        .register(
+            InputObject::new("AllocationInput")
+                .field(InputValue::new("symbol", TypeRef::named_nn(TypeRef::STRING)))
+                .field(InputValue::new("allocationPct", TypeRef::named_nn(TypeRef::FLOAT))),
+        );
+    let s = |n: &str| InputValue::new(n, TypeRef::named_nn(TypeRef::STRING));
+    let query = query.field(
+        Field::new("me", TypeRef::named("User"), |ctx| {
+            FieldFuture::new(async move {
+                let state = state(&ctx)?;
+                let me = viewer_of(&ctx).require_user()?;
+                Ok(row_where(&state.db.read, t("users"), "id", Cell::Uuid(me)).await?.map(FieldValue::owned_any))
+            })
+        })
+        .description("The signed-in user."),
+    );
+    let mutation = mutation
+        .field(
+            Field::new("register", TypeRef::named_nn("AuthPayload"), |ctx| {
+                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(register_user(&ctx).await?))) })
+            })
+            .argument(s("email"))
+            .argument(s("password"))
+            .description("Creates an account (role `user`) and signs it in."),
+        )
+        .field(
+            Field::new("login", TypeRef::named_nn("AuthPayload"), |ctx| {
+                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(login(&ctx).await?))) })
+            })
+            .argument(s("email"))
+            .argument(s("password")),
+        )
+        .field(
+            Field::new("connectBroker", TypeRef::named_nn("User"), |ctx| {
+                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(connect_broker(&ctx).await?))) })
+            })
+            .argument(s("clientId"))
+            .argument(s("token"))
+            .description("Stores the caller's DNSE broker token, encrypted at rest."),
+        )
+        .field(
+            Field::new("issueToken", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+                FieldFuture::new(async move { Ok(Some(GqlValue::String(issue_token(&ctx).await?))) })
+            })
+            .argument(s("role"))
+            .argument(InputValue::new("subject", TypeRef::named(TypeRef::STRING)))
+            .argument(InputValue::new("ttlHours", TypeRef::named(TypeRef::INT)))
+            .description("Admins mint tokens for workers (`service`) and analysts."),
+        )
+        .field(
+            Field::new("deleteUser", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+                FieldFuture::new(async move { Ok(Some(GqlValue::Boolean(delete_user(&ctx).await?))) })
+            })
+            .argument(InputValue::new("id", TypeRef::named_nn("UUID"))),
+        )
+        .field(
+            Field::new("setPortfolioAllocations", TypeRef::named_nn_list_nn("PortfolioAllocation"), |ctx| {
+                FieldFuture::new(async move { Ok(rows(set_allocations(&ctx).await?)) })
+            })
+            .argument(InputValue::new("allocations", TypeRef::named_nn_list_nn("AllocationInput")))
+            .description("Replaces the caller's allocations (each 0–100 %, total at most 100 %)."),
+        )
+        .field(
+            Field::new("runWorkflow", TypeRef::named_nn("WorkflowExecutionLog"), |ctx| {
+                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(run_workflow(&ctx).await?))) })
+            })
+            .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
+            .description("Queues a run of one of the caller's workflows (status `pending`)."),
+        )
+        .field(
+            Field::new("updateWorkflowExecution", TypeRef::named_nn("WorkflowExecutionLog"), |ctx| {
+                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(update_execution(&ctx).await?))) })
+            })
+            .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
+            .argument(s("status"))
+            .argument(InputValue::new("result", TypeRef::named("JSON")))
+            .argument(InputValue::new("errorMessage", TypeRef::named(TypeRef::STRING)))
+            .argument(InputValue::new("durationMs", TypeRef::named(TypeRef::INT)))
+            .description("Workers move an execution pending → running → success | failed."),
+        );
+    (builder, query, mutation)
+}

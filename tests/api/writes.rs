@@ -1,0 +1,303 @@
+//! Users, roles and validated, transactional writes.
+use crate::common::*;
+use quantgraph::auth::Role;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+fn token(app: &TestApp, role: Role) -> String {
+    format!("Bearer {}", app.app.state.tokens.issue(&uuid::Uuid::new_v4().to_string(), role, 600).unwrap())
+}
+
+async fn as_role(app: &TestApp, auth: &str, q: &str, vars: Value) -> Value {
+    app.gql_with(q, vars, &[("Authorization", auth)]).await
+}
+
+fn code(r: &Value) -> Option<&str> {
+    r["errors"][0]["extensions"]["code"].as_str()
+}
+
+async fn register(app: &TestApp, email: &str) -> (String, String) {
+    let r = app
+        .gql(r#"mutation($e: String!) { register(email: $e, password: "correct horse") { token user { id email hasBrokerConnection } } }"#, json!({ "e": email }))
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    (
+        format!("Bearer {}", r["data"]["register"]["token"].as_str().unwrap()),
+        r["data"]["register"]["user"]["id"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn register_login_me_and_secrets_never_leave() {
+    for backend in backends() {
+        let key = fernet::Fernet::generate_key();
+        let app = spawn_with(backend, true, |c| c.fernet_key = Some(quantgraph::config::Secret(key.clone()))).await;
+        let (auth, id) = register(&app, "Ana@Example.com").await;
+        let me = as_role(&app, &auth, "{ me { id email hasBrokerConnection } }", json!({})).await;
+        assert_eq!(me["data"]["me"]["email"], "ana@example.com");
+        assert_eq!(me["data"]["me"]["hasBrokerConnection"], false);
+        let again = app
+            .gql(r#"mutation { register(email: "ana@example.com", password: "another one") { token } }"#, json!({}))
+            .await;
+        assert_eq!(code(&again), Some("CONFLICT"));
+        let bad = app
+            .gql(r#"mutation { login(email: "ana@example.com", password: "wrong password") { token } }"#, json!({}))
+            .await;
+        assert_eq!(code(&bad), Some("UNAUTHENTICATED"));
+        let ok = app
+            .gql(
+                r#"mutation { login(email: "ana@example.com", password: "correct horse") { token user { id } } }"#,
+                json!({}),
+            )
+            .await;
+        assert_eq!(ok["data"]["login"]["user"]["id"], id.as_str());
+        let c = as_role(
+            &app,
+            &auth,
+            r#"mutation { connectBroker(clientId: "064C123456", token: "dnse-secret-token") { hasBrokerConnection } }"#,
+            json!({}),
+        )
+        .await;
+        assert_eq!(c["data"]["connectBroker"]["hasBrokerConnection"], true, "{c}");
+        // At rest the token is Fernet ciphertext that decrypts with the key.
+        let db = app.sql().await;
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT dnse_token, password_hash FROM users WHERE email = 'ana@example.com'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let sealed: String = row.try_get_by_index(0).unwrap();
+        let hash: String = row.try_get_by_index(1).unwrap();
+        assert!(!sealed.contains("dnse-secret-token"));
+        assert_eq!(fernet::Fernet::new(&key).unwrap().decrypt(&sealed).unwrap(), b"dnse-secret-token");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        let sdl = quantgraph::export_schema();
+        assert!(!sdl.contains("passwordHash") && !sdl.contains("dnseToken"));
+    }
+}
+
+/// Each role against each root list and a mutation per writer class.
+#[tokio::test]
+async fn roles_are_enforced_on_every_path() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let (user, _) = register(&app, "u1@example.com").await;
+        let roles = [
+            ("anonymous", String::new()),
+            ("user", user),
+            ("analyst", token(&app, Role::Analyst)),
+            ("service", token(&app, Role::Service)),
+            ("admin", token(&app, Role::Admin)),
+        ];
+        // (query, allowed roles)
+        let cases: [(&str, &[&str]); 8] = [
+            ("{ tickers(first: 1) { nodes { ticker } } }", &["anonymous", "user", "analyst", "service", "admin"]),
+            ("{ marketCandles(first: 1) { nodes { symbol } } }", &["anonymous", "user", "analyst", "service", "admin"]),
+            ("{ strategies(first: 1) { nodes { name } } }", &["analyst", "admin"]),
+            ("{ backtestResults(first: 1) { nodes { id } } }", &["analyst", "admin"]),
+            ("{ workflows(first: 1) { nodes { name } } }", &["user", "analyst", "service", "admin"]),
+            (r#"mutation { createStrategy(input: { name: "S-$ROLE" }) { id } }"#, &["analyst", "admin"]),
+            (
+                r#"mutation { ingestCandles(candles: [{ time: "2025-10-20T02:15:00Z", symbol: "T$ROLE", open: 1, high: 2, low: 1, close: 2, volume: "10" }]) { inserted } }"#,
+                &["service", "admin"],
+            ),
+            (r#"mutation { createTicker(input: { ticker: "N$ROLE", region: "VN" }) { id } }"#, &["admin"]),
+        ];
+        for (q, allowed) in cases {
+            for (role, auth) in &roles {
+                let q = q.replace("$ROLE", role);
+                let r = if auth.is_empty() {
+                    app.gql(&q, json!({})).await
+                } else {
+                    as_role(&app, auth, &q, json!({})).await
+                };
+                if allowed.contains(role) {
+                    assert!(r.get("errors").is_none(), "{backend:?} {role}: {q}: {r}");
+                } else {
+                    let c = code(&r).unwrap_or_else(|| panic!("{backend:?} {role} allowed: {q}"));
+                    assert!(c == "FORBIDDEN" || c == "UNAUTHENTICATED", "{backend:?} {role}: {q}: {c}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_user_never_sees_another_users_rows() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let (a, _) = register(&app, "a@example.com").await;
+        let (b, b_id) = register(&app, "b@example.com").await;
+        let w = as_role(
+            &app,
+            &a,
+            r#"mutation { createWorkflow(input: { name: "alpha", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+            json!({}),
+        )
+        .await;
+        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
+        as_role(&app, &a, "mutation($id: UUID!) { runWorkflow(id: $id) { status } }", json!({ "id": wid })).await;
+        as_role(
+            &app,
+            &a,
+            r#"mutation { setPortfolioAllocations(allocations: [{ symbol: "HPG", allocationPct: 60 }]) { id } }"#,
+            json!({}),
+        )
+        .await;
+        let paths = [
+            "{ workflows { totalCount nodes { id } } }",
+            "{ workflowExecutionLogs { totalCount } }",
+            "{ portfolioAllocations { totalCount } }",
+            "{ users { totalCount nodes { id } } }",
+        ];
+        for q in paths {
+            let r = as_role(&app, &b, q, json!({})).await;
+            let root = r["data"].as_object().unwrap().values().next().unwrap();
+            let n: i64 = root["totalCount"].as_str().unwrap().parse().unwrap();
+            let want = if q.contains("users") { 1 } else { 0 };
+            assert_eq!(n, want, "{backend:?}: {q}: {r}");
+        }
+        let one = as_role(&app, &b, "query($id: UUID!) { workflow(id: $id) { name } }", json!({ "id": wid })).await;
+        assert_eq!(one["data"]["workflow"], Value::Null);
+        let nested =
+            as_role(&app, &b, "{ me { id workflows { nodes { id } } allocations { nodes { id } } } }", json!({})).await;
+        assert_eq!(nested["data"]["me"]["id"], b_id.as_str());
+        assert_eq!(nested["data"]["me"]["workflows"]["nodes"], json!([]));
+        for m in [
+            "mutation($id: UUID!) { runWorkflow(id: $id) { id } }",
+            "mutation($id: UUID!) { deleteWorkflow(id: $id) }",
+            r#"mutation($id: UUID!) { updateWorkflow(id: $id, patch: { name: "stolen" }) { id } }"#,
+        ] {
+            assert_eq!(code(&as_role(&app, &b, m, json!({ "id": wid })).await), Some("NOT_FOUND"), "{backend:?}: {m}");
+        }
+    }
+}
+
+fn bars(n: usize, bad_at: Option<usize>) -> Value {
+    let day0 = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                let high = if Some(i) == bad_at { "90.0000" } else { "110.5000" };
+                json!({ "ticker": "BULK", "region": "US", "date": (day0 + chrono::Duration::days(i as i64)).to_string(), "timeframe": "D",
+                        "open": "100.0000", "high": high, "low": "95.2500", "close": "105.1000", "volume": "1000000000000" })
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn ingest_is_all_or_nothing_and_idempotent() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let svc = token(&app, Role::Service);
+        let q = "mutation($b: [OhlcvInput!]!) { ingestOhlcv(bars: $b) { inserted updated } }";
+        let count = || async {
+            let d = app.data(r#"{ ohlcvData(where: { ticker: { eq: "BULK" } }) { totalCount } }"#, json!({})).await;
+            d["ohlcvData"]["totalCount"].as_str().unwrap().parse::<i64>().unwrap()
+        };
+        let r = as_role(&app, &svc, q, json!({ "b": bars(1000, Some(500)) })).await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"));
+        let msg = r["errors"][0]["message"].as_str().unwrap();
+        assert!(msg.contains("bars[500]") && msg.contains("high"), "{msg}");
+        assert_eq!(count().await, 0, "{backend:?}: a bad row let others land");
+        let r = as_role(&app, &svc, q, json!({ "b": bars(1000, None) })).await;
+        assert_eq!(r["data"]["ingestOhlcv"], json!({ "inserted": 1000, "updated": 0 }), "{backend:?}: {r}");
+        let r = as_role(&app, &svc, q, json!({ "b": bars(1000, None) })).await;
+        assert_eq!(r["data"]["ingestOhlcv"], json!({ "inserted": 0, "updated": 1000 }), "{backend:?}: {r}");
+        assert_eq!(count().await, 1000);
+        let dup = Value::Array(vec![bars(1, None)[0].clone(), bars(1, None)[0].clone()]);
+        assert_eq!(code(&as_role(&app, &svc, q, json!({ "b": dup })).await), Some("BAD_USER_INPUT"));
+    }
+}
+
+#[tokio::test]
+async fn documented_constraints_are_checked_before_sql() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let analyst = token(&app, Role::Analyst);
+        let (user, _) = register(&app, "c@example.com").await;
+        let cases: [(&str, &str, &str); 7] = [
+            (
+                &analyst,
+                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02", transactionType: "HOLD", shares: "1", price: "1" }]) { id } }"#,
+                "transactionType",
+            ),
+            (
+                &analyst,
+                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02", transactionType: "BUY", shares: "-5", price: "1" }]) { id } }"#,
+                "shares",
+            ),
+            (
+                &analyst,
+                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "XX", date: "2025-01-02", transactionType: "BUY", shares: "5", price: "1" }]) { id } }"#,
+                "region",
+            ),
+            (
+                &analyst,
+                r#"mutation { createValueChainEdge(input: { sourceId: "5eed0000-0000-4000-8000-000000040000", targetId: "5eed0000-0000-4000-8000-000000040002", correlationCoeff: 1.5 }) { id } }"#,
+                "correlationCoeff",
+            ),
+            (&analyst, r#"mutation { createStrategy(input: { name: "  " }) { id } }"#, "name"),
+            (
+                &user,
+                r#"mutation { setPortfolioAllocations(allocations: [{ symbol: "A", allocationPct: 70 }, { symbol: "B", allocationPct: 40 }]) { id } }"#,
+                "100",
+            ),
+            (
+                &user,
+                r#"mutation { createWorkflow(input: { name: "x", jsonGraph: { nodes: 1 } }) { id } }"#,
+                "jsonGraph",
+            ),
+        ];
+        for (auth, q, field) in cases {
+            let r = as_role(&app, auth, q, json!({})).await;
+            assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{backend:?}: {q}: {r}");
+            assert!(r["errors"][0]["message"].as_str().unwrap().contains(field), "{r}");
+        }
+        let dup = as_role(
+            &app,
+            &analyst,
+            r#"mutation { createStrategy(input: { name: "Momentum-Value" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+        assert_eq!(code(&dup), Some("CONFLICT"));
+        // A good transaction gets its exact total on both backends.
+        let ok = as_role(&app, &analyst, r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02", transactionType: "BUY", shares: "12345678.9012", price: "100000000", commission: "3456.7891", slippage: "0" }]) { totalValue price } }"#, json!({})).await;
+        assert_eq!(ok["data"]["recordTransactions"][0]["totalValue"], "1234567890123456.7891", "{backend:?}: {ok}");
+    }
+}
+
+#[tokio::test]
+async fn workflow_executions_follow_their_life_cycle() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let (user, _) = register(&app, "w@example.com").await;
+        let svc = token(&app, Role::Service);
+        let w = as_role(
+            &app,
+            &user,
+            r#"mutation { createWorkflow(input: { name: "flow", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+            json!({}),
+        )
+        .await;
+        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
+        let run =
+            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id status } }", json!({ "id": wid }))
+                .await;
+        assert_eq!(run["data"]["runWorkflow"]["status"], "pending");
+        let eid = run["data"]["runWorkflow"]["id"].as_str().unwrap().to_string();
+        let upd = "mutation($id: UUID!, $s: String!) { updateWorkflowExecution(id: $id, status: $s, durationMs: 12) { status durationMs } }";
+        assert_eq!(code(&as_role(&app, &user, upd, json!({ "id": eid, "s": "running" })).await), Some("FORBIDDEN"));
+        assert_eq!(code(&as_role(&app, &svc, upd, json!({ "id": eid, "s": "success" })).await), Some("BAD_USER_INPUT"));
+        let r = as_role(&app, &svc, upd, json!({ "id": eid, "s": "running" })).await;
+        assert_eq!(r["data"]["updateWorkflowExecution"]["status"], "running", "{r}");
+        let r = as_role(&app, &svc, upd, json!({ "id": eid, "s": "success" })).await;
+        assert_eq!(r["data"]["updateWorkflowExecution"]["durationMs"], 12);
+        assert_eq!(code(&as_role(&app, &svc, upd, json!({ "id": eid, "s": "running" })).await), Some("BAD_USER_INPUT"));
+    }
+}
