@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// Events a slow subscriber may lag behind before it is told so.
-pub const BUFFER: usize = 1024;
+pub const BUFFER: usize = 16_384;
 
 /// An event: a row of a table, as text per column (exact for decimals and times).
 pub type Payload = Arc<Value>;

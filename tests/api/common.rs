@@ -128,3 +128,75 @@ impl TestApp {
         Database::connect(&self.database_url).await.unwrap()
     }
 }
+
+/// A GraphQL-over-WebSocket client (graphql-transport-ws, or the legacy graphql-ws).
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    legacy: bool,
+}
+
+impl Ws {
+    pub async fn connect(app: &TestApp, token: Option<&str>, legacy: bool) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/graphql/ws", app.app.addr).into_client_request().unwrap();
+        let proto = if legacy { "graphql-ws" } else { "graphql-transport-ws" };
+        req.headers_mut().insert("Sec-WebSocket-Protocol", proto.parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.expect("WebSocket connects");
+        let mut ws = Ws { stream, legacy };
+        let payload = match token {
+            Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
+            None => json!({}),
+        };
+        ws.send(json!({ "type": "connection_init", "payload": payload })).await;
+        let ack = ws.recv(std::time::Duration::from_secs(5)).await.expect("connection_ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        use futures_util::SinkExt;
+        self.stream.send(tokio_tungstenite::tungstenite::Message::Text(v.to_string().into())).await.unwrap();
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, vars: Value) {
+        let ty = if self.legacy { "start" } else { "subscribe" };
+        self.send(json!({ "id": id, "type": ty, "payload": { "query": query, "variables": vars } })).await;
+    }
+
+    /// The next protocol message other than keep-alives, or `None` after `timeout`.
+    pub async fn recv(&mut self, timeout: std::time::Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        loop {
+            let msg = tokio::time::timeout(timeout, self.stream.next()).await.ok()??.ok()?;
+            let text = match msg {
+                tokio_tungstenite::tungstenite::Message::Text(t) => t.to_string(),
+                tokio_tungstenite::tungstenite::Message::Close(_) => return None,
+                _ => continue,
+            };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            match v["type"].as_str() {
+                Some("ka") | Some("pong") => continue,
+                Some("ping") => self.send(json!({ "type": "pong" })).await,
+                _ => return Some(v),
+            }
+        }
+    }
+
+    /// The next `data` payload (`next` / `data` message), or `None` after `timeout`.
+    pub async fn next_data(&mut self, timeout: std::time::Duration) -> Option<Value> {
+        let v = self.recv(timeout).await?;
+        match v["type"].as_str() {
+            Some("next") | Some("data") => Some(v["payload"].clone()),
+            _ => Some(v),
+        }
+    }
+}
+
+/// Redis for tests that need it; under `CI=true` it must be there.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("QG_TEST_REDIS_URL") {
+        Ok(u) => Some(u),
+        Err(_) if std::env::var("CI").is_ok_and(|c| c == "true") => panic!("CI=true but QG_TEST_REDIS_URL is not set"),
+        Err(_) => None,
+    }
+}

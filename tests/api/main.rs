@@ -2,5 +2,6 @@
 mod buckets;
 mod common;
 mod foundation;
+mod live;
 mod read;
 mod writes;
