@@ -14,7 +14,7 @@ use async_graphql_axum::{
     rejection::GraphQLRejection, GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket,
 };
 use axum::extract::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -109,7 +109,7 @@ impl App {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
-            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
             .layer(cors(config.cors_origins.as_deref())?)
             .with_state(shared);
         let listener =

@@ -301,3 +301,65 @@ async fn workflow_executions_follow_their_life_cycle() {
         assert_eq!(code(&as_role(&app, &svc, upd, json!({ "id": eid, "s": "running" })).await), Some("BAD_USER_INPUT"));
     }
 }
+
+#[tokio::test]
+async fn endpoint_guards_rate_limit_cors_and_body_size() {
+    let app = spawn_with(Backend::Sqlite, true, |c| {
+        c.rate_limit = 5;
+        c.cors_origins = Some("https://dash.example.com".into());
+        c.max_body_bytes = 4096;
+    })
+    .await;
+    let q = "{ tickers(first: 1) { nodes { ticker } } }";
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        let r = app.http.post(&app.url).json(&json!({ "query": q })).send().await.unwrap();
+        codes.push(r.status().as_u16());
+    }
+    assert_eq!(&codes[..5], &[200; 5]);
+    assert_eq!(codes[6], 429, "{codes:?}");
+    // Another token has its own allowance.
+    let other = token(&app, Role::User);
+    let r = app.http.post(&app.url).header("Authorization", &other).json(&json!({ "query": q })).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let pre = app
+        .http
+        .request(reqwest::Method::OPTIONS, &app.url)
+        .header("Origin", "https://dash.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.headers().get("access-control-allow-origin").unwrap(), "https://dash.example.com");
+    let evil = app
+        .http
+        .request(reqwest::Method::OPTIONS, &app.url)
+        .header("Origin", "https://evil.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let big = format!("{{ tickers(where: {{ name: {{ eq: \"{}\" }} }}) {{ totalCount }} }}", "x".repeat(8000));
+    let r = app
+        .http
+        .post(&app.url)
+        .header("Authorization", token(&app, Role::Analyst))
+        .json(&json!({ "query": big }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn introspection_and_playground_can_be_switched_off() {
+    let app = spawn_with(Backend::Sqlite, false, |c| c.introspection = false).await;
+    let r = app.gql("{ __schema { types { name } } }", json!({})).await;
+    assert!(r.get("errors").is_some(), "{r}");
+    let page = app.http.get(&app.url).header("Accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    let on = spawn_with(Backend::Sqlite, false, |_| {}).await;
+    let page = on.http.get(&on.url).header("Accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("QuantGraph") && page.contains("tickers"), "the playground opens with an example query");
+}
