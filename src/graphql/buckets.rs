@@ -92,7 +92,7 @@ impl BarInterval {
     }
 }
 
-fn candle_seconds(s: &str) -> Option<i64> {
+pub fn candle_seconds(s: &str) -> Option<i64> {
     Some(match s {
         "M1" => 60,
         "M5" => 300,
@@ -106,9 +106,11 @@ fn candle_seconds(s: &str) -> Option<i64> {
 }
 
 /// One bucket: start, then open, high, low, close, volume, count.
-struct Bucket {
-    start: Cell,
-    values: Vec<Cell>,
+pub struct Bucket {
+    /// The ticker or symbol the bucket belongs to.
+    pub key: String,
+    pub start: Cell,
+    pub values: Vec<Cell>,
 }
 
 /// Aggregates raw rows of `table` grouped by `bucket` (an SQL expression), oldest first.
@@ -160,7 +162,7 @@ async fn raw_buckets(
         .into_iter()
         .map(|(_, mut cells)| {
             let start = cells.remove(0);
-            Bucket { start, values: cells }
+            Bucket { key: String::new(), start, values: cells }
         })
         .collect())
 }
@@ -247,7 +249,7 @@ async fn ohlcv_bars(
     let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
     for (_, mut cells) in fetch(&state.db.read, sql, 0, &kinds).await? {
         let start = cells.remove(0);
-        out.push(Bucket { start, values: cells });
+        out.push(Bucket { key: String::new(), start, values: cells });
     }
     if let (Some(t), Some(ft)) = (to, full_to) {
         let edge_from = full_from.map_or(ft, |ff| ft.max(ff));
@@ -272,7 +274,7 @@ async fn ohlcv_bars(
     Ok(out)
 }
 
-async fn candles(
+pub async fn candles(
     state: &AppState,
     symbol: &str,
     secs: i64,
@@ -298,6 +300,7 @@ async fn candles(
     Ok(rows
         .into_iter()
         .map(|b| Bucket {
+            key: symbol.to_string(),
             start: match b.start {
                 Cell::Int(s) => DateTime::from_timestamp(s, 0).map(Cell::DateTime).unwrap_or(Cell::Null),
                 other => other,
@@ -318,6 +321,11 @@ fn bucket_object(name: &str, start: &str, price: Kind) -> Object {
             let b = ctx.parent_value.try_downcast_ref::<Bucket>()?;
             let kind = if matches!(b.start, Cell::Date(_)) { Kind::Date } else { Kind::DateTime };
             Ok(Some(b.start.to_gql(kind, tz)))
+        })
+    }));
+    obj = obj.field(Field::new("symbol", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+        FieldFuture::new(async move {
+            Ok(Some(GqlValue::String(ctx.parent_value.try_downcast_ref::<Bucket>()?.key.clone())))
         })
     }));
     let fields = [
@@ -383,7 +391,10 @@ pub fn register(
                 }
             }
             let rows = ohlcv_bars(state, &ticker, &region, iv, from, to).await?;
-            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
+            Ok(Some(FieldValue::list(rows.into_iter().map(|mut b| {
+                b.key = ticker.clone();
+                FieldValue::owned_any(b)
+            }))))
         })
     })
     .argument(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))

@@ -2,6 +2,7 @@
 //! that passes `since` first gets the stored rows after that point, then live rows, with
 //! nothing lost or repeated at the switch; one that falls behind is told so and closed.
 use super::args::check_region;
+use super::buckets::Bucket;
 use super::catalog::{Catalog, Table};
 use super::read::{self, Row};
 use super::scalars::{parse_date, parse_datetime, Cell, Kind};
@@ -130,20 +131,100 @@ fn strings(v: Option<GqlValue>) -> Vec<String> {
     }
 }
 
+/// A minute candle as a one-minute bucket.
+fn minute_bucket(row: &Row) -> Option<Bucket> {
+    let t = row.table;
+    let c = |n: &str| row.cells[t.col(n).expect("candle column")].clone();
+    let Cell::Text(symbol) = c("symbol") else { return None };
+    Some(Bucket {
+        key: symbol,
+        start: c("time"),
+        values: vec![c("open"), c("high"), c("low"), c("close"), c("volume"), Cell::Int(1)],
+    })
+}
+
+fn bucket_sig(b: &Bucket) -> String {
+    format!("{}{:?}{:?}", b.key, b.start, b.values)
+}
+
+/// Candles (or running buckets of `secs`) of `symbols`: the stored ones after `since`, then live.
+async fn candle_feed(
+    state: AppState,
+    symbols: Vec<String>,
+    secs: i64,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<BoxStream<'static, async_graphql::Result<Bucket>>, ApiError> {
+    let receivers: Vec<_> = symbols.iter().map(|s| state.events.subscribe(&format!("candle:{s}"))).collect();
+    let mut replay = Vec::new();
+    if let Some(since) = since {
+        let after = since + chrono::Duration::microseconds(1);
+        for sym in &symbols {
+            replay.extend(super::buckets::candles(&state, sym, secs, Some(after), None).await?);
+        }
+        replay.sort_by(|a, b| format!("{:?}", a.start).cmp(&format!("{:?}", b.start)));
+    }
+    let seen: HashSet<String> = replay.iter().map(bucket_sig).collect();
+    let t = table("market_candles");
+    let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new))
+        .scan(false, |ended, ev: Result<Payload, BroadcastStreamRecvError>| {
+            let out = if *ended {
+                None
+            } else {
+                match ev {
+                    Ok(p) => Some(Ok(p["row"].as_object().and_then(|r| row_of(t, r)))),
+                    Err(BroadcastStreamRecvError::Lagged(n)) => {
+                        *ended = true;
+                        Some(Err(ApiError::TooComplex(format!(
+                            "subscriber fell {n} events behind and was closed; resubscribe with `since` to catch up from the database"
+                        ))))
+                    }
+                }
+            };
+            futures_util::future::ready(out)
+        })
+        .then(move |ev| {
+            let state = state.clone();
+            async move {
+                match ev {
+                    Err(e) => Some(Err(e.into())),
+                    Ok(None) => None,
+                    Ok(Some(row)) if secs == 60 => minute_bucket(&row).map(Ok),
+                    Ok(Some(row)) => {
+                        // The running bucket this candle falls in, read again as a whole.
+                        let b = minute_bucket(&row)?;
+                        let Cell::DateTime(t) = b.start else { return None };
+                        let start = chrono::DateTime::from_timestamp(t.timestamp() / secs * secs, 0)?;
+                        let end = start + chrono::Duration::seconds(secs) - chrono::Duration::microseconds(1);
+                        match super::buckets::candles(&state, &b.key, secs, Some(start), Some(end)).await {
+                            Ok(mut v) => v.pop().map(Ok),
+                            Err(e) => Some(Err(e.into())),
+                        }
+                    }
+                }
+            }
+        })
+        .filter_map(futures_util::future::ready)
+        .filter(move |b| futures_util::future::ready(!matches!(b, Ok(b) if seen.contains(&bucket_sig(b)))));
+    Ok(stream::iter(replay.into_iter().map(Ok)).chain(live).boxed())
+}
+
 pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_graphql::dynamic::SchemaBuilder {
     builder = builder.register(
         InputObject::new("TickerKey")
             .field(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))
             .field(InputValue::new("region", TypeRef::named_nn(TypeRef::STRING))),
     );
-    let candles = SubscriptionField::new("candles", TypeRef::named_nn("MarketCandle"), |ctx| {
+    let candles = SubscriptionField::new("candles", TypeRef::named_nn("CandleBucket"), |ctx| {
         SubscriptionFieldFuture::new(async move {
-            let state = ctx.data::<AppState>()?;
+            let state = ctx.data::<AppState>()?.clone();
             let symbols = strings(ctx.args.get("symbols").map(|v| v.as_value().clone()));
             if symbols.is_empty() || symbols.len() > 500 {
                 return Err(ApiError::bad("symbols: 1 to 500 symbols").into());
             }
-            let t = table("market_candles");
+            let secs = match ctx.args.get("interval").and_then(|v| v.enum_name().ok().map(String::from)) {
+                Some(i) => super::buckets::candle_seconds(&i).ok_or_else(|| ApiError::bad("unknown interval"))?,
+                None => 60,
+            };
             let since = ctx
                 .args
                 .get("since")
@@ -151,23 +232,19 @@ pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_gra
                 .map(|s| parse_datetime(&s))
                 .transpose()
                 .map_err(ApiError::bad)?;
-            let topics: Vec<String> = symbols.iter().map(|s| format!("candle:{s}")).collect();
-            let cond = since.map(|s| {
-                Cond::All(vec![
-                    Cond::In(t.col("symbol").unwrap(), symbols.iter().map(|x| Cell::Text(x.clone())).collect(), false),
-                    Cond::Cmp(t.col("time").unwrap(), Op::Gt, Cell::DateTime(s)),
-                ])
-            });
-            let order = vec![(t.col("time").unwrap(), false), (t.col("symbol").unwrap(), false)];
-            Ok(subscribe_with_replay(state, t, topics, cond, order).await?.map(|r| r.map(FieldValue::owned_any)))
+            Ok(candle_feed(state, symbols, secs, since).await?.map(|r| r.map(FieldValue::owned_any)))
         })
     })
     .argument(InputValue::new("symbols", TypeRef::named_nn_list_nn(TypeRef::STRING)))
     .argument(
-        InputValue::new("since", TypeRef::named("DateTime"))
-            .description("Replay stored candles after this time first."),
+        InputValue::new("interval", TypeRef::named("CandleInterval"))
+            .description("M1 (default): each candle; longer: the updated running bucket."),
     )
-    .description("Every new or corrected minute candle of these symbols.");
+    .argument(
+        InputValue::new("since", TypeRef::named("DateTime"))
+            .description("Replay stored candles (or buckets) after this time first."),
+    )
+    .description("Every new or corrected minute candle of these symbols, or the running bucket it updates.");
     let bars = SubscriptionField::new("ohlcvBars", TypeRef::named_nn("OhlcvBar"), |ctx| {
         SubscriptionFieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;

@@ -35,7 +35,7 @@ fn error_code(v: &Value) -> Option<&str> {
 }
 
 const SUB: &str =
-    "subscription($s: [String!]!, $since: DateTime) { candles(symbols: $s, since: $since) { symbol time close } }";
+    "subscription($s: [String!]!, $since: DateTime) { candles(symbols: $s, since: $since) { symbol bucket close count } }";
 
 #[tokio::test]
 async fn candles_reach_subscribers_from_mutations_and_plain_sql() {
@@ -161,7 +161,7 @@ async fn since_replays_then_goes_live_without_gap_or_duplicate() {
             let mut seen = HashSet::new();
             while seen.len() < total {
                 let Some(d) = ws.next_data(T).await else { break };
-                let time = d["data"]["candles"]["time"].as_str().unwrap_or_else(|| panic!("{d}")).to_string();
+                let time = d["data"]["candles"]["bucket"].as_str().unwrap_or_else(|| panic!("{d}")).to_string();
                 assert!(seen.insert(time.clone()), "{backend:?}: subscriber {k} got {time} twice");
             }
             assert_eq!(seen.len(), total, "{backend:?}: subscriber {k} missed candles");
@@ -210,4 +210,33 @@ async fn redis_fans_out_across_replicas() {
     let got = ws.next_data(T).await.expect("SQL candle via Redis");
     assert_eq!(got["data"]["candles"]["close"], 43.0);
     assert!(ws.next_data(Duration::from_millis(800)).await.is_none(), "a candle arrived twice");
+}
+
+#[tokio::test]
+async fn longer_intervals_stream_the_running_bucket() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let token = svc(&app);
+        let mut ws = Ws::connect(&app, None, false).await;
+        ws.subscribe(
+            "h",
+            "subscription { candles(symbols: [\"RUN\"], interval: H1) { bucket open high close volume count } }",
+            json!({}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ingest(&app, &token, vec![candle("RUN", 5, 10.0)]).await;
+        let first = ws.next_data(T).await.unwrap();
+        assert_eq!(first["data"]["candles"]["count"], 1, "{backend:?}: {first}");
+        ingest(&app, &token, vec![candle("RUN", 6, 12.0)]).await;
+        let second = ws.next_data(T).await.unwrap();
+        let b = &second["data"]["candles"];
+        assert_eq!(
+            (b["count"].as_i64(), b["open"].as_f64(), b["close"].as_f64(), b["high"].as_f64()),
+            (Some(2), Some(10.0), Some(12.0), Some(13.0)),
+            "{backend:?}: {second}"
+        );
+        assert_eq!(b["bucket"], first["data"]["candles"]["bucket"]);
+        assert_eq!(b["volume"], "200");
+    }
 }
