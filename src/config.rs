@@ -85,6 +85,12 @@ pub struct Config {
     /// Requests per minute per token (or per client address without one); 0 turns it off.
     #[arg(long, env = "QUANTGRAPH_RATE_LIMIT", default_value_t = 0, global = true)]
     pub rate_limit: u32,
+    /// Live subscriptions one WebSocket connection may hold.
+    #[arg(long, env = "QUANTGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 100, global = true)]
+    pub max_subscriptions_per_connection: usize,
+    /// WebSocket connections one token (or one client address without a token) may hold.
+    #[arg(long, env = "QUANTGRAPH_MAX_CONNECTIONS_PER_TOKEN", default_value_t = 1000, global = true)]
+    pub max_connections_per_token: usize,
     /// Serve introspection and the playground (switch off in production if wanted).
     #[arg(long, env = "QUANTGRAPH_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -27,6 +27,42 @@ fn table(name: &str) -> &'static Table {
     Catalog::get().table(name)
 }
 
+/// The subscriptions one connection may still open; a stream gives its slot back when dropped.
+#[derive(Clone)]
+pub struct Slots(std::sync::Arc<std::sync::atomic::AtomicUsize>, usize);
+
+impl Slots {
+    pub fn new(max: usize) -> Self {
+        Slots(Default::default(), max)
+    }
+}
+
+struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Takes a slot of the connection (if the transport keeps count) for as long as `s` lives.
+fn slotted<T: Send + 'static>(
+    ctx: &async_graphql::dynamic::ResolverContext<'_>,
+    s: BoxStream<'static, T>,
+) -> Result<BoxStream<'static, T>, ApiError> {
+    let Ok(slots) = ctx.data::<Slots>() else { return Ok(s) };
+    if slots.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= slots.1 {
+        slots.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        return Err(ApiError::TooComplex(format!("at most {} subscriptions per connection", slots.1)));
+    }
+    let slot = Slot(slots.0.clone());
+    Ok(s.map(move |x| {
+        let _held = &slot;
+        x
+    })
+    .boxed())
+}
+
 /// A row from an event payload (text per column).
 pub fn row_of(t: &'static Table, row: &Map<String, Value>) -> Option<Row> {
     let mut cells = Vec::with_capacity(t.columns.len());
@@ -232,7 +268,8 @@ pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_gra
                 .map(|s| parse_datetime(&s))
                 .transpose()
                 .map_err(ApiError::bad)?;
-            Ok(candle_feed(state, symbols, secs, since).await?.map(|r| r.map(FieldValue::owned_any)))
+            let feed = slotted(&ctx, candle_feed(state, symbols, secs, since).await?)?;
+            Ok(feed.map(|r| r.map(FieldValue::owned_any)))
         })
     })
     .argument(InputValue::new("symbols", TypeRef::named_nn_list_nn(TypeRef::STRING)))

@@ -28,6 +28,10 @@ type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 struct Shared {
     schema: Schema,
+    /// Open WebSocket connections per token (or client address).
+    sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    max_sockets: usize,
+    max_subscriptions: usize,
     limiter: Option<Limiter>,
     budget: limits::Budget,
     state: AppState,
@@ -97,6 +101,9 @@ impl App {
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
         let shared = Arc::new(Shared {
             schema,
+            sockets: Default::default(),
+            max_sockets: config.max_connections_per_token,
+            max_subscriptions: config.max_subscriptions_per_connection,
             limiter,
             budget,
             state: state.clone(),
@@ -279,10 +286,18 @@ async fn graphql_get(
 
 /// WebSocket subscriptions (graphql-transport-ws and the legacy graphql-ws); the token comes
 /// in `connection_init` as `Authorization: Bearer …` (or `token`).
-async fn graphql_ws(State(s): State<Arc<Shared>>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+async fn graphql_ws(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let schema = s.schema.clone();
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
         let init_state = s.clone();
+        // The key this connection counts against, known once `connection_init` arrives.
+        let counted: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let counted_init = counted.clone();
         GraphQLWebSocket::new(socket, schema, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
                 let token = ["Authorization", "authorization"]
@@ -290,20 +305,39 @@ async fn graphql_ws(State(s): State<Arc<Shared>>, protocol: GraphQLProtocol, upg
                     .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
                     .map(|v| v.trim_start_matches("Bearer ").trim().to_string())
                     .or_else(|| payload.get("token").and_then(|v| v.as_str()).map(String::from));
-                let viewer = match token {
-                    Some(t) => {
-                        init_state.state.tokens.verify(&t).map_err(|e| async_graphql::Error::new(e.message()))?
-                    }
+                let viewer = match &token {
+                    Some(t) => init_state.state.tokens.verify(t).map_err(|e| async_graphql::Error::new(e.message()))?,
                     None => init_state.state.unauthenticated.clone(),
                 };
+                let key = token.unwrap_or_else(|| format!("addr:{}", peer.ip()));
+                {
+                    let mut sockets = init_state.sockets.lock().expect("socket counts");
+                    let n = sockets.entry(key.clone()).or_insert(0);
+                    if *n >= init_state.max_sockets {
+                        return Err(async_graphql::Error::new("too many connections for this token"));
+                    }
+                    *n += 1;
+                }
+                *counted_init.lock().expect("socket key") = Some(key);
                 let mut data = async_graphql::Data::default();
                 data.insert(viewer);
                 data.insert(RequestTz(init_state.state.default_tz));
+                data.insert(crate::graphql::subscriptions::Slots::new(init_state.max_subscriptions));
                 Ok(data)
             })
             .keepalive_timeout(std::time::Duration::from_secs(60))
             .serve()
-            .await
+            .await;
+        let key = counted.lock().expect("socket key").take();
+        if let Some(key) = key {
+            let mut sockets = s.sockets.lock().expect("socket counts");
+            if let Some(n) = sockets.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    sockets.remove(&key);
+                }
+            }
+        }
     })
 }
 

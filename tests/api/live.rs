@@ -240,3 +240,42 @@ async fn longer_intervals_stream_the_running_bucket() {
         assert_eq!(b["volume"], "200");
     }
 }
+
+#[tokio::test]
+async fn connections_and_subscriptions_are_limited() {
+    let app = spawn_with(Backend::Sqlite, false, |c| {
+        c.max_subscriptions_per_connection = 2;
+        c.max_connections_per_token = 2;
+    })
+    .await;
+    let mut ws = Ws::connect(&app, None, false).await;
+    for id in ["1", "2", "3"] {
+        ws.subscribe(id, SUB, json!({ "s": ["LIM"] })).await;
+    }
+    let refused = ws.recv(T).await.unwrap();
+    assert_eq!(refused["id"], "3", "{refused}");
+    assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
+    // A finished subscription gives its slot back.
+    ws.send(json!({ "id": "1", "type": "complete" })).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    ws.subscribe("4", SUB, json!({ "s": ["LIM"] })).await;
+    let m = ws.recv(Duration::from_millis(500)).await;
+    assert!(
+        m.is_none() || m.as_ref().is_some_and(|m| m["type"] == "complete" && m["id"] != "4"),
+        "the fourth subscription was refused: {m:?}"
+    );
+    let _second = Ws::connect(&app, None, false).await;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/graphql/ws", app.app.addr).into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut third, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    third
+        .send(tokio_tungstenite::tungstenite::Message::Text(json!({ "type": "connection_init" }).to_string().into()))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(T, third.next()).await.unwrap();
+    let acked =
+        matches!(&reply, Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) if t.contains("connection_ack"));
+    assert!(!acked, "a third connection for the same client was accepted: {reply:?}");
+}
