@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PG_PORT=${QG_TEST_PG_PORT:-55432}
-REDIS_PORT=${QG_TEST_REDIS_PORT:-56379}
+PG_PORT=${QG_TEST_PG_PORT:-25432}  # below the ephemeral range, so no client socket holds it
+REDIS_PORT=${QG_TEST_REDIS_PORT:-26379}
 WORK=$(mktemp -d /tmp/quantgraph-test.XXXXXX)
 chmod 755 "$WORK"
 

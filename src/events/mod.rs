@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
-/// Events a slow subscriber may lag behind before it is told so.
-pub const BUFFER: usize = 16_384;
+/// Events a topic keeps for its slowest subscriber; one further behind catches up from the
+/// database (candles) or is told so. Kept small: every topic allocates it.
+pub const BUFFER: usize = 256;
 
 /// An event: a row of a table, as text per column (exact for decimals and times).
 pub type Payload = Arc<Value>;

@@ -183,6 +183,107 @@ fn bucket_sig(b: &Bucket) -> String {
     format!("{}{:?}{:?}", b.key, b.start, b.values)
 }
 
+/// Stored candles (or buckets) of `symbols`, each from its own starting point, oldest first.
+async fn stored(
+    state: &AppState,
+    from: &[(String, chrono::DateTime<chrono::Utc>)],
+    secs: i64,
+) -> Result<Vec<Bucket>, ApiError> {
+    let mut out = Vec::new();
+    for (sym, t) in from {
+        out.extend(super::buckets::candles(state, sym, secs, Some(*t), None).await?);
+    }
+    out.sort_by_key(|b| match b.start {
+        Cell::DateTime(t) => t,
+        _ => chrono::DateTime::<chrono::Utc>::MIN_UTC,
+    });
+    Ok(out)
+}
+
+/// The bucket a live candle row updates (the candle itself for one minute).
+async fn bucket_of(state: &AppState, secs: i64, row: &Row) -> Option<Bucket> {
+    let b = minute_bucket(row)?;
+    if secs == 60 {
+        return Some(b);
+    }
+    let Cell::DateTime(t) = b.start else { return None };
+    let start = chrono::DateTime::from_timestamp(t.timestamp() / secs * secs, 0)?;
+    let end = start + chrono::Duration::seconds(secs) - chrono::Duration::microseconds(1);
+    super::buckets::candles(state, &b.key, secs, Some(start), Some(end)).await.ok()?.pop()
+}
+
+/// Where a candle feed stands.
+struct CandleFeed {
+    state: AppState,
+    symbols: Vec<String>,
+    secs: i64,
+    live: BoxStream<'static, Result<Payload, BroadcastStreamRecvError>>,
+    queue: std::collections::VecDeque<Bucket>,
+    /// What the last read from the database delivered: live duplicates of it are dropped.
+    seen: HashSet<String>,
+    /// Per symbol, the newest bucket start delivered and what was delivered for it: a
+    /// lagging feed catches up from there without repeating it.
+    last: std::collections::HashMap<String, (chrono::DateTime<chrono::Utc>, HashSet<String>)>,
+    floor: chrono::DateTime<chrono::Utc>,
+}
+
+impl CandleFeed {
+    fn from_db(&mut self, rows: Vec<Bucket>) {
+        self.seen = rows.iter().map(bucket_sig).collect();
+        for b in rows {
+            let done = matches!((&b.start, self.last.get(&b.key)), (Cell::DateTime(t), Some((l, sigs))) if t == l && sigs.contains(&bucket_sig(&b)));
+            if !done {
+                self.queue.push_back(b);
+            }
+        }
+    }
+
+    fn delivered(&mut self, b: &Bucket) {
+        let Cell::DateTime(t) = b.start else { return };
+        let e = self.last.entry(b.key.clone()).or_insert_with(|| (t, HashSet::new()));
+        if t > e.0 {
+            *e = (t, HashSet::new());
+        }
+        if t == e.0 {
+            e.1.insert(bucket_sig(b));
+        }
+    }
+
+    async fn next(mut self) -> Option<(async_graphql::Result<Bucket>, Self)> {
+        loop {
+            if let Some(b) = self.queue.pop_front() {
+                self.delivered(&b);
+                return Some((Ok(b), self));
+            }
+            let t = table("market_candles");
+            match self.live.next().await? {
+                Ok(p) => {
+                    let Some(row) = p["row"].as_object().and_then(|r| row_of(t, r)) else { continue };
+                    if let Some(b) = bucket_of(&self.state, self.secs, &row).await {
+                        if !self.seen.contains(&bucket_sig(&b)) {
+                            self.queue.push_back(b);
+                        }
+                    }
+                }
+                // Fell behind the bounded buffer: catch up from the database instead.
+                Err(BroadcastStreamRecvError::Lagged(_)) => {
+                    // A symbol with nothing delivered yet catches up from `since` (or the last day).
+                    let fallback = self.floor;
+                    let from: Vec<_> = self
+                        .symbols
+                        .iter()
+                        .map(|s| (s.clone(), self.last.get(s).map_or(fallback, |(t, _)| *t)))
+                        .collect();
+                    match stored(&self.state, &from, self.secs).await {
+                        Ok(rows) => self.from_db(rows),
+                        Err(e) => return Some((Err(e.into()), self)),
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Candles (or running buckets of `secs`) of `symbols`: the stored ones after `since`, then live.
 async fn candle_feed(
     state: AppState,
@@ -190,58 +291,28 @@ async fn candle_feed(
     secs: i64,
     since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<BoxStream<'static, async_graphql::Result<Bucket>>, ApiError> {
+    // Subscribe first: the replay below may overlap live events, never miss them.
     let receivers: Vec<_> = symbols.iter().map(|s| state.events.subscribe(&format!("candle:{s}"))).collect();
-    let mut replay = Vec::new();
+    let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new)).boxed();
+    let floor =
+        since.map_or_else(|| chrono::Utc::now() - chrono::Duration::days(1), |s| s + chrono::Duration::microseconds(1));
+    let mut feed = CandleFeed {
+        state,
+        symbols,
+        secs,
+        live,
+        queue: Default::default(),
+        seen: HashSet::new(),
+        last: Default::default(),
+        floor,
+    };
     if let Some(since) = since {
-        let after = since + chrono::Duration::microseconds(1);
-        for sym in &symbols {
-            replay.extend(super::buckets::candles(&state, sym, secs, Some(after), None).await?);
-        }
-        replay.sort_by(|a, b| format!("{:?}", a.start).cmp(&format!("{:?}", b.start)));
+        let from: Vec<_> =
+            feed.symbols.iter().map(|s| (s.clone(), since + chrono::Duration::microseconds(1))).collect();
+        let rows = stored(&feed.state, &from, secs).await?;
+        feed.from_db(rows);
     }
-    let seen: HashSet<String> = replay.iter().map(bucket_sig).collect();
-    let t = table("market_candles");
-    let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new))
-        .scan(false, |ended, ev: Result<Payload, BroadcastStreamRecvError>| {
-            let out = if *ended {
-                None
-            } else {
-                match ev {
-                    Ok(p) => Some(Ok(p["row"].as_object().and_then(|r| row_of(t, r)))),
-                    Err(BroadcastStreamRecvError::Lagged(n)) => {
-                        *ended = true;
-                        Some(Err(ApiError::TooComplex(format!(
-                            "subscriber fell {n} events behind and was closed; resubscribe with `since` to catch up from the database"
-                        ))))
-                    }
-                }
-            };
-            futures_util::future::ready(out)
-        })
-        .then(move |ev| {
-            let state = state.clone();
-            async move {
-                match ev {
-                    Err(e) => Some(Err(e.into())),
-                    Ok(None) => None,
-                    Ok(Some(row)) if secs == 60 => minute_bucket(&row).map(Ok),
-                    Ok(Some(row)) => {
-                        // The running bucket this candle falls in, read again as a whole.
-                        let b = minute_bucket(&row)?;
-                        let Cell::DateTime(t) = b.start else { return None };
-                        let start = chrono::DateTime::from_timestamp(t.timestamp() / secs * secs, 0)?;
-                        let end = start + chrono::Duration::seconds(secs) - chrono::Duration::microseconds(1);
-                        match super::buckets::candles(&state, &b.key, secs, Some(start), Some(end)).await {
-                            Ok(mut v) => v.pop().map(Ok),
-                            Err(e) => Some(Err(e.into())),
-                        }
-                    }
-                }
-            }
-        })
-        .filter_map(futures_util::future::ready)
-        .filter(move |b| futures_util::future::ready(!matches!(b, Ok(b) if seen.contains(&bucket_sig(b)))));
-    Ok(stream::iter(replay.into_iter().map(Ok)).chain(live).boxed())
+    Ok(stream::unfold(feed, CandleFeed::next).boxed())
 }
 
 pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_graphql::dynamic::SchemaBuilder {

@@ -293,6 +293,8 @@ async fn graphql_ws(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let schema = s.schema.clone();
+    // Small socket buffers: thousands of idle dashboards should cost little memory each.
+    let upgrade = upgrade.read_buffer_size(4096).write_buffer_size(4096);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
         let init_state = s.clone();
         // The key this connection counts against, known once `connection_init` arrives.
