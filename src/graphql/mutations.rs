@@ -115,7 +115,7 @@ async fn create(ctx: &ResolverContext<'_>, t: &'static Table, many: Option<&str>
             .collect::<ApiResult<_>>()?,
     };
     let tx = state.db.write.begin().await?;
-    let keys = write::insert(&tx, t, rows, false).await?;
+    let (keys, _) = write::insert(&tx, t, rows, false).await?;
     let out = write::reread(&tx, t, &keys).await?;
     tx.commit().await?;
     crate::events::publish_rows(state, t, &out);
@@ -139,10 +139,16 @@ async fn upsert(ctx: &ResolverContext<'_>, t: &'static Table, arg: &str) -> ApiR
         rows.push(row);
     }
     let tx = state.db.write.begin().await?;
-    let existing = write::count_existing(&tx, t, &rows).await?;
     let n = rows.len() as u64;
+    // PostgreSQL reports which rows were new; SQLite is asked beforehand.
+    let before = if state.db.backend == sea_orm::DbBackend::Postgres {
+        None
+    } else {
+        Some(write::count_existing(&tx, t, &rows).await?)
+    };
     let events: Vec<Row> = rows.iter().map(|r| write::as_row(t, r)).collect();
-    write::insert(&tx, t, rows, true).await?;
+    let (_, new) = write::insert(&tx, t, rows, true).await?;
+    let existing = before.unwrap_or_else(|| n - new.unwrap_or(0));
     tx.commit().await?;
     crate::events::publish_rows(state, t, &events);
     Ok((n - existing, existing))

@@ -163,9 +163,9 @@ fn tuple_in(sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
     sql.push(")");
 }
 
-/// PostgreSQL: the parents' key columns as arrays, one parameter per column whatever the
-/// number of parents, so the statement text and its prepared plan are reused.
-fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
+/// PostgreSQL: rows of the `cols` columns as one array parameter per column, whatever the
+/// number of rows, so the statement text and its prepared plan are reused.
+pub fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
     use sea_orm::sea_query::ArrayType;
     sql.push("unnest(");
     for (i, c) in cols.iter().enumerate() {

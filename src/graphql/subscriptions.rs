@@ -225,11 +225,21 @@ struct CandleFeed {
     /// lagging feed catches up from there without repeating it.
     last: std::collections::HashMap<String, (chrono::DateTime<chrono::Utc>, HashSet<String>)>,
     floor: chrono::DateTime<chrono::Utc>,
+    /// Per symbol, the newest bucket the last database read returned: older live events were
+    /// covered by that read (candles arrive in time order; a late correction during a lag is
+    /// superseded by the read).
+    watermark: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
 }
 
 impl CandleFeed {
     fn from_db(&mut self, rows: Vec<Bucket>) {
         self.seen = rows.iter().map(bucket_sig).collect();
+        for b in &rows {
+            if let Cell::DateTime(t) = b.start {
+                let w = self.watermark.entry(b.key.clone()).or_insert(t);
+                *w = (*w).max(t);
+            }
+        }
         for b in rows {
             let done = matches!((&b.start, self.last.get(&b.key)), (Cell::DateTime(t), Some((l, sigs))) if t == l && sigs.contains(&bucket_sig(&b)));
             if !done {
@@ -260,7 +270,9 @@ impl CandleFeed {
                 Ok(p) => {
                     let Some(row) = p["row"].as_object().and_then(|r| row_of(t, r)) else { continue };
                     if let Some(b) = bucket_of(&self.state, self.secs, &row).await {
-                        if !self.seen.contains(&bucket_sig(&b)) {
+                        let covered =
+                            matches!((&b.start, self.watermark.get(&b.key)), (Cell::DateTime(t), Some(w)) if t < w);
+                        if !covered && !self.seen.contains(&bucket_sig(&b)) {
                             self.queue.push_back(b);
                         }
                     }
@@ -305,6 +317,7 @@ async fn candle_feed(
         seen: HashSet::new(),
         last: Default::default(),
         floor,
+        watermark: Default::default(),
     };
     if let Some(since) = since {
         let from: Vec<_> =

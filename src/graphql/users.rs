@@ -181,7 +181,7 @@ async fn set_allocations(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Row>> {
     }
     let tx = state.db.write.begin().await?;
     write::delete(&tx, table, &Cond::Cmp(owner, Op::Eq, Cell::Uuid(me))).await?;
-    let keys = write::insert(&tx, table, rows, false).await?;
+    let (keys, _) = write::insert(&tx, table, rows, false).await?;
     let out = write::reread(&tx, table, &keys).await?;
     tx.commit().await?;
     Ok(out)
@@ -205,7 +205,7 @@ async fn run_workflow(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
         (logs.col("status").unwrap(), Cell::Text("pending".into())),
     ];
     let tx = state.db.write.begin().await?;
-    let keys = write::insert(&tx, logs, vec![row], false).await?;
+    let (keys, _) = write::insert(&tx, logs, vec![row], false).await?;
     let out =
         write::reread(&tx, logs, &keys).await?.pop().ok_or_else(|| ApiError::Internal("lost execution".into()))?;
     tx.commit().await?;
