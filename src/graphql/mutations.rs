@@ -131,8 +131,12 @@ async fn upsert(ctx: &ResolverContext<'_>, t: &'static Table, arg: &str) -> ApiR
     for (i, v) in items.iter().enumerate() {
         let at = format!("{arg}[{i}]");
         let row = write::parse_input(t, object(v)?, &at, None, true)?;
-        let key: Vec<String> =
-            t.pk.iter().map(|p| format!("{:?}", row.iter().find(|(c, _)| c == p).map(|(_, v)| v))).collect();
+        let mut key = String::new();
+        for p in &t.pk {
+            if let Some((_, v)) = row.iter().find(|(c, _)| c == p) {
+                let _ = std::fmt::Write::write_fmt(&mut key, format_args!("{v:?}\u{1f}"));
+            }
+        }
         if !seen.insert(key) {
             return Err(ApiError::bad(format!("{at}: the same key appears earlier in this batch")));
         }

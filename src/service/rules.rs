@@ -22,6 +22,26 @@ fn num(c: &Cell) -> Option<Decimal> {
     }
 }
 
+/// Positive prices with high ≥ max(open, close) ≥ min(open, close) ≥ low.
+fn ohlc<T: PartialOrd + Copy>(p: [Option<T>; 4], zero: T) -> Result<(), (&'static str, &'static str)> {
+    const NAMES: [&str; 4] = ["open", "high", "low", "close"];
+    for (v, n) in p.iter().zip(NAMES) {
+        if v.is_some_and(|v| v <= zero) {
+            return Err((n, "must be positive"));
+        }
+    }
+    if let [Some(o), Some(h), Some(l), Some(c)] = p {
+        let (hi, lo) = if o > c { (o, c) } else { (c, o) };
+        if h < hi {
+            return Err(("high", "must be at least max(open, close)"));
+        }
+        if l > lo {
+            return Err(("low", "must be at most min(open, close)"));
+        }
+    }
+    Ok(())
+}
+
 /// Checks one row of `t`; `at` names it in errors (e.g. `bars[17]`).
 pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
     let bad = |field: &str, msg: &str| Err(ApiError::bad(format!("{at}.{field}: {msg}")));
@@ -61,19 +81,19 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
                     return bad("timeframe", "must be D, W or M");
                 }
             }
-            let p = |n| get(t, row, n).and_then(num);
-            for f in ["open", "high", "low", "close"] {
-                if p(f).is_some_and(|v| v <= Decimal::ZERO) {
-                    return bad(f, "must be positive");
-                }
-            }
-            if let (Some(o), Some(h), Some(l), Some(c)) = (p("open"), p("high"), p("low"), p("close")) {
-                if h < o.max(c) {
-                    return bad("high", "must be at least max(open, close)");
-                }
-                if l > o.min(c) {
-                    return bad("low", "must be at most min(open, close)");
-                }
+            // Candle prices are floats: compared as such, with no decimal conversion per row.
+            let f = |n| match get(t, row, n) {
+                Some(Cell::Float(x)) => Some(*x),
+                _ => None,
+            };
+            let d = |n| get(t, row, n).and_then(num);
+            let checked = if t.name == "market_candles" {
+                ohlc([f("open"), f("high"), f("low"), f("close")], 0.0)
+            } else {
+                ohlc([d("open"), d("high"), d("low"), d("close")], Decimal::ZERO)
+            };
+            if let Err((field, msg)) = checked {
+                return bad(field, msg);
             }
             if get(t, row, "volume").and_then(num).is_some_and(|v| v < Decimal::ZERO) {
                 return bad("volume", "must not be negative");
