@@ -123,3 +123,19 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_secrets_still_verify_and_others_do_not() {
+        let old = Tokens::new("old-secret");
+        let token = old.issue("u1", Role::Service, 60).unwrap();
+        let rotated = Tokens::new("new-secret, old-secret");
+        assert_eq!(rotated.verify(&token).unwrap().role, Role::Service);
+        assert!(Tokens::new("new-secret").verify(&token).is_err());
+        let fresh = rotated.issue("u2", Role::User, 60).unwrap();
+        assert!(Tokens::new("new-secret").verify(&fresh).is_ok());
+    }
+}
