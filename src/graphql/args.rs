@@ -232,6 +232,13 @@ pub fn access(t: &Table, viewer: &Viewer) -> ApiResult<Cond> {
     }
 }
 
+impl ListQuery {
+    /// Up to `limit` rows matching `cond` in `order`, no cursor.
+    pub fn matching(cond: Cond, order: Vec<(usize, bool)>, limit: u64) -> Self {
+        ListQuery { base: cond.clone(), cond, order, limit, backwards: false, has_cursor: false }
+    }
+}
+
 /// Builds the list query of `t` from a field's arguments.
 pub fn list_query(
     t: &Table,
@@ -304,12 +311,5 @@ pub fn one_query(
         }
         all.push(Cond::Cmp(*k, Op::Eq, cell(t, *k, &v)?));
     }
-    Ok(ListQuery {
-        cond: Cond::All(all.clone()),
-        base: Cond::All(all),
-        order: t.default_order.clone(),
-        limit: 1,
-        backwards: false,
-        has_cursor: false,
-    })
+    Ok(ListQuery::matching(Cond::All(all), t.default_order.clone(), 1))
 }

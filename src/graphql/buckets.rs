@@ -186,6 +186,19 @@ fn bar_filter<'a>(
     }
 }
 
+/// Buckets of `ticker`'s daily bars in [from, to], computed from the rows.
+async fn raw_bars(
+    state: &AppState,
+    ticker: &str,
+    region: &str,
+    iv: BarInterval,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ApiResult<Vec<Bucket>> {
+    let mut filter = bar_filter(ticker, region, from, to);
+    raw_buckets(state, "ohlcv_data", "date", iv.sql(state.db.backend), &mut filter, Kind::Decimal, Kind::Date).await
+}
+
 async fn ohlcv_bars(
     state: &AppState,
     ticker: &str,
@@ -196,16 +209,7 @@ async fn ohlcv_bars(
 ) -> ApiResult<Vec<Bucket>> {
     let backend = state.db.backend;
     let Some((view, col)) = iv.aggregate().filter(|_| state.db.timescale) else {
-        return raw_buckets(
-            state,
-            "ohlcv_data",
-            "date",
-            iv.sql(backend),
-            &mut bar_filter(ticker, region, from, to),
-            Kind::Decimal,
-            Kind::Date,
-        )
-        .await;
+        return raw_bars(state, ticker, region, iv, from, to).await;
     };
     // Whole buckets [full_from, full_to) from the aggregate; partial edges from raw rows.
     let full_from = from.map(|f| if iv.start(f) == f { f } else { iv.next(iv.start(f)) });
@@ -222,18 +226,7 @@ async fn ohlcv_bars(
         let edge_to = ff - chrono::Duration::days(1);
         if f <= edge_to {
             let upto = to.map_or(edge_to, |t| t.min(edge_to));
-            out.extend(
-                raw_buckets(
-                    state,
-                    "ohlcv_data",
-                    "date",
-                    iv.sql(backend),
-                    &mut bar_filter(ticker, region, Some(f), Some(upto)),
-                    Kind::Decimal,
-                    Kind::Date,
-                )
-                .await?,
-            );
+            out.extend(raw_bars(state, ticker, region, iv, Some(f), Some(upto)).await?);
         }
     }
     let mut sql = Sql::new(backend);
@@ -254,18 +247,7 @@ async fn ohlcv_bars(
     if let (Some(t), Some(ft)) = (to, full_to) {
         let edge_from = full_from.map_or(ft, |ff| ft.max(ff));
         if edge_from <= t {
-            out.extend(
-                raw_buckets(
-                    state,
-                    "ohlcv_data",
-                    "date",
-                    iv.sql(backend),
-                    &mut bar_filter(ticker, region, Some(edge_from), Some(t)),
-                    Kind::Decimal,
-                    Kind::Date,
-                )
-                .await?,
-            );
+            out.extend(raw_bars(state, ticker, region, iv, Some(edge_from), Some(t)).await?);
         }
     }
     if out.len() > MAX_BUCKETS {

@@ -158,16 +158,20 @@ async fn upsert(ctx: &ResolverContext<'_>, t: &'static Table, arg: &str) -> ApiR
     Ok((n - existing, existing))
 }
 
-async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> {
-    let state = state(ctx)?;
+/// The row an update or delete targets: its key, restricted to the caller's own rows.
+fn target(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Cond> {
     let viewer = viewer_of(ctx);
     let owner = may_write(t, viewer)?;
-    let mut cond = key_cond(t, ctx, viewer)?;
-    if let Some((c, u)) = owner {
-        if !viewer.is_admin() {
-            cond = Cond::All(vec![cond, Cond::Cmp(c, Op::Eq, Cell::Uuid(u))]);
-        }
-    }
+    let cond = key_cond(t, ctx, viewer)?;
+    Ok(match owner {
+        Some((c, u)) if !viewer.is_admin() => Cond::All(vec![cond, Cond::Cmp(c, Op::Eq, Cell::Uuid(u))]),
+        _ => cond,
+    })
+}
+
+async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> {
+    let state = state(ctx)?;
+    let cond = target(ctx, t)?;
     let patch = write::parse_input(
         t,
         object(ctx.args.as_index_map().get("patch").unwrap_or(&GqlValue::Null))?,
@@ -179,14 +183,7 @@ async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> 
     if write::update(&tx, t, &cond, &patch).await? == 0 {
         return Err(ApiError::NotFound(format!("no such {}", t.type_name)));
     }
-    let q = super::args::ListQuery {
-        cond: cond.clone(),
-        base: cond,
-        order: t.default_order.clone(),
-        limit: 1,
-        backwards: false,
-        has_cursor: false,
-    };
+    let q = super::args::ListQuery::matching(cond, t.default_order.clone(), 1);
     let row = super::read::list(&tx, t, &q, None)
         .await?
         .into_iter()
@@ -198,14 +195,7 @@ async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> 
 
 async fn delete(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<bool> {
     let state = state(ctx)?;
-    let viewer = viewer_of(ctx);
-    let owner = may_write(t, viewer)?;
-    let mut cond = key_cond(t, ctx, viewer)?;
-    if let Some((c, u)) = owner {
-        if !viewer.is_admin() {
-            cond = Cond::All(vec![cond, Cond::Cmp(c, Op::Eq, Cell::Uuid(u))]);
-        }
-    }
+    let cond = target(ctx, t)?;
     let tx = state.db.write.begin().await?;
     let n = write::delete(&tx, t, &cond).await?;
     tx.commit().await?;

@@ -141,14 +141,7 @@ async fn subscribe_with_replay(
     let receivers: Vec<_> = topics.iter().map(|tp| state.events.subscribe(tp)).collect();
     let replay = match cond {
         Some(cond) => {
-            let q = super::args::ListQuery {
-                cond: cond.clone(),
-                base: cond,
-                order,
-                limit: MAX_REPLAY,
-                backwards: false,
-                has_cursor: false,
-            };
+            let q = super::args::ListQuery::matching(cond, order, MAX_REPLAY);
             let mut rows = read::list(&state.db.read, t, &q, None).await?;
             rows.truncate(MAX_REPLAY as usize);
             rows
@@ -431,14 +424,7 @@ pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_gra
             }
             // The caller's workflows, fixed when subscribing: others' executions never reach them.
             let cond = Cond::All(cond);
-            let q = super::args::ListQuery {
-                cond: cond.clone(),
-                base: cond,
-                order: wf.default_order.clone(),
-                limit: 10_000,
-                backwards: false,
-                has_cursor: false,
-            };
+            let q = super::args::ListQuery::matching(cond, wf.default_order.clone(), 10_000);
             let ids = read::list(&state.db.read, wf, &q, None).await?;
             if ids.is_empty() {
                 return Err(ApiError::NotFound("no such workflow".into()).into());

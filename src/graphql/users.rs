@@ -45,14 +45,7 @@ fn arg_uuid(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<Uuid> {
 /// One row of `table` where `col = v` (no access rule: callers check first).
 async fn row_where<C: ConnectionTrait>(db: &C, table: &'static Table, col: &str, v: Cell) -> ApiResult<Option<Row>> {
     let cond = Cond::Cmp(table.col(col).expect("column"), Op::Eq, v);
-    let q = super::args::ListQuery {
-        cond: cond.clone(),
-        base: cond,
-        order: table.default_order.clone(),
-        limit: 1,
-        backwards: false,
-        has_cursor: false,
-    };
+    let q = super::args::ListQuery::matching(cond, table.default_order.clone(), 1);
     Ok(read::list(db, table, &q, None).await?.into_iter().next())
 }
 

@@ -220,14 +220,11 @@ pub async fn reread<C: ConnectionTrait>(db: &C, t: &'static Table, keys: &[Vec<C
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let q = crate::graphql::args::ListQuery {
-        cond: key_cond(t, keys),
-        base: Cond::All(vec![]),
-        order: t.pk.iter().map(|i| (*i, false)).collect(),
-        limit: keys.len() as u64,
-        backwards: false,
-        has_cursor: false,
-    };
+    let q = crate::graphql::args::ListQuery::matching(
+        key_cond(t, keys),
+        t.pk.iter().map(|i| (*i, false)).collect(),
+        keys.len() as u64,
+    );
     let mut rows = read::list(db, t, &q, None).await?;
     rows.truncate(keys.len());
     let pos =
