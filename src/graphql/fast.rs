@@ -157,3 +157,63 @@ pub async fn execute(
     out.buf.push_str("}}");
     Ok(out.buf)
 }
+
+/// Ingest mutations (`ingestCandles`, `ingestOhlcv`, …) answered without the general executor:
+/// the rows are validated by the same rules, so only async-graphql's second pass over
+/// thousands of input objects is saved.
+pub async fn ingest(
+    state: &AppState,
+    viewer: &Viewer,
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+    vars: &Variables,
+) -> Result<String, Bail> {
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(m), Some(name)) => m.get(name).ok_or(Bail::Unsupported)?,
+        (DocumentOperations::Multiple(m), None) if m.len() == 1 => m.values().next().ok_or(Bail::Unsupported)?,
+        _ => return Err(Bail::Unsupported),
+    };
+    let op = &op.node;
+    if op.ty != OperationType::Mutation || !op.directives.is_empty() {
+        return Err(Bail::Unsupported);
+    }
+    let mut roots = Vec::new();
+    flatten(&op.selection_set.node, doc, vars, &op.variable_definitions, &mut roots)?;
+    let [f] = roots.as_slice() else { return Err(Bail::Unsupported) };
+    let (t, arg) = Catalog::get()
+        .tables
+        .iter()
+        .find_map(|t| {
+            t.mutations.iter().find_map(|m| match m {
+                super::catalog::Mutation::Upsert(name, arg) if *name == f.name() => Some((t, *arg)),
+                _ => None,
+            })
+        })
+        .ok_or(Bail::Unsupported)?;
+    let fields = f.children()?;
+    if fields.iter().any(|c| !matches!(c.name(), "inserted" | "updated" | "__typename")) {
+        return Err(Bail::Unsupported);
+    }
+    let args = f.args()?;
+    if args.keys().any(|k| k.as_str() != arg) {
+        return Err(Bail::Unsupported);
+    }
+    let (inserted, updated) = super::mutations::upsert_rows(state, viewer, t, arg, args.get(arg)).await?;
+    let mut out = Json { buf: String::with_capacity(128), tz: Tz::UTC };
+    out.buf.push_str("{\"data\":{");
+    let mut first = true;
+    out.key(&mut first, f.out());
+    out.buf.push('{');
+    let mut inner = true;
+    for c in fields {
+        out.key(&mut inner, c.out());
+        match c.name() {
+            "inserted" => out.buf.push_str(&inserted.to_string()),
+            "updated" => out.buf.push_str(&updated.to_string()),
+            _ => out.str("IngestResult"),
+        }
+    }
+    out.buf.push_str("}}}");
+    Ok(out.buf)
+}

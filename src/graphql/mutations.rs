@@ -123,9 +123,20 @@ async fn create(ctx: &ResolverContext<'_>, t: &'static Table, many: Option<&str>
 }
 
 async fn upsert(ctx: &ResolverContext<'_>, t: &'static Table, arg: &str) -> ApiResult<(u64, u64)> {
-    let state = state(ctx)?;
-    may_write(t, viewer_of(ctx))?;
-    let items = list(ctx.args.as_index_map().get(arg))?;
+    upsert_rows(state(ctx)?, viewer_of(ctx), t, arg, ctx.args.as_index_map().get(arg)).await
+}
+
+/// The idempotent upsert behind `ingestOhlcv`, `ingestCandles`, …: validate every row, then
+/// one transaction. Returns (inserted, updated).
+pub async fn upsert_rows(
+    state: &AppState,
+    viewer: &Viewer,
+    t: &'static Table,
+    arg: &str,
+    items: Option<&GqlValue>,
+) -> ApiResult<(u64, u64)> {
+    may_write(t, viewer)?;
+    let items = list(items)?;
     let mut rows = Vec::with_capacity(items.len());
     let mut seen = HashSet::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {

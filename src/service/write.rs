@@ -171,6 +171,17 @@ async fn pg_insert(
             format!("DO UPDATE SET {}", updates.join(", "))
         });
     }
+    if upsert {
+        // An upsert needs no keys back, only how many rows were new: one row instead of thousands.
+        sql.text =
+            format!("WITH w AS ({} RETURNING (xmax = 0) AS new) SELECT COUNT(*) FILTER (WHERE new) FROM w", sql.text);
+        let n = fetch(tx, sql, 0, &[Kind::BigInt]).await?;
+        let inserted = match n.first().and_then(|(_, c)| c.first()) {
+            Some(Cell::Int(n)) => *n as u64,
+            _ => 0,
+        };
+        return Ok((Vec::new(), inserted));
+    }
     sql.push(&format!(" RETURNING (xmax = 0), {}", t.pk.iter().map(quoted).collect::<Vec<_>>().join(", ")));
     let mut kinds = vec![Kind::Boolean];
     kinds.extend(t.pk.iter().map(|i| t.columns[*i].kind));
