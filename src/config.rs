@@ -36,6 +36,9 @@ pub struct Config {
     /// Prefix of this deployment's Redis channels and keys.
     #[arg(long, env = "QUANTGRAPH_REDIS_PREFIX", default_value = "quantgraph:", global = true)]
     pub redis_prefix: String,
+    /// Seconds a published market snapshot stays readable.
+    #[arg(long, env = "QUANTGRAPH_SNAPSHOT_TTL_SECS", default_value_t = 60, global = true)]
+    pub snapshot_ttl_secs: u64,
     /// Qdrant server for vector memories (embedded store when unset).
     #[arg(long, env = "QDRANT_URL", global = true)]
     pub qdrant_url: Option<String>,

@@ -2,6 +2,7 @@
 //!
 //! `App::build` is the only way the service starts — the binary and every test use it.
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -30,6 +31,9 @@ pub struct AppState {
     /// Encrypts broker tokens at rest (`FERNET_KEY`); broker connections are off without it.
     pub fernet: Option<std::sync::Arc<fernet::Fernet>>,
     pub events: events::EventBus,
+    pub snapshots: cache::SnapshotCache,
+    /// How long a published market snapshot stays readable.
+    pub snapshot_ttl: std::time::Duration,
 }
 
 pub use http::App;

@@ -8,6 +8,7 @@ pub mod plan;
 pub mod read;
 pub mod scalars;
 pub mod schema;
+pub mod snapshot;
 pub mod sql;
 pub mod subscriptions;
 pub mod users;
@@ -31,7 +32,8 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
     let (builder, query) = buckets::register(builder, query);
     let (builder, mutation) = mutations::register(builder, mutation);
     let (builder, query, mutation) = users::register(builder, query, mutation);
-    let mut builder = subscriptions::register(builder);
+    let (builder, query, mutation, snapshots) = snapshot::register(builder, query, mutation);
+    let mut builder = subscriptions::register(builder, snapshots);
     builder = builder
         .register(query)
         .register(mutation)

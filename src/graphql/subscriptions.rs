@@ -321,7 +321,10 @@ async fn candle_feed(
     Ok(stream::unfold(feed, CandleFeed::next).boxed())
 }
 
-pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_graphql::dynamic::SchemaBuilder {
+pub fn register(
+    mut builder: async_graphql::dynamic::SchemaBuilder,
+    snapshots: SubscriptionField,
+) -> async_graphql::dynamic::SchemaBuilder {
     builder = builder.register(
         InputObject::new("TickerKey")
             .field(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))
@@ -451,5 +454,5 @@ pub fn register(mut builder: async_graphql::dynamic::SchemaBuilder) -> async_gra
             .description("One workflow; all of the caller's when absent."),
     )
     .description("Status changes of the caller's workflow executions.");
-    builder.register(Subscription::new("Subscription").field(candles).field(bars).field(executions))
+    builder.register(Subscription::new("Subscription").field(candles).field(bars).field(executions).field(snapshots))
 }

@@ -79,6 +79,11 @@ impl App {
                 )),
                 None => None,
             },
+            snapshots: match &config.redis_url {
+                Some(url) => crate::cache::SnapshotCache::redis(url).await?,
+                None => crate::cache::SnapshotCache::local(),
+            },
+            snapshot_ttl: std::time::Duration::from_secs(config.snapshot_ttl_secs),
             events: match &config.redis_url {
                 Some(url) => crate::events::EventBus::with_redis(url, &config.redis_prefix).await?,
                 None => crate::events::EventBus::local(),

@@ -4,4 +4,5 @@ mod common;
 mod foundation;
 mod live;
 mod read;
+mod snapshot;
 mod writes;
