@@ -88,6 +88,29 @@ impl Sel for AstSel<'_> {
     }
 }
 
+/// The root fields of the chosen operation, if it is of type `ty` and carries no directives.
+fn roots<'a>(
+    doc: &'a ExecutableDocument,
+    operation: Option<&str>,
+    vars: &'a Variables,
+    ty: OperationType,
+) -> Result<Vec<AstSel<'a>>, Bail> {
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(m), Some(name)) => m.get(name).ok_or(Bail::Unsupported)?,
+        // A document with one named operation needs no operationName.
+        (DocumentOperations::Multiple(m), None) if m.len() == 1 => m.values().next().ok_or(Bail::Unsupported)?,
+        _ => return Err(Bail::Unsupported),
+    };
+    let op = &op.node;
+    if op.ty != ty || !op.directives.is_empty() {
+        return Err(Bail::Unsupported);
+    }
+    let mut roots = Vec::new();
+    flatten(&op.selection_set.node, doc, vars, &op.variable_definitions, &mut roots)?;
+    Ok(roots)
+}
+
 /// Answers `doc` when it is a pure read of the catalog; `Err` sends it to the general executor.
 pub async fn execute(
     state: &AppState,
@@ -97,19 +120,7 @@ pub async fn execute(
     operation: Option<&str>,
     vars: &Variables,
 ) -> Result<String, Bail> {
-    let op = match (&doc.operations, operation) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(m), Some(name)) => m.get(name).ok_or(Bail::Unsupported)?,
-        // A document with one named operation needs no operationName.
-        (DocumentOperations::Multiple(m), None) if m.len() == 1 => m.values().next().ok_or(Bail::Unsupported)?,
-        _ => return Err(Bail::Unsupported),
-    };
-    let op = &op.node;
-    if op.ty != OperationType::Query || !op.directives.is_empty() {
-        return Err(Bail::Unsupported);
-    }
-    let mut roots = Vec::new();
-    flatten(&op.selection_set.node, doc, vars, &op.variable_definitions, &mut roots)?;
+    let roots = roots(doc, operation, vars, OperationType::Query)?;
     let cx = Ctx { db: &state.db.read, viewer, limits: state.limits, strict: true };
     let cat = Catalog::get();
     let mut out = Json { buf: String::with_capacity(16 * 1024), tz };
@@ -168,18 +179,7 @@ pub async fn ingest(
     operation: Option<&str>,
     vars: &Variables,
 ) -> Result<String, Bail> {
-    let op = match (&doc.operations, operation) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(m), Some(name)) => m.get(name).ok_or(Bail::Unsupported)?,
-        (DocumentOperations::Multiple(m), None) if m.len() == 1 => m.values().next().ok_or(Bail::Unsupported)?,
-        _ => return Err(Bail::Unsupported),
-    };
-    let op = &op.node;
-    if op.ty != OperationType::Mutation || !op.directives.is_empty() {
-        return Err(Bail::Unsupported);
-    }
-    let mut roots = Vec::new();
-    flatten(&op.selection_set.node, doc, vars, &op.variable_definitions, &mut roots)?;
+    let roots = roots(doc, operation, vars, OperationType::Mutation)?;
     let [f] = roots.as_slice() else { return Err(Bail::Unsupported) };
     let (t, arg) = Catalog::get()
         .tables
