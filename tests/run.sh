@@ -48,4 +48,10 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
 export QG_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export QG_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export CI=${CI:-true}
-cargo test --workspace "$@"
+# The runner's own summary lines, then one total line.
+set +e
+cargo test --workspace "$@" 2>&1 | tee "$WORK/test.log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$WORK/test.log"
+exit "$status"
