@@ -25,7 +25,8 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// True when the server can load TimescaleDB (installed, even if not yet created here).
+/// True when TimescaleDB can be used here: installed on the server and preloaded (it cannot
+/// be created otherwise), or already created in this database.
 pub async fn timescaledb_available<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(false);
@@ -33,10 +34,12 @@ pub async fn timescaledb_available<C: ConnectionTrait>(db: &C) -> Result<bool, D
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'timescaledb'",
+            "SELECT (EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') \
+             OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') \
+                 AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'))::int4 AS ok",
         ))
         .await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "n").unwrap_or(0) > 0).unwrap_or(false))
+    Ok(row.map(|r| r.try_get::<i32>("", "ok").unwrap_or(0) == 1).unwrap_or(false))
 }
 
 /// True when the `timescaledb` extension is created in the connected database.

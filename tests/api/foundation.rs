@@ -112,7 +112,7 @@ async fn assert_schema(db: &impl ConnectionTrait) {
         assert!(indexes.contains(&i.to_string()), "index {i} missing");
     }
     let fks: Vec<String> = if pg {
-        strings(db, "SELECT conrelid::regclass::text || '>' || confrelid::regclass::text || '>' || confdeltype::text FROM pg_constraint WHERE contype = 'f'").await
+        strings(db, "SELECT conrelid::regclass::text || '>' || confrelid::regclass::text || '>' || confdeltype::text FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace").await
     } else {
         let mut v = Vec::new();
         for t in TABLES {
