@@ -415,7 +415,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
         p.finish();
     }
 
-    // Minute candles for the Vietnamese symbols: two sessions (09:15–11:30, 13:00–14:45 ICT) on the last two days.
+    // Minute candles for the Vietnamese symbols: the morning and afternoon trading hours (09:15–11:30, 13:00–14:45 ICT) of the last two days.
     let mut mc = Batch::new(&tx, "market_candles", &["time", "symbol", "open", "high", "low", "close", "volume"]);
     for t in tickers.iter().filter(|t| t.region == "VN") {
         let mut px = t.price;
