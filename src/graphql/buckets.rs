@@ -162,6 +162,12 @@ async fn raw_buckets(
         .into_iter()
         .map(|(_, mut cells)| {
             let start = cells.remove(0);
+            // SQLite keeps decimals as written; show prices at the columns' DECIMAL(15,4) scale.
+            for c in &mut cells {
+                if let Cell::Decimal(d) = c {
+                    d.rescale(4);
+                }
+            }
             Bucket { key: String::new(), start, values: cells }
         })
         .collect())
