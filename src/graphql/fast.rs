@@ -195,11 +195,20 @@ pub async fn ingest(
     if fields.iter().any(|c| !matches!(c.name(), "inserted" | "updated" | "__typename")) {
         return Err(Bail::Unsupported);
     }
-    let args = f.args()?;
-    if args.keys().any(|k| k.as_str() != arg) {
+    let [(name, value)] = f.f.arguments.as_slice() else { return Err(Bail::Unsupported) };
+    if name.node.as_str() != arg {
         return Err(Bail::Unsupported);
     }
-    let (inserted, updated) = super::mutations::upsert_rows(state, viewer, t, arg, args.get(arg)).await?;
+    // The rows usually come as a variable: read them in place rather than copying thousands.
+    let owned;
+    let rows = match &value.node {
+        async_graphql_value::Value::Variable(v) => vars.get(v),
+        _ => {
+            owned = f.args()?.swap_remove(arg);
+            owned.as_ref()
+        }
+    };
+    let (inserted, updated) = super::mutations::upsert_rows(state, viewer, t, arg, rows).await?;
     let mut out = Json { buf: String::with_capacity(128), tz: Tz::UTC };
     out.buf.push_str("{\"data\":{");
     let mut first = true;

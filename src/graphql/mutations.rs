@@ -161,7 +161,12 @@ pub async fn upsert_rows(
     } else {
         Some(write::count_existing(&tx, t, &rows).await?)
     };
-    let events: Vec<Row> = rows.iter().map(|r| write::as_row(t, r)).collect();
+    // PostgreSQL's triggers report these rows; only SQLite needs them as events here.
+    let events: Vec<Row> = if state.db.backend == sea_orm::DbBackend::Postgres {
+        Vec::new()
+    } else {
+        rows.iter().map(|r| write::as_row(t, r)).collect()
+    };
     let (_, new) = write::insert(&tx, t, rows, true).await?;
     let existing = before.unwrap_or_else(|| n - new.unwrap_or(0));
     tx.commit().await?;
