@@ -3,6 +3,59 @@
 //! One module per table of the two source designs, plus read-only entities for the
 //! time-bucket aggregates (continuous aggregates on TimescaleDB, views elsewhere).
 
+/// A research result of one strategy: deleted with it.
+#[macro_export]
+macro_rules! research_result {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {
+            #[sea_orm(
+                belongs_to = "super::strategies::Entity",
+                from = "Column::StrategyId",
+                to = "super::strategies::Column::Id",
+                on_delete = "Cascade"
+            )]
+            Strategy,
+        }
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+/// A read-only bucket view of the daily bars (continuous aggregate or view), by its bucket column.
+#[macro_export]
+macro_rules! bar_aggregate {
+    ($table:literal, $bucket:ident) => {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+        #[sea_orm(table_name = $table)]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(20))")]
+            pub ticker: String,
+            #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(2))")]
+            pub region: String,
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub $bucket: Date,
+            #[sea_orm(column_type = "Decimal(Some((15, 4)))", nullable)]
+            pub open: Option<Decimal>,
+            #[sea_orm(column_type = "Decimal(Some((15, 4)))", nullable)]
+            pub high: Option<Decimal>,
+            #[sea_orm(column_type = "Decimal(Some((15, 4)))", nullable)]
+            pub low: Option<Decimal>,
+            #[sea_orm(column_type = "Decimal(Some((15, 4)))", nullable)]
+            pub close: Option<Decimal>,
+            pub volume: Option<i64>,
+            pub trading_days: i64,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
 pub mod backtest_results;
 pub mod etf_details;
 pub mod etf_holdings;

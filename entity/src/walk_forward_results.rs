@@ -28,15 +28,4 @@ pub struct Model {
     pub created_at: Option<DateTimeUtc>,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::strategies::Entity",
-        from = "Column::StrategyId",
-        to = "super::strategies::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Strategy,
-}
-
-impl ActiveModelBehavior for ActiveModel {}
+crate::research_result!();
