@@ -426,7 +426,7 @@ impl Json {
                             None => self.buf.push_str("null"),
                         },
                         Some(conn) => {
-                            let page = Page::new(r.target, rows, &r.query, CountBy::Root(r.query.base.clone()));
+                            let page = Page::new(r.target, rows, &r.query, CountBy::NotPlanned);
                             self.page(conn, &page, None);
                         }
                     }

@@ -73,6 +73,8 @@ pub enum CountBy {
     Root(Cond),
     /// A nested list: a batched count per parent.
     Nested(crate::loaders::RelKey),
+    /// Pages the fast path writes itself: it plans no nested `totalCount`.
+    NotPlanned,
 }
 
 fn kinds(t: &Table, proj: &[usize]) -> Vec<Kind> {

@@ -246,6 +246,7 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
                     CountBy::Nested(key) => {
                         ctx.data::<Loaders>()?.count.load_one(key.clone()).await.map_err(gql_err)?.unwrap_or(0)
                     }
+                    CountBy::NotPlanned => return Err(gql_err(ApiError::Internal("count not planned".into()))),
                 };
                 Ok(Some(GqlValue::String(n.to_string())))
             })

@@ -233,8 +233,7 @@ fn rate_limited(s: &Shared, headers: &HeaderMap, peer: SocketAddr) -> Option<Res
     if limiter.check_key(&key).is_ok() {
         return None;
     }
-    let err = async_graphql::ServerError::new("rate limit exceeded: slow down", None);
-    let mut err = err;
+    let mut err = async_graphql::ServerError::new("rate limit exceeded: slow down", None);
     err.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
     let mut resp = GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response();
     *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
