@@ -42,6 +42,13 @@ pub struct Config {
     /// Qdrant server for vector memories (embedded store when unset).
     #[arg(long, env = "QDRANT_URL", global = true)]
     pub qdrant_url: Option<String>,
+    /// API key of that Qdrant server, if it wants one.
+    #[arg(long, env = "QDRANT_API_KEY", global = true)]
+    pub qdrant_api_key: Option<Secret>,
+    /// Candidates a memory search keeps while walking the HNSW graph (`ef`): higher finds more of
+    /// the true nearest neighbours and costs more time (see bench/README.md for the trade-off).
+    #[arg(long, env = "QUANTGRAPH_MEMORY_SEARCH_EF", default_value_t = 1024, global = true)]
+    pub memory_search_ef: usize,
     /// Address to serve on.
     #[arg(long, env = "QUANTGRAPH_BIND", default_value = "127.0.0.1:8000", global = true)]
     pub bind: SocketAddr,

@@ -11,6 +11,8 @@ pub enum ApiError {
     NotFound(String),
     Conflict(String),
     TooComplex(String),
+    /// A backing service (Redis, Qdrant) cannot be reached; the rest of the API still works.
+    Unavailable(String),
     /// Logged where it happens; clients see only "internal error".
     Internal(String),
 }
@@ -24,6 +26,7 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::TooComplex(_) => "QUERY_TOO_COMPLEX",
+            ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -36,7 +39,8 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
-            | ApiError::TooComplex(m) => m.clone(),
+            | ApiError::TooComplex(m)
+            | ApiError::Unavailable(m) => m.clone(),
             ApiError::Internal(_) => "internal error".into(),
         }
     }

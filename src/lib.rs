@@ -12,6 +12,7 @@ pub mod http;
 pub mod loaders;
 pub mod seed;
 pub mod service;
+pub mod vector;
 
 use crate::auth::Tokens;
 use crate::config::Config;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub snapshots: cache::SnapshotCache,
     /// How long a published market snapshot stays readable.
     pub snapshot_ttl: std::time::Duration,
+    /// Users' vector memories (embedded qdrant-edge or a Qdrant server).
+    pub memories: vector::Memories,
 }
 
 pub use http::App;

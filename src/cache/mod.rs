@@ -74,5 +74,5 @@ impl SnapshotCache {
 
 fn unavailable(e: redis::RedisError) -> ApiError {
     tracing::warn!(error = %e, "snapshot cache unavailable");
-    ApiError::Internal(format!("snapshot cache unavailable: {e}"))
+    ApiError::Unavailable("the snapshot cache is unavailable; try again shortly".into())
 }

@@ -3,6 +3,7 @@ pub mod args;
 pub mod buckets;
 pub mod catalog;
 pub mod fast;
+pub mod memories;
 pub mod mutations;
 pub mod plan;
 pub mod read;
@@ -32,6 +33,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
     let (builder, query) = buckets::register(builder, query);
     let (builder, mutation) = mutations::register(builder, mutation);
     let (builder, query, mutation) = users::register(builder, query, mutation);
+    let (builder, query, mutation) = memories::register(builder, query, mutation);
     let (builder, query, mutation, snapshots) = snapshot::register(builder, query, mutation);
     let mut builder = subscriptions::register(builder, snapshots);
     builder = builder

@@ -260,11 +260,12 @@ struct Edge {
     idx: usize,
 }
 
-struct PageInfo {
-    has_next: bool,
-    has_prev: bool,
-    start: Option<String>,
-    end: Option<String>,
+/// The parent of `PageInfo`'s fields, for every connection.
+pub struct PageInfo {
+    pub has_next: bool,
+    pub has_prev: bool,
+    pub start: Option<String>,
+    pub end: Option<String>,
 }
 
 fn page_info() -> Object {

@@ -289,6 +289,9 @@ async fn delete_user(ctx: &ResolverContext<'_>) -> ApiResult<bool> {
         viewer.require_admin()?;
     }
     let users = t("users");
+    // Memories first: if the row delete then fails, the user can retry; the reverse order could
+    // leave a collection nobody owns.
+    state.memories.drop_user(id).await?;
     let tx = state.db.write.begin().await?;
     let n = write::delete(&tx, users, &Cond::Cmp(users.col("id").unwrap(), Op::Eq, Cell::Uuid(id))).await?;
     tx.commit().await?;

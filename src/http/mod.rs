@@ -84,6 +84,7 @@ impl App {
                 None => crate::cache::SnapshotCache::local(),
             },
             snapshot_ttl: std::time::Duration::from_secs(config.snapshot_ttl_secs),
+            memories: crate::vector::connect(config).await?,
             events: match &config.redis_url {
                 Some(url) => crate::events::EventBus::with_redis(url, &config.redis_prefix).await?,
                 None => crate::events::EventBus::local(),

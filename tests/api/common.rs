@@ -57,10 +57,22 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
+/// The test configuration of a database: its own data directory (embedded memories), and the
+/// Qdrant server at `QG_TEST_QDRANT_URL` instead when one is given.
 pub fn config(database_url: &str) -> Config {
     let mut c = Config::for_database(database_url);
     c.bind = "127.0.0.1:0".parse().unwrap();
     c.db_pool = 5;
+    let name = database_url.rsplit('/').next().unwrap_or_default();
+    let tag: String = name
+        .split(['.', '?'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    c.data_dir = std::env::temp_dir().join("quantgraph-tests").join(format!("data-{tag}"));
+    c.qdrant_url = std::env::var("QG_TEST_QDRANT_URL").ok();
     c
 }
 
@@ -199,4 +211,29 @@ pub fn redis_url() -> Option<String> {
         Err(_) if std::env::var("CI").is_ok_and(|c| c == "true") => panic!("CI=true but QG_TEST_REDIS_URL is not set"),
         Err(_) => None,
     }
+}
+
+/// A bearer token of `role` for a made-up subject.
+pub fn token(app: &TestApp, role: quantgraph::auth::Role) -> String {
+    format!("Bearer {}", app.app.state.tokens.issue(&uuid::Uuid::new_v4().to_string(), role, 600).unwrap())
+}
+
+pub async fn as_role(app: &TestApp, auth: &str, q: &str, vars: Value) -> Value {
+    app.gql_with(q, vars, &[("Authorization", auth)]).await
+}
+
+pub fn code(r: &Value) -> Option<&str> {
+    r["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// A new account: its bearer token and user id.
+pub async fn register(app: &TestApp, email: &str) -> (String, String) {
+    let r = app
+        .gql(r#"mutation($e: String!) { register(email: $e, password: "correct horse") { token user { id email hasBrokerConnection } } }"#, json!({ "e": email }))
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    (
+        format!("Bearer {}", r["data"]["register"]["token"].as_str().unwrap()),
+        r["data"]["register"]["user"]["id"].as_str().unwrap().to_string(),
+    )
 }

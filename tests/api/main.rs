@@ -3,6 +3,7 @@ mod buckets;
 mod common;
 mod foundation;
 mod live;
+mod memories;
 mod read;
 mod snapshot;
 mod writes;

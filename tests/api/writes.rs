@@ -4,29 +4,6 @@ use quantgraph::auth::Role;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-fn token(app: &TestApp, role: Role) -> String {
-    format!("Bearer {}", app.app.state.tokens.issue(&uuid::Uuid::new_v4().to_string(), role, 600).unwrap())
-}
-
-async fn as_role(app: &TestApp, auth: &str, q: &str, vars: Value) -> Value {
-    app.gql_with(q, vars, &[("Authorization", auth)]).await
-}
-
-fn code(r: &Value) -> Option<&str> {
-    r["errors"][0]["extensions"]["code"].as_str()
-}
-
-async fn register(app: &TestApp, email: &str) -> (String, String) {
-    let r = app
-        .gql(r#"mutation($e: String!) { register(email: $e, password: "correct horse") { token user { id email hasBrokerConnection } } }"#, json!({ "e": email }))
-        .await;
-    assert!(r.get("errors").is_none(), "{r}");
-    (
-        format!("Bearer {}", r["data"]["register"]["token"].as_str().unwrap()),
-        r["data"]["register"]["user"]["id"].as_str().unwrap().to_string(),
-    )
-}
-
 #[tokio::test]
 async fn register_login_me_and_secrets_never_leave() {
     for backend in backends() {

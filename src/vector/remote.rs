@@ -1,0 +1,280 @@
+//! The remote memory store: a Qdrant server through qdrant-client (gRPC). Collections are made
+//! on first write; transient failures are retried with backoff, then reported as UNAVAILABLE
+//! while the rest of the API keeps working.
+use super::{
+    collection, from_payload, payload, Memory, MemoryFilter, MemoryHit, MemoryPage, MemoryStore, DIMENSION,
+    INDEXED_DATETIME, INDEXED_KEYWORDS,
+};
+use crate::error::{ApiError, ApiResult};
+use qdrant_client::qdrant::{
+    point_id::PointIdOptions, Condition, CountPointsBuilder, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DatetimeRange, DeletePointsBuilder, Distance, FieldType, Filter,
+    GetPointsBuilder, PointId, PointStruct, PointsIdsList, QueryPointsBuilder, ScrollPointsBuilder,
+    SearchParamsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+};
+use qdrant_client::{Payload, Qdrant, QdrantError};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Attempts per call; waits double from `FIRST_BACKOFF` between them.
+const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+pub struct RemoteStore {
+    client: Qdrant,
+    search_ef: usize,
+    /// Collections known to exist, so a call does not ask each time.
+    known: Mutex<HashSet<String>>,
+}
+
+fn transient(e: &QdrantError) -> bool {
+    use tonic::Code;
+    match e {
+        QdrantError::ResponseError { status } => matches!(
+            status.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted | Code::Unknown
+        ),
+        QdrantError::ResourceExhaustedError { .. } => true,
+        _ => false,
+    }
+}
+
+fn not_found(e: &QdrantError) -> bool {
+    matches!(e, QdrantError::ResponseError { status } if status.code() == tonic::Code::NotFound)
+}
+
+fn unavailable(what: &str, e: QdrantError) -> ApiError {
+    tracing::warn!(error = %e, "{what}: Qdrant");
+    if transient(&e) {
+        ApiError::Unavailable("the memory store is unavailable; try again shortly".into())
+    } else {
+        ApiError::Internal(format!("{what}: {e}"))
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or runs out of attempts.
+async fn retry<T, F, Fut>(what: &str, mut call: F) -> Result<T, QdrantError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, QdrantError>>,
+{
+    let mut wait = FIRST_BACKOFF;
+    for attempt in 1.. {
+        match call().await {
+            Err(e) if transient(&e) && attempt < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "{what}: retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+fn point_uuid(id: Option<&PointId>) -> Option<Uuid> {
+    match id?.point_id_options.as_ref()? {
+        PointIdOptions::Uuid(s) => Uuid::parse_str(s).ok(),
+        PointIdOptions::Num(_) => None,
+    }
+}
+
+fn to_memory(
+    id: Option<&PointId>,
+    p: std::collections::HashMap<String, qdrant_client::qdrant::Value>,
+) -> Option<Memory> {
+    let json: serde_json::Map<String, serde_json::Value> = Payload::from(p).into();
+    from_payload(point_uuid(id)?, &json)
+}
+
+fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> qdrant_client::qdrant::Timestamp {
+    qdrant_client::qdrant::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+}
+
+fn remote_filter(f: &MemoryFilter) -> Option<Filter> {
+    let mut must = Vec::new();
+    if let Some(t) = &f.memory_type {
+        must.push(Condition::matches("memory_type", t.clone()));
+    }
+    if let Some(c) = &f.company {
+        must.push(Condition::matches("company", c.clone()));
+    }
+    if f.from.is_some() || f.to.is_some() {
+        must.push(Condition::datetime_range(
+            INDEXED_DATETIME,
+            DatetimeRange {
+                gte: f.from.as_ref().map(timestamp),
+                lte: f.to.as_ref().map(timestamp),
+                ..Default::default()
+            },
+        ));
+    }
+    (!must.is_empty()).then(|| Filter::must(must))
+}
+
+impl RemoteStore {
+    pub fn connect(url: &str, api_key: Option<String>, search_ef: usize) -> anyhow::Result<Self> {
+        let client = Qdrant::from_url(url)
+            .api_key(api_key)
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3))
+            .skip_compatibility_check()
+            .build()
+            .map_err(|e| anyhow::anyhow!("QDRANT_URL: {e}"))?;
+        Ok(RemoteStore { client, search_ef, known: Mutex::default() })
+    }
+
+    /// Whether the user's collection exists; with `create`, makes it (and its indexes) if not.
+    async fn collection(&self, user: Uuid, create: bool) -> ApiResult<Option<String>> {
+        let name = collection(user);
+        if self.known.lock().expect("collections").contains(&name) {
+            return Ok(Some(name));
+        }
+        let exists = retry("collection_exists", || self.client.collection_exists(&name))
+            .await
+            .map_err(|e| unavailable("collection_exists", e))?;
+        if !exists {
+            if !create {
+                return Ok(None);
+            }
+            let made = retry("create_collection", || {
+                self.client.create_collection(
+                    CreateCollectionBuilder::new(&name)
+                        .vectors_config(VectorParamsBuilder::new(DIMENSION as u64, Distance::Cosine).on_disk(true)),
+                )
+            })
+            .await;
+            // Another replica may have made it a moment ago.
+            if let Err(e) = made {
+                if !retry("collection_exists", || self.client.collection_exists(&name)).await.unwrap_or(false) {
+                    return Err(unavailable("create_collection", e));
+                }
+            }
+            let indexes = INDEXED_KEYWORDS
+                .iter()
+                .map(|k| (*k, FieldType::Keyword))
+                .chain([(INDEXED_DATETIME, FieldType::Datetime)]);
+            for (field, ty) in indexes {
+                retry("create_field_index", || {
+                    self.client.create_field_index(CreateFieldIndexCollectionBuilder::new(&name, field, ty).wait(true))
+                })
+                .await
+                .map_err(|e| unavailable("create_field_index", e))?;
+            }
+        }
+        self.known.lock().expect("collections").insert(name.clone());
+        Ok(Some(name))
+    }
+}
+
+#[async_trait::async_trait]
+impl MemoryStore for RemoteStore {
+    async fn add(&self, user: Uuid, items: Vec<(Memory, Vec<f32>)>) -> ApiResult<()> {
+        let name = self.collection(user, true).await?.expect("created");
+        let points: Vec<PointStruct> = items
+            .into_iter()
+            .map(|(m, v)| PointStruct::new(m.id.to_string(), v, Payload::from(payload(user, &m))))
+            .collect();
+        retry("upsert", || self.client.upsert_points(UpsertPointsBuilder::new(&name, points.clone()).wait(true)))
+            .await
+            .map_err(|e| unavailable("upsert", e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, user: Uuid, id: Uuid) -> ApiResult<bool> {
+        let Some(name) = self.collection(user, false).await? else { return Ok(false) };
+        let ids: Vec<PointId> = vec![id.to_string().into()];
+        let found = retry("get", || self.client.get_points(GetPointsBuilder::new(&name, ids.clone())))
+            .await
+            .map_err(|e| unavailable("get", e))?;
+        if found.result.is_empty() {
+            return Ok(false);
+        }
+        retry("delete", || {
+            self.client
+                .delete_points(DeletePointsBuilder::new(&name).points(PointsIdsList { ids: ids.clone() }).wait(true))
+        })
+        .await
+        .map_err(|e| unavailable("delete", e))?;
+        Ok(true)
+    }
+
+    async fn list(
+        &self,
+        user: Uuid,
+        filter: &MemoryFilter,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> ApiResult<MemoryPage> {
+        let Some(name) = self.collection(user, false).await? else {
+            return Ok(MemoryPage { memories: vec![], has_next: false });
+        };
+        let mut req = ScrollPointsBuilder::new(&name).limit((limit + 2) as u32).with_payload(true);
+        if let Some(f) = remote_filter(filter) {
+            req = req.filter(f);
+        }
+        if let Some(a) = after {
+            // Inclusive: the cursor's own point comes back first and is dropped below.
+            req = req.offset(PointId::from(a.to_string()));
+        }
+        let req = req.build();
+        let res = retry("scroll", || self.client.scroll(req.clone())).await.map_err(|e| unavailable("scroll", e))?;
+        let mut memories: Vec<Memory> = res
+            .result
+            .into_iter()
+            .filter_map(|p| to_memory(p.id.as_ref(), p.payload))
+            .filter(|m| Some(m.id) != after)
+            .collect();
+        let has_next = memories.len() > limit;
+        memories.truncate(limit);
+        Ok(MemoryPage { memories, has_next })
+    }
+
+    async fn count(&self, user: Uuid, filter: &MemoryFilter) -> ApiResult<u64> {
+        let Some(name) = self.collection(user, false).await? else { return Ok(0) };
+        let mut req = CountPointsBuilder::new(&name).exact(true);
+        if let Some(f) = remote_filter(filter) {
+            req = req.filter(f);
+        }
+        let req = req.build();
+        let res = retry("count", || self.client.count(req.clone())).await.map_err(|e| unavailable("count", e))?;
+        Ok(res.result.map_or(0, |r| r.count))
+    }
+
+    async fn search(
+        &self,
+        user: Uuid,
+        embedding: Vec<f32>,
+        filter: &MemoryFilter,
+        limit: usize,
+    ) -> ApiResult<Vec<MemoryHit>> {
+        let Some(name) = self.collection(user, false).await? else { return Ok(vec![]) };
+        let mut req = QueryPointsBuilder::new(&name)
+            .query(embedding)
+            .limit(limit as u64)
+            .params(SearchParamsBuilder::default().hnsw_ef(self.search_ef.max(limit) as u64))
+            .with_payload(true);
+        if let Some(f) = remote_filter(filter) {
+            req = req.filter(f);
+        }
+        let req = req.build();
+        let res = retry("query", || self.client.query(req.clone())).await.map_err(|e| unavailable("query", e))?;
+        Ok(res
+            .result
+            .into_iter()
+            .filter_map(|p| Some(MemoryHit { score: p.score, memory: to_memory(p.id.as_ref(), p.payload)? }))
+            .collect())
+    }
+
+    async fn drop_user(&self, user: Uuid) -> ApiResult<()> {
+        let name = collection(user);
+        self.known.lock().expect("collections").remove(&name);
+        match retry("delete_collection", || self.client.delete_collection(&name)).await {
+            Err(e) if !not_found(&e) => Err(unavailable("delete_collection", e)),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Vector memories: per-user collections, validation, paging, persistence, deletion with the
+//! user, and search quality against an exact ranking. Runs on the embedded store, and on the
+//! Qdrant server at `QG_TEST_QDRANT_URL` when one is given.
+use crate::common::*;
+use quantgraph::http::{App, Startup};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+const DIM: usize = 1536;
+const ADD: &str = "mutation($i: MemoryInput!) { addMemory(input: $i) { id memoryType company timestamp content } }";
+const ADD_MANY: &str = "mutation($i: [MemoryInput!]!) { addMemories(inputs: $i) { id } }";
+const SEARCH: &str = "query($e: [Float!]!, $w: MemoryWhere, $n: Int) {
+    searchMemories(embedding: $e, where: $w, limit: $n) { score memory { id content company } ticker { ticker region name } } }";
+const LIST: &str = "query($w: MemoryWhere, $n: Int, $a: String) {
+    memories(where: $w, first: $n, after: $a) { totalCount nodes { id timestamp } pageInfo { hasNextPage endCursor } } }";
+
+fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// A random direction with three decimals per component (what a client would send).
+fn vector(r: &mut impl Rng) -> Vec<f32> {
+    (0..DIM).map(|_| r.gen_range(-1000..=1000) as f32 / 1000.0).collect()
+}
+
+/// A unit vector along axis `i` plus a little of axis `j`: near-duplicates for exact checks.
+fn axis(i: usize, j: usize) -> Vec<f32> {
+    let mut v = vec![0.0; DIM];
+    v[i] = 1.0;
+    v[j] = 0.1;
+    v
+}
+
+fn memory(kind: &str, company: &str, ts: &str, content: &str, e: &[f32]) -> Value {
+    json!({ "memoryType": kind, "company": company, "timestamp": ts, "content": content, "embedding": e })
+}
+
+async fn ok(app: &TestApp, auth: &str, q: &str, vars: Value) -> Value {
+    let r = as_role(app, auth, q, vars).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    r["data"].clone()
+}
+
+#[tokio::test]
+async fn memories_are_private_validated_paged_and_go_with_their_user() {
+    let app = spawn(Backend::Sqlite).await;
+    let (a, a_id) = register(&app, "mem-a@example.com").await;
+    let (b, _) = register(&app, "mem-b@example.com").await;
+
+    // Stored and returned exactly; the company resolves to its ticker.
+    let m = memory(
+        "AUDIT_FINDING",
+        "HPG",
+        "2025-12-24T10:00:00Z",
+        "High inventory risk: falling steel prices",
+        &axis(0, 1),
+    );
+    let added = ok(&app, &a, ADD, json!({ "i": m })).await["addMemory"].clone();
+    assert_eq!(added["memoryType"], "AUDIT_FINDING");
+    assert_eq!(added["timestamp"], "2025-12-24T10:00:00Z");
+    let hits = ok(&app, &a, SEARCH, json!({ "e": axis(0, 1) })).await["searchMemories"].clone();
+    assert_eq!(hits[0]["memory"]["id"], added["id"]);
+    assert!((hits[0]["score"].as_f64().unwrap() - 1.0).abs() < 1e-4, "{hits}");
+    assert_eq!(hits[0]["ticker"]["ticker"], "HPG");
+    assert_eq!(hits[0]["ticker"]["region"], "VN");
+
+    // Another user reaches none of it, on any path.
+    assert_eq!(ok(&app, &b, SEARCH, json!({ "e": axis(0, 1) })).await["searchMemories"], json!([]));
+    assert_eq!(ok(&app, &b, LIST, json!({})).await["memories"]["totalCount"], "0");
+    let del = as_role(&app, &b, "mutation($id: UUID!) { deleteMemory(id: $id) }", json!({ "id": added["id"] })).await;
+    assert_eq!(code(&del), Some("NOT_FOUND"));
+    assert_eq!(code(&app.gql(SEARCH, json!({ "e": axis(0, 1) })).await), Some("UNAUTHENTICATED"));
+
+    // Bad embeddings and inputs are refused before anything is stored.
+    for (e, why) in [(vec![0.5f32; 10], "length"), (vec![0.0; DIM], "zero")] {
+        let r =
+            as_role(&app, &a, ADD, json!({ "i": memory("PREFERENCE", "FPT", "2025-01-01T00:00:00Z", "x", &e) })).await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{why}: {r}");
+    }
+    let mut huge = serde_json::to_value(axis(2, 3)).unwrap();
+    huge[5] = json!(1e300);
+    let r = as_role(&app, &a, SEARCH, json!({ "e": huge })).await;
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("embedding[5]"), "{r}");
+    let batch = json!([
+        memory("ANALYSIS", "FPT", "2025-01-01T00:00:00Z", "fine", &axis(4, 5)),
+        memory("ANALYSIS", "FPT", "2025-01-02T00:00:00Z", "bad", &[1.0; 3]),
+    ]);
+    let r = as_role(&app, &a, ADD_MANY, json!({ "i": batch })).await;
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"));
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("inputs[1].embedding"), "{r}");
+    assert_eq!(ok(&app, &a, LIST, json!({})).await["memories"]["totalCount"], "1", "nothing of the bad batch");
+
+    // 24 more, out of time order: pages come back complete, oldest first, filters apply.
+    let batch: Vec<Value> = (0..24)
+        .map(|k| {
+            let (kind, company) = if k % 2 == 0 { ("ANALYSIS", "FPT") } else { ("PREFERENCE", "VNM") };
+            memory(kind, company, &format!("2025-03-{:02}T08:00:00Z", 24 - k), &format!("note {k}"), &axis(10 + k, 40))
+        })
+        .collect();
+    ok(&app, &a, ADD_MANY, json!({ "i": batch })).await;
+    let (mut seen, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let page = ok(&app, &a, LIST, json!({ "n": 10, "a": after })).await["memories"].clone();
+        assert_eq!(page["totalCount"], "25");
+        seen.extend(page["nodes"].as_array().unwrap().iter().map(|n| n["timestamp"].as_str().unwrap().to_string()));
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen, sorted, "oldest first, each once");
+    let w = json!({ "memoryType": "PREFERENCE", "company": "VNM", "from": "2025-03-05T00:00:00Z", "to": "2025-03-15T00:00:00Z" });
+    let page = ok(&app, &a, LIST, json!({ "w": w })).await["memories"].clone();
+    assert_eq!(page["totalCount"], "5", "{page}");
+    let hits = ok(&app, &a, SEARCH, json!({ "e": axis(23, 40), "w": w, "n": 3 })).await["searchMemories"].clone();
+    assert_eq!(hits.as_array().unwrap().len(), 3);
+    assert_eq!(hits[0]["memory"]["content"], "note 13");
+    assert_eq!(hits[0]["memory"]["company"], "VNM");
+    let r = as_role(&app, &a, LIST, json!({ "a": "not-a-cursor" })).await;
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"));
+
+    // Deleting one memory.
+    let del = ok(&app, &a, "mutation($id: UUID!) { deleteMemory(id: $id) }", json!({ "id": added["id"] })).await;
+    assert_eq!(del["deleteMemory"], true);
+    assert_eq!(ok(&app, &a, LIST, json!({})).await["memories"]["totalCount"], "24");
+
+    // They survive a restart of the gateway.
+    let config = config(&app.database_url);
+    let mut app = app;
+    app.app.stop().await;
+    drop(app);
+    let again = App::build(&config, Startup { migrate: false, seed_if_empty: false }).await.unwrap();
+    let app = TestApp {
+        url: format!("http://{}/graphql", again.addr),
+        app: again,
+        backend: Backend::Sqlite,
+        database_url: config.database_url.clone(),
+        http: reqwest::Client::new(),
+    };
+    assert_eq!(ok(&app, &a, LIST, json!({})).await["memories"]["totalCount"], "24", "persisted");
+
+    // Deleting the user deletes the collection.
+    ok(&app, &a, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": a_id })).await;
+    let same_user = format!("Bearer {}", app.app.state.tokens.issue(&a_id, quantgraph::auth::Role::User, 60).unwrap());
+    assert_eq!(ok(&app, &same_user, LIST, json!({})).await["memories"]["totalCount"], "0");
+    if config.qdrant_url.is_none() {
+        let dir = config.data_dir.join("memories").join(format!("user_memories_{}", a_id.replace('-', "")));
+        assert!(!dir.exists(), "{} removed", dir.display());
+    }
+}
+
+/// Cosine top-k by brute force.
+fn exact_top(k: usize, q: &[f32], items: &[(usize, &Vec<f32>)]) -> Vec<usize> {
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let qn = norm(q);
+    let mut scored: Vec<(f64, usize)> = items
+        .iter()
+        .map(|(i, v)| (v.iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>() / (norm(v) * qn), *i))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().take(k).map(|(_, i)| i).collect()
+}
+
+#[tokio::test]
+async fn search_recall_against_an_exact_ranking() {
+    const N: usize = 10_000;
+    const TYPES: [&str; 3] = ["AUDIT_FINDING", "PREFERENCE", "ANALYSIS"];
+    const COMPANIES: [&str; 5] = ["HPG", "FPT", "VNM", "VCB", "MWG"];
+    let app = spawn_with(Backend::Sqlite, false, |c| c.max_body_bytes = 64 << 20).await;
+    let (auth, _) = register(&app, "recall@example.com").await;
+    let mut r = rng(7);
+    let data: Vec<(&str, &str, Vec<f32>)> = (0..N)
+        .map(|_| (TYPES[r.gen_range(0..3)], COMPANIES[r.gen_range(0..COMPANIES.len())], vector(&mut r)))
+        .collect();
+    let mut ids = Vec::with_capacity(N);
+    for (c, chunk) in data.chunks(500).enumerate() {
+        let batch: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, (t, co, e))| memory(t, co, "2025-06-01T00:00:00Z", &format!("m{}", c * 500 + k), e))
+            .collect();
+        let got = ok(
+            &app,
+            &auth,
+            "mutation($i: [MemoryInput!]!) { addMemories(inputs: $i) { content } }",
+            json!({ "i": batch }),
+        )
+        .await;
+        ids.extend(
+            got["addMemories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["content"].as_str().unwrap()[1..].parse::<usize>().unwrap()),
+        );
+    }
+    assert_eq!(ids.len(), N);
+    // Measure the indexed state, not the brief window before the index is built.
+    app.app.state.memories.settle().await.unwrap();
+
+    let mut report = Vec::new();
+    for filtered in [false, true] {
+        let (mut found, mut wanted) = (0usize, 0usize);
+        for q in 0..20 {
+            let e = vector(&mut r);
+            let (t, co) = (TYPES[q % 3], COMPANIES[q % COMPANIES.len()]);
+            let pool: Vec<(usize, &Vec<f32>)> = data
+                .iter()
+                .enumerate()
+                .filter(|(_, (dt, dc, _))| !filtered || (*dt == t && *dc == co))
+                .map(|(i, (_, _, v))| (i, v))
+                .collect();
+            let truth = exact_top(10, &e, &pool);
+            let w = if filtered { json!({ "memoryType": t, "company": co }) } else { Value::Null };
+            let hits = ok(&app, &auth, "query($e: [Float!]!, $w: MemoryWhere) { searchMemories(embedding: $e, where: $w, limit: 10) { memory { content memoryType company } } }", json!({ "e": e, "w": w })).await;
+            let got: Vec<usize> = hits["searchMemories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    if filtered {
+                        assert_eq!(h["memory"]["memoryType"], t);
+                        assert_eq!(h["memory"]["company"], co);
+                    }
+                    h["memory"]["content"].as_str().unwrap()[1..].parse().unwrap()
+                })
+                .collect();
+            found += truth.iter().filter(|i| got.contains(i)).count();
+            wanted += truth.len();
+        }
+        let recall = found as f64 / wanted as f64;
+        report.push(format!("{} recall@10 = {recall:.3}", if filtered { "filtered" } else { "unfiltered" }));
+        assert!(recall >= 0.95, "{report:?}");
+    }
+    eprintln!("{N} memories: {}", report.join(", "));
+}
