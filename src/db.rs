@@ -29,7 +29,9 @@ async fn connect_one(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection>
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // Marks the gateway's own writes: the notify triggers skip them, the gateway publishes them.
+        .map_sqlx_postgres_opts(|o| o.options([(migration::ORIGIN_SETTING, "gateway")]));
     let db = Database::connect(opts).await.map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.

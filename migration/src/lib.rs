@@ -11,6 +11,9 @@ mod ddl;
 mod m20251101_000001_tables;
 mod m20251101_000002_timeseries;
 mod m20251101_000003_events;
+mod m20251123_000004_gateway_origin;
+
+pub use m20251123_000004_gateway_origin::ORIGIN_SETTING;
 
 pub struct Migrator;
 
@@ -21,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251101_000001_tables::Migration),
             Box::new(m20251101_000002_timeseries::Migration),
             Box::new(m20251101_000003_events::Migration),
+            Box::new(m20251123_000004_gateway_origin::Migration),
         ]
     }
 }

@@ -14,6 +14,9 @@ impl MigrationName for Migration {
 
 const UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"#;
 
+/// The tables whose changes are events.
+pub const TABLES: [&str; 3] = ["market_candles", "ohlcv_data", "workflow_execution_logs"];
+
 /// (table, trigger function body building the row object)
 fn tables() -> [(&'static str, String); 3] {
     [

@@ -103,12 +103,15 @@ pub fn topic(table: &str, row: &Map<String, Value>) -> Option<String> {
     }
 }
 
-/// Publishes row events for rows the gateway itself wrote. On PostgreSQL the triggers report
-/// every committed write (the gateway's and anyone else's), so the gateway stays silent there.
+/// Whether changes of `t` are events.
+pub fn is_live(t: &Table) -> bool {
+    topic(t.name, &Map::new()).is_some()
+}
+
+/// Publishes row events for rows the gateway itself wrote, after commit. On PostgreSQL the
+/// notify triggers report everyone else's writes and skip the gateway's (its connections carry
+/// `quantgraph.origin = gateway`), so each committed row is published once.
 pub fn publish_rows(state: &AppState, t: &Table, rows: &[Row]) {
-    if state.db.backend == sea_orm::DbBackend::Postgres {
-        return;
-    }
     for row in rows {
         let p = payload(t, row);
         if let Some(topic) = p["row"].as_object().and_then(|r| topic(t.name, r)) {

@@ -161,12 +161,9 @@ pub async fn upsert_rows(
     } else {
         Some(write::count_existing(&tx, t, &rows).await?)
     };
-    // PostgreSQL's triggers report these rows; only SQLite needs them as events here.
-    let events: Vec<Row> = if state.db.backend == sea_orm::DbBackend::Postgres {
-        Vec::new()
-    } else {
-        rows.iter().map(|r| write::as_row(t, r)).collect()
-    };
+    // Published after commit; PostgreSQL's triggers skip the gateway's own writes.
+    let events: Vec<Row> =
+        if crate::events::is_live(t) { rows.iter().map(|r| write::as_row(t, r)).collect() } else { Vec::new() };
     let (_, new) = write::insert(&tx, t, rows, true).await?;
     let existing = before.unwrap_or_else(|| n - new.unwrap_or(0));
     tx.commit().await?;
@@ -206,6 +203,7 @@ async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> 
         .next()
         .ok_or_else(|| ApiError::NotFound(t.type_name.into()))?;
     tx.commit().await?;
+    crate::events::publish_rows(state, t, std::slice::from_ref(&row));
     Ok(row)
 }
 

@@ -35,6 +35,8 @@ struct Shared {
     limiter: Option<Limiter>,
     budget: limits::Budget,
     state: AppState,
+    /// Becomes true when the server shuts down.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
     requests: AtomicU64,
     introspection: bool,
 }
@@ -107,6 +109,7 @@ impl App {
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
         let shared = Arc::new(Shared {
             schema,
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
             sockets: Default::default(),
             max_sockets: config.max_connections_per_token,
             max_subscriptions: config.max_subscriptions_per_connection,
@@ -124,15 +127,18 @@ impl App {
             .route("/metrics", get(metrics))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
             .layer(cors(config.cors_origins.as_deref())?)
-            .with_state(shared);
+            .with_state(shared.clone());
+        let closing = shared.closing.clone();
         let listener =
             TcpListener::bind(config.bind).await.map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.bind))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async {
+                .with_graceful_shutdown(async move {
                     let _ = rx.await;
+                    // Open WebSockets are told and closed, so the graceful shutdown can finish.
+                    closing.send_replace(true);
                 })
                 .await;
         });
@@ -310,7 +316,12 @@ async fn graphql_ws(
         // The key this connection counts against, known once `connection_init` arrives.
         let counted: Arc<std::sync::Mutex<Option<String>>> = Default::default();
         let counted_init = counted.clone();
-        GraphQLWebSocket::new(socket, schema, protocol)
+        let (mut sink, stream) = futures_util::StreamExt::split(socket);
+        let mut closing = s.closing.subscribe();
+        let stream = futures_util::StreamExt::take_until(stream, async move {
+            let _ = closing.wait_for(|c| *c).await;
+        });
+        GraphQLWebSocket::new_with_pair(&mut sink, stream, schema, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
                 let token = ["Authorization", "authorization"]
                     .iter()
@@ -340,6 +351,10 @@ async fn graphql_ws(
             .keepalive_timeout(std::time::Duration::from_secs(60))
             .serve()
             .await;
+        if *s.closing.borrow() {
+            let bye = axum::extract::ws::CloseFrame { code: 1001, reason: "server shutting down".into() };
+            let _ = futures_util::SinkExt::send(&mut sink, axum::extract::ws::Message::Close(Some(bye))).await;
+        }
         let key = counted.lock().expect("socket key").take();
         if let Some(key) = key {
             let mut sockets = s.sockets.lock().expect("socket counts");

@@ -194,6 +194,20 @@ impl Ws {
         }
     }
 
+    /// The close frame's code and reason, skipping other messages; `None` if the connection just
+    /// ends or nothing comes within `timeout`.
+    pub async fn close_frame(&mut self, timeout: std::time::Duration) -> Option<(u16, String)> {
+        use futures_util::StreamExt;
+        loop {
+            match tokio::time::timeout(timeout, self.stream.next()).await.ok()??.ok()? {
+                tokio_tungstenite::tungstenite::Message::Close(f) => {
+                    return f.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                _ => continue,
+            }
+        }
+    }
+
     /// The next `data` payload (`next` / `data` message), or `None` after `timeout`.
     pub async fn next_data(&mut self, timeout: std::time::Duration) -> Option<Value> {
         let v = self.recv(timeout).await?;

@@ -280,3 +280,21 @@ async fn connections_and_subscriptions_are_limited() {
         matches!(&reply, Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) if t.contains("connection_ack"));
     assert!(!acked, "a third connection for the same client was accepted: {reply:?}");
 }
+
+#[tokio::test]
+async fn shutdown_closes_subscribers_cleanly() {
+    let mut app = spawn_with(Backend::Sqlite, false, |_| {}).await;
+    let mut subscribers = Vec::new();
+    for legacy in [false, true] {
+        let mut ws = Ws::connect(&app, None, legacy).await;
+        ws.subscribe("1", SUB, json!({ "s": ["BYE"] })).await;
+        subscribers.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server finishes shutting down although the connections were open…
+    tokio::time::timeout(Duration::from_secs(10), app.app.stop()).await.expect("shutdown completes");
+    // …and each client got a close frame saying why, not a dropped connection.
+    for mut ws in subscribers {
+        assert_eq!(ws.close_frame(T).await, Some((1001, "server shutting down".to_string())));
+    }
+}
