@@ -57,21 +57,13 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-/// The test configuration of a database: its own data directory (embedded memories), and the
-/// Qdrant server at `QG_TEST_QDRANT_URL` instead when one is given.
+/// The test configuration of a database: a data directory of its own (embedded memories), or
+/// the Qdrant server at `QG_TEST_QDRANT_URL` when one is given.
 pub fn config(database_url: &str) -> Config {
     let mut c = Config::for_database(database_url);
     c.bind = "127.0.0.1:0".parse().unwrap();
     c.db_pool = 5;
-    let name = database_url.rsplit('/').next().unwrap_or_default();
-    let tag: String = name
-        .split(['.', '?'])
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    c.data_dir = std::env::temp_dir().join("quantgraph-tests").join(format!("data-{tag}"));
+    c.data_dir = std::env::temp_dir().join("quantgraph-tests").join(format!("data-{}", uuid::Uuid::new_v4().simple()));
     c.qdrant_url = std::env::var("QG_TEST_QDRANT_URL").ok();
     c
 }

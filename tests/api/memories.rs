@@ -43,7 +43,8 @@ async fn ok(app: &TestApp, auth: &str, q: &str, vars: Value) -> Value {
 
 #[tokio::test]
 async fn memories_are_private_validated_paged_and_go_with_their_user() {
-    let app = spawn(Backend::Sqlite).await;
+    let data_dir = config("sqlite::memory:").data_dir;
+    let app = spawn_with(Backend::Sqlite, true, |c| c.data_dir = data_dir.clone()).await;
     let (a, a_id) = register(&app, "mem-a@example.com").await;
     let (b, _) = register(&app, "mem-b@example.com").await;
 
@@ -129,7 +130,8 @@ async fn memories_are_private_validated_paged_and_go_with_their_user() {
     assert_eq!(ok(&app, &a, LIST, json!({})).await["memories"]["totalCount"], "24");
 
     // They survive a restart of the gateway.
-    let config = config(&app.database_url);
+    let mut config = config(&app.database_url);
+    config.data_dir = data_dir;
     let mut app = app;
     app.app.stop().await;
     drop(app);
