@@ -4,7 +4,7 @@
 //! against an exact ranking. `bash bench/memories.sh` runs it at 10,000 and 100,000.
 use quantgraph::config::Config;
 use quantgraph::http::{App, Startup};
-use quantgraph::vector::{Memory, MemoryFilter, DIMENSION};
+use quantgraph::vector::{Memory, MemoryFilter, SearchRequest, DIMENSION};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use std::time::Instant;
@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(ef) = std::env::var("QUANTGRAPH_MEMORY_SEARCH_EF") {
         config.memory_search_ef = ef.parse()?;
     }
-    let app = App::build(&config, Startup { migrate: true, seed_if_empty: false }).await?;
+    let mut app = App::build(&config, Startup { migrate: true, seed_if_empty: false }).await?;
     let user = uuid::Uuid::new_v4();
     let store = app.state.memories.clone();
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(42);
@@ -100,9 +100,9 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         over_http.push(t.elapsed().as_secs_f64() * 1e3);
         anyhow::ensure!(resp.get("errors").is_none(), "{resp}");
+        let req = SearchRequest { embedding: e.clone(), filter: MemoryFilter::default(), limit: 10 };
         let t = Instant::now();
-        let hits =
-            store.search(user, e.clone(), &MemoryFilter::default(), 10).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let hits = store.search(user, req).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         in_store.push(t.elapsed().as_secs_f64() * 1e3);
         if k < 50 {
             let q = unit(&e);
@@ -118,7 +118,9 @@ async fn main() -> anyhow::Result<()> {
         "recall@10 against an exact ranking: {:.3} (first 50 queries)",
         found as f64 / (10 * queries.min(50)) as f64
     );
-    drop(app);
+    // The store flushes when its last handle goes, so it must go before its directory.
+    app.stop().await;
+    drop((store, app));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

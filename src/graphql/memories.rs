@@ -7,7 +7,9 @@ use super::scalars::{parse_datetime, render_datetime, Cell};
 use super::schema::{tz_of, viewer_of, PageInfo};
 use super::sql::Cond;
 use crate::error::{ApiError, ApiResult};
-use crate::vector::{check_embedding, memory_id, Memory, MemoryFilter, MemoryHit, DIMENSION, MEMORY_TYPES};
+use crate::vector::{
+    check_embedding, memory_id, ListRequest, Memory, MemoryFilter, MemoryHit, SearchRequest, DIMENSION, MEMORY_TYPES,
+};
 use crate::AppState;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
@@ -287,7 +289,7 @@ async fn list(ctx: &ResolverContext<'_>) -> ApiResult<Connection> {
         _ => Err(ApiError::bad("after: not a cursor of this list")),
     });
     let after = after.transpose()?;
-    let page = state.memories.list(user, &filter, after, first).await?;
+    let page = state.memories.list(user, ListRequest { filter: filter.clone(), after, limit: first }).await?;
     Ok(Connection { memories: page.memories, has_next: page.has_next, has_prev: after.is_some(), user, filter })
 }
 
@@ -297,7 +299,7 @@ async fn search(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Hit>> {
     let embedding = embedding("embedding", arg(ctx, "embedding"))?;
     let filter = filter(arg(ctx, "where"))?;
     let limit = size(ctx, "limit", 10, state.limits.max_page)?;
-    let hits = state.memories.search(user, embedding, &filter, limit).await?;
+    let hits = state.memories.search(user, SearchRequest { embedding, filter, limit }).await?;
     let tickers = if ctx.look_ahead().field("ticker").exists() { tickers(state, &hits).await? } else { HashMap::new() };
     Ok(hits
         .into_iter()

@@ -161,10 +161,26 @@ pub async fn upsert_rows(
     } else {
         Some(write::count_existing(&tx, t, &rows).await?)
     };
-    // Published after commit; PostgreSQL's triggers skip the gateway's own writes.
-    let events: Vec<Row> =
-        if crate::events::is_live(t) { rows.iter().map(|r| write::as_row(t, r)).collect() } else { Vec::new() };
+    // Published after commit; PostgreSQL's triggers skip the gateway's own writes. Rows with
+    // columns the database fills (ohlcv_data.id) are read back so events carry them too.
+    let live = crate::events::is_live(t);
+    let reread = live && t.columns.iter().any(|c| c.auto);
+    let keys: Vec<Vec<Cell>> = if reread {
+        rows.iter()
+            .map(|r| {
+                t.pk.iter().map(|p| r.iter().find(|(c, _)| c == p).map_or(Cell::Null, |(_, v)| v.clone())).collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut events: Vec<Row> =
+        if live && !reread { rows.iter().map(|r| write::as_row(t, r)).collect() } else { Vec::new() };
     let (_, new) = write::insert(&tx, t, rows, true).await?;
+    // In chunks: each key is several bind parameters, and a statement takes at most 65,535.
+    for chunk in keys.chunks(2000) {
+        events.extend(write::reread(&tx, t, chunk).await?);
+    }
     let existing = before.unwrap_or_else(|| n - new.unwrap_or(0));
     tx.commit().await?;
     crate::events::publish_rows(state, t, &events);

@@ -5,8 +5,8 @@
 //! scrolls do not. Each write is flushed before it is acknowledged, so memories survive a
 //! restart. After writes the HNSW index is brought up to date in the background.
 use super::{
-    collection, filter_json, from_payload, payload, Memory, MemoryFilter, MemoryHit, MemoryPage, MemoryStore,
-    DIMENSION, INDEXED_DATETIME, INDEXED_KEYWORDS,
+    collection, filter_json, from_payload, payload, ListRequest, Memory, MemoryFilter, MemoryHit, MemoryPage,
+    MemoryStore, SearchRequest as Search, DIMENSION, INDEXED_DATETIME, INDEXED_KEYWORDS,
 };
 use crate::error::{ApiError, ApiResult};
 use qdrant_edge::{
@@ -19,16 +19,21 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Writes that arrive within this time share one index build.
-const OPTIMIZE_DELAY: Duration = Duration::from_millis(300);
+/// The index is built once writes pause this long, so a bulk load builds it once instead of
+/// again after every batch; …
+const QUIET: Duration = Duration::from_millis(1000);
+/// … but no later than this after the first unindexed write, so a steady trickle of writes
+/// cannot leave it stale. Unindexed memories are still found: they are searched exhaustively.
+const MAX_WAIT: Duration = Duration::from_secs(30);
 
 struct UserShard {
     shard: EdgeShard,
     gate: Mutex<()>,
     optimize_scheduled: AtomicBool,
+    last_write: Mutex<Instant>,
 }
 
 struct Shards {
@@ -128,7 +133,12 @@ impl Shards {
         } else {
             return Ok(None);
         };
-        let s = Arc::new(UserShard { shard, gate: Mutex::new(()), optimize_scheduled: AtomicBool::new(false) });
+        let s = Arc::new(UserShard {
+            shard,
+            gate: Mutex::new(()),
+            optimize_scheduled: AtomicBool::new(false),
+            last_write: Mutex::new(Instant::now()),
+        });
         shards.insert(user, s.clone());
         Ok(Some(s))
     }
@@ -140,12 +150,16 @@ impl Shards {
             s.shard.update(op).map_err(edge_err)?;
             s.shard.flush();
         }
+        *s.last_write.lock().expect("last write") = Instant::now();
         if !s.optimize_scheduled.swap(true, Ordering::AcqRel) {
             self.pending.fetch_add(1, Ordering::AcqRel);
             // The task holds the store, so its directory lock outlives the build.
             let (s, store) = (s.clone(), self.clone());
             tokio::task::spawn_blocking(move || {
-                std::thread::sleep(OPTIMIZE_DELAY);
+                let first = Instant::now();
+                while s.last_write.lock().expect("last write").elapsed() < QUIET && first.elapsed() < MAX_WAIT {
+                    std::thread::sleep(QUIET / 10);
+                }
                 s.optimize_scheduled.store(false, Ordering::Release);
                 let _g = s.gate.lock().expect("shard gate");
                 if let Err(e) = s.shard.optimize() {
@@ -204,14 +218,8 @@ impl MemoryStore for EmbeddedStore {
         .await
     }
 
-    async fn list(
-        &self,
-        user: Uuid,
-        filter: &MemoryFilter,
-        after: Option<Uuid>,
-        limit: usize,
-    ) -> ApiResult<MemoryPage> {
-        let filter = edge_filter(filter)?;
+    async fn list(&self, user: Uuid, req: ListRequest) -> ApiResult<MemoryPage> {
+        let (filter, after, limit) = (edge_filter(&req.filter)?, req.after, req.limit);
         blocking(&self.0, move |st| {
             let Some(s) = st.shard(user, false)? else { return Ok(MemoryPage { memories: vec![], has_next: false }) };
             // The offset is inclusive: ask for one more to step over the cursor's own row.
@@ -249,14 +257,8 @@ impl MemoryStore for EmbeddedStore {
         .await
     }
 
-    async fn search(
-        &self,
-        user: Uuid,
-        embedding: Vec<f32>,
-        filter: &MemoryFilter,
-        limit: usize,
-    ) -> ApiResult<Vec<MemoryHit>> {
-        let filter = edge_filter(filter)?;
+    async fn search(&self, user: Uuid, req: Search) -> ApiResult<Vec<MemoryHit>> {
+        let (filter, embedding, limit) = (edge_filter(&req.filter)?, req.embedding, req.limit);
         blocking(&self.0, move |st| {
             let Some(s) = st.shard(user, false)? else { return Ok(vec![]) };
             let points = s

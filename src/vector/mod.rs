@@ -36,6 +36,20 @@ pub struct MemoryFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// A page request: memories matching `filter` after the cursor `after`, at most `limit`.
+pub struct ListRequest {
+    pub filter: MemoryFilter,
+    pub after: Option<Uuid>,
+    pub limit: usize,
+}
+
+/// The `limit` memories matching `filter` nearest to `embedding`.
+pub struct SearchRequest {
+    pub embedding: Vec<f32>,
+    pub filter: MemoryFilter,
+    pub limit: usize,
+}
+
 pub struct MemoryHit {
     pub score: f32,
     pub memory: Memory,
@@ -55,18 +69,11 @@ pub trait MemoryStore: Send + Sync {
     async fn add(&self, user: Uuid, items: Vec<(Memory, Vec<f32>)>) -> ApiResult<()>;
     /// Whether the memory existed.
     async fn delete(&self, user: Uuid, id: Uuid) -> ApiResult<bool>;
-    /// Up to `limit` memories after `after`, in id order.
-    async fn list(&self, user: Uuid, filter: &MemoryFilter, after: Option<Uuid>, limit: usize)
-        -> ApiResult<MemoryPage>;
+    /// One page in id order.
+    async fn list(&self, user: Uuid, req: ListRequest) -> ApiResult<MemoryPage>;
     async fn count(&self, user: Uuid, filter: &MemoryFilter) -> ApiResult<u64>;
-    /// The `limit` nearest memories by cosine similarity, best first.
-    async fn search(
-        &self,
-        user: Uuid,
-        embedding: Vec<f32>,
-        filter: &MemoryFilter,
-        limit: usize,
-    ) -> ApiResult<Vec<MemoryHit>>;
+    /// The nearest memories by cosine similarity, best first.
+    async fn search(&self, user: Uuid, req: SearchRequest) -> ApiResult<Vec<MemoryHit>>;
     /// Removes the user's whole collection (no-op when there is none).
     async fn drop_user(&self, user: Uuid) -> ApiResult<()>;
     /// Waits until background indexing has caught up (benches and tests measure the indexed state).

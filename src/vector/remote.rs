@@ -2,8 +2,8 @@
 //! on first write; transient failures are retried with backoff, then reported as UNAVAILABLE
 //! while the rest of the API keeps working.
 use super::{
-    collection, from_payload, payload, Memory, MemoryFilter, MemoryHit, MemoryPage, MemoryStore, DIMENSION,
-    INDEXED_DATETIME, INDEXED_KEYWORDS,
+    collection, from_payload, payload, ListRequest, Memory, MemoryFilter, MemoryHit, MemoryPage, MemoryStore,
+    SearchRequest, DIMENSION, INDEXED_DATETIME, INDEXED_KEYWORDS,
 };
 use crate::error::{ApiError, ApiResult};
 use qdrant_client::qdrant::{
@@ -33,10 +33,14 @@ pub struct RemoteStore {
 fn transient(e: &QdrantError) -> bool {
     use tonic::Code;
     match e {
-        QdrantError::ResponseError { status } => matches!(
-            status.code(),
-            Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted | Code::Unknown
-        ),
+        QdrantError::ResponseError { status } => {
+            matches!(
+                status.code(),
+                Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted | Code::Cancelled
+            )
+            // qdrant-client reports a refused or dropped connection as an internal status.
+            || status.code() == Code::Internal && status.message().starts_with("Failed to connect")
+        }
         QdrantError::ResourceExhaustedError { .. } => true,
         _ => false,
     }
@@ -202,13 +206,9 @@ impl MemoryStore for RemoteStore {
         Ok(true)
     }
 
-    async fn list(
-        &self,
-        user: Uuid,
-        filter: &MemoryFilter,
-        after: Option<Uuid>,
-        limit: usize,
-    ) -> ApiResult<MemoryPage> {
+    async fn list(&self, user: Uuid, req: ListRequest) -> ApiResult<MemoryPage> {
+        let ListRequest { filter, after, limit } = req;
+        let filter = &filter;
         let Some(name) = self.collection(user, false).await? else {
             return Ok(MemoryPage { memories: vec![], has_next: false });
         };
@@ -244,13 +244,9 @@ impl MemoryStore for RemoteStore {
         Ok(res.result.map_or(0, |r| r.count))
     }
 
-    async fn search(
-        &self,
-        user: Uuid,
-        embedding: Vec<f32>,
-        filter: &MemoryFilter,
-        limit: usize,
-    ) -> ApiResult<Vec<MemoryHit>> {
+    async fn search(&self, user: Uuid, req: SearchRequest) -> ApiResult<Vec<MemoryHit>> {
+        let SearchRequest { embedding, filter, limit } = req;
+        let filter = &filter;
         let Some(name) = self.collection(user, false).await? else { return Ok(vec![]) };
         let mut req = QueryPointsBuilder::new(&name)
             .query(embedding)

@@ -298,3 +298,37 @@ async fn shutdown_closes_subscribers_cleanly() {
         assert_eq!(ws.close_frame(T).await, Some((1001, "server shutting down".to_string())));
     }
 }
+
+#[tokio::test]
+async fn daily_bars_reach_subscribers_with_their_database_ids() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let mut ws = Ws::connect(&app, None, false).await;
+        let sub = r#"subscription { ohlcvBars(tickers: [{ ticker: "HPG", region: "VN" }]) { id ticker date close } }"#;
+        ws.subscribe("b", sub, json!({})).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let bar = json!({ "ticker": "HPG", "region": "VN", "date": "2031-01-02", "timeframe": "D", "open": "12000",
+                          "high": "12400.5", "low": "11900", "close": "12345.6789", "volume": "4200000000" });
+        let r = app
+            .gql_with(
+                "mutation($b: [OhlcvInput!]!) { ingestOhlcv(bars: $b) { inserted } }",
+                json!({ "b": [bar] }),
+                &[("Authorization", &format!("Bearer {}", svc(&app)))],
+            )
+            .await;
+        assert!(r.get("errors").is_none(), "{r}");
+        let got = ws.next_data(T).await.expect("a bar");
+        let b = &got["data"]["ohlcvBars"];
+        assert_eq!(b["close"], "12345.6789", "{backend:?}: {got}");
+        assert_eq!(b["date"], "2031-01-02");
+        let id =
+            b["id"].as_str().unwrap_or_else(|| panic!("{backend:?}: the event has the row's id: {got}")).to_string();
+        if backend == Backend::Postgres {
+            let db = app.sql().await;
+            db.execute_unprepared(&format!("UPDATE ohlcv_data SET close = 12346 WHERE id = {id}")).await.unwrap();
+            let got = ws.next_data(T).await.expect("a bar corrected by SQL");
+            assert_eq!(got["data"]["ohlcvBars"]["close"], "12346.0000", "{got}");
+            assert_eq!(got["data"]["ohlcvBars"]["id"], id);
+        }
+    }
+}

@@ -240,3 +240,21 @@ async fn search_recall_against_an_exact_ranking() {
     }
     eprintln!("{N} memories: {}", report.join(", "));
 }
+
+#[tokio::test]
+async fn an_unreachable_qdrant_server_is_unavailable_and_the_rest_keeps_working() {
+    // Nothing listens on this loopback port: every call fails as with a server that is down.
+    let app = spawn_with(Backend::Sqlite, true, |c| c.qdrant_url = Some("http://127.0.0.1:9".into())).await;
+    let (auth, id) = register(&app, "down@example.com").await;
+    let add =
+        as_role(&app, &auth, ADD, json!({ "i": memory("ANALYSIS", "HPG", "2025-01-01T00:00:00Z", "x", &axis(1, 2)) }))
+            .await;
+    assert_eq!(code(&add), Some("UNAVAILABLE"), "{add}");
+    assert_eq!(code(&as_role(&app, &auth, SEARCH, json!({ "e": axis(1, 2) })).await), Some("UNAVAILABLE"));
+    // The user is kept when their memories cannot be deleted, so the delete can be retried.
+    let del = as_role(&app, &auth, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": id })).await;
+    assert_eq!(code(&del), Some("UNAVAILABLE"), "{del}");
+    assert_eq!(ok(&app, &auth, "{ me { id } }", json!({})).await["me"]["id"], id.as_str());
+    let tickers = ok(&app, &auth, "{ tickers(first: 1) { nodes { ticker } } }", json!({})).await;
+    assert_eq!(tickers["tickers"]["nodes"].as_array().unwrap().len(), 1);
+}
