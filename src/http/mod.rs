@@ -309,8 +309,10 @@ async fn graphql_ws(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let schema = s.schema.clone();
-    // Small socket buffers: thousands of idle dashboards should cost little memory each.
-    let upgrade = upgrade.read_buffer_size(4096).write_buffer_size(4096);
+    // Small socket buffers: thousands of idle dashboards should cost little memory each (a read
+    // buffer is allocated per connection; larger messages still arrive in several reads, and
+    // writes go out as they are made).
+    let upgrade = upgrade.read_buffer_size(1024).write_buffer_size(0);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
         let init_state = s.clone();
         // The key this connection counts against, known once `connection_init` arrives.
