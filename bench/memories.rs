@@ -86,6 +86,11 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let url = format!("http://{}/graphql", app.addr);
     let q = "query($e: [Float!]!) { searchMemories(embedding: $e, limit: 10) { score memory { id content } } }";
+    // Warm-up: the first searches fault the memory-mapped vectors into the page cache.
+    for _ in 0..20 {
+        let req = SearchRequest { embedding: vector(&mut r), filter: MemoryFilter::default(), limit: 10 };
+        store.search(user, req).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
     let (mut over_http, mut in_store, mut found) = (Vec::new(), Vec::new(), 0usize);
     for k in 0..queries {
         let e = vector(&mut r);
