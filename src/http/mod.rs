@@ -120,7 +120,7 @@ impl App {
             introspection: config.introspection,
         });
         let router = Router::new()
-            .route("/graphql", get(graphql_get).post(graphql_post))
+            .route("/graphql", get(graphql_get_or_ws).post(graphql_post))
             .route("/graphql/ws", get(graphql_ws))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
@@ -284,6 +284,31 @@ async fn graphql_post(
         with_code(e);
     }
     GraphQLResponse::from(resp).into_response()
+}
+
+/// `GET /graphql`: a WebSocket upgrade starts subscriptions (as on `/graphql/ws`); anything else
+/// is a query in the URL or, for a browser, the playground.
+async fn graphql_get_or_ws(
+    State(s): State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
+    req: axum::extract::Request,
+) -> Response {
+    use axum::extract::{FromRequest, FromRequestParts};
+    let upgrade = req.headers().get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade {
+        let (mut parts, _) = req.into_parts();
+        let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &s).await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        };
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &s).await {
+            Ok(ws) => graphql_ws(State(s), peer, protocol, ws).await,
+            Err(e) => e.into_response(),
+        };
+    }
+    let headers = req.headers().clone();
+    let gql = GraphQLRequest::from_request(req, &s).await;
+    graphql_get(State(s), peer, headers, gql).await
 }
 
 async fn graphql_get(

@@ -141,8 +141,12 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(app: &TestApp, token: Option<&str>, legacy: bool) -> Ws {
+        Ws::connect_to(app, "/graphql/ws", token, legacy).await
+    }
+
+    pub async fn connect_to(app: &TestApp, path: &str, token: Option<&str>, legacy: bool) -> Ws {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = format!("ws://{}/graphql/ws", app.app.addr).into_client_request().unwrap();
+        let mut req = format!("ws://{}{path}", app.app.addr).into_client_request().unwrap();
         let proto = if legacy { "graphql-ws" } else { "graphql-transport-ws" };
         req.headers_mut().insert("Sec-WebSocket-Protocol", proto.parse().unwrap());
         let (stream, _) = tokio_tungstenite::connect_async(req).await.expect("WebSocket connects");

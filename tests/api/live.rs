@@ -44,7 +44,9 @@ async fn candles_reach_subscribers_from_mutations_and_plain_sql() {
         let token = svc(&app);
         for legacy in [false, true] {
             let sym = if legacy { "LEG" } else { "NEW" };
-            let mut ws = Ws::connect(&app, None, legacy).await;
+            // Both endpoints take subscriptions: /graphql/ws, and /graphql with an upgrade.
+            let path = if legacy { "/graphql/ws" } else { "/graphql" };
+            let mut ws = Ws::connect_to(&app, path, None, legacy).await;
             ws.subscribe("1", SUB, json!({ "s": [sym] })).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
             ingest(&app, &token, vec![candle(sym, 1, 100.5), candle("OTHER", 1, 10.0)]).await;
