@@ -4,7 +4,7 @@
 use super::catalog::{Catalog, Table};
 use super::read::{self, Row};
 use super::scalars::{parse_datetime, render_datetime, Cell};
-use super::schema::{tz_of, viewer_of, PageInfo};
+use super::schema::{value_field, viewer_of, PageInfo};
 use super::sql::Cond;
 use crate::error::{ApiError, ApiResult};
 use crate::vector::{
@@ -191,12 +191,7 @@ async fn tickers(state: &AppState, hits: &[MemoryHit]) -> ApiResult<HashMap<Stri
 }
 
 fn memory_object() -> Object {
-    fn field(name: &str, ty: TypeRef, f: fn(&Memory, chrono_tz::Tz) -> GqlValue) -> Field {
-        Field::new(name, ty, move |ctx| {
-            let tz = tz_of(&ctx);
-            FieldFuture::new(async move { Ok(Some(f(ctx.parent_value.try_downcast_ref::<Memory>()?, tz))) })
-        })
-    }
+    let field = value_field::<Memory>;
     Object::new("Memory")
         .description("Something an assistant remembers for one user, searchable by meaning.")
         .field(field("id", TypeRef::named_nn("UUID"), |m, _| GqlValue::String(m.id.to_string())))

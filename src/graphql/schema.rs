@@ -86,6 +86,14 @@ pub fn tz_of(ctx: &ResolverContext<'_>) -> Tz {
     ctx.data::<RequestTz>().map(|t| t.0).unwrap_or(Tz::UTC)
 }
 
+/// A field computed from its parent value of type `T` (and the request's zone, for DateTimes).
+pub fn value_field<T: std::any::Any + Send + Sync>(name: &str, ty: TypeRef, f: fn(&T, Tz) -> GqlValue) -> Field {
+    Field::new(name, ty, move |ctx| {
+        let tz = tz_of(&ctx);
+        FieldFuture::new(async move { Ok(Some(f(ctx.parent_value.try_downcast_ref::<T>()?, tz))) })
+    })
+}
+
 pub fn viewer_of<'a>(ctx: &ResolverContext<'a>) -> &'a Viewer {
     ctx.data::<Viewer>().unwrap_or(&Viewer::ANONYMOUS)
 }

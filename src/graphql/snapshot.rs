@@ -1,7 +1,7 @@
 //! `marketSnapshot`: the latest market snapshot per market type, from the snapshot cache
 //! (`null` once expired), written by `publishMarketSnapshot` and streamed to subscribers.
 use super::scalars::{parse_datetime, parse_decimal, render_datetime};
-use super::schema::{tz_of, viewer_of};
+use super::schema::{value_field, viewer_of};
 use crate::auth::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -115,12 +115,7 @@ async fn publish(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> ApiResult
 }
 
 fn object() -> Object {
-    fn field(name: &str, ty: TypeRef, f: fn(&Snapshot, chrono_tz::Tz) -> GqlValue) -> Field {
-        Field::new(name, ty, move |ctx| {
-            let tz = tz_of(&ctx);
-            FieldFuture::new(async move { Ok(Some(f(ctx.parent_value.try_downcast_ref::<Snapshot>()?, tz))) })
-        })
-    }
+    let field = value_field::<Snapshot>;
     Object::new("MarketSnapshot")
         .description("The latest market snapshot of one market type (cached for a short time).")
         .field(field("marketType", TypeRef::named_nn(TypeRef::STRING), |s, _| GqlValue::String(s.market_type.clone())))

@@ -86,6 +86,18 @@ pub async fn spawn(backend: Backend) -> TestApp {
 }
 
 impl TestApp {
+    /// Another gateway on `config` (an existing database, not migrated again).
+    pub async fn start(config: &Config, backend: Backend) -> TestApp {
+        let app = App::build(config, Startup { migrate: false, seed_if_empty: false }).await.expect("app starts");
+        TestApp {
+            url: format!("http://{}/graphql", app.addr),
+            app,
+            backend,
+            database_url: config.database_url.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub async fn gql_with(&self, query: &str, vars: Value, headers: &[(&str, &str)]) -> Value {
         let mut req = self.http.post(&self.url).json(&json!({ "query": query, "variables": vars }));
         for (k, v) in headers {

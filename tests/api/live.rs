@@ -192,16 +192,7 @@ async fn redis_fans_out_across_replicas() {
     let mut cb = config(&a.database_url);
     cb.redis_url = Some(redis.clone());
     cb.redis_prefix = prefix.clone();
-    let b = quantgraph::http::App::build(&cb, quantgraph::http::Startup { migrate: false, seed_if_empty: false })
-        .await
-        .unwrap();
-    let b = TestApp {
-        url: format!("http://{}/graphql", b.addr),
-        app: b,
-        backend: Backend::Postgres,
-        database_url: a.database_url.clone(),
-        http: reqwest::Client::new(),
-    };
+    let b = TestApp::start(&cb, Backend::Postgres).await;
     let mut ws = Ws::connect(&b, None, false).await;
     ws.subscribe("1", SUB, json!({ "s": ["FAN"] })).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;

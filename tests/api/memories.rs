@@ -2,7 +2,6 @@
 //! user, and search quality against an exact ranking. Runs on the embedded store, and on the
 //! Qdrant server at `QG_TEST_QDRANT_URL` when one is given.
 use crate::common::*;
-use quantgraph::http::{App, Startup};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -135,14 +134,7 @@ async fn memories_are_private_validated_paged_and_go_with_their_user() {
     let mut app = app;
     app.app.stop().await;
     drop(app);
-    let again = App::build(&config, Startup { migrate: false, seed_if_empty: false }).await.unwrap();
-    let app = TestApp {
-        url: format!("http://{}/graphql", again.addr),
-        app: again,
-        backend: Backend::Sqlite,
-        database_url: config.database_url.clone(),
-        http: reqwest::Client::new(),
-    };
+    let app = TestApp::start(&config, Backend::Sqlite).await;
     assert_eq!(ok(&app, &a, LIST, json!({})).await["memories"]["totalCount"], "24", "persisted");
 
     // Deleting the user deletes the collection.
