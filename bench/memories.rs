@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
     let q = "query($e: [Float!]!) { searchMemories(embedding: $e, limit: 10) { score memory { id content } } }";
     // Warm-up: the first searches fault the memory-mapped vectors into the page cache.
     for _ in 0..20 {
-        let req = SearchRequest { embedding: vector(&mut r), filter: MemoryFilter::default(), limit: 10 };
+        let req = SearchRequest { embedding: vector(&mut r), filter: MemoryFilter::default(), limit: 10, exact: false };
         store.search(user, req).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
     let (mut over_http, mut in_store, mut found) = (Vec::new(), Vec::new(), 0usize);
@@ -105,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         over_http.push(t.elapsed().as_secs_f64() * 1e3);
         anyhow::ensure!(resp.get("errors").is_none(), "{resp}");
-        let req = SearchRequest { embedding: e.clone(), filter: MemoryFilter::default(), limit: 10 };
+        let req = SearchRequest { embedding: e.clone(), filter: MemoryFilter::default(), limit: 10, exact: false };
         let t = Instant::now();
         let hits = store.search(user, req).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         in_store.push(t.elapsed().as_secs_f64() * 1e3);

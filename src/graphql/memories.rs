@@ -8,7 +8,8 @@ use super::schema::{value_field, viewer_of, PageInfo};
 use super::sql::Cond;
 use crate::error::{ApiError, ApiResult};
 use crate::vector::{
-    check_embedding, memory_id, ListRequest, Memory, MemoryFilter, MemoryHit, SearchRequest, DIMENSION, MEMORY_TYPES,
+    check_embedding, filter_json, memory_id, ListRequest, Memory, MemoryFilter, MemoryHit, SearchRequest, DIMENSION,
+    EXACT_BELOW, MEMORY_TYPES,
 };
 use crate::AppState;
 use async_graphql::dynamic::{
@@ -294,7 +295,8 @@ async fn search(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Hit>> {
     let embedding = embedding("embedding", arg(ctx, "embedding"))?;
     let filter = filter(arg(ctx, "where"))?;
     let limit = size(ctx, "limit", 10, state.limits.max_page)?;
-    let hits = state.memories.search(user, SearchRequest { embedding, filter, limit }).await?;
+    let exact = filter_json(&filter).is_some() && state.memories.count(user, &filter).await? <= EXACT_BELOW;
+    let hits = state.memories.search(user, SearchRequest { embedding, filter, limit, exact }).await?;
     let tickers = if ctx.look_ahead().field("ticker").exists() { tickers(state, &hits).await? } else { HashMap::new() };
     Ok(hits
         .into_iter()

@@ -258,7 +258,7 @@ impl MemoryStore for EmbeddedStore {
     }
 
     async fn search(&self, user: Uuid, req: Search) -> ApiResult<Vec<MemoryHit>> {
-        let (filter, embedding, limit) = (edge_filter(&req.filter)?, req.embedding, req.limit);
+        let (filter, embedding, limit, exact) = (edge_filter(&req.filter)?, req.embedding, req.limit, req.exact);
         blocking(&self.0, move |st| {
             let Some(s) = st.shard(user, false)? else { return Ok(vec![]) };
             let points = s
@@ -266,7 +266,7 @@ impl MemoryStore for EmbeddedStore {
                 .search(SearchRequest {
                     query: QueryEnum::Nearest(NamedQuery::default_dense(embedding)),
                     filter,
-                    params: Some(SearchParams { hnsw_ef: Some(st.search_ef.max(limit)), ..Default::default() }),
+                    params: Some(SearchParams { hnsw_ef: Some(st.search_ef.max(limit)), exact, ..Default::default() }),
                     limit,
                     offset: 0,
                     with_payload: Some(WithPayloadInterface::Bool(true)),

@@ -48,7 +48,13 @@ pub struct SearchRequest {
     pub embedding: Vec<f32>,
     pub filter: MemoryFilter,
     pub limit: usize,
+    /// Score every matching memory instead of walking the HNSW graph.
+    pub exact: bool,
 }
+
+/// A filter matching at most this many memories is searched exactly: scoring them all costs about
+/// what one graph search costs, and a graph walk restricted by a filter can miss neighbours.
+pub const EXACT_BELOW: u64 = 10_000;
 
 pub struct MemoryHit {
     pub score: f32,

@@ -245,13 +245,13 @@ impl MemoryStore for RemoteStore {
     }
 
     async fn search(&self, user: Uuid, req: SearchRequest) -> ApiResult<Vec<MemoryHit>> {
-        let SearchRequest { embedding, filter, limit } = req;
+        let SearchRequest { embedding, filter, limit, exact } = req;
         let filter = &filter;
         let Some(name) = self.collection(user, false).await? else { return Ok(vec![]) };
         let mut req = QueryPointsBuilder::new(&name)
             .query(embedding)
             .limit(limit as u64)
-            .params(SearchParamsBuilder::default().hnsw_ef(self.search_ef.max(limit) as u64))
+            .params(SearchParamsBuilder::default().hnsw_ef(self.search_ef.max(limit) as u64).exact(exact))
             .with_payload(true);
         if let Some(f) = remote_filter(filter) {
             req = req.filter(f);
