@@ -4,12 +4,12 @@
 use super::catalog::{Catalog, Table};
 use super::read::{self, Row};
 use super::scalars::{parse_datetime, render_datetime, Cell};
-use super::schema::{value_field, viewer_of, PageInfo};
+use super::schema::{app_state as state, value_field, viewer_of, PageInfo};
 use super::sql::Cond;
 use crate::error::{ApiError, ApiResult};
 use crate::vector::{
-    check_embedding, filter_json, memory_id, ListRequest, Memory, MemoryFilter, MemoryHit, SearchRequest, DIMENSION,
-    EXACT_BELOW, MEMORY_TYPES,
+    check_embedding, memory_id, ListRequest, Memory, MemoryFilter, MemoryHit, SearchRequest, DIMENSION, EXACT_BELOW,
+    MEMORY_TYPES,
 };
 use crate::AppState;
 use async_graphql::dynamic::{
@@ -25,10 +25,6 @@ const MAX_BATCH: usize = 1000;
 const MAX_CONTENT_BYTES: usize = 64 * 1024;
 const MAX_COMPANY_CHARS: usize = 32;
 const CURSOR_PREFIX: &str = "memory:";
-
-fn state<'a>(ctx: &ResolverContext<'a>) -> ApiResult<&'a AppState> {
-    ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))
-}
 
 fn arg<'a>(ctx: &'a ResolverContext<'_>, name: &str) -> Option<&'a GqlValue> {
     ctx.args.get(name).map(|v| v.as_value()).filter(|v| !matches!(v, GqlValue::Null))
@@ -295,7 +291,7 @@ async fn search(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Hit>> {
     let embedding = embedding("embedding", arg(ctx, "embedding"))?;
     let filter = filter(arg(ctx, "where"))?;
     let limit = size(ctx, "limit", 10, state.limits.max_page)?;
-    let exact = filter_json(&filter).is_some() && state.memories.count(user, &filter).await? <= EXACT_BELOW;
+    let exact = !filter.is_empty() && state.memories.count(user, &filter).await? <= EXACT_BELOW;
     let hits = state.memories.search(user, SearchRequest { embedding, filter, limit, exact }).await?;
     let tickers = if ctx.look_ahead().field("ticker").exists() { tickers(state, &hits).await? } else { HashMap::new() };
     Ok(hits

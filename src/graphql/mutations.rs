@@ -3,7 +3,7 @@
 use super::catalog::{Access, Catalog, Mutation, Owner, Table, Writers};
 use super::read::Row;
 use super::scalars::Cell;
-use super::schema::viewer_of;
+use super::schema::{app_state as state, viewer_of};
 use super::sql::{Cond, Op};
 use crate::auth::{Role, Viewer};
 use crate::error::{ApiError, ApiResult};
@@ -93,10 +93,6 @@ fn list(v: Option<&GqlValue>) -> ApiResult<&Vec<GqlValue>> {
 fn key_cond(t: &Table, ctx: &ResolverContext<'_>, viewer: &Viewer) -> ApiResult<Cond> {
     let q = super::args::one_query(t, ctx.args.as_index_map(), viewer)?;
     Ok(q.cond)
-}
-
-fn state<'a>(ctx: &ResolverContext<'a>) -> ApiResult<&'a AppState> {
-    ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))
 }
 
 async fn create(ctx: &ResolverContext<'_>, t: &'static Table, many: Option<&str>) -> ApiResult<Vec<Row>> {

@@ -94,6 +94,11 @@ pub fn value_field<T: std::any::Any + Send + Sync>(name: &str, ty: TypeRef, f: f
     })
 }
 
+/// The shared state, for resolvers that return `ApiResult`.
+pub fn app_state<'a>(ctx: &ResolverContext<'a>) -> Result<&'a AppState, ApiError> {
+    ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))
+}
+
 pub fn viewer_of<'a>(ctx: &ResolverContext<'a>) -> &'a Viewer {
     ctx.data::<Viewer>().unwrap_or(&Viewer::ANONYMOUS)
 }

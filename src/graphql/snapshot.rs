@@ -1,7 +1,7 @@
 //! `marketSnapshot`: the latest market snapshot per market type, from the snapshot cache
 //! (`null` once expired), written by `publishMarketSnapshot` and streamed to subscribers.
 use super::scalars::{parse_datetime, parse_decimal, render_datetime};
-use super::schema::{value_field, viewer_of};
+use super::schema::{app_state, value_field, viewer_of};
 use crate::auth::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -71,7 +71,7 @@ fn market_type(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> ApiResult<S
 }
 
 async fn publish(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> ApiResult<Snapshot> {
-    let state = ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))?;
+    let state = app_state(ctx)?;
     let viewer = viewer_of(ctx);
     match viewer.role {
         Role::Service | Role::Admin => {}

@@ -4,12 +4,11 @@ use super::catalog::{Catalog, Table};
 use super::mutations::may_write;
 use super::read::{self, Row};
 use super::scalars::Cell;
-use super::schema::viewer_of;
+use super::schema::{app_state as state, viewer_of};
 use super::sql::{Cond, Op};
 use crate::auth::{hash_password, verify_password, Role, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::service::write;
-use crate::AppState;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
@@ -21,10 +20,6 @@ const LOGIN_TTL_SECS: u64 = 12 * 3600;
 
 fn t(name: &str) -> &'static Table {
     Catalog::get().table(name)
-}
-
-fn state<'a>(ctx: &ResolverContext<'a>) -> ApiResult<&'a AppState> {
-    ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))
 }
 
 fn arg(ctx: &ResolverContext<'_>, name: &str) -> Option<GqlValue> {

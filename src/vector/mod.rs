@@ -36,6 +36,12 @@ pub struct MemoryFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl MemoryFilter {
+    pub fn is_empty(&self) -> bool {
+        self.memory_type.is_none() && self.company.is_none() && self.from.is_none() && self.to.is_none()
+    }
+}
+
 /// A page request: memories matching `filter` after the cursor `after`, at most `limit`.
 pub struct ListRequest {
     pub filter: MemoryFilter,

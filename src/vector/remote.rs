@@ -208,12 +208,11 @@ impl MemoryStore for RemoteStore {
 
     async fn list(&self, user: Uuid, req: ListRequest) -> ApiResult<MemoryPage> {
         let ListRequest { filter, after, limit } = req;
-        let filter = &filter;
         let Some(name) = self.collection(user, false).await? else {
             return Ok(MemoryPage { memories: vec![], has_next: false });
         };
         let mut req = ScrollPointsBuilder::new(&name).limit((limit + 2) as u32).with_payload(true);
-        if let Some(f) = remote_filter(filter) {
+        if let Some(f) = remote_filter(&filter) {
             req = req.filter(f);
         }
         if let Some(a) = after {
@@ -246,14 +245,13 @@ impl MemoryStore for RemoteStore {
 
     async fn search(&self, user: Uuid, req: SearchRequest) -> ApiResult<Vec<MemoryHit>> {
         let SearchRequest { embedding, filter, limit, exact } = req;
-        let filter = &filter;
         let Some(name) = self.collection(user, false).await? else { return Ok(vec![]) };
         let mut req = QueryPointsBuilder::new(&name)
             .query(embedding)
             .limit(limit as u64)
             .params(SearchParamsBuilder::default().hnsw_ef(self.search_ef.max(limit) as u64).exact(exact))
             .with_payload(true);
-        if let Some(f) = remote_filter(filter) {
+        if let Some(f) = remote_filter(&filter) {
             req = req.filter(f);
         }
         let req = req.build();
