@@ -86,6 +86,9 @@ pub struct Config {
     /// Largest query complexity accepted (fields, lists weighted by their page size).
     #[arg(long, env = "QUANTGRAPH_MAX_COMPLEXITY", default_value_t = 250_000, global = true)]
     pub max_complexity: usize,
+    /// Most aliased fields in one operation.
+    #[arg(long, env = "QUANTGRAPH_MAX_ALIASES", default_value_t = 1000, global = true)]
+    pub max_aliases: usize,
     /// Largest request body in bytes.
     #[arg(long, env = "QUANTGRAPH_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -101,6 +104,16 @@ pub struct Config {
     /// WebSocket connections one token (or one client address without a token) may hold.
     #[arg(long, env = "QUANTGRAPH_MAX_CONNECTIONS_PER_TOKEN", default_value_t = 1000, global = true)]
     pub max_connections_per_token: usize,
+    /// Answer plain reads with the direct JSON writer (`false`: the general executor answers
+    /// everything, with the same bytes, more slowly).
+    #[arg(long, env = "QUANTGRAPH_DIRECT_READS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub direct_reads: bool,
+    /// Documents kept parsed, validated and planned.
+    #[arg(long, env = "QUANTGRAPH_PLAN_CACHE_ENTRIES", default_value_t = 1000, global = true)]
+    pub plan_cache_entries: usize,
+    /// Estimated bytes the plan cache may hold.
+    #[arg(long, env = "QUANTGRAPH_PLAN_CACHE_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
+    pub plan_cache_bytes: usize,
     /// Serve introspection and the playground (switch off in production if wanted).
     #[arg(long, env = "QUANTGRAPH_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -16,7 +16,7 @@ pub struct Limits {
 }
 
 /// One list read: which rows, in which order, how many.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     /// Filters, access and cursor: the rows of this page.
     pub cond: Cond,

@@ -2,13 +2,19 @@
 pub mod args;
 pub mod buckets;
 pub mod catalog;
-pub mod fast;
+pub mod collect;
+pub mod cost;
+pub mod direct;
+pub mod document;
 pub mod memories;
 pub mod mutations;
+pub mod pipeline;
 pub mod plan;
 pub mod read;
+pub mod render;
 pub mod scalars;
 pub mod schema;
+pub mod schema_index;
 pub mod snapshot;
 pub mod sql;
 pub mod subscriptions;
@@ -39,6 +45,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
     builder = builder
         .register(query)
         .register(mutation)
+        .extension(pipeline::PipelineHooks)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if !limits.introspection {

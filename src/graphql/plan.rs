@@ -1,305 +1,346 @@
-//! Selection plans: what a query reads from the catalog, built from a parsed query (the fast
-//! path) or from async-graphql's selection (the general path). A plan drives prefetching —
-//! every selected relation read once per level for all parents — and, on the fast path,
-//! writes the JSON response straight from the rows, without a resolver call per field.
-use super::args::{list_query, ListQuery};
+//! Read plans: a collected operation bound to the catalog with the request's variables. One
+//! plan serves both executors — the direct JSON writer renders it, and the general executor's
+//! resolvers find their prefetched rows through it — and one `Fetch` per level reads every
+//! selected relation for all parents in one statement.
+use super::args::{list_query, one_query, Limits, ListQuery};
 use super::catalog::{Catalog, Relation, Table};
-use super::read::{self, CountBy, Page, Row};
-use super::scalars::{render_datetime, Cell, Kind};
+use super::collect::{CollectedField, CollectedOperation};
+use super::read::{self, Fetched, RelationKey, Row};
+use super::scalars::Cell;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use async_graphql::indexmap::IndexMap;
-use async_graphql::Name;
-use async_graphql_value::ConstValue;
-use chrono::Datelike;
-use chrono_tz::Tz;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Name, Variables};
 use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A field selection, from whichever front end.
-pub trait Sel: Sized {
-    fn name(&self) -> &str;
-    /// The response key (alias or name).
-    fn out(&self) -> &str;
-    fn args(&self) -> Result<IndexMap<Name, ConstValue>, Bail>;
-    fn children(&self) -> Result<Vec<Self>, Bail>;
-}
-
-/// Why a plan could not be made.
+/// The selection of one row of `table`, in response order.
 #[derive(Debug)]
-pub enum Bail {
-    /// Something the fast path does not handle: the general executor answers instead.
-    Unsupported,
-    Error(ApiError),
+pub struct ObjectPlan {
+    pub table: &'static Table,
+    pub fields: Vec<ObjectField>,
 }
 
-impl From<ApiError> for Bail {
-    fn from(e: ApiError) -> Self {
-        Bail::Error(e)
-    }
+#[derive(Debug)]
+pub enum ObjectField {
+    Column { key: Name, col: usize },
+    Typename { key: Name },
+    Relation(Box<RelationPlan>),
 }
 
-pub struct Ctx<'a> {
-    pub db: &'a DatabaseConnection,
-    pub viewer: &'a Viewer,
-    pub limits: super::args::Limits,
-    /// Unknown fields end planning (fast path) instead of being skipped (general path).
-    pub strict: bool,
-}
-
-/// The signature that identifies one relation read; resolvers look results up by it.
-pub fn signature(parent: &Table, rel: &Relation, q: &ListQuery) -> String {
-    format!("{}.{}:{:?}", parent.name, rel.field, q)
-}
-
-pub struct Obj {
-    pub t: &'static Table,
-    pub fields: Vec<OField>,
-}
-
-impl Obj {
-    /// Columns a row needs: the selected ones, the keys of selected relations, and `extra`
-    /// (the ordering, for cursors).
-    pub fn needed(&self, extra: &[(usize, bool)]) -> Vec<usize> {
-        let mut cols: Vec<usize> = extra.iter().map(|(c, _)| *c).collect();
-        for f in &self.fields {
-            match f {
-                OField::Col { col, .. } => cols.push(*col),
-                OField::Rel(r) => cols.extend(r.rel.from_cols.iter().map(|c| self.t.col(c).expect("relation column"))),
-                _ => {}
-            }
-        }
-        cols.sort_unstable();
-        cols.dedup();
-        cols
-    }
-}
-
-pub enum OField {
-    Col { out: String, col: usize },
-    Typename { out: String },
-    Rel(Box<RelSel>),
-}
-
-pub struct RelSel {
-    pub out: String,
-    pub rel: &'static Relation,
+/// One relation selected under a row: which read answers it, and what of it is shown.
+#[derive(Debug)]
+pub struct RelationPlan {
+    pub key: Name,
+    pub read: Arc<RelationKey>,
     pub target: &'static Table,
-    pub query: ListQuery,
-    pub sig: String,
     /// To-many: the connection's fields. To-one: `None`.
-    pub conn: Option<Conn>,
-    /// The selection of each target row (to-one: the object; to-many: nodes and edges' nodes).
-    pub node: Obj,
-    /// Columns to fetch (fast path); `None` fetches all, as the general executor may read any.
-    pub cols: Option<Vec<usize>>,
+    pub connection: Option<ConnectionPlan>,
+    /// To-one: the row's selection (to-many rows are under the connection's fields).
+    pub node: Option<ObjectPlan>,
 }
 
-pub struct Conn {
-    pub fields: Vec<CField>,
+#[derive(Debug)]
+pub struct ConnectionPlan {
+    pub fields: Vec<ConnectionField>,
 }
 
-impl Conn {
-    /// Whether any cursor is selected (cursors are made of the ordering columns).
-    pub fn needs_cursor(&self) -> bool {
-        self.fields.iter().any(|f| match f {
-            CField::Edges { fields, .. } => fields.iter().any(|e| matches!(e, EField::Cursor { .. })),
-            CField::PageInfo { fields, .. } => {
-                fields.iter().any(|(_, p)| matches!(p, PageField::Start | PageField::End))
-            }
-            _ => false,
-        })
-    }
+#[derive(Debug)]
+pub enum ConnectionField {
+    Nodes { key: Name, node: ObjectPlan },
+    Edges { key: Name, fields: Vec<EdgeField> },
+    PageInfo { key: Name, fields: Vec<(Name, PageInfoField)> },
+    TotalCount { key: Name },
+    Typename { key: Name },
 }
 
-pub enum CField {
-    Nodes { out: String, obj: Obj },
-    Edges { out: String, fields: Vec<EField> },
-    PageInfo { out: String, fields: Vec<(String, PageField)> },
-    TotalCount { out: String },
-    Typename { out: String },
+#[derive(Debug)]
+pub enum EdgeField {
+    Cursor { key: Name },
+    Node { key: Name, node: ObjectPlan },
+    Typename { key: Name },
 }
 
-pub enum EField {
-    Cursor { out: String },
-    Node { out: String, obj: Obj },
-    Typename { out: String },
-}
-
-#[derive(Clone, Copy)]
-pub enum PageField {
+#[derive(Clone, Copy, Debug)]
+pub enum PageInfoField {
     HasNext,
-    HasPrev,
+    HasPrevious,
     Start,
     End,
     Typename,
 }
 
-fn unsupported<T>(cx: &Ctx<'_>) -> Result<Option<T>, Bail> {
-    if cx.strict {
-        Err(Bail::Unsupported)
-    } else {
-        Ok(None)
+impl ConnectionPlan {
+    /// Whether any cursor is shown (cursors are made of the ordering columns).
+    pub fn needs_cursor(&self) -> bool {
+        self.fields.iter().any(|f| match f {
+            ConnectionField::Edges { fields, .. } => fields.iter().any(|e| matches!(e, EdgeField::Cursor { .. })),
+            ConnectionField::PageInfo { fields, .. } => {
+                fields.iter().any(|(_, p)| matches!(p, PageInfoField::Start | PageInfoField::End))
+            }
+            _ => false,
+        })
+    }
+
+    pub fn needs_count(&self) -> bool {
+        self.fields.iter().any(|f| matches!(f, ConnectionField::TotalCount { .. }))
+    }
+
+    /// Every row selection under this connection (`nodes`, `edges { node }`).
+    fn nodes(&self) -> Vec<&ObjectPlan> {
+        let mut out = Vec::new();
+        for f in &self.fields {
+            match f {
+                ConnectionField::Nodes { node, .. } => out.push(node),
+                ConnectionField::Edges { fields, .. } => out.extend(fields.iter().filter_map(|e| match e {
+                    EdgeField::Node { node, .. } => Some(node),
+                    _ => None,
+                })),
+                _ => {}
+            }
+        }
+        out
     }
 }
 
-/// The plan of one row of `t` under `sel`'s children.
-pub fn obj<S: Sel>(cx: &Ctx<'_>, t: &'static Table, children: Vec<S>) -> Result<Obj, Bail> {
-    let mut fields = Vec::with_capacity(children.len());
-    for f in children {
-        let name = f.name();
+/// What one level reads: columns, and each distinct relation read with its own next level.
+#[derive(Debug)]
+pub struct Fetch {
+    pub table: &'static Table,
+    pub cols: Vec<usize>,
+    pub reads: Vec<RelationFetch>,
+}
+
+#[derive(Debug)]
+pub struct RelationFetch {
+    pub key: Arc<RelationKey>,
+    pub target: &'static Table,
+    pub count: bool,
+    pub next: Fetch,
+}
+
+impl Fetch {
+    /// The union of what `objects` (rows of `table`) need, plus `extra` columns (orderings).
+    pub fn of(table: &'static Table, objects: &[&ObjectPlan], extra: &[usize]) -> Fetch {
+        let mut cols: Vec<usize> = extra.to_vec();
+        // Per distinct read: whether it is counted, whether a cursor is shown, its row selections.
+        let mut reads: Vec<(Arc<RelationKey>, &'static Table, bool, bool, Vec<&ObjectPlan>)> = Vec::new();
+        for obj in objects {
+            for f in &obj.fields {
+                match f {
+                    ObjectField::Column { col, .. } => cols.push(*col),
+                    ObjectField::Typename { .. } => {}
+                    ObjectField::Relation(r) => {
+                        cols.extend(r.read.rel.from_cols.iter().map(|c| table.col(c).expect("relation column")));
+                        let (count, cursor, nodes) = match &r.connection {
+                            Some(c) => (c.needs_count(), c.needs_cursor(), c.nodes()),
+                            None => (false, false, r.node.iter().collect()),
+                        };
+                        match reads.iter_mut().find(|x| *x.0 == *r.read) {
+                            Some(x) => {
+                                x.2 |= count;
+                                x.3 |= cursor;
+                                x.4.extend(nodes);
+                            }
+                            None => reads.push((r.read.clone(), r.target, count, cursor, nodes)),
+                        }
+                    }
+                }
+            }
+        }
+        cols.sort_unstable();
+        cols.dedup();
+        let reads = reads
+            .into_iter()
+            .map(|(key, target, count, cursor, nodes)| {
+                let order: Vec<usize> =
+                    if cursor { key.query.order.iter().map(|(c, _)| *c).collect() } else { Vec::new() };
+                RelationFetch { next: Fetch::of(target, &nodes, &order), key, target, count }
+            })
+            .collect();
+        Fetch { table, cols, reads }
+    }
+}
+
+/// One root field of a query, bound.
+#[derive(Debug)]
+pub enum RootPlan {
+    Typename,
+    List {
+        table: &'static Table,
+        query: ListQuery,
+        connection: ConnectionPlan,
+        fetch: Fetch,
+    },
+    One {
+        table: &'static Table,
+        query: ListQuery,
+        node: ObjectPlan,
+        fetch: Fetch,
+    },
+    /// Not a catalog read (buckets, memories, users…), or arguments the resolver must report.
+    Other,
+}
+
+/// A query operation bound to the catalog and the request's variables.
+#[derive(Debug)]
+pub struct BoundOperation {
+    pub roots: Vec<(Name, RootPlan)>,
+}
+
+impl BoundOperation {
+    /// Whether every root is a catalog read, so the direct writer can answer it all.
+    pub fn direct(&self) -> bool {
+        !self.roots.iter().any(|(_, r)| matches!(r, RootPlan::Other))
+    }
+
+    pub fn root(&self, key: &str) -> Option<&RootPlan> {
+        self.roots.iter().find(|(k, _)| k.as_str() == key).map(|(_, r)| r)
+    }
+}
+
+/// Who asks, with what limits and variables: what binding needs besides the collected fields.
+pub struct Binding<'a> {
+    pub viewer: &'a Viewer,
+    pub limits: Limits,
+    pub vars: &'a Variables,
+}
+
+/// Binds a query's collected roots. A root whose arguments do not bind becomes `Other`: its
+/// resolver reports the error at its own path.
+pub fn bind(b: &Binding<'_>, op: &CollectedOperation) -> BoundOperation {
+    let cat = Catalog::get();
+    let roots = op
+        .roots
+        .iter()
+        .map(|f| {
+            let plan = if op.ty != OperationType::Query {
+                RootPlan::Other
+            } else if f.name.as_str() == "__typename" {
+                RootPlan::Typename
+            } else if let Some(t) = cat.tables.iter().find(|t| t.list_field == f.name.as_str()) {
+                bind_list_root(b, t, f).unwrap_or(RootPlan::Other)
+            } else if let Some(t) = cat.tables.iter().find(|t| t.one_field == f.name.as_str()) {
+                bind_one_root(b, t, f).unwrap_or(RootPlan::Other)
+            } else {
+                RootPlan::Other
+            };
+            (f.key.clone(), plan)
+        })
+        .collect();
+    BoundOperation { roots }
+}
+
+fn bind_list_root(b: &Binding<'_>, t: &'static Table, f: &CollectedField) -> ApiResult<RootPlan> {
+    let query = list_query(t, &f.bound_args(b.vars), None, b.limits, b.viewer)?;
+    let connection = bind_connection(b, t, &f.children)?;
+    let order: Vec<usize> =
+        if connection.needs_cursor() { query.order.iter().map(|(c, _)| *c).collect() } else { Vec::new() };
+    let fetch = Fetch::of(t, &connection.nodes(), &order);
+    Ok(RootPlan::List { table: t, query, connection, fetch })
+}
+
+fn bind_one_root(b: &Binding<'_>, t: &'static Table, f: &CollectedField) -> ApiResult<RootPlan> {
+    let query = one_query(t, &f.bound_args(b.vars), b.viewer)?;
+    let node = bind_object(b, t, &f.children)?;
+    let fetch = Fetch::of(t, &[&node], &[]);
+    Ok(RootPlan::One { table: t, query, node, fetch })
+}
+
+fn unexpected(field: &Name, on: &str) -> ApiError {
+    ApiError::Internal(format!("`{field}` is not planned on {on}"))
+}
+
+fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) -> ApiResult<ObjectPlan> {
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        let name = f.name.as_str();
+        let key = f.key.clone();
         if name == "__typename" {
-            fields.push(OField::Typename { out: f.out().to_string() });
+            out.push(ObjectField::Typename { key });
         } else if let Some(col) = t.col_by_field(name) {
-            known_args(cx, &f.args()?, &[])?;
-            fields.push(OField::Col { out: f.out().to_string(), col });
+            out.push(ObjectField::Column { key, col });
         } else if let Some(rel) = t.relations.iter().find(|r| r.field == name) {
-            if let Some(r) = relation(cx, t, rel, &f)? {
-                fields.push(OField::Rel(Box::new(r)));
-            }
+            out.push(ObjectField::Relation(Box::new(bind_relation(b, t, rel, f)?)));
         } else {
-            unsupported::<()>(cx)?;
+            return Err(unexpected(&f.name, t.type_name));
         }
     }
-    Ok(Obj { t, fields })
+    Ok(ObjectPlan { table: t, fields: out })
 }
 
-/// Arguments of every list field.
-pub const LIST_ARGS: [&str; 6] = ["first", "after", "last", "before", "where", "orderBy"];
-
-/// On the fast path an unknown argument is left to the validator of the general path.
-pub fn known_args(cx: &Ctx<'_>, args: &IndexMap<Name, ConstValue>, allowed: &[&str]) -> Result<(), Bail> {
-    if cx.strict && args.keys().any(|k| !allowed.contains(&k.as_str())) {
-        return Err(Bail::Unsupported);
-    }
-    Ok(())
-}
-
-fn relation<S: Sel>(cx: &Ctx<'_>, t: &'static Table, rel: &'static Relation, f: &S) -> Result<Option<RelSel>, Bail> {
+fn bind_relation(
+    b: &Binding<'_>,
+    _parent: &'static Table,
+    rel: &'static Relation,
+    f: &CollectedField,
+) -> ApiResult<RelationPlan> {
     let target = Catalog::get().table(rel.target);
-    let args = f.args()?;
-    let mut allowed: Vec<&str> = if rel.many { LIST_ARGS.to_vec() } else { vec![] };
-    allowed.extend(rel.shortcuts.iter().map(|(a, _, _)| *a));
-    known_args(cx, &args, &allowed)?;
-    // Invalid arguments are reported by the field's own resolver on the general path.
-    let query = match list_query(target, &args, Some(rel), cx.limits, cx.viewer) {
-        Ok(q) => q,
-        Err(e) if cx.strict => return Err(Bail::Error(e)),
-        Err(_) => return Ok(None),
-    };
-    let sig = signature(t, rel, &query);
-    let (conn, node) = if rel.many {
-        let Some(c) = connection(cx, target, f.children()?)? else { return Ok(None) };
-        // Nested counts are batched by the general path's loader.
-        if cx.strict && c.fields.iter().any(|f| matches!(f, CField::TotalCount { .. })) {
-            return Err(Bail::Unsupported);
-        }
-        let node = merged_nodes(target, &c);
-        (Some(c), node)
+    let query = list_query(target, &f.bound_args(b.vars), Some(rel), b.limits, b.viewer)?;
+    let read = Arc::new(RelationKey { rel, query });
+    let (connection, node) = if rel.many {
+        (Some(bind_connection(b, target, &f.children)?), None)
     } else {
-        (None, obj(cx, target, f.children()?)?)
+        (None, Some(bind_object(b, target, &f.children)?))
     };
-    let cursors = conn.as_ref().is_some_and(|c| c.needs_cursor());
-    let cols = cx.strict.then(|| node.needed(if cursors { &query.order } else { &[] }));
-    Ok(Some(RelSel { out: f.out().to_string(), rel, target, query, sig, conn, node, cols }))
+    Ok(RelationPlan { key: f.key.clone(), read, target, connection, node })
 }
 
-/// One row plan holding everything selected under `nodes` and `edges { node }`.
-pub fn merged_nodes(t: &'static Table, c: &Conn) -> Obj {
-    let mut fields = Vec::new();
-    for cf in &c.fields {
-        match cf {
-            CField::Nodes { obj, .. } => fields.extend(obj.fields.iter().map(clone_field)),
-            CField::Edges { fields: ef, .. } => {
-                for e in ef {
-                    if let EField::Node { obj, .. } = e {
-                        fields.extend(obj.fields.iter().map(clone_field));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Obj { t, fields }
-}
-
-/// A shallow copy for the merged node plan (relations are re-planned cheaply by reference).
-fn clone_field(f: &OField) -> OField {
-    match f {
-        OField::Col { out, col } => OField::Col { out: out.clone(), col: *col },
-        OField::Typename { out } => OField::Typename { out: out.clone() },
-        OField::Rel(r) => OField::Rel(Box::new(RelSel {
-            out: r.out.clone(),
-            rel: r.rel,
-            target: r.target,
-            query: r.query.clone(),
-            sig: r.sig.clone(),
-            conn: None,
-            node: Obj { t: r.node.t, fields: r.node.fields.iter().map(clone_field).collect() },
-            cols: r.cols.clone(),
-        })),
-    }
-}
-
-/// The plan of a connection of `t`.
-pub fn connection<S: Sel>(cx: &Ctx<'_>, t: &'static Table, children: Vec<S>) -> Result<Option<Conn>, Bail> {
-    let mut fields = Vec::new();
-    for f in children {
-        let out = f.out().to_string();
-        match f.name() {
-            "nodes" => fields.push(CField::Nodes { out, obj: obj(cx, t, f.children()?)? }),
-            "totalCount" => fields.push(CField::TotalCount { out }),
-            "__typename" => fields.push(CField::Typename { out }),
+fn bind_connection(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) -> ApiResult<ConnectionPlan> {
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        let key = f.key.clone();
+        out.push(match f.name.as_str() {
+            "nodes" => ConnectionField::Nodes { key, node: bind_object(b, t, &f.children)? },
+            "totalCount" => ConnectionField::TotalCount { key },
+            "__typename" => ConnectionField::Typename { key },
             "edges" => {
-                let mut ef = Vec::new();
-                for e in f.children()? {
-                    let out = e.out().to_string();
-                    match e.name() {
-                        "cursor" => ef.push(EField::Cursor { out }),
-                        "node" => ef.push(EField::Node { out, obj: obj(cx, t, e.children()?)? }),
-                        "__typename" => ef.push(EField::Typename { out }),
-                        _ => return unsupported(cx),
-                    }
+                let mut edge = Vec::with_capacity(f.children.len());
+                for e in &f.children {
+                    let key = e.key.clone();
+                    edge.push(match e.name.as_str() {
+                        "cursor" => EdgeField::Cursor { key },
+                        "node" => EdgeField::Node { key, node: bind_object(b, t, &e.children)? },
+                        "__typename" => EdgeField::Typename { key },
+                        _ => return Err(unexpected(&e.name, "an edge")),
+                    });
                 }
-                fields.push(CField::Edges { out, fields: ef });
+                ConnectionField::Edges { key, fields: edge }
             }
             "pageInfo" => {
-                let mut pf = Vec::new();
-                for p in f.children()? {
-                    let which = match p.name() {
-                        "hasNextPage" => PageField::HasNext,
-                        "hasPreviousPage" => PageField::HasPrev,
-                        "startCursor" => PageField::Start,
-                        "endCursor" => PageField::End,
-                        "__typename" => PageField::Typename,
-                        _ => return unsupported(cx),
+                let mut page = Vec::with_capacity(f.children.len());
+                for p in &f.children {
+                    let which = match p.name.as_str() {
+                        "hasNextPage" => PageInfoField::HasNext,
+                        "hasPreviousPage" => PageInfoField::HasPrevious,
+                        "startCursor" => PageInfoField::Start,
+                        "endCursor" => PageInfoField::End,
+                        "__typename" => PageInfoField::Typename,
+                        _ => return Err(unexpected(&p.name, "PageInfo")),
                     };
-                    pf.push((p.out().to_string(), which));
+                    page.push((p.key.clone(), which));
                 }
-                fields.push(CField::PageInfo { out, fields: pf });
+                ConnectionField::PageInfo { key, fields: page }
             }
-            _ => return unsupported(cx),
-        }
+            _ => return Err(unexpected(&f.name, "a connection")),
+        });
     }
-    Ok(Some(Conn { fields }))
+    Ok(ConnectionPlan { fields: out })
 }
 
-/// Reads every relation in `plan` for all `rows` at once and attaches the results by signature.
-pub fn prefetch<'a>(db: &'a DatabaseConnection, plan: &'a Obj, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
+/// Reads the relations of `fetch` for all `rows` at once, level by level, and attaches them.
+pub fn prefetch<'a>(db: &'a DatabaseConnection, fetch: &'a Fetch, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());
         }
-        for f in &plan.fields {
-            let OField::Rel(r) = f else { continue };
-            if rows[0].children.contains_key(&r.sig) {
-                continue;
-            }
-            let from: Vec<usize> = r.rel.from_cols.iter().map(|c| plan.t.col(c).expect("relation column")).collect();
+        for r in &fetch.reads {
+            let from: Vec<usize> =
+                r.key.rel.from_cols.iter().map(|c| fetch.table.col(c).expect("relation column")).collect();
             let mut parents: Vec<Vec<Cell>> = Vec::new();
-            let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+            let mut index: HashMap<Vec<Cell>, usize> = HashMap::new();
             let mut parent_of_row: Vec<Option<usize>> = Vec::with_capacity(rows.len());
             for row in rows.iter() {
                 let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
@@ -308,214 +349,46 @@ pub fn prefetch<'a>(db: &'a DatabaseConnection, plan: &'a Obj, rows: &'a mut [Ro
                     continue;
                 }
                 let n = parents.len();
-                let p = *index.entry(format!("{key:?}")).or_insert(n);
+                let p = *index.entry(key.clone()).or_insert(n);
                 if p == n {
                     parents.push(key);
                 }
                 parent_of_row.push(Some(p));
             }
-            let fetched = if parents.is_empty() {
-                Vec::new()
-            } else if r.rel.many {
-                read::batch_many(db, r.target, r.rel, &r.query, &parents, r.cols.as_deref()).await?
+            let (fetched, counts) = if parents.is_empty() {
+                (Vec::new(), Vec::new())
             } else {
-                read::batch_one(db, r.target, r.rel, &r.query.cond, &parents, r.cols.as_deref()).await?
+                let q = &r.key.query;
+                let rows = if r.key.rel.many {
+                    read::batch_many(db, r.target, r.key.rel, q, &parents, Some(&r.next.cols)).await?
+                } else {
+                    read::batch_one(db, r.target, r.key.rel, &q.cond, &parents, Some(&r.next.cols)).await?
+                };
+                let counts =
+                    if r.count { read::batch_count(db, r.target, r.key.rel, &q.base, &parents).await? } else { vec![] };
+                (rows, counts)
             };
             let (owners, mut children): (Vec<usize>, Vec<Row>) = fetched.into_iter().unzip();
-            prefetch(db, &r.node, &mut children).await?;
+            prefetch(db, &r.next, &mut children).await?;
             let mut per: Vec<Vec<Row>> = (0..parents.len()).map(|_| Vec::new()).collect();
             for (p, child) in owners.into_iter().zip(children) {
                 per[p].push(child);
             }
-            let per: Vec<Arc<Vec<Row>>> = per.into_iter().map(Arc::new).collect();
-            let empty = Arc::new(Vec::new());
+            let counts: HashMap<Vec<Cell>, i64> = counts.into_iter().collect();
+            let per: Vec<Fetched> = per
+                .into_iter()
+                .zip(&parents)
+                .map(|(rows, parent)| Fetched {
+                    key: r.key.clone(),
+                    rows: Arc::new(rows),
+                    total: r.count.then(|| counts.get(parent).copied().unwrap_or(0)),
+                })
+                .collect();
+            let none = Fetched { key: r.key.clone(), rows: Arc::new(Vec::new()), total: r.count.then_some(0) };
             for (row, p) in rows.iter_mut().zip(parent_of_row) {
-                row.children.insert(r.sig.clone(), p.map(|p| per[p].clone()).unwrap_or_else(|| empty.clone()));
+                row.fetched.push(p.map(|p| per[p].clone()).unwrap_or_else(|| none.clone()));
             }
         }
         Ok(())
     })
-}
-
-/// JSON output straight from rows.
-pub struct Json {
-    pub buf: String,
-    pub tz: Tz,
-}
-
-impl Json {
-    pub fn str(&mut self, s: &str) {
-        self.buf.push('"');
-        for ch in s.chars() {
-            match ch {
-                '"' => self.buf.push_str("\\\""),
-                '\\' => self.buf.push_str("\\\\"),
-                '\n' => self.buf.push_str("\\n"),
-                '\r' => self.buf.push_str("\\r"),
-                '\t' => self.buf.push_str("\\t"),
-                c if (c as u32) < 0x20 => {
-                    let _ = write!(self.buf, "\\u{:04x}", c as u32);
-                }
-                c => self.buf.push(c),
-            }
-        }
-        self.buf.push('"');
-    }
-
-    pub fn key(&mut self, first: &mut bool, k: &str) {
-        if !*first {
-            self.buf.push(',');
-        }
-        *first = false;
-        self.str(k);
-        self.buf.push(':');
-    }
-
-    fn cell(&mut self, c: &Cell, kind: Kind) {
-        match c {
-            Cell::Null => self.buf.push_str("null"),
-            Cell::Int(v) if kind == Kind::BigInt => {
-                let _ = write!(self.buf, "\"{v}\"");
-            }
-            Cell::Int(v) => {
-                let _ = write!(self.buf, "{v}");
-            }
-            Cell::Float(v) if v.is_finite() => {
-                let _ =
-                    write!(self.buf, "{}", serde_json::Number::from_f64(*v).map(|n| n.to_string()).unwrap_or_default());
-            }
-            Cell::Float(_) => self.buf.push_str("null"),
-            Cell::Decimal(d) => {
-                let _ = write!(self.buf, "\"{d}\"");
-            }
-            Cell::Text(s) => self.str(s),
-            Cell::Bool(b) => self.buf.push_str(if *b { "true" } else { "false" }),
-            Cell::Date(d) => {
-                let _ = write!(self.buf, "\"{:04}-{:02}-{:02}\"", d.year(), d.month(), d.day());
-            }
-            Cell::DateTime(t) => {
-                let s = render_datetime(t, self.tz);
-                self.str(&s);
-            }
-            Cell::Json(j) => self.buf.push_str(&j.to_string()),
-            Cell::Uuid(u) => {
-                let _ = write!(self.buf, "\"{u}\"");
-            }
-        }
-    }
-
-    pub fn row(&mut self, plan: &Obj, row: &Row) {
-        self.buf.push('{');
-        let mut first = true;
-        for f in &plan.fields {
-            match f {
-                OField::Col { out, col } => {
-                    self.key(&mut first, out);
-                    self.cell(&row.cells[*col], plan.t.columns[*col].kind);
-                }
-                OField::Typename { out } => {
-                    self.key(&mut first, out);
-                    self.str(plan.t.type_name);
-                }
-                OField::Rel(r) => {
-                    self.key(&mut first, &r.out);
-                    let rows = row.children.get(&r.sig).cloned().unwrap_or_default();
-                    match &r.conn {
-                        None => match rows.first() {
-                            Some(child) => self.row(&r.node, child),
-                            None => self.buf.push_str("null"),
-                        },
-                        Some(conn) => {
-                            let page = Page::new(r.target, rows, &r.query, CountBy::NotPlanned);
-                            self.page(conn, &page, None);
-                        }
-                    }
-                }
-            }
-        }
-        self.buf.push('}');
-    }
-
-    pub fn page(&mut self, conn: &Conn, page: &Page, total: Option<i64>) {
-        self.buf.push('{');
-        let mut first = true;
-        for f in &conn.fields {
-            match f {
-                CField::Nodes { out, obj } => {
-                    self.key(&mut first, out);
-                    self.buf.push('[');
-                    for (i, r) in page.visible().enumerate() {
-                        if i > 0 {
-                            self.buf.push(',');
-                        }
-                        self.row(obj, r);
-                    }
-                    self.buf.push(']');
-                }
-                CField::Edges { out, fields } => {
-                    self.key(&mut first, out);
-                    self.buf.push('[');
-                    for (i, r) in page.visible().enumerate() {
-                        if i > 0 {
-                            self.buf.push(',');
-                        }
-                        self.buf.push('{');
-                        let mut f1 = true;
-                        for e in fields {
-                            match e {
-                                EField::Cursor { out } => {
-                                    self.key(&mut f1, out);
-                                    self.str(&page.cursor(r));
-                                }
-                                EField::Node { out, obj } => {
-                                    self.key(&mut f1, out);
-                                    self.row(obj, r);
-                                }
-                                EField::Typename { out } => {
-                                    self.key(&mut f1, out);
-                                    self.str(&format!("{}Edge", page.table.type_name));
-                                }
-                            }
-                        }
-                        self.buf.push('}');
-                    }
-                    self.buf.push(']');
-                }
-                CField::PageInfo { out, fields } => {
-                    self.key(&mut first, out);
-                    self.buf.push('{');
-                    let mut f1 = true;
-                    for (out, which) in fields {
-                        self.key(&mut f1, out);
-                        match which {
-                            PageField::HasNext => self.buf.push_str(if page.has_next { "true" } else { "false" }),
-                            PageField::HasPrev => self.buf.push_str(if page.has_prev { "true" } else { "false" }),
-                            PageField::Start | PageField::End => {
-                                let r = if matches!(which, PageField::Start) {
-                                    page.visible().next()
-                                } else {
-                                    page.visible().last()
-                                };
-                                match r {
-                                    Some(r) => self.str(&page.cursor(r)),
-                                    None => self.buf.push_str("null"),
-                                }
-                            }
-                            PageField::Typename => self.str("PageInfo"),
-                        }
-                    }
-                    self.buf.push('}');
-                }
-                CField::TotalCount { out } => {
-                    self.key(&mut first, out);
-                    let _ = write!(self.buf, "\"{}\"", total.unwrap_or(0));
-                }
-                CField::Typename { out } => {
-                    self.key(&mut first, out);
-                    self.str(&format!("{}Connection", page.table.type_name));
-                }
-            }
-        }
-        self.buf.push('}');
-    }
 }

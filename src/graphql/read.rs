@@ -5,15 +5,53 @@ use super::scalars::{Cell, Kind};
 use super::sql::{fetch, pinned, Cond, Op, Sql};
 use crate::error::ApiResult;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One row of a table, as read, with the relation reads prefetched for it (by signature).
+/// One row of a table, as read, with the relation reads prefetched for it.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub table: &'static Table,
     pub cells: Vec<Cell>,
-    pub children: HashMap<String, Arc<Vec<Row>>>,
+    pub fetched: Vec<Fetched>,
+}
+
+/// What identifies one relation read: the relation and the list query of its arguments.
+/// Two selections with equal keys share one read; different keys are different reads.
+#[derive(Debug, Clone)]
+pub struct RelationKey {
+    pub rel: &'static Relation,
+    pub query: ListQuery,
+}
+
+// Relations are catalog entries that live for the whole process: one is equal only to itself.
+impl PartialEq for RelationKey {
+    fn eq(&self, o: &Self) -> bool {
+        std::ptr::eq(self.rel, o.rel) && self.query == o.query
+    }
+}
+impl Eq for RelationKey {}
+impl std::hash::Hash for RelationKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::ptr::hash(self.rel, h);
+        self.query.hash(h);
+    }
+}
+
+/// A relation read prefetched for one parent row.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub key: Arc<RelationKey>,
+    /// The target rows (one past the page, to tell whether more exist).
+    pub rows: Arc<Vec<Row>>,
+    /// The whole list's size, when `totalCount` was planned.
+    pub total: Option<i64>,
+}
+
+impl Row {
+    /// The prefetched read with `key`, if the plan made one.
+    pub fn fetched(&self, key: &Arc<RelationKey>) -> Option<&Fetched> {
+        self.fetched.iter().find(|f| Arc::ptr_eq(&f.key, key)).or_else(|| self.fetched.iter().find(|f| *f.key == **key))
+    }
 }
 
 /// Which columns a read fetches: all of them, or those a plan needs (the rest read as NULL).
@@ -50,7 +88,7 @@ impl Row {
                 }
             }
         }
-        Row { table, cells, children: HashMap::new() }
+        Row { table, cells, fetched: Vec::new() }
     }
 }
 
@@ -69,11 +107,13 @@ pub struct Page {
 }
 
 pub enum CountBy {
+    /// Counted already (planned with the rows).
+    Known(i64),
     /// A root list: count with this condition.
     Root(Cond),
     /// A nested list: a batched count per parent.
     Nested(crate::loaders::RelKey),
-    /// Pages the fast path writes itself: it plans no nested `totalCount`.
+    /// Not asked for by the plan.
     NotPlanned,
 }
 

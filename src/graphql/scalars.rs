@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use sea_orm::{sea_query::ColumnType, DbBackend, QueryResult, Value};
+use std::borrow::Cow;
 use std::str::FromStr;
 use uuid::Uuid;
 
@@ -78,6 +79,16 @@ impl Kind {
     }
 }
 
+/// A cell as a response shows it.
+pub enum Rendered<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(Cow<'a, str>),
+    Bool(bool),
+    Json(&'a serde_json::Value),
+}
+
 /// One value read from a row.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cell {
@@ -91,6 +102,28 @@ pub enum Cell {
     DateTime(DateTime<Utc>),
     Json(serde_json::Value),
     Uuid(Uuid),
+}
+
+// Cells key batched reads (parent keys, cursors, filters): equal cells hash equally. Floats
+// compare by bits here, so a NaN key matches itself.
+impl Eq for Cell {}
+
+impl std::hash::Hash for Cell {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Cell::Null => {}
+            Cell::Int(v) => v.hash(h),
+            Cell::Float(v) => v.to_bits().hash(h),
+            Cell::Decimal(d) => d.hash(h),
+            Cell::Text(s) => s.hash(h),
+            Cell::Bool(b) => b.hash(h),
+            Cell::Date(d) => d.hash(h),
+            Cell::DateTime(t) => t.hash(h),
+            Cell::Json(j) => j.to_string().hash(h),
+            Cell::Uuid(u) => u.hash(h),
+        }
+    }
 }
 
 fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Cell) -> Cell {
@@ -132,20 +165,34 @@ impl Cell {
         Ok(cell)
     }
 
+    /// How this cell appears in a response (`DateTime`s in `tz`): the one rendering of values
+    /// that both the JSON writer and the general executor use.
+    pub fn render(&self, kind: Kind, tz: Tz) -> Rendered<'_> {
+        match self {
+            Cell::Null => Rendered::Null,
+            Cell::Int(v) if kind == Kind::BigInt => Rendered::Text(Cow::Owned(v.to_string())),
+            Cell::Int(v) => Rendered::Int(*v),
+            Cell::Float(v) if v.is_finite() => Rendered::Float(*v),
+            Cell::Float(_) => Rendered::Null,
+            Cell::Decimal(d) => Rendered::Text(Cow::Owned(d.to_string())),
+            Cell::Text(s) => Rendered::Text(Cow::Borrowed(s)),
+            Cell::Bool(b) => Rendered::Bool(*b),
+            Cell::Date(d) => Rendered::Text(Cow::Owned(d.format("%Y-%m-%d").to_string())),
+            Cell::DateTime(t) => Rendered::Text(Cow::Owned(render_datetime(t, tz))),
+            Cell::Json(j) => Rendered::Json(j),
+            Cell::Uuid(u) => Rendered::Text(Cow::Owned(u.to_string())),
+        }
+    }
+
     /// The GraphQL value of this cell, `DateTime`s shown in `tz`.
     pub fn to_gql(&self, kind: Kind, tz: Tz) -> GqlValue {
-        match self {
-            Cell::Null => GqlValue::Null,
-            Cell::Int(v) if kind == Kind::BigInt => GqlValue::String(v.to_string()),
-            Cell::Int(v) => GqlValue::from(*v),
-            Cell::Float(v) => GqlValue::from(*v),
-            Cell::Decimal(d) => GqlValue::String(d.to_string()),
-            Cell::Text(s) => GqlValue::String(s.clone()),
-            Cell::Bool(b) => GqlValue::Boolean(*b),
-            Cell::Date(d) => GqlValue::String(d.format("%Y-%m-%d").to_string()),
-            Cell::DateTime(t) => GqlValue::String(render_datetime(t, tz)),
-            Cell::Json(j) => GqlValue::from_json(j.clone()).unwrap_or(GqlValue::Null),
-            Cell::Uuid(u) => GqlValue::String(u.to_string()),
+        match self.render(kind, tz) {
+            Rendered::Null => GqlValue::Null,
+            Rendered::Int(v) => GqlValue::from(v),
+            Rendered::Float(v) => GqlValue::from(v),
+            Rendered::Text(s) => GqlValue::String(s.into_owned()),
+            Rendered::Bool(b) => GqlValue::Boolean(b),
+            Rendered::Json(j) => GqlValue::from_json(j.clone()).unwrap_or(GqlValue::Null),
         }
     }
 

@@ -2,12 +2,12 @@
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
 use super::args::{self, list_query, Limits};
 use super::catalog::{Catalog, Column, Relation, Table};
-use super::plan;
-use super::read::{self, CountBy, Page, Row};
+use super::plan::{self, BoundOperation, RootPlan};
+use super::read::{self, CountBy, Page, RelationKey, Row};
 use super::scalars::{Cell, Kind};
 use crate::auth::Viewer;
 use crate::error::ApiError;
-use crate::loaders::{Loaders, RelKey, RelRequest};
+use crate::loaders::{Loaders, RelKey};
 use crate::AppState;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar, TypeRef,
@@ -145,23 +145,33 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
         let from = from.clone();
         FieldFuture::new(async move {
             let row = ctx.parent_value.try_downcast_ref::<Row>()?;
-            let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
-            let args = ctx.args.as_index_map();
-            let query = list_query(target, args, Some(rel), limits(&ctx), viewer_of(&ctx)).map_err(gql_err)?;
-            let sig = plan::signature(parent, rel, &query);
-            let prefetched = row.children.get(&sig).cloned();
-            let req = Arc::new(RelRequest { target, rel, query, sig });
-            let rows = if let Some(rows) = prefetched {
-                rows
-            } else if key.iter().any(|c| matches!(c, Cell::Null)) {
-                Arc::new(Vec::new())
-            } else {
-                let loaders = ctx.data::<Loaders>()?;
-                loaders.rel.load_one(RelKey::new(req.clone(), key.clone())).await.map_err(gql_err)?.unwrap_or_default()
+            let query = list_query(target, ctx.args.as_index_map(), Some(rel), limits(&ctx), viewer_of(&ctx))
+                .map_err(gql_err)?;
+            let read = Arc::new(RelationKey { rel, query });
+            let (rows, count) = match row.fetched(&read) {
+                Some(f) => (f.rows.clone(), f.total.map(CountBy::Known)),
+                None => {
+                    let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
+                    if key.iter().any(|c| matches!(c, Cell::Null)) {
+                        (Arc::new(Vec::new()), Some(CountBy::Known(0)))
+                    } else {
+                        let loaders = ctx.data::<Loaders>()?;
+                        let key = RelKey::new(read.clone(), key);
+                        let rows = loaders.rel.load_one(key.clone()).await.map_err(gql_err)?.unwrap_or_default();
+                        (rows, Some(CountBy::Nested(key)))
+                    }
+                }
             };
             if rel.many {
-                let page = Page::new(target, rows, &req.query, CountBy::Nested(RelKey::new(req.clone(), key)));
-                Ok(Some(FieldValue::owned_any(page)))
+                // A prefetched read without a planned count is counted through the loader.
+                let count = match count {
+                    Some(c) => c,
+                    None => {
+                        let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
+                        CountBy::Nested(RelKey::new(read.clone(), key))
+                    }
+                };
+                Ok(Some(FieldValue::owned_any(Page::new(target, rows, &read.query, count))))
             } else {
                 Ok(rows.first().map(|r| FieldValue::owned_any(r.clone())))
             }
@@ -252,6 +262,7 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
             FieldFuture::new(async move {
                 let page = ctx.parent_value.try_downcast_ref::<Page>()?;
                 let n = match &page.count {
+                    CountBy::Known(n) => *n,
                     CountBy::Root(cond) => {
                         let state = ctx.data::<AppState>()?;
                         read::count(&state.db.read, page.table, cond).await.map_err(gql_err)?
@@ -303,18 +314,35 @@ fn page_info() -> Object {
         .field(cursor("endCursor", |p| p.end.clone()))
 }
 
+/// The plan the pipeline bound for this root field (by response key), if any.
+fn root_plan<'a>(ctx: &ResolverContext<'a>) -> Option<&'a RootPlan> {
+    let bound = ctx.data_opt::<Arc<BoundOperation>>()?;
+    let f = ctx.field();
+    bound.root(f.alias().unwrap_or_else(|| f.name()))
+}
+
 /// The root list field of `t`.
 fn root_list(t: &'static Table) -> Field {
     let f = Field::new(t.list_field, TypeRef::named_nn(format!("{}Connection", t.type_name)), move |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let q = list_query(t, ctx.args.as_index_map(), None, state.limits, viewer_of(&ctx)).map_err(gql_err)?;
-            let mut rows = read::list(&state.db.read, t, &q, None).await.map_err(gql_err)?;
-            let cx = plan_ctx(&ctx, state);
-            if let Some(conn) = plan::connection(&cx, t, SelField::children_of(ctx.field())).map_err(bail_err)? {
-                plan::prefetch(&state.db.read, &plan::merged_nodes(t, &conn), &mut rows).await.map_err(gql_err)?;
-            }
-            Ok(Some(FieldValue::owned_any(Page::new(t, Arc::new(rows), &q, CountBy::Root(q.base.clone())))))
+            let db = &state.db.read;
+            let page = match root_plan(&ctx) {
+                Some(RootPlan::List { table, query, fetch, .. }) => {
+                    let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(gql_err)?;
+                    plan::prefetch(db, fetch, &mut rows).await.map_err(gql_err)?;
+                    Page::new(t, Arc::new(rows), query, CountBy::Root(query.base.clone()))
+                }
+                // Not planned (a query over a WebSocket, or arguments to report): relations
+                // are batched per level by the loaders.
+                _ => {
+                    let q =
+                        list_query(t, ctx.args.as_index_map(), None, state.limits, viewer_of(&ctx)).map_err(gql_err)?;
+                    let rows = read::list(db, t, &q, None).await.map_err(gql_err)?;
+                    Page::new(t, Arc::new(rows), &q, CountBy::Root(q.base.clone()))
+                }
+            };
+            Ok(Some(FieldValue::owned_any(page)))
         })
     });
     list_args(f, t).description(format!("All {} rows visible to the caller, as a Relay connection.", t.type_name))
@@ -325,12 +353,20 @@ fn root_one(t: &'static Table) -> Field {
     let mut f = Field::new(t.one_field.clone(), TypeRef::named(t.type_name), move |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let q = args::one_query(t, ctx.args.as_index_map(), viewer_of(&ctx)).map_err(gql_err)?;
-            let mut rows = read::list(&state.db.read, t, &q, None).await.map_err(gql_err)?;
+            let db = &state.db.read;
+            let mut rows = match root_plan(&ctx) {
+                Some(RootPlan::One { table, query, fetch, .. }) => {
+                    let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(gql_err)?;
+                    rows.truncate(1);
+                    plan::prefetch(db, fetch, &mut rows).await.map_err(gql_err)?;
+                    rows
+                }
+                _ => {
+                    let q = args::one_query(t, ctx.args.as_index_map(), viewer_of(&ctx)).map_err(gql_err)?;
+                    read::list(db, t, &q, None).await.map_err(gql_err)?
+                }
+            };
             rows.truncate(1);
-            let cx = plan_ctx(&ctx, state);
-            let obj = plan::obj(&cx, t, SelField::children_of(ctx.field())).map_err(bail_err)?;
-            plan::prefetch(&state.db.read, &obj, &mut rows).await.map_err(gql_err)?;
             Ok(rows.pop().map(FieldValue::owned_any))
         })
     });
@@ -339,41 +375,6 @@ fn root_one(t: &'static Table) -> Field {
         f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.kind.scalar())));
     }
     f.description(format!("One {} by its key, or null.", t.type_name))
-}
-
-/// async-graphql's view of a selection, for planning prefetches on the general path.
-pub struct SelField<'a>(async_graphql::SelectionField<'a>);
-
-impl<'a> SelField<'a> {
-    pub fn children_of(f: async_graphql::SelectionField<'a>) -> Vec<SelField<'a>> {
-        f.selection_set().map(SelField).collect()
-    }
-}
-
-impl plan::Sel for SelField<'_> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn out(&self) -> &str {
-        self.0.alias().unwrap_or_else(|| self.0.name())
-    }
-    fn args(&self) -> Result<async_graphql::indexmap::IndexMap<async_graphql::Name, GqlValue>, plan::Bail> {
-        self.0.arguments().map(|a| a.into_iter().collect()).map_err(|_| plan::Bail::Unsupported)
-    }
-    fn children(&self) -> Result<Vec<Self>, plan::Bail> {
-        Ok(self.0.selection_set().map(SelField).collect())
-    }
-}
-
-fn plan_ctx<'a>(ctx: &ResolverContext<'a>, state: &'a AppState) -> plan::Ctx<'a> {
-    plan::Ctx { db: &state.db.read, viewer: viewer_of(ctx), limits: state.limits, strict: false }
-}
-
-fn bail_err(b: plan::Bail) -> async_graphql::Error {
-    match b {
-        plan::Bail::Error(e) => gql_err(e),
-        plan::Bail::Unsupported => gql_err(ApiError::Internal("unplanned selection".into())),
-    }
 }
 
 /// Registers every generic type and root field; returns the query root to extend.

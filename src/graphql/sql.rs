@@ -30,7 +30,7 @@ impl Op {
 }
 
 /// A row condition over one table's columns (by index).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Cond {
     All(Vec<Cond>),
     Any(Vec<Cond>),
@@ -39,6 +39,8 @@ pub enum Cond {
     In(usize, Vec<Cell>, bool),
     IsNull(usize, bool),
     Like(usize, String, bool),
+    /// `(c1, c2, …) op (v1, v2, …)`: a row-value comparison (keyset pages walk an index from it).
+    RowCmp(Vec<usize>, Op, Vec<Cell>),
     /// `(c1, c2, …) IN ((v1, v2, …), …)`: one of many composite keys.
     TupleIn(Vec<usize>, Vec<Vec<Cell>>),
     /// `column IN (SELECT id FROM table WHERE user_id = value)`: ownership through a parent.
@@ -169,6 +171,17 @@ impl Sql {
                     (_, false) => self.ident(alias, name).push(" GLOB ").param(Value::String(Some(like_to_glob(pat)))),
                 }
             }
+            Cond::RowCmp(cols, op, vals) => {
+                self.push("(");
+                for (i, c) in cols.iter().enumerate() {
+                    self.push(if i > 0 { ", " } else { "" }).sort_expr(alias, t, *c);
+                }
+                self.push(") ").push(op.sql()).push(" (");
+                for (i, (c, v)) in cols.iter().zip(vals).enumerate() {
+                    self.push(if i > 0 { ", " } else { "" }).value_expr(t, *c, v);
+                }
+                self.push(")")
+            }
             Cond::TupleIn(_, rows) if rows.is_empty() => self.push("1=0"),
             Cond::TupleIn(cols, rows) => {
                 self.push("(");
@@ -270,7 +283,40 @@ pub fn pinned(c: &Cond) -> Vec<usize> {
 }
 
 /// The keyset condition "strictly after (or before) `cursor`" in `order` (NULLs last).
+///
+/// Leading columns that are not null and run in one direction are compared as one row value,
+/// `(a, b) > ($1, $2)`, which PostgreSQL turns into an index range even in a generic prepared
+/// plan; an expanded `a > $1 OR (a = $1 AND b > $2)` it cannot, and scans instead.
 pub fn keyset(t: &Table, order: &[(usize, bool)], cursor: &[Cell], after: bool) -> Cond {
+    let n = order.len().min(cursor.len());
+    let plain = |i: usize| !t.columns[order[i].0].nullable && !matches!(cursor[i], Cell::Null);
+    let forward = |i: usize| after ^ order[i].1;
+    let mut k = 0;
+    while k < n && plain(k) && forward(k) == forward(0) {
+        k += 1;
+    }
+    if k == 0 {
+        return keyset_expanded(t, order, cursor, after);
+    }
+    let cols: Vec<usize> = order[..k].iter().map(|(c, _)| *c).collect();
+    let vals = cursor[..k].to_vec();
+    let (strict, loose) = if forward(0) { (Op::Gt, Op::Gte) } else { (Op::Lt, Op::Lte) };
+    if k == n {
+        return Cond::RowCmp(cols, strict, vals);
+    }
+    // (P) >= (v) AND ((P) > (v) OR ((P) = (v) AND <the rest after the cursor>)).
+    let rest = keyset(t, &order[k..], &cursor[k..], after);
+    Cond::All(vec![
+        Cond::RowCmp(cols.clone(), loose, vals.clone()),
+        Cond::Any(vec![
+            Cond::RowCmp(cols.clone(), strict, vals.clone()),
+            Cond::All(vec![Cond::RowCmp(cols, Op::Eq, vals), rest]),
+        ]),
+    ])
+}
+
+/// The keyset condition column by column, for orderings that start with a nullable column.
+fn keyset_expanded(t: &Table, order: &[(usize, bool)], cursor: &[Cell], after: bool) -> Cond {
     let mut any = Vec::new();
     for i in 0..order.len().min(cursor.len()) {
         let mut all: Vec<Cond> = (0..i)

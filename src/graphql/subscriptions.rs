@@ -84,7 +84,7 @@ pub fn row_of(t: &'static Table, row: &Map<String, Value>) -> Option<Row> {
         };
         cells.push(cell);
     }
-    Some(Row { table: t, cells, children: Default::default() })
+    Some(Row { table: t, cells, fetched: Vec::new() })
 }
 
 /// The identity of a row (its primary key), for de-duplicating replayed and live rows.

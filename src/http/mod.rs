@@ -4,11 +4,12 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::graphql::args::Limits;
+use crate::graphql::collect::SchemaIndex;
+use crate::graphql::cost::Budget;
+use crate::graphql::pipeline::{Answer, Pipeline, PlanCache};
 use crate::graphql::scalars::parse_tz;
 use crate::graphql::schema::RequestTz;
-use crate::loaders::Loaders;
 use crate::{graphql, schema_limits, AppState};
-use async_graphql::dynamic::Schema;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{
     rejection::GraphQLRejection, GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket,
@@ -27,13 +28,12 @@ use tokio::net::TcpListener;
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 struct Shared {
-    schema: Schema,
+    pipeline: Pipeline,
     /// Open WebSocket connections per token (or client address).
     sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     max_sockets: usize,
     max_subscriptions: usize,
     limiter: Option<Limiter>,
-    budget: limits::Budget,
     state: AppState,
     /// Becomes true when the server shuts down.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -99,22 +99,28 @@ impl App {
         };
         crate::events::pg_bridge::start(&state.db.write, state.events.clone());
         let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
-        let budget = limits::Budget {
-            max_depth: config.max_depth,
-            max_page: config.max_page_size,
-            default_page: config.default_page_size,
-            max_complexity: config.max_complexity as u64,
+        let pipeline = Pipeline {
+            index: SchemaIndex::from_sdl(&schema.sdl()).map_err(|e| anyhow::anyhow!("schema index: {e}"))?,
+            schema,
+            cache: PlanCache::new(config.plan_cache_entries, config.plan_cache_bytes),
+            budget: Budget {
+                max_depth: config.max_depth,
+                max_page: config.max_page_size,
+                default_page: config.default_page_size,
+                max_complexity: config.max_complexity as u64,
+                max_aliases: config.max_aliases,
+            },
+            direct_reads: config.direct_reads,
         };
         let limiter = std::num::NonZeroU32::new(config.rate_limit)
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
         let shared = Arc::new(Shared {
-            schema,
+            pipeline,
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             sockets: Default::default(),
             max_sockets: config.max_connections_per_token,
             max_subscriptions: config.max_subscriptions_per_connection,
             limiter,
-            budget,
             state: state.clone(),
             requests: AtomicU64::new(0),
             introspection: config.introspection,
@@ -164,23 +170,6 @@ impl App {
         }
         let _ = (&mut self.server).await;
     }
-}
-
-/// Every error carries a code: the executor's own (parse, validation, limits) get one here.
-fn with_code(e: &mut async_graphql::ServerError) {
-    let ext = e.extensions.get_or_insert_with(Default::default);
-    if ext.get("code").is_some() {
-        return;
-    }
-    let m = e.message.to_lowercase();
-    let code = if m.contains("nested too deep") || m.contains("too complex") {
-        "QUERY_TOO_COMPLEX"
-    } else if e.path.is_empty() {
-        "BAD_USER_INPUT"
-    } else {
-        "INTERNAL"
-    };
-    ext.set("code", code);
 }
 
 fn error_response(e: ApiError) -> Response {
@@ -261,29 +250,10 @@ async fn graphql_post(
         Ok(x) => x,
         Err(e) => return error_response(e),
     };
-    let req = req.into_inner();
-    // Parse errors are left to the executor, which reports them in the usual shape.
-    if let Ok(doc) = async_graphql::parser::parse_query(&req.query) {
-        if let Err(e) = limits::check(&doc, req.operation_name.as_deref(), &req.variables, &s.budget) {
-            return error_response(e);
-        }
-        let op = req.operation_name.as_deref();
-        match graphql::fast::execute(&s.state, &viewer, tz.0, &doc, op, &req.variables).await {
-            Ok(body) => return ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            Err(why) => tracing::debug!(?why, "general executor"),
-        }
-        match graphql::fast::ingest(&s.state, &viewer, &doc, op, &req.variables).await {
-            Ok(body) => return ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            // A rejected batch wrote nothing; the general executor reports it in full.
-            Err(why) => tracing::debug!(?why, "general executor"),
-        }
+    match s.pipeline.run(&s.state, req.into_inner(), viewer, tz).await {
+        Answer::Json(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Answer::Graphql(resp) => GraphQLResponse::from(resp).into_response(),
     }
-    let req = req.data(viewer).data(tz).data(Loaders::new(&s.state.db.read));
-    let mut resp = s.schema.execute(req).await;
-    for e in &mut resp.errors {
-        with_code(e);
-    }
-    GraphQLResponse::from(resp).into_response()
 }
 
 /// `GET /graphql`: a WebSocket upgrade starts subscriptions (as on `/graphql/ws`); anything else
@@ -333,7 +303,7 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = s.schema.clone();
+    let schema = s.pipeline.schema.clone();
     // Small socket buffers: thousands of idle dashboards should cost little memory each (a read
     // buffer is allocated per connection; larger messages still arrive in several reads, and
     // writes go out as they are made).
@@ -405,12 +375,17 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let body = format!(
         "# HELP quantgraph_graphql_requests_total GraphQL requests received.\n# TYPE quantgraph_graphql_requests_total counter\nquantgraph_graphql_requests_total {}\n\
-         # HELP quantgraph_sql_statements_total SQL statements sent to the database.\n# TYPE quantgraph_sql_statements_total counter\nquantgraph_sql_statements_total {}\n",
+         # HELP quantgraph_sql_statements_total SQL statements sent to the database.\n# TYPE quantgraph_sql_statements_total counter\nquantgraph_sql_statements_total {}\n\
+         # HELP quantgraph_plan_cache_hits_total Requests whose document was parsed, validated and collected already.\n# TYPE quantgraph_plan_cache_hits_total counter\nquantgraph_plan_cache_hits_total {}\n\
+         # HELP quantgraph_plan_cache_misses_total Requests whose document had to be prepared.\n# TYPE quantgraph_plan_cache_misses_total counter\nquantgraph_plan_cache_misses_total {}\n\
+         # HELP quantgraph_plan_cache_entries Documents held by the plan cache.\n# TYPE quantgraph_plan_cache_entries gauge\nquantgraph_plan_cache_entries {}\n",
         s.requests.load(Ordering::Relaxed),
-        s.state.db.statements.load(Ordering::Relaxed)
+        s.state.db.statements.load(Ordering::Relaxed),
+        s.pipeline.cache.hits.load(Ordering::Relaxed),
+        s.pipeline.cache.misses.load(Ordering::Relaxed),
+        s.pipeline.cache.len()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-pub mod limits;
 pub mod playground;

@@ -1,50 +1,24 @@
 //! Batched relation loading: every parent of one relation level, with the same arguments,
 //! is answered by one SQL statement — including per-parent page limits and counts.
 use crate::error::ApiError;
-use crate::graphql::args::ListQuery;
-use crate::graphql::catalog::{Relation, Table};
-use crate::graphql::read::{self, Row};
+use crate::graphql::catalog::Catalog;
+use crate::graphql::read::{self, RelationKey, Row};
 use crate::graphql::scalars::Cell;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// One relation read with fixed arguments; shared by all parents of a level.
-#[derive(Debug)]
-pub struct RelRequest {
-    pub target: &'static Table,
-    pub rel: &'static Relation,
-    pub query: ListQuery,
-    /// Canonical text of everything above, for grouping and hashing.
-    pub sig: String,
-}
-
-#[derive(Clone, Debug)]
+/// One parent of one relation read; parents of the same read are batched together.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RelKey {
-    pub req: Arc<RelRequest>,
+    pub read: Arc<RelationKey>,
     pub parent: Vec<Cell>,
-    parent_sig: String,
 }
 
 impl RelKey {
-    pub fn new(req: Arc<RelRequest>, parent: Vec<Cell>) -> Self {
-        let parent_sig = format!("{parent:?}");
-        RelKey { req, parent, parent_sig }
-    }
-}
-
-impl PartialEq for RelKey {
-    fn eq(&self, o: &Self) -> bool {
-        self.req.sig == o.req.sig && self.parent_sig == o.parent_sig
-    }
-}
-impl Eq for RelKey {}
-impl Hash for RelKey {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.req.sig.hash(h);
-        self.parent_sig.hash(h);
+    pub fn new(read: Arc<RelationKey>, parent: Vec<Cell>) -> Self {
+        RelKey { read, parent }
     }
 }
 
@@ -55,12 +29,12 @@ pub struct RelLoader {
     pub db: DatabaseConnection,
 }
 
-fn groups(keys: &[RelKey]) -> Vec<(Arc<RelRequest>, Vec<&RelKey>)> {
-    let mut out: Vec<(Arc<RelRequest>, Vec<&RelKey>)> = Vec::new();
+fn groups(keys: &[RelKey]) -> Vec<(Arc<RelationKey>, Vec<&RelKey>)> {
+    let mut out: Vec<(Arc<RelationKey>, Vec<&RelKey>)> = Vec::new();
     for k in keys {
-        match out.iter_mut().find(|(r, _)| r.sig == k.req.sig) {
+        match out.iter_mut().find(|(r, _)| **r == *k.read) {
             Some((_, v)) => v.push(k),
-            None => out.push((k.req.clone(), vec![k])),
+            None => out.push((k.read.clone(), vec![k])),
         }
     }
     out
@@ -74,10 +48,11 @@ impl Loader<RelKey> for RelLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
+            let target = Catalog::get().table(req.rel.target);
             let rows = if req.rel.many {
-                read::batch_many(&self.db, req.target, req.rel, &req.query, &parents, None).await
+                read::batch_many(&self.db, target, req.rel, &req.query, &parents, None).await
             } else {
-                read::batch_one(&self.db, req.target, req.rel, &req.query.cond, &parents, None).await
+                read::batch_one(&self.db, target, req.rel, &req.query.cond, &parents, None).await
             }?;
             let mut per: Vec<Vec<Row>> = (0..ks.len()).map(|_| Vec::new()).collect();
             for (i, row) in rows {
@@ -104,7 +79,8 @@ impl Loader<RelKey> for CountLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
-            let counts = read::batch_count(&self.db, req.target, req.rel, &req.query.base, &parents).await?;
+            let target = Catalog::get().table(req.rel.target);
+            let counts = read::batch_count(&self.db, target, req.rel, &req.query.base, &parents).await?;
             for k in ks {
                 let n = counts.iter().find(|(key, _)| *key == k.parent).map(|(_, n)| *n).unwrap_or(0);
                 out.insert(k.clone(), n);

@@ -286,5 +286,5 @@ pub fn as_row(t: &'static Table, values: &Values) -> Row {
             (v, _) => v.clone(),
         };
     }
-    Row { table: t, cells, children: Default::default() }
+    Row { table: t, cells, fetched: Vec::new() }
 }

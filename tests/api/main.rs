@@ -1,9 +1,11 @@
 //! Black-box tests: the real app on a random port, over HTTP, against SQLite and PostgreSQL.
 mod buckets;
 mod common;
+mod differential;
 mod foundation;
 mod live;
 mod memories;
 mod read;
+mod semantics;
 mod snapshot;
 mod writes;

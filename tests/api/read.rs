@@ -206,30 +206,3 @@ async fn oversized_queries_are_refused_before_any_sql() {
         assert_eq!(app.error_code("{ tickers { nodes { nope } } }", json!({})).await, "BAD_USER_INPUT");
     }
 }
-
-/// The fast path (plain reads) and the general executor (taken here because of a directive)
-/// give identical answers.
-#[tokio::test]
-async fn fast_and_general_paths_agree() {
-    for backend in backends() {
-        let app = spawn(backend).await;
-        let token =
-            app.app.state.tokens.issue(&uuid::Uuid::new_v4().to_string(), quantgraph::auth::Role::Analyst, 60).unwrap();
-        let auth = format!("Bearer {token}");
-        let queries = [
-            r#"{ R: tickers(first: 7, where: { region: { in: ["KR", "VN"] } }, orderBy: [{ name: DESC }]) D { totalCount
-                 edges { cursor node { __typename ticker n: name createdAt stockDetails { marketCap sector } etfDetails { aum holdings(first: 2) { nodes { weight constituent { ticker } } } } } }
-                 pageInfo { hasNextPage hasPreviousPage startCursor endCursor } __typename } }"#,
-            r#"{ R: ticker(ticker: "HPG", region: "VN") D { ticker ohlcv(last: 3) { nodes { date open close volume } pageInfo { hasPreviousPage } } } }"#,
-            r#"{ R: strategies(first: 3) D { nodes { id name factorWeights backtestResults(first: 2, orderBy: [{ sharpeRatio: DESC }]) { edges { cursor node { sharpeRatio resultsJson } } } } } }"#,
-            r#"{ R: valueChainNodes(where: { symbol: { isNull: false } }) D { nodes { name ticker { name } outgoing { nodes { relationship correlationCoeff target { name } } } } } }"#,
-        ];
-        for q in queries {
-            let fast = app.gql_with(&q.replace(" D ", " "), json!({}), &[("Authorization", &auth)]).await;
-            let general =
-                app.gql_with(&q.replace(" D ", " @include(if: true) "), json!({}), &[("Authorization", &auth)]).await;
-            assert!(fast.get("errors").is_none(), "{backend:?}: {fast}");
-            assert_eq!(fast, general, "{backend:?}: {q}");
-        }
-    }
-}

@@ -1,0 +1,120 @@
+//! The direct executor: a validated query whose every root is a catalog read is answered from
+//! its bound plan by writing JSON straight from the rows. It gives the general executor's bytes
+//! (a differential test holds it to that); a database error is answered as one, never retried
+//! on the other executor.
+use super::catalog::{Catalog, Mutation};
+use super::collect::{CollectedField, CollectedOperation};
+use super::plan::{self, BoundOperation, RootPlan};
+use super::read::{self, CountBy, Page};
+use super::render::JsonWriter;
+use crate::auth::Viewer;
+use crate::error::ApiError;
+use crate::AppState;
+use async_graphql::parser::types::OperationType;
+use async_graphql::Variables;
+use chrono_tz::Tz;
+use std::sync::Arc;
+
+/// A failed direct read: the error and the response key of the root it happened under.
+pub struct DirectError {
+    pub key: String,
+    pub error: ApiError,
+}
+
+/// Answers a bound query whose `direct()` is true.
+pub async fn execute(state: &AppState, op: &BoundOperation, tz: Tz) -> Result<String, DirectError> {
+    let db = &state.db.read;
+    let mut out = JsonWriter::new(16 * 1024, tz);
+    out.buf.push_str("{\"data\":{");
+    let mut first = true;
+    for (key, root) in &op.roots {
+        let fail = |error: ApiError| DirectError { key: key.to_string(), error };
+        out.key(&mut first, key);
+        match root {
+            RootPlan::Typename => out.str("Query"),
+            RootPlan::List { table, query, connection, fetch } => {
+                let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(fail)?;
+                plan::prefetch(db, fetch, &mut rows).await.map_err(fail)?;
+                let count = if connection.needs_count() {
+                    CountBy::Known(read::count(db, table, &query.base).await.map_err(fail)?)
+                } else {
+                    CountBy::NotPlanned
+                };
+                out.page(connection, &Page::new(table, Arc::new(rows), query, count));
+            }
+            RootPlan::One { table, query, node, fetch } => {
+                let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(fail)?;
+                rows.truncate(1);
+                plan::prefetch(db, fetch, &mut rows).await.map_err(fail)?;
+                match rows.first() {
+                    Some(r) => out.row(node, r),
+                    None => out.buf.push_str("null"),
+                }
+            }
+            RootPlan::Other => return Err(fail(ApiError::Internal("not a direct read".into()))),
+        }
+    }
+    out.buf.push_str("}}");
+    Ok(out.buf)
+}
+
+/// The ingest mutation (`ingestCandles`, `ingestOhlcv`, …) an operation consists of, if any.
+pub fn ingest_root(op: &CollectedOperation) -> Option<&CollectedField> {
+    if op.ty != OperationType::Mutation {
+        return None;
+    }
+    let [f] = op.roots.as_slice() else { return None };
+    let is_upsert = Catalog::get()
+        .tables
+        .iter()
+        .any(|t| t.mutations.iter().any(|m| matches!(m, Mutation::Upsert(name, _) if *name == f.name.as_str())));
+    let plain = f.children.iter().all(|c| matches!(c.name.as_str(), "inserted" | "updated" | "__typename"));
+    (is_upsert && plain).then_some(f)
+}
+
+/// Runs an ingest mutation of a validated document without the general executor: the rows are
+/// checked by the same rules, and read in place from the variables rather than copied into a
+/// value tree once more.
+pub async fn ingest(
+    state: &AppState,
+    viewer: &Viewer,
+    f: &CollectedField,
+    vars: &Variables,
+) -> Result<String, DirectError> {
+    let fail = |error: ApiError| DirectError { key: f.key.to_string(), error };
+    let (t, arg) = Catalog::get()
+        .tables
+        .iter()
+        .find_map(|t| {
+            t.mutations.iter().find_map(|m| match m {
+                Mutation::Upsert(name, arg) if *name == f.name.as_str() => Some((t, *arg)),
+                _ => None,
+            })
+        })
+        .ok_or_else(|| fail(ApiError::Internal("not an ingest mutation".into())))?;
+    let owned;
+    let rows = match f.arguments.iter().find(|(n, _)| n.node.as_str() == arg).map(|(_, v)| &v.node) {
+        Some(async_graphql_value::Value::Variable(v)) => vars.get(v),
+        _ => {
+            owned = f.bound_args(vars).swap_remove(arg);
+            owned.as_ref()
+        }
+    };
+    let (inserted, updated) = super::mutations::upsert_rows(state, viewer, t, arg, rows).await.map_err(fail)?;
+    let mut out = JsonWriter::new(128, Tz::UTC);
+    out.buf.push_str("{\"data\":{");
+    let mut first = true;
+    out.key(&mut first, &f.key);
+    out.buf.push('{');
+    let mut inner = true;
+    for c in &f.children {
+        out.key(&mut inner, &c.key);
+        match c.name.as_str() {
+            "inserted" => out.buf.push_str(&inserted.to_string()),
+            "updated" => out.buf.push_str(&updated.to_string()),
+            _ => out.str("IngestResult"),
+        }
+    }
+    out.buf.push_str("}}}");
+    Ok(out.buf)
+}

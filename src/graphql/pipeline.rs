@@ -1,0 +1,366 @@
+//! One way through for every GraphQL request over HTTP:
+//! parse → validate (async-graphql's own rules) → collect fields → check limits → bind a read
+//! plan → execute (the direct JSON writer when every root is a catalog read, the general
+//! executor otherwise) → respond. Parsing, validation and collection are done once per
+//! (document, operation name) and kept in a bounded cache; variables are bound per request.
+use super::collect::{self, CollectedOperation, SchemaIndex};
+use super::cost::{self, Budget};
+use super::plan::{self, Binding};
+use super::{direct, document, schema::RequestTz};
+use crate::auth::Viewer;
+use crate::error::ApiError;
+use crate::loaders::Loaders;
+use crate::AppState;
+use async_graphql::dynamic::Schema;
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::{Request, Response, ServerError, ValidationResult};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Request data: this document passed validation already (it came from the plan cache).
+pub struct Validated;
+/// Request data: stop once the document is validated (nothing is executed).
+struct ValidateOnly;
+
+/// Lets the pipeline use async-graphql's validator on its own and skip it for cached documents.
+pub struct PipelineHooks;
+
+impl ExtensionFactory for PipelineHooks {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PipelineHooks)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PipelineHooks {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        if ctx.data_opt::<Validated>().is_some() {
+            return Ok(ValidationResult { cache_control: Default::default(), complexity: 0, depth: 0 });
+        }
+        next.run(ctx).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if ctx.data_opt::<ValidateOnly>().is_some() {
+            return Response::default();
+        }
+        next.run(ctx, operation_name).await
+    }
+}
+
+/// A parsed and validated document, with its fields collected when that needs no variables.
+pub struct Prepared {
+    pub doc: ExecutableDocument,
+    pub operation: Option<String>,
+    /// Validation errors (the document is never run when there are any).
+    pub errors: Vec<ServerError>,
+    pub collected: Option<Arc<CollectedOperation>>,
+    /// The collected operation as plain fields, for the general executor.
+    pub normalized: Option<ExecutableDocument>,
+    bytes: usize,
+}
+
+type CacheKey = (String, Option<String>);
+
+/// Prepared documents by (text, operation name), bounded in entries and in (estimated) bytes.
+pub struct PlanCache {
+    entries: Mutex<(lru::LruCache<CacheKey, Arc<Prepared>>, usize)>,
+    max_bytes: usize,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+impl PlanCache {
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        let cap = NonZeroUsize::new(max_entries.max(1)).expect("at least one entry");
+        PlanCache {
+            entries: Mutex::new((lru::LruCache::new(cap), 0)),
+            max_bytes,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn get(&self, query: &str, operation: Option<&str>) -> Option<Arc<Prepared>> {
+        let mut guard = self.entries.lock().expect("plan cache");
+        // The key owns its text; a borrowed look-up would need a second map type.
+        let key = (query.to_string(), operation.map(str::to_string));
+        guard.0.get(&key).cloned()
+    }
+
+    fn put(&self, query: &str, p: Arc<Prepared>) {
+        if p.bytes > self.max_bytes {
+            return;
+        }
+        let mut guard = self.entries.lock().expect("plan cache");
+        let (lru, bytes) = &mut *guard;
+        if let Some((_, old)) = lru.push((query.to_string(), p.operation.clone()), p.clone()) {
+            *bytes -= old.bytes;
+        }
+        *bytes += p.bytes;
+        while *bytes > self.max_bytes {
+            match lru.pop_lru() {
+                Some((_, old)) => *bytes -= old.bytes,
+                None => break,
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().expect("plan cache").0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The answer to one request: JSON written directly, or the general executor's response.
+pub enum Answer {
+    Json(String),
+    Graphql(Response),
+}
+
+pub struct Pipeline {
+    pub schema: Schema,
+    pub index: SchemaIndex,
+    pub cache: PlanCache,
+    pub budget: Budget,
+    /// Whether plain reads are answered by the direct writer (off: the general executor only).
+    pub direct_reads: bool,
+}
+
+/// Deepest bracket nesting read before parsing: the parser recurses once per level.
+const MAX_TEXT_NESTING: usize = 200;
+
+/// The deepest nesting of `{`, `(` and `[` outside strings and comments, without recursion.
+fn text_nesting(q: &str) -> usize {
+    let b = q.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if b[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < b.len() && !b[i..].starts_with(b"\"\"\"") {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
+}
+
+/// Every error carries a code; the parser's, the validator's and the executor's get theirs here.
+pub fn with_code(e: &mut ServerError) {
+    let ext = e.extensions.get_or_insert_with(Default::default);
+    if ext.get("code").is_some() {
+        return;
+    }
+    let m = e.message.to_lowercase();
+    let code = if m.contains("nested too deep")
+        || m.contains("too complex")
+        || m.contains("recursion limit")
+        || m.contains("recursion depth")
+    {
+        "QUERY_TOO_COMPLEX"
+    } else if e.path.is_empty() {
+        "BAD_USER_INPUT"
+    } else {
+        "INTERNAL"
+    };
+    ext.set("code", code);
+}
+
+fn api_error(e: ApiError, key: Option<&str>) -> ServerError {
+    let mut err = async_graphql::Error::from(e).into_server_error(Default::default());
+    err.locations.clear();
+    if let Some(k) = key {
+        err.path = vec![async_graphql::PathSegment::Field(k.to_string())];
+    }
+    err
+}
+
+fn errors(errs: Vec<ServerError>) -> Answer {
+    let mut resp = Response::from_errors(errs);
+    for e in &mut resp.errors {
+        with_code(e);
+    }
+    Answer::Graphql(resp)
+}
+
+impl Pipeline {
+    /// Parses, validates and (when variables cannot change it) collects a document, or takes it
+    /// from the cache.
+    pub async fn prepare(&self, query: &str, operation: Option<&str>) -> Result<Arc<Prepared>, Vec<ServerError>> {
+        if let Some(p) = self.cache.get(query, operation) {
+            self.cache.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(p);
+        }
+        self.cache.misses.fetch_add(1, Ordering::Relaxed);
+        if text_nesting(query) > MAX_TEXT_NESTING {
+            return Err(vec![api_error(
+                ApiError::TooComplex(format!("query is nested deeper than {MAX_TEXT_NESTING} brackets")),
+                None,
+            )]);
+        }
+        let mut doc = async_graphql::parser::parse_query(query).map_err(|e| {
+            let too_deep = matches!(e, async_graphql::parser::Error::RecursionLimitExceeded);
+            let mut err = ServerError::from(e);
+            if too_deep {
+                err = api_error(ApiError::TooComplex("query is nested too deep for the parser".into()), None);
+            }
+            vec![err]
+        })?;
+        if let Some(cycle) = document::fragment_cycle(&doc) {
+            return Err(vec![cycle]);
+        }
+        document::lift_typename_directives(&mut doc);
+        let mut errors = self.validate(&doc, operation).await;
+        // The validator reports in hash-map order; clients (and caches) get one order.
+        errors.sort_by(|a, b| {
+            let at = |e: &ServerError| e.locations.first().map(|p| (p.line, p.column));
+            at(a).cmp(&at(b)).then_with(|| a.message.cmp(&b.message))
+        });
+        if errors.is_empty() {
+            errors = self.index.check_literals(&doc);
+        }
+        let (mut collected, mut normalized) = (None, None);
+        if errors.is_empty() && !collect::directives_use_variables(&doc) {
+            match collect::collect(&doc, operation, &self.index, &Default::default()) {
+                Ok(c) => {
+                    normalized = collect::operation(&doc, operation).map(|def| c.to_document(def));
+                    collected = Some(Arc::new(c));
+                }
+                Err(e) => errors.push(api_error(e, None)),
+            }
+        }
+        // A rough measure: the document is held twice (as written and as plain fields).
+        let bytes = query.len() * 16 + 1024;
+        let p =
+            Arc::new(Prepared { doc, operation: operation.map(str::to_string), errors, collected, normalized, bytes });
+        self.cache.put(query, p.clone());
+        Ok(p)
+    }
+
+    /// async-graphql's validation rules, run on their own.
+    async fn validate(&self, doc: &ExecutableDocument, operation: Option<&str>) -> Vec<ServerError> {
+        let mut req = Request::new("").data(ValidateOnly);
+        if let Some(op) = operation {
+            req = req.operation_name(op);
+        }
+        req.set_parsed_query(doc.clone());
+        self.schema.execute(req).await.errors
+    }
+
+    /// Runs one request for `viewer`, rendering `DateTime`s in `tz`.
+    pub async fn run(&self, state: &AppState, mut req: Request, viewer: Viewer, tz: RequestTz) -> Answer {
+        let operation = req.operation_name.clone();
+        let prepared = match self.prepare(&req.query, operation.as_deref()).await {
+            Ok(p) => p,
+            Err(e) => return errors(e),
+        };
+        if !prepared.errors.is_empty() {
+            return errors(prepared.errors.clone());
+        }
+        let Some(def) = collect::operation(&prepared.doc, operation.as_deref()) else {
+            return errors(vec![ServerError::new("unknown operation", None)]);
+        };
+        let invalid = self.index.check_variables(def, &req.variables);
+        if !invalid.is_empty() {
+            return errors(invalid);
+        }
+        collect::apply_variable_defaults(&prepared.doc, operation.as_deref(), &mut req.variables);
+        let collected = match &prepared.collected {
+            Some(c) => c.clone(),
+            None => match collect::collect(&prepared.doc, operation.as_deref(), &self.index, &req.variables) {
+                Ok(c) => Arc::new(c),
+                Err(e) => return errors(vec![api_error(e, None)]),
+            },
+        };
+        if let Err(e) = cost::check(&collected, &req.variables, &self.budget) {
+            return errors(vec![api_error(e, None)]);
+        }
+        if let Some(f) = direct::ingest_root(&collected) {
+            return match direct::ingest(state, &viewer, f, &req.variables).await {
+                Ok(json) => Answer::Json(json),
+                Err(e) => errors(vec![api_error(e.error, Some(&e.key))]),
+            };
+        }
+        let bound = (collected.ty == OperationType::Query).then(|| {
+            let b = Binding { viewer: &viewer, limits: state.limits, vars: &req.variables };
+            Arc::new(plan::bind(&b, &collected))
+        });
+        if let Some(bound) = bound.as_ref().filter(|b| self.direct_reads && b.direct()) {
+            return match direct::execute(state, bound, tz.0).await {
+                Ok(json) => Answer::Json(json),
+                Err(e) => errors(vec![api_error(e.error, Some(&e.key))]),
+            };
+        }
+        // The general executor runs the collected fields as a plain document (introspection,
+        // whose types the index does not hold, runs as written).
+        let plain = !collected.introspection;
+        if plain {
+            req.operation_name = None;
+            req.set_parsed_query(match &prepared.normalized {
+                Some(doc) => doc.clone(),
+                None => collected.to_document(def),
+            });
+        } else {
+            req.set_parsed_query(prepared.doc.clone());
+        }
+        let mut req = req.data(Validated).data(viewer).data(tz).data(Loaders::new(&state.db.read));
+        if let Some(b) = bound {
+            req = req.data(b);
+        }
+        let mut resp = self.schema.execute(req).await;
+        if plain {
+            resp.data = collected.conform(std::mem::take(&mut resp.data));
+        }
+        for e in &mut resp.errors {
+            with_code(e);
+        }
+        Answer::Graphql(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_nesting;
+
+    #[test]
+    fn nesting_ignores_strings_and_comments() {
+        assert_eq!(text_nesting("{ a { b(x: \"{{{{\") } } # {{{{"), 3);
+        assert_eq!(text_nesting("{ a(s: \"\"\"{{ \\\"\"\" {{\"\"\") }"), 2);
+        assert_eq!(text_nesting(&"{a".repeat(10_000)), 10_000);
+    }
+}

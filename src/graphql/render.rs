@@ -1,0 +1,191 @@
+//! Writes the JSON of a bound read plan straight from its rows: no value tree, no resolver call
+//! per field. Values go through `Cell::render`, as on the general executor, so both agree.
+use super::plan::{ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField};
+use super::read::{CountBy, Page, Row};
+use super::scalars::{Cell, Kind, Rendered};
+use chrono_tz::Tz;
+use std::fmt::Write as _;
+
+pub struct JsonWriter {
+    pub buf: String,
+    pub tz: Tz,
+}
+
+impl JsonWriter {
+    pub fn new(capacity: usize, tz: Tz) -> Self {
+        JsonWriter { buf: String::with_capacity(capacity), tz }
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.buf.push('"');
+        for ch in s.chars() {
+            match ch {
+                '"' => self.buf.push_str("\\\""),
+                '\\' => self.buf.push_str("\\\\"),
+                '\n' => self.buf.push_str("\\n"),
+                '\r' => self.buf.push_str("\\r"),
+                '\t' => self.buf.push_str("\\t"),
+                '\u{8}' => self.buf.push_str("\\b"),
+                '\u{c}' => self.buf.push_str("\\f"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(self.buf, "\\u{:04x}", c as u32);
+                }
+                c => self.buf.push(c),
+            }
+        }
+        self.buf.push('"');
+    }
+
+    pub fn key(&mut self, first: &mut bool, k: &str) {
+        if !*first {
+            self.buf.push(',');
+        }
+        *first = false;
+        self.str(k);
+        self.buf.push(':');
+    }
+
+    pub fn bool(&mut self, b: bool) {
+        self.buf.push_str(if b { "true" } else { "false" });
+    }
+
+    fn cell(&mut self, c: &Cell, kind: Kind) {
+        match c.render(kind, self.tz) {
+            Rendered::Null => self.buf.push_str("null"),
+            Rendered::Int(v) => {
+                let _ = write!(self.buf, "{v}");
+            }
+            Rendered::Float(v) => match serde_json::Number::from_f64(v) {
+                Some(n) => {
+                    let _ = write!(self.buf, "{n}");
+                }
+                None => self.buf.push_str("null"),
+            },
+            Rendered::Text(s) => self.str(&s),
+            Rendered::Bool(b) => self.bool(b),
+            Rendered::Json(j) => {
+                let _ = write!(self.buf, "{j}");
+            }
+        }
+    }
+
+    pub fn row(&mut self, plan: &ObjectPlan, row: &Row) {
+        self.buf.push('{');
+        let mut first = true;
+        for f in &plan.fields {
+            match f {
+                ObjectField::Column { key, col } => {
+                    self.key(&mut first, key);
+                    self.cell(&row.cells[*col], plan.table.columns[*col].kind);
+                }
+                ObjectField::Typename { key } => {
+                    self.key(&mut first, key);
+                    self.str(plan.table.type_name);
+                }
+                ObjectField::Relation(r) => {
+                    self.key(&mut first, &r.key);
+                    let fetched = row.fetched(&r.read);
+                    let rows = fetched.map(|f| f.rows.clone()).unwrap_or_default();
+                    match (&r.connection, &r.node) {
+                        (Some(conn), _) => {
+                            let count = fetched.and_then(|f| f.total).map_or(CountBy::NotPlanned, CountBy::Known);
+                            let page = Page::new(r.target, rows, &r.read.query, count);
+                            self.page(conn, &page);
+                        }
+                        (None, Some(node)) => match rows.first() {
+                            Some(child) => self.row(node, child),
+                            None => self.buf.push_str("null"),
+                        },
+                        (None, None) => self.buf.push_str("null"),
+                    }
+                }
+            }
+        }
+        self.buf.push('}');
+    }
+
+    fn cursor_or_null(&mut self, page: &Page, row: Option<&Row>) {
+        match row {
+            Some(r) => self.str(&page.cursor(r)),
+            None => self.buf.push_str("null"),
+        }
+    }
+
+    pub fn page(&mut self, conn: &ConnectionPlan, page: &Page) {
+        self.buf.push('{');
+        let mut first = true;
+        for f in &conn.fields {
+            match f {
+                ConnectionField::Nodes { key, node } => {
+                    self.key(&mut first, key);
+                    self.buf.push('[');
+                    for (i, r) in page.visible().enumerate() {
+                        if i > 0 {
+                            self.buf.push(',');
+                        }
+                        self.row(node, r);
+                    }
+                    self.buf.push(']');
+                }
+                ConnectionField::Edges { key, fields } => {
+                    self.key(&mut first, key);
+                    self.buf.push('[');
+                    for (i, r) in page.visible().enumerate() {
+                        if i > 0 {
+                            self.buf.push(',');
+                        }
+                        self.buf.push('{');
+                        let mut inner = true;
+                        for e in fields {
+                            match e {
+                                EdgeField::Cursor { key } => {
+                                    self.key(&mut inner, key);
+                                    self.str(&page.cursor(r));
+                                }
+                                EdgeField::Node { key, node } => {
+                                    self.key(&mut inner, key);
+                                    self.row(node, r);
+                                }
+                                EdgeField::Typename { key } => {
+                                    self.key(&mut inner, key);
+                                    self.str(&format!("{}Edge", page.table.type_name));
+                                }
+                            }
+                        }
+                        self.buf.push('}');
+                    }
+                    self.buf.push(']');
+                }
+                ConnectionField::PageInfo { key, fields } => {
+                    self.key(&mut first, key);
+                    self.buf.push('{');
+                    let mut inner = true;
+                    for (key, which) in fields {
+                        self.key(&mut inner, key);
+                        match which {
+                            PageInfoField::HasNext => self.bool(page.has_next),
+                            PageInfoField::HasPrevious => self.bool(page.has_prev),
+                            PageInfoField::Start => self.cursor_or_null(page, page.visible().next()),
+                            PageInfoField::End => self.cursor_or_null(page, page.visible().last()),
+                            PageInfoField::Typename => self.str("PageInfo"),
+                        }
+                    }
+                    self.buf.push('}');
+                }
+                ConnectionField::TotalCount { key } => {
+                    self.key(&mut first, key);
+                    let n = match page.count {
+                        CountBy::Known(n) => n,
+                        _ => 0,
+                    };
+                    let _ = write!(self.buf, "\"{n}\"");
+                }
+                ConnectionField::Typename { key } => {
+                    self.key(&mut first, key);
+                    self.str(&format!("{}Connection", page.table.type_name));
+                }
+            }
+        }
+        self.buf.push('}');
+    }
+}
