@@ -303,8 +303,7 @@ async fn direct_writer_and_general_executor_give_the_same_bytes() {
             values: Default::default(),
             keys,
         };
-        // PostgreSQL gets a share of the count: the SQL differs, the executors do not.
-        let n = if backend == Backend::Postgres { docs / 3 } else { docs };
+        let n = docs;
         let (mut with_data, mut with_errors) = (0, 0);
         for i in 0..n {
             let (doc, vars) = g.document();
