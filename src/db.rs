@@ -1,5 +1,6 @@
 //! Database connections (primary and optional read replica), backend facts and migrations.
 use crate::config::Config;
+use crate::data::dialect::{self, Dialect};
 use anyhow::{anyhow, Context};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
@@ -14,6 +15,8 @@ pub struct Db {
     /// Reads; the replica when one is configured.
     pub read: DatabaseConnection,
     pub backend: DbBackend,
+    /// Where this backend's SQL differs.
+    pub dialect: &'static dyn Dialect,
     /// The continuous aggregates exist (TimescaleDB is installed in this database).
     pub timescale: bool,
     /// SQL statements sent so far (both pools): exported in `/metrics`.
@@ -33,11 +36,8 @@ async fn connect_one(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection>
         // Marks the gateway's own writes: the notify triggers skip them, the gateway publishes them.
         .map_sqlx_postgres_opts(|o| o.options([(migration::ORIGIN_SETTING, "gateway")]));
     let db = Database::connect(opts).await.map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.
-        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
-            .await
-            .map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
+    if let Some(setup) = dialect::of(db.get_database_backend()).session_setup() {
+        db.execute_unprepared(setup).await.map_err(|e| anyhow!("{}", one_line(&e.to_string())))?;
     }
     Ok(db)
 }
@@ -71,7 +71,7 @@ impl Db {
         };
         let backend = write.get_database_backend();
         let timescale = migration::timescaledb_installed(&write).await.unwrap_or(false);
-        Ok(Db { write, read, backend, timescale, statements })
+        Ok(Db { write, read, backend, dialect: dialect::of(backend), timescale, statements })
     }
 
     /// Applies pending migrations; refuses a database migrated by a newer QuantGraph.

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod data;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -16,8 +17,8 @@ pub mod vector;
 
 use crate::auth::Tokens;
 use crate::config::Config;
+use crate::data::query::Limits;
 use crate::db::Db;
-use crate::graphql::args::Limits;
 use chrono_tz::Tz;
 
 /// Shared state every request sees.

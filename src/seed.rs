@@ -2,14 +2,14 @@
 //!
 //! `scale` 1 is the demo set; `scale` N > 1 has 20·N tickers with 500 daily bars each
 //! (`--scale 100` is the bench size: 2,000 tickers, 1,000,000 bars).
+use crate::data::catalog::Catalog;
 use crate::db::Db;
-use crate::graphql::catalog::Catalog;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,12 +23,9 @@ pub const DEMO_USERS: [(&str, &str); 4] = [
 pub const DEMO_PASSWORD: &str = "quantgraph";
 
 pub async fn is_empty(db: &Db) -> anyhow::Result<bool> {
-    let rows = crate::graphql::read::count(
-        &db.write,
-        Catalog::get().table("tickers"),
-        &crate::graphql::sql::Cond::All(vec![]),
-    )
-    .await?;
+    let rows =
+        crate::data::read::count(&db.write, Catalog::get().table("tickers"), &crate::data::query::Cond::All(vec![]))
+            .await?;
     Ok(rows == 0)
 }
 
@@ -222,7 +219,7 @@ fn tick(region: &str) -> u32 {
 
 pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(20251021);
-    let backend = db.backend;
+    let dialect = db.dialect;
     let tx = db.write.begin().await?;
     let mut tickers = demo_tickers();
     let days = if scale > 1 { 500 } else { 250 };
@@ -566,7 +563,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
         "slippage",
     ];
     // PostgreSQL computes total_value itself (a generated column); SQLite gets the exact value from us.
-    if backend == DbBackend::Sqlite {
+    if !dialect.generates_columns() {
         tr_cols.push("total_value");
     }
     let mut tr = Batch::new(&tx, "portfolio_transactions", &tr_cols);
@@ -626,7 +623,7 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
                 d(commission),
                 d(slippage),
             ];
-            if backend == DbBackend::Sqlite {
+            if !dialect.generates_columns() {
                 row.push(d(shares * price + commission + slippage));
             }
             tr.push(row).await?;
@@ -808,18 +805,10 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
     }
     ve.finish().await?;
 
-    if backend == DbBackend::Postgres {
-        // Explicit ids were written: move the sequences past them.
-        for t in ["strategies"] {
-            tx.execute_unprepared(&format!(
-                "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {t}))"
-            ))
-            .await?;
-        }
-    }
     tx.commit().await?;
-    if backend == DbBackend::Postgres {
-        db.write.execute_unprepared("ANALYZE").await?;
+    // Explicit ids were written: sequences move past them; statistics are fresh.
+    for stmt in dialect.after_bulk_load() {
+        db.write.execute_unprepared(stmt).await?;
     }
     Ok(())
 }

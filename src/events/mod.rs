@@ -1,8 +1,8 @@
 //! The event bus behind subscriptions: topics of row events, fanned out in-process or, with
 //! Redis, across every gateway replica.
-use crate::graphql::catalog::Table;
-use crate::graphql::read::Row;
-use crate::graphql::scalars::Cell;
+use crate::data::catalog::Table;
+use crate::data::read::Row;
+use crate::data::values::Cell;
 use crate::AppState;
 use serde_json::{Map, Value};
 use std::collections::HashMap;

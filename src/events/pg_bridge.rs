@@ -12,7 +12,7 @@ pub const CHANNEL: &str = "quantgraph_events";
 const LEADER_LOCK: i64 = 0x5147_4556; // "QGEV"
 
 pub fn start(db: &DatabaseConnection, bus: EventBus) {
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+    if !crate::data::dialect::of(db.get_database_backend()).notifies() {
         return;
     }
     let pool = db.get_postgres_connection_pool().clone();

@@ -1,34 +1,12 @@
-//! Parses list arguments — `where`, `orderBy`, `first/after/last/before` and relation
-//! shortcuts — into a `ListQuery` that the SQL layer runs.
-use super::catalog::{Access, Owner, Relation, Table};
-use super::scalars::{Cell, Kind};
-use super::sql::{keyset, Cond, Op};
+//! Parses GraphQL list arguments — `where`, `orderBy`, `first/after/last/before` and relation
+//! shortcuts — into the data layer's `ListQuery`.
 use crate::auth::Viewer;
+use crate::data::catalog::{Relation, Table};
+pub use crate::data::query::{access, check_region, Limits, ListQuery, REGIONS};
+use crate::data::query::{decode_cursor, keyset, Cond, Op};
+use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
 use async_graphql::{Name, Value as GqlValue};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-
-/// Page-size limits from configuration.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub default_page: u64,
-    pub max_page: u64,
-}
-
-/// One list read: which rows, in which order, how many.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ListQuery {
-    /// Filters, access and cursor: the rows of this page.
-    pub cond: Cond,
-    /// Filters and access only: the rows of the whole list (for `totalCount`).
-    pub base: Cond,
-    pub order: Vec<(usize, bool)>,
-    /// Rows wanted (one more is fetched to learn whether more exist).
-    pub limit: u64,
-    /// `last`/`before`: read in reverse and flip.
-    pub backwards: bool,
-    pub has_cursor: bool,
-}
 
 fn field<'a>(obj: &'a async_graphql::indexmap::IndexMap<Name, GqlValue>, name: &str) -> Option<&'a GqlValue> {
     obj.get(name).filter(|v| !matches!(v, GqlValue::Null))
@@ -86,17 +64,6 @@ fn cell(t: &Table, col: usize, v: &GqlValue) -> ApiResult<Cell> {
         }
     }
     Ok(cell)
-}
-
-/// The regions of the source systems.
-pub const REGIONS: [&str; 6] = ["KR", "US", "CN", "HK", "JP", "VN"];
-
-pub fn check_region(r: &str) -> ApiResult<()> {
-    if REGIONS.contains(&r) {
-        Ok(())
-    } else {
-        Err(ApiError::bad(format!("unknown region `{r}` (one of {})", REGIONS.join(", "))))
-    }
 }
 
 fn parse_ops(t: &Table, col: usize, v: &GqlValue) -> ApiResult<Cond> {
@@ -170,73 +137,6 @@ pub fn parse_order(t: &Table, v: Option<&GqlValue>) -> ApiResult<Vec<(usize, boo
         }
     }
     Ok(order)
-}
-
-pub fn encode_cursor(cells: &[Cell]) -> String {
-    let json: Vec<serde_json::Value> = cells
-        .iter()
-        .map(|c| match c {
-            Cell::Null => serde_json::Value::Null,
-            Cell::Int(v) => (*v).into(),
-            Cell::Float(v) => serde_json::json!(v),
-            Cell::Decimal(d) => d.to_string().into(),
-            Cell::Text(s) => s.clone().into(),
-            Cell::Bool(b) => (*b).into(),
-            Cell::Date(d) => d.to_string().into(),
-            Cell::DateTime(t) => t.to_rfc3339().into(),
-            Cell::Json(_) => serde_json::Value::Null,
-            Cell::Uuid(u) => u.to_string().into(),
-        })
-        .collect();
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json).unwrap_or_default())
-}
-
-fn decode_cursor(t: &Table, order: &[(usize, bool)], s: &str) -> ApiResult<Vec<Cell>> {
-    let bad = || ApiError::bad("malformed cursor (use a cursor returned by this list with the same orderBy)");
-    let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;
-    let vals: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if vals.len() != order.len() {
-        return Err(bad());
-    }
-    vals.iter()
-        .zip(order)
-        .map(|(v, (col, _))| {
-            let kind = t.columns[*col].kind;
-            let gv = GqlValue::from_json(v.clone()).map_err(|_| bad())?;
-            let gv = match (kind, gv) {
-                (Kind::Int | Kind::Float, GqlValue::String(_)) => return Err(bad()),
-                (_, gv) => gv,
-            };
-            Cell::parse(&gv, kind).map_err(|_| bad())
-        })
-        .collect()
-}
-
-/// The access condition for `viewer` on `t`, or an error when the table is closed to them.
-pub fn access(t: &Table, viewer: &Viewer) -> ApiResult<Cond> {
-    match t.access {
-        Access::Public => Ok(Cond::All(vec![])),
-        Access::Research => viewer.require_research().map(|_| Cond::All(vec![])),
-        Access::Admin => viewer.require_admin().map(|_| Cond::All(vec![])),
-        Access::Owned(owner) => {
-            let user = viewer.require_user()?;
-            if viewer.is_admin() {
-                return Ok(Cond::All(vec![]));
-            }
-            let me = Cell::Uuid(user);
-            Ok(match owner {
-                Owner::Column(c) => Cond::Cmp(t.col(c).expect("owner column"), Op::Eq, me),
-                Owner::Via { column, table } => Cond::OwnedVia(t.col(column).expect("owner column"), table, me),
-            })
-        }
-    }
-}
-
-impl ListQuery {
-    /// Up to `limit` rows matching `cond` in `order`, no cursor.
-    pub fn matching(cond: Cond, order: Vec<(usize, bool)>, limit: u64) -> Self {
-        ListQuery { base: cond.clone(), cond, order, limit, backwards: false, has_cursor: false }
-    }
 }
 
 /// Builds the list query of `t` from a field's arguments.

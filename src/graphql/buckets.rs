@@ -1,16 +1,17 @@
 //! Time buckets: `ohlcvBars` over daily bars and `candles` over minute candles — first open,
 //! max high, min low, last close, summed volume and the row count per bucket. On TimescaleDB
 //! whole buckets come from the continuous aggregates and only partial edge buckets from raw rows.
-use super::args::check_region;
-use super::scalars::{parse_date, parse_datetime, Cell, Kind};
 use super::schema::{tz_of, RequestTz};
-use super::sql::{fetch, Sql};
+use crate::data::dialect::{DateUnit, Dialect};
+use crate::data::query::check_region;
+use crate::data::sql::{fetch, Sql};
+use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use async_graphql::Value as GqlValue;
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
-use sea_orm::{DbBackend, Value};
+use sea_orm::Value;
 
 /// The largest number of buckets one request may return.
 pub const MAX_BUCKETS: usize = 20_000;
@@ -75,19 +76,13 @@ impl BarInterval {
     }
 
     /// SQL for the bucket start of column `date`.
-    fn sql(self, backend: DbBackend) -> &'static str {
-        match (backend, self) {
-            (_, Self::Day) => "date",
-            (DbBackend::Postgres, Self::Week) => "date_trunc('week', date::timestamp)::date",
-            (DbBackend::Postgres, Self::Month) => "date_trunc('month', date::timestamp)::date",
-            (DbBackend::Postgres, Self::Quarter) => "date_trunc('quarter', date::timestamp)::date",
-            (DbBackend::Postgres, Self::Year) => "date_trunc('year', date::timestamp)::date",
-            (_, Self::Week) => "date(date, '-' || ((CAST(strftime('%w', date) AS INTEGER) + 6) % 7) || ' days')",
-            (_, Self::Month) => "strftime('%Y-%m-01', date)",
-            (_, Self::Quarter) => {
-                "printf('%s-%02d-01', strftime('%Y', date), ((CAST(strftime('%m', date) AS INTEGER) - 1) / 3) * 3 + 1)"
-            }
-            (_, Self::Year) => "strftime('%Y-01-01', date)",
+    fn sql(self, dialect: &dyn Dialect) -> &'static str {
+        match self {
+            Self::Day => "date",
+            Self::Week => dialect.date_bucket(DateUnit::Week),
+            Self::Month => dialect.date_bucket(DateUnit::Month),
+            Self::Quarter => dialect.date_bucket(DateUnit::Quarter),
+            Self::Year => dialect.date_bucket(DateUnit::Year),
         }
     }
 }
@@ -125,31 +120,11 @@ async fn raw_buckets(
     price: Kind,
     bucket_kind: Kind,
 ) -> ApiResult<Vec<Bucket>> {
-    let backend = state.db.backend;
-    let mut sql = Sql::new(backend);
-    if backend == DbBackend::Postgres {
-        sql.push(&format!(
-            "SELECT {bucket} AS b, (array_agg(open ORDER BY {time_col}))[1], max(high), min(low), \
-             (array_agg(close ORDER BY {time_col} DESC))[1], sum(volume)::bigint, count(*) FROM \"{table}\" WHERE "
-        ));
-        filter(&mut sql);
-        sql.push(" GROUP BY 1 ORDER BY 1");
-    } else {
-        let num = |c: &str| if price == Kind::Decimal { format!("CAST({c} AS REAL)") } else { c.to_string() };
-        sql.push(&format!(
-            "SELECT b, MAX(CASE WHEN rf = 1 THEN open END), MAX(CASE WHEN rh = 1 THEN high END), \
-             MAX(CASE WHEN rlo = 1 THEN low END), MAX(CASE WHEN rl = 1 THEN close END), SUM(volume), COUNT(*) FROM \
-             (SELECT *, ROW_NUMBER() OVER (PARTITION BY b ORDER BY {time_col}) AS rf, \
-             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {time_col} DESC) AS rl, \
-             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {} DESC) AS rh, \
-             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {}) AS rlo FROM \
-             (SELECT {bucket} AS b, {time_col}, open, high, low, close, volume FROM \"{table}\" WHERE ",
-            num("high"),
-            num("low")
-        ));
-        filter(&mut sql);
-        sql.push(")) GROUP BY b ORDER BY b");
-    }
+    let dialect = state.db.dialect;
+    let mut sql = Sql::with_dialect(dialect);
+    dialect.open_ohlc(&mut sql, table, time_col, bucket, price == Kind::Decimal);
+    filter(&mut sql);
+    dialect.close_ohlc(&mut sql);
     sql.push(&format!(" LIMIT {}", MAX_BUCKETS + 1));
     let kinds = [bucket_kind, price, price, price, price, Kind::BigInt, Kind::BigInt];
     let rows = fetch(&state.db.read, sql, 0, &kinds).await?;
@@ -202,7 +177,7 @@ async fn raw_bars(
     to: Option<NaiveDate>,
 ) -> ApiResult<Vec<Bucket>> {
     let mut filter = bar_filter(ticker, region, from, to);
-    raw_buckets(state, "ohlcv_data", "date", iv.sql(state.db.backend), &mut filter, Kind::Decimal, Kind::Date).await
+    raw_buckets(state, "ohlcv_data", "date", iv.sql(state.db.dialect), &mut filter, Kind::Decimal, Kind::Date).await
 }
 
 async fn ohlcv_bars(
@@ -269,12 +244,7 @@ pub async fn candles(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> ApiResult<Vec<Bucket>> {
-    let backend = state.db.backend;
-    let bucket = if backend == DbBackend::Postgres {
-        format!("(floor(extract(epoch FROM time) / {secs}) * {secs})::bigint")
-    } else {
-        format!("(CAST(strftime('%s', time) AS INTEGER) / {secs}) * {secs}")
-    };
+    let bucket = state.db.dialect.epoch_bucket(secs);
     let mut filter = |sql: &mut Sql| {
         sql.push("symbol = ").param(Value::String(Some(symbol.into())));
         if let Some(f) = from {

@@ -2,13 +2,14 @@
 //! its bound plan by writing JSON straight from the rows. It gives the general executor's bytes
 //! (a differential test holds it to that); a database error is answered as one, never retried
 //! on the other executor.
-use super::catalog::{Catalog, Mutation};
 use super::collect::{CollectedField, CollectedOperation};
 use super::plan::{self, BoundOperation, RootPlan};
-use super::read::{self, CountBy, Page};
 use super::render::JsonWriter;
 use crate::auth::Viewer;
+use crate::data::catalog::{Catalog, Mutation};
+use crate::data::read;
 use crate::error::ApiError;
+use crate::graphql::connection::{CountBy, Page};
 use crate::AppState;
 use async_graphql::parser::types::OperationType;
 use async_graphql::Variables;

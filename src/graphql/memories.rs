@@ -1,11 +1,12 @@
 //! Vector memories in GraphQL: `memories`, `searchMemories`, `addMemory`/`addMemories` and
 //! `deleteMemory`. Every call works on the caller's own collection — the user id comes from the
 //! token, never from an argument.
-use super::catalog::{Catalog, Table};
-use super::read::{self, Row};
-use super::scalars::{parse_datetime, render_datetime, Cell};
 use super::schema::{app_state as state, value_field, viewer_of, PageInfo};
-use super::sql::Cond;
+use crate::data::catalog::{Catalog, Table};
+use crate::data::query::Cond;
+use crate::data::read;
+use crate::data::read::Row;
+use crate::data::values::{parse_datetime, render_datetime, Cell};
 use crate::error::{ApiError, ApiResult};
 use crate::vector::{
     check_embedding, memory_id, ListRequest, Memory, MemoryFilter, MemoryHit, SearchRequest, DIMENSION, EXACT_BELOW,
@@ -177,7 +178,7 @@ async fn tickers(state: &AppState, hits: &[MemoryHit]) -> ApiResult<HashMap<Stri
     }
     let col = t.col("ticker").expect("ticker column");
     let cond = Cond::In(col, names.into_iter().map(Cell::Text).collect(), false);
-    let q = super::args::ListQuery::matching(cond, t.default_order.clone(), state.limits.max_page);
+    let q = crate::data::query::ListQuery::matching(cond, t.default_order.clone(), state.limits.max_page);
     let mut out = HashMap::new();
     for row in read::list(&state.db.read, t, &q, None).await? {
         if let Cell::Text(s) = &row.cells[col] {

@@ -1,8 +1,8 @@
 //! The GraphQL API: generic machinery over the catalog of tables, assembled into one schema.
 pub mod args;
 pub mod buckets;
-pub mod catalog;
 pub mod collect;
+pub mod connection;
 pub mod cost;
 pub mod direct;
 pub mod document;
@@ -10,13 +10,11 @@ pub mod memories;
 pub mod mutations;
 pub mod pipeline;
 pub mod plan;
-pub mod read;
 pub mod render;
 pub mod scalars;
 pub mod schema;
 pub mod schema_index;
 pub mod snapshot;
-pub mod sql;
 pub mod subscriptions;
 pub mod users;
 

@@ -1,11 +1,11 @@
 //! Generic mutations from the catalog: create, create-many, update, delete and idempotent
 //! upsert (ingest) per writable table, with role checks, validation and one transaction each.
-use super::catalog::{Access, Catalog, Mutation, Owner, Table, Writers};
-use super::read::Row;
-use super::scalars::Cell;
 use super::schema::{app_state as state, viewer_of};
-use super::sql::{Cond, Op};
 use crate::auth::{Role, Viewer};
+use crate::data::catalog::{Access, Catalog, Mutation, Owner, Table, Writers};
+use crate::data::query::{Cond, Op};
+use crate::data::read::Row;
+use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
 use crate::service::rules::Values;
 use crate::service::write;
@@ -91,7 +91,7 @@ fn list(v: Option<&GqlValue>) -> ApiResult<&Vec<GqlValue>> {
 
 /// The key condition of `t` from key arguments, plus the caller's access restriction.
 fn key_cond(t: &Table, ctx: &ResolverContext<'_>, viewer: &Viewer) -> ApiResult<Cond> {
-    let q = super::args::one_query(t, ctx.args.as_index_map(), viewer)?;
+    let q = crate::graphql::args::one_query(t, ctx.args.as_index_map(), viewer)?;
     Ok(q.cond)
 }
 
@@ -152,11 +152,8 @@ pub async fn upsert_rows(
     let tx = state.db.write.begin().await?;
     let n = rows.len() as u64;
     // PostgreSQL reports which rows were new; SQLite is asked beforehand.
-    let before = if state.db.backend == sea_orm::DbBackend::Postgres {
-        None
-    } else {
-        Some(write::count_existing(&tx, t, &rows).await?)
-    };
+    let before =
+        if state.db.dialect.inserts_from_arrays() { None } else { Some(write::count_existing(&tx, t, &rows).await?) };
     // Published after commit; PostgreSQL's triggers skip the gateway's own writes. Rows with
     // columns the database fills (ohlcv_data.id) are read back so events carry them too.
     let live = crate::events::is_live(t);
@@ -208,8 +205,8 @@ async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> 
     if write::update(&tx, t, &cond, &patch).await? == 0 {
         return Err(ApiError::NotFound(format!("no such {}", t.type_name)));
     }
-    let q = super::args::ListQuery::matching(cond, t.default_order.clone(), 1);
-    let row = super::read::list(&tx, t, &q, None)
+    let q = crate::data::query::ListQuery::matching(cond, t.default_order.clone(), 1);
+    let row = crate::data::read::list(&tx, t, &q, None)
         .await?
         .into_iter()
         .next()

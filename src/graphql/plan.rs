@@ -2,13 +2,15 @@
 //! plan serves both executors — the direct JSON writer renders it, and the general executor's
 //! resolvers find their prefetched rows through it — and one `Fetch` per level reads every
 //! selected relation for all parents in one statement.
-use super::args::{list_query, one_query, Limits, ListQuery};
-use super::catalog::{Catalog, Relation, Table};
 use super::collect::{CollectedField, CollectedOperation};
-use super::read::{self, Fetched, RelationKey, Row};
-use super::scalars::Cell;
 use crate::auth::Viewer;
+use crate::data::catalog::{Catalog, Relation, Table};
+use crate::data::query::{Limits, ListQuery};
+use crate::data::read;
+use crate::data::read::{Fetched, RelationKey, Row};
+use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::args::{list_query, one_query};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Name, Variables};
 use futures_util::future::BoxFuture;
@@ -374,15 +376,14 @@ pub fn prefetch<'a>(db: &'a DatabaseConnection, fetch: &'a Fetch, rows: &'a mut 
             for (p, child) in owners.into_iter().zip(children) {
                 per[p].push(child);
             }
-            let counts: HashMap<Vec<Cell>, i64> = counts.into_iter().collect();
+            let mut totals = vec![0; parents.len()];
+            for (p, n) in counts {
+                totals[p] = n;
+            }
             let per: Vec<Fetched> = per
                 .into_iter()
-                .zip(&parents)
-                .map(|(rows, parent)| Fetched {
-                    key: r.key.clone(),
-                    rows: Arc::new(rows),
-                    total: r.count.then(|| counts.get(parent).copied().unwrap_or(0)),
-                })
+                .zip(totals)
+                .map(|(rows, n)| Fetched { key: r.key.clone(), rows: Arc::new(rows), total: r.count.then_some(n) })
                 .collect();
             let none = Fetched { key: r.key.clone(), rows: Arc::new(Vec::new()), total: r.count.then_some(0) };
             for (row, p) in rows.iter_mut().zip(parent_of_row) {

@@ -1,8 +1,9 @@
 //! Writes the JSON of a bound read plan straight from its rows: no value tree, no resolver call
 //! per field. Values go through `Cell::render`, as on the general executor, so both agree.
 use super::plan::{ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField};
-use super::read::{CountBy, Page, Row};
-use super::scalars::{Cell, Kind, Rendered};
+use crate::data::read::Row;
+use crate::data::values::{Cell, Kind, Rendered};
+use crate::graphql::connection::{CountBy, Page};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
 

@@ -1,189 +1,13 @@
-//! Column kinds, the cells read from the database, and their GraphQL scalar forms.
-//!
-//! `Decimal` and `BigInt` travel as JSON strings so no digit is lost in a client's doubles;
-//! `DateTime` is rendered in the request's time zone (storage is always UTC).
+//! Cells as GraphQL values: output (`to_gql`, through `Cell::render`) and input parsing, and
+//! the request's time zone.
+pub use crate::data::values::{parse_date, parse_datetime, parse_decimal, render_datetime, Cell, Kind, Rendered};
 use crate::error::{ApiError, ApiResult};
 use async_graphql::Value as GqlValue;
-use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use rust_decimal::Decimal;
-use sea_orm::{sea_query::ColumnType, DbBackend, QueryResult, Value};
-use std::borrow::Cow;
 use std::str::FromStr;
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Int,
-    BigInt,
-    Float,
-    Decimal,
-    String,
-    Boolean,
-    Date,
-    DateTime,
-    Json,
-    Uuid,
-}
-
-impl Kind {
-    pub fn from_column_type(t: &ColumnType) -> Kind {
-        match t {
-            ColumnType::TinyInteger | ColumnType::SmallInteger | ColumnType::Integer => Kind::Int,
-            ColumnType::BigInteger => Kind::BigInt,
-            ColumnType::Float | ColumnType::Double => Kind::Float,
-            ColumnType::Decimal(_) | ColumnType::Money(_) => Kind::Decimal,
-            ColumnType::Boolean => Kind::Boolean,
-            ColumnType::Date => Kind::Date,
-            ColumnType::DateTime | ColumnType::Timestamp | ColumnType::TimestampWithTimeZone => Kind::DateTime,
-            ColumnType::Json | ColumnType::JsonBinary => Kind::Json,
-            ColumnType::Uuid => Kind::Uuid,
-            _ => Kind::String,
-        }
-    }
-
-    /// The GraphQL scalar of this kind.
-    pub fn scalar(self) -> &'static str {
-        match self {
-            Kind::Int => "Int",
-            Kind::BigInt => "BigInt",
-            Kind::Float => "Float",
-            Kind::Decimal => "Decimal",
-            Kind::String => "String",
-            Kind::Boolean => "Boolean",
-            Kind::Date => "Date",
-            Kind::DateTime => "DateTime",
-            Kind::Json => "JSON",
-            Kind::Uuid => "UUID",
-        }
-    }
-
-    /// PostgreSQL type for casting a parameter whose type the server cannot infer.
-    pub fn pg_cast(self) -> &'static str {
-        match self {
-            Kind::Int => "int4",
-            Kind::BigInt => "int8",
-            Kind::Float => "float8",
-            Kind::Decimal => "numeric",
-            Kind::String => "text",
-            Kind::Boolean => "bool",
-            Kind::Date => "date",
-            Kind::DateTime => "timestamptz",
-            Kind::Json => "jsonb",
-            Kind::Uuid => "uuid",
-        }
-    }
-
-    pub fn orderable(self) -> bool {
-        !matches!(self, Kind::Json)
-    }
-}
-
-/// A cell as a response shows it.
-pub enum Rendered<'a> {
-    Null,
-    Int(i64),
-    Float(f64),
-    Text(Cow<'a, str>),
-    Bool(bool),
-    Json(&'a serde_json::Value),
-}
-
-/// One value read from a row.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Cell {
-    Null,
-    Int(i64),
-    Float(f64),
-    Decimal(Decimal),
-    Text(String),
-    Bool(bool),
-    Date(NaiveDate),
-    DateTime(DateTime<Utc>),
-    Json(serde_json::Value),
-    Uuid(Uuid),
-}
-
-// Cells key batched reads (parent keys, cursors, filters): equal cells hash equally. Floats
-// compare by bits here, so a NaN key matches itself.
-impl Eq for Cell {}
-
-impl std::hash::Hash for Cell {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        std::mem::discriminant(self).hash(h);
-        match self {
-            Cell::Null => {}
-            Cell::Int(v) => v.hash(h),
-            Cell::Float(v) => v.to_bits().hash(h),
-            Cell::Decimal(d) => d.hash(h),
-            Cell::Text(s) => s.hash(h),
-            Cell::Bool(b) => b.hash(h),
-            Cell::Date(d) => d.hash(h),
-            Cell::DateTime(t) => t.hash(h),
-            Cell::Json(j) => j.to_string().hash(h),
-            Cell::Uuid(u) => u.hash(h),
-        }
-    }
-}
-
-fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Cell) -> Cell {
-    v.map(f).unwrap_or(Cell::Null)
-}
-
 impl Cell {
-    /// Reads column `i` of `row` as `kind`. Decimals on SQLite are TEXT (see the migrations).
-    pub fn read(row: &QueryResult, i: usize, kind: Kind, backend: DbBackend) -> ApiResult<Cell> {
-        let cell = match kind {
-            Kind::Int => match row.try_get_by_index::<Option<i32>>(i) {
-                Ok(v) => opt(v, |v| Cell::Int(v as i64)),
-                Err(_) => opt(row.try_get_by_index::<Option<i64>>(i)?, Cell::Int),
-            },
-            Kind::BigInt => opt(row.try_get_by_index::<Option<i64>>(i)?, Cell::Int),
-            Kind::Float => opt(row.try_get_by_index::<Option<f64>>(i)?, Cell::Float),
-            Kind::Decimal if backend == DbBackend::Sqlite => {
-                match row.try_get_by_index::<Option<String>>(i) {
-                    Ok(v) => match v {
-                        Some(s) => Cell::Decimal(
-                            parse_decimal(&s).map_err(|_| ApiError::Internal(format!("bad decimal {s}")))?,
-                        ),
-                        None => Cell::Null,
-                    },
-                    // A row written by another program as a number.
-                    Err(_) => opt(row.try_get_by_index::<Option<f64>>(i)?, |f| {
-                        Cell::Decimal(Decimal::from_f64_retain(f).unwrap_or_default().normalize())
-                    }),
-                }
-            }
-            Kind::Decimal => opt(row.try_get_by_index::<Option<Decimal>>(i)?, Cell::Decimal),
-            Kind::String => opt(row.try_get_by_index::<Option<String>>(i)?, Cell::Text),
-            Kind::Boolean => opt(row.try_get_by_index::<Option<bool>>(i)?, Cell::Bool),
-            Kind::Date => opt(row.try_get_by_index::<Option<NaiveDate>>(i)?, Cell::Date),
-            Kind::DateTime => opt(row.try_get_by_index::<Option<DateTime<Utc>>>(i)?, Cell::DateTime),
-            Kind::Json => opt(row.try_get_by_index::<Option<serde_json::Value>>(i)?, Cell::Json),
-            Kind::Uuid => opt(row.try_get_by_index::<Option<Uuid>>(i)?, Cell::Uuid),
-        };
-        Ok(cell)
-    }
-
-    /// How this cell appears in a response (`DateTime`s in `tz`): the one rendering of values
-    /// that both the JSON writer and the general executor use.
-    pub fn render(&self, kind: Kind, tz: Tz) -> Rendered<'_> {
-        match self {
-            Cell::Null => Rendered::Null,
-            Cell::Int(v) if kind == Kind::BigInt => Rendered::Text(Cow::Owned(v.to_string())),
-            Cell::Int(v) => Rendered::Int(*v),
-            Cell::Float(v) if v.is_finite() => Rendered::Float(*v),
-            Cell::Float(_) => Rendered::Null,
-            Cell::Decimal(d) => Rendered::Text(Cow::Owned(d.to_string())),
-            Cell::Text(s) => Rendered::Text(Cow::Borrowed(s)),
-            Cell::Bool(b) => Rendered::Bool(*b),
-            Cell::Date(d) => Rendered::Text(Cow::Owned(d.format("%Y-%m-%d").to_string())),
-            Cell::DateTime(t) => Rendered::Text(Cow::Owned(render_datetime(t, tz))),
-            Cell::Json(j) => Rendered::Json(j),
-            Cell::Uuid(u) => Rendered::Text(Cow::Owned(u.to_string())),
-        }
-    }
-
     /// The GraphQL value of this cell, `DateTime`s shown in `tz`.
     pub fn to_gql(&self, kind: Kind, tz: Tz) -> GqlValue {
         match self.render(kind, tz) {
@@ -193,23 +17,6 @@ impl Cell {
             Rendered::Text(s) => GqlValue::String(s.into_owned()),
             Rendered::Bool(b) => GqlValue::Boolean(b),
             Rendered::Json(j) => GqlValue::from_json(j.clone()).unwrap_or(GqlValue::Null),
-        }
-    }
-
-    /// The bind value of this cell for a column of `kind`.
-    pub fn to_value(&self, kind: Kind) -> Value {
-        match (self, kind) {
-            (Cell::Null, k) => null_of(k),
-            (Cell::Int(v), Kind::Int) => Value::Int(Some(*v as i32)),
-            (Cell::Int(v), _) => Value::BigInt(Some(*v)),
-            (Cell::Float(v), _) => Value::Double(Some(*v)),
-            (Cell::Decimal(d), _) => Value::Decimal(Some(*d)),
-            (Cell::Text(s), _) => Value::String(Some(s.clone())),
-            (Cell::Bool(b), _) => Value::Bool(Some(*b)),
-            (Cell::Date(d), _) => Value::ChronoDate(Some(*d)),
-            (Cell::DateTime(t), _) => Value::ChronoDateTimeUtc(Some(*t)),
-            (Cell::Json(j), _) => Value::Json(Some(Box::new(j.clone()))),
-            (Cell::Uuid(u), _) => Value::Uuid(Some(*u)),
         }
     }
 
@@ -251,40 +58,6 @@ impl Cell {
             Kind::Uuid => Cell::Uuid(Uuid::parse_str(&text()?).map_err(|_| "not a UUID".to_string())?),
         })
     }
-}
-
-pub fn null_of(kind: Kind) -> Value {
-    match kind {
-        Kind::Int => Value::Int(None),
-        Kind::BigInt => Value::BigInt(None),
-        Kind::Float => Value::Double(None),
-        Kind::Decimal => Value::Decimal(None),
-        Kind::String => Value::String(None),
-        Kind::Boolean => Value::Bool(None),
-        Kind::Date => Value::ChronoDate(None),
-        Kind::DateTime => Value::ChronoDateTimeUtc(None),
-        Kind::Json => Value::Json(None),
-        Kind::Uuid => Value::Uuid(None),
-    }
-}
-
-pub fn parse_decimal(s: &str) -> Result<Decimal, rust_decimal::Error> {
-    let s = s.trim();
-    Decimal::from_str(s).or_else(|_| Decimal::from_scientific(s))
-}
-
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))
-}
-
-pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("`{s}` is not an RFC 3339 date-time with an offset"))
-}
-
-pub fn render_datetime(t: &DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 pub fn parse_tz(name: &str) -> ApiResult<Tz> {

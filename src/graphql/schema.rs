@@ -1,12 +1,16 @@
 //! Builds the GraphQL schema from the catalog: per table an object type, a connection,
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
-use super::args::{self, list_query, Limits};
-use super::catalog::{Catalog, Column, Relation, Table};
 use super::plan::{self, BoundOperation, RootPlan};
-use super::read::{self, CountBy, Page, RelationKey, Row};
-use super::scalars::{Cell, Kind};
 use crate::auth::Viewer;
+use crate::data::catalog::{Catalog, Column, Relation, Table};
+use crate::data::query::Limits;
+use crate::data::read;
+use crate::data::read::{RelationKey, Row};
+use crate::data::values::{Cell, Kind};
 use crate::error::ApiError;
+use crate::graphql::args;
+use crate::graphql::args::list_query;
+use crate::graphql::connection::{CountBy, Page};
 use crate::loaders::{Loaders, RelKey};
 use crate::AppState;
 use async_graphql::dynamic::{

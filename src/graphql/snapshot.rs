@@ -1,8 +1,8 @@
 //! `marketSnapshot`: the latest market snapshot per market type, from the snapshot cache
 //! (`null` once expired), written by `publishMarketSnapshot` and streamed to subscribers.
-use super::scalars::{parse_datetime, parse_decimal, render_datetime};
 use super::schema::{app_state, value_field, viewer_of};
 use crate::auth::Role;
+use crate::data::values::{parse_datetime, parse_decimal, render_datetime};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use async_graphql::dynamic::{

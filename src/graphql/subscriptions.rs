@@ -1,13 +1,14 @@
 //! Live feeds: candles, daily bars and workflow executions, from the event bus. A subscriber
 //! that passes `since` first gets the stored rows after that point, then live rows, with
 //! nothing lost or repeated at the switch; one that falls behind is told so and closed.
-use super::args::check_region;
 use super::buckets::Bucket;
-use super::catalog::{Catalog, Table};
-use super::read::{self, Row};
-use super::scalars::{parse_date, parse_datetime, Cell, Kind};
 use super::schema::viewer_of;
-use super::sql::{Cond, Op};
+use crate::data::catalog::{Catalog, Table};
+use crate::data::query::check_region;
+use crate::data::query::{Cond, Op};
+use crate::data::read;
+use crate::data::read::Row;
+use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
 use crate::error::ApiError;
 use crate::events::Payload;
 use crate::AppState;
@@ -72,7 +73,7 @@ pub fn row_of(t: &'static Table, row: &Map<String, Value>) -> Option<Row> {
             Some(Value::String(s)) => match c.kind {
                 Kind::Int | Kind::BigInt => Cell::Int(s.parse().ok()?),
                 Kind::Float => Cell::Float(s.parse().ok()?),
-                Kind::Decimal => Cell::Decimal(super::scalars::parse_decimal(s).ok()?),
+                Kind::Decimal => Cell::Decimal(crate::data::values::parse_decimal(s).ok()?),
                 Kind::Boolean => Cell::Bool(s == "true" || s == "t"),
                 Kind::Date => Cell::Date(parse_date(s).ok()?),
                 Kind::DateTime => Cell::DateTime(parse_datetime(s).ok()?),
@@ -141,7 +142,7 @@ async fn subscribe_with_replay(
     let receivers: Vec<_> = topics.iter().map(|tp| state.events.subscribe(tp)).collect();
     let replay = match cond {
         Some(cond) => {
-            let q = super::args::ListQuery::matching(cond, order, MAX_REPLAY);
+            let q = crate::data::query::ListQuery::matching(cond, order, MAX_REPLAY);
             let mut rows = read::list(&state.db.read, t, &q, None).await?;
             rows.truncate(MAX_REPLAY as usize);
             rows
@@ -420,14 +421,14 @@ pub fn register(
             let viewer = viewer_of(&ctx);
             viewer.require_user()?;
             let wf = table("workflows");
-            let mut cond = vec![super::args::access(wf, viewer)?];
+            let mut cond = vec![crate::data::query::access(wf, viewer)?];
             if let Some(id) = ctx.args.get("workflowId").and_then(|v| v.string().ok().map(String::from)) {
                 let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::bad("workflowId: not a UUID"))?;
                 cond.push(Cond::Cmp(wf.col("id").unwrap(), Op::Eq, Cell::Uuid(id)));
             }
             // The caller's workflows, fixed when subscribing: others' executions never reach them.
             let cond = Cond::All(cond);
-            let q = super::args::ListQuery::matching(cond, wf.default_order.clone(), 10_000);
+            let q = crate::data::query::ListQuery::matching(cond, wf.default_order.clone(), 10_000);
             let ids = read::list(&state.db.read, wf, &q, None).await?;
             if ids.is_empty() {
                 return Err(ApiError::NotFound("no such workflow".into()).into());

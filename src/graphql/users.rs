@@ -1,12 +1,13 @@
 //! Accounts and the mutations that are not plain table writes: register, login, `me`, broker
 //! connection, tokens, allocations, and the workflow-execution life cycle.
-use super::catalog::{Catalog, Table};
 use super::mutations::may_write;
-use super::read::{self, Row};
-use super::scalars::Cell;
 use super::schema::{app_state as state, viewer_of};
-use super::sql::{Cond, Op};
 use crate::auth::{hash_password, verify_password, Role, Viewer};
+use crate::data::catalog::{Catalog, Table};
+use crate::data::query::{Cond, Op};
+use crate::data::read;
+use crate::data::read::Row;
+use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
 use crate::service::write;
 use async_graphql::dynamic::{
@@ -40,7 +41,7 @@ fn arg_uuid(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<Uuid> {
 /// One row of `table` where `col = v` (no access rule: callers check first).
 async fn row_where<C: ConnectionTrait>(db: &C, table: &'static Table, col: &str, v: Cell) -> ApiResult<Option<Row>> {
     let cond = Cond::Cmp(table.col(col).expect("column"), Op::Eq, v);
-    let q = super::args::ListQuery::matching(cond, table.default_order.clone(), 1);
+    let q = crate::data::query::ListQuery::matching(cond, table.default_order.clone(), 1);
     Ok(read::list(db, table, &q, None).await?.into_iter().next())
 }
 
@@ -76,9 +77,9 @@ async fn register_user(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let users = t("users");
     let id = Uuid::new_v4();
-    let mut sql = super::sql::Sql::new(state.db.backend);
+    let mut sql = crate::data::sql::Sql::new(state.db.backend);
     sql.push("INSERT INTO \"users\" (\"id\", \"email\", \"password_hash\", \"role\") VALUES (")
-        .param(Cell::Uuid(id).to_value(super::scalars::Kind::Uuid))
+        .param(Cell::Uuid(id).to_value(crate::data::values::Kind::Uuid))
         .push(", ")
         .param(sea_orm::Value::String(Some(email)))
         .push(", ")
@@ -98,7 +99,7 @@ async fn login(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
     let email = arg_str(ctx, "email")?.trim().to_lowercase();
     let password = arg_str(ctx, "password")?;
     let wrong = || ApiError::Unauthenticated("wrong e-mail or password".into());
-    let mut sql = super::sql::Sql::new(state.db.backend);
+    let mut sql = crate::data::sql::Sql::new(state.db.backend);
     sql.push("SELECT \"id\", \"password_hash\", \"role\" FROM \"users\" WHERE \"email\" = ")
         .param(sea_orm::Value::String(Some(email)));
     let row = state.db.write.query_one_raw(sql.statement()).await?.ok_or_else(wrong)?;
@@ -129,7 +130,7 @@ async fn connect_broker(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
         .as_ref()
         .ok_or_else(|| ApiError::Forbidden("broker connections are not enabled on this server (FERNET_KEY)".into()))?;
     let sealed = fernet.encrypt(token.as_bytes());
-    let mut sql = super::sql::Sql::new(state.db.backend);
+    let mut sql = crate::data::sql::Sql::new(state.db.backend);
     sql.push("UPDATE \"users\" SET \"dnse_client_id\" = ")
         .param(sea_orm::Value::String(Some(client_id)))
         .push(", \"dnse_token\" = ")
@@ -157,7 +158,7 @@ async fn set_allocations(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Row>> {
     for (i, v) in items.iter().enumerate() {
         let GqlValue::Object(o) = v else { return Err(ApiError::bad("allocations: objects expected")) };
         let row = write::parse_input(table, o, &format!("allocations[{i}]"), Some((owner, me)), true)?;
-        if let Some((_, super::scalars::Cell::Float(p))) =
+        if let Some((_, crate::data::values::Cell::Float(p))) =
             row.iter().find(|(c, _)| Some(*c) == table.col("allocation_pct"))
         {
             total += p;
@@ -180,7 +181,7 @@ async fn run_workflow(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
     let viewer = viewer_of(ctx);
     let workflows = t("workflows");
     let id = arg_uuid(ctx, "id")?;
-    let access = super::args::access(workflows, viewer)?;
+    let access = crate::data::query::access(workflows, viewer)?;
     let cond = Cond::All(vec![access, Cond::Cmp(workflows.col("id").unwrap(), Op::Eq, Cell::Uuid(id))]);
     if read::count(&state.db.write, workflows, &cond).await? == 0 {
         return Err(ApiError::NotFound("no such workflow".into()));

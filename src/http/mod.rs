@@ -1,9 +1,9 @@
 //! The HTTP face: `/graphql` (POST, GET and the playground), health, readiness and metrics.
 use crate::auth::{Role, Tokens, Viewer};
 use crate::config::Config;
+use crate::data::query::Limits;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::graphql::args::Limits;
 use crate::graphql::collect::SchemaIndex;
 use crate::graphql::cost::Budget;
 use crate::graphql::pipeline::{Answer, Pipeline, PlanCache};

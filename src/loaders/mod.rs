@@ -1,9 +1,10 @@
 //! Batched relation loading: every parent of one relation level, with the same arguments,
 //! is answered by one SQL statement — including per-parent page limits and counts.
+use crate::data::catalog::Catalog;
+use crate::data::read;
+use crate::data::read::{RelationKey, Row};
+use crate::data::values::Cell;
 use crate::error::ApiError;
-use crate::graphql::catalog::Catalog;
-use crate::graphql::read::{self, RelationKey, Row};
-use crate::graphql::scalars::Cell;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
@@ -81,8 +82,8 @@ impl Loader<RelKey> for CountLoader {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
             let target = Catalog::get().table(req.rel.target);
             let counts = read::batch_count(&self.db, target, req.rel, &req.query.base, &parents).await?;
-            for k in ks {
-                let n = counts.iter().find(|(key, _)| *key == k.parent).map(|(_, n)| *n).unwrap_or(0);
+            for (i, k) in ks.into_iter().enumerate() {
+                let n = counts.iter().find(|(p, _)| *p == i).map(|(_, n)| *n).unwrap_or(0);
                 out.insert(k.clone(), n);
             }
         }

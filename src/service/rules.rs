@@ -1,8 +1,8 @@
 //! The documented constraints, checked before any SQL so a bad row names its field and index.
+use crate::data::catalog::Table;
+use crate::data::query::check_region;
+use crate::data::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::args::check_region;
-use crate::graphql::catalog::Table;
-use crate::graphql::scalars::{Cell, Kind};
 use rust_decimal::Decimal;
 
 /// One row being written: values by column index.
@@ -106,7 +106,7 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
             }
             for f in ["shares", "price"] {
                 if !get(t, row, f).and_then(num).is_some_and(|v| v > Decimal::ZERO) {
-                    return bad(&crate::graphql::catalog::camel(f), "must be positive");
+                    return bad(&crate::data::catalog::camel(f), "must be positive");
                 }
             }
             for f in ["commission", "slippage"] {
@@ -161,8 +161,8 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
                 if let (Some(Cell::Date(x)), Some(Cell::Date(y))) = (get(t, row, a), get(t, row, b)) {
                     if x > y {
                         return bad(
-                            &crate::graphql::catalog::camel(b),
-                            &format!("must not be before {}", crate::graphql::catalog::camel(a)),
+                            &crate::data::catalog::camel(b),
+                            &format!("must not be before {}", crate::data::catalog::camel(a)),
                         );
                     }
                 }

@@ -1,11 +1,14 @@
 //! Generic, transactional writes over the catalog: insert (all rows or none), idempotent
 //! upsert with inserted/updated counts, update and delete — all bound by value, never by text.
 use super::rules::{check_row, Values};
+use crate::data::catalog::Table;
+use crate::data::dialect::{self, pg_unnest, Dialect};
+use crate::data::query::Cond;
+use crate::data::read;
+use crate::data::read::Row;
+use crate::data::sql::{fetch, Sql};
+use crate::data::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::catalog::Table;
-use crate::graphql::read::{self, Row};
-use crate::graphql::scalars::{Cell, Kind};
-use crate::graphql::sql::{fetch, Cond, Sql};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{Name, Value as GqlValue};
 use rust_decimal::Decimal;
@@ -72,8 +75,8 @@ fn bind(t: &Table, i: usize, v: &Cell) -> Value {
 }
 
 /// `shares * price + commission + slippage`, exact, for SQLite (PostgreSQL generates it).
-fn derived(t: &Table, backend: DbBackend, row: &mut Values) {
-    if backend != DbBackend::Sqlite || t.name != "portfolio_transactions" {
+fn derived(t: &Table, dialect: &dyn Dialect, row: &mut Values) {
+    if dialect.generates_columns() || t.name != "portfolio_transactions" {
         return;
     }
     let get = |n: &str| {
@@ -96,16 +99,17 @@ pub async fn insert(
     upsert: bool,
 ) -> ApiResult<(Vec<Vec<Cell>>, Option<u64>)> {
     let backend = tx.get_database_backend();
+    let dialect = dialect::of(backend);
     // Rows with the same column set share a statement; defaults apply to the columns left out.
     let mut groups: BTreeMap<Vec<usize>, Vec<Values>> = BTreeMap::new();
     for mut row in rows {
-        derived(t, backend, &mut row);
+        derived(t, dialect, &mut row);
         row.sort_by_key(|(i, _)| *i);
         groups.entry(row.iter().map(|(i, _)| *i).collect()).or_default().push(row);
     }
     let mut keys = Vec::new();
     let pk_kinds: Vec<Kind> = t.pk.iter().map(|i| t.columns[*i].kind).collect();
-    if backend == DbBackend::Postgres {
+    if dialect.inserts_from_arrays() {
         let mut inserted = 0;
         for (cols, rows) in groups {
             for chunk in rows.chunks(10_000) {
@@ -136,7 +140,7 @@ pub async fn insert(
             }
             q.returning(Query::returning().columns(t.pk.iter().map(|i| Alias::new(&t.columns[*i].name))));
             let stmt = backend.build(&q);
-            let sql = Sql { text: stmt.sql, values: stmt.values.map(|v| v.0).unwrap_or_default(), backend };
+            let sql = Sql { text: stmt.sql, values: stmt.values.map(|v| v.0).unwrap_or_default(), dialect };
             keys.extend(fetch(tx, sql, 0, &pk_kinds).await?.into_iter().map(|(_, k)| k));
         }
     }
@@ -153,14 +157,14 @@ async fn pg_insert(
     upsert: bool,
 ) -> ApiResult<(Vec<Vec<Cell>>, u64)> {
     let quoted = |i: &usize| format!("\"{}\"", t.columns[*i].name);
-    let mut sql = Sql::new(DbBackend::Postgres);
+    let mut sql = Sql::with_dialect(&dialect::Postgres);
     sql.push(&format!(
         "INSERT INTO \"{}\" ({}) SELECT * FROM ",
         t.name,
         cols.iter().map(quoted).collect::<Vec<_>>().join(", ")
     ));
     let col_major: Vec<Vec<Cell>> = rows.iter().map(|r| r.iter().map(|(_, v)| v.clone()).collect()).collect();
-    read::pg_unnest(&mut sql, t, cols, &col_major);
+    pg_unnest(&mut sql, t, cols, &col_major);
     if upsert {
         let updates: Vec<String> =
             cols.iter().filter(|i| !t.pk.contains(i)).map(|i| format!("{0} = EXCLUDED.{0}", quoted(i))).collect();
@@ -231,7 +235,7 @@ pub async fn reread<C: ConnectionTrait>(db: &C, t: &'static Table, keys: &[Vec<C
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let q = crate::graphql::args::ListQuery::matching(
+    let q = crate::data::query::ListQuery::matching(
         key_cond(t, keys),
         t.pk.iter().map(|i| (*i, false)).collect(),
         keys.len() as u64,

@@ -6,8 +6,8 @@
 //! Seeded and reproducible: `QG_DIFFERENTIAL_SEED` picks the seed, `QG_DIFFERENTIAL_DOCS` the
 //! number of documents (a few hundred by default; `10000` for the full run).
 use crate::common::*;
-use quantgraph::graphql::catalog::{Catalog, Table};
-use quantgraph::graphql::scalars::Kind;
+use quantgraph::data::catalog::{Catalog, Table};
+use quantgraph::data::values::Kind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};

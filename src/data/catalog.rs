@@ -1,6 +1,6 @@
 //! What the API serves: every table, read from the entities, with its GraphQL names,
 //! key, relations and access rule. Adding a table here is all a new table costs.
-use super::scalars::Kind;
+use super::values::Kind;
 use entity::*;
 use sea_orm::sea_query::{ColumnType, StringLen};
 use sea_orm::{

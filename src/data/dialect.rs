@@ -1,0 +1,278 @@
+//! Where PostgreSQL and SQLite differ, in one place: one type per backend behind one trait.
+//! Everything else writes SQL once and asks the dialect for these pieces.
+use super::catalog::Table;
+use super::sql::Sql;
+use super::values::{Cell, Kind};
+use sea_orm::sea_query::ArrayType;
+use sea_orm::{DbBackend, Value};
+
+/// Bucket starts of a `date` column (calendar intervals longer than a day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateUnit {
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+pub trait Dialect: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> DbBackend;
+    /// Appends the placeholder of bind value number `n` (from 1).
+    fn placeholder(&self, n: usize, out: &mut String);
+    /// The type to cast a parameter to where the server cannot infer it from its context.
+    fn param_cast(&self, kind: Kind) -> Option<&'static str>;
+    /// Decimals are stored as text: compared and ordered as numbers, read back from text and
+    /// shown at their column's scale.
+    fn decimals_as_text(&self) -> bool;
+    /// Operator and pattern for a `LIKE` (case-sensitive) or `ILIKE` filter.
+    fn like(&self, pattern: &str, case_insensitive: bool) -> (&'static str, String);
+    /// What opens a list of row values on the right of `IN (`.
+    fn row_values(&self) -> &'static str;
+    /// Writes `WITH p(__i, k0, k1, …) AS (…) ` holding the parents' keys, numbered from 1.
+    fn parents(&self, sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]);
+    /// Per-parent pages come from a LATERAL subquery (an index range scan per parent) rather
+    /// than a ROW_NUMBER window over all parents' rows.
+    fn lateral(&self) -> bool;
+    /// The start of the bucket of column `date`.
+    fn date_bucket(&self, unit: DateUnit) -> &'static str;
+    /// The start, in Unix seconds, of the `secs`-second bucket of column `time`.
+    fn epoch_bucket(&self, secs: i64) -> String;
+    /// `SELECT bucket, open, high, low, close, volume, count FROM table WHERE ` — the first and
+    /// last rows by `time_col` give open and close; the caller writes the filter after it and
+    /// then calls `close_ohlc`.
+    fn open_ohlc(&self, sql: &mut Sql, table: &str, time_col: &str, bucket: &str, numeric_text: bool);
+    fn close_ohlc(&self, sql: &mut Sql);
+    /// The database fills generated columns (`portfolio_transactions.total_value`) itself.
+    fn generates_columns(&self) -> bool;
+    /// Bulk inserts take one array parameter per column (`INSERT … SELECT FROM unnest(…)`),
+    /// which also tells which upserted rows were new (`xmax = 0`).
+    fn inserts_from_arrays(&self) -> bool;
+    /// LISTEN/NOTIFY exists, so triggers can report plain-SQL writers.
+    fn notifies(&self) -> bool;
+    /// Statements to run after a bulk load that wrote explicit ids.
+    fn after_bulk_load(&self) -> &'static [&'static str];
+    /// Settings for a new connection pool.
+    fn session_setup(&self) -> Option<&'static str>;
+}
+
+#[derive(Debug)]
+pub struct Postgres;
+#[derive(Debug)]
+pub struct Sqlite;
+
+/// The dialect of `backend` (MySQL is not served).
+pub fn of(backend: DbBackend) -> &'static dyn Dialect {
+    match backend {
+        DbBackend::Postgres => &Postgres,
+        _ => &Sqlite,
+    }
+}
+
+fn array_type(kind: Kind) -> ArrayType {
+    match kind {
+        Kind::Int => ArrayType::Int,
+        Kind::BigInt => ArrayType::BigInt,
+        Kind::Uuid => ArrayType::Uuid,
+        Kind::Date => ArrayType::ChronoDate,
+        Kind::DateTime => ArrayType::ChronoDateTimeUtc,
+        Kind::Boolean => ArrayType::Bool,
+        Kind::Float => ArrayType::Double,
+        Kind::Decimal => ArrayType::Decimal,
+        Kind::Json => ArrayType::Json,
+        Kind::String => ArrayType::String,
+    }
+}
+
+/// `unnest(CAST($1 AS type[]), …)`: rows of the `cols` columns as one array parameter per
+/// column, so the statement text and its prepared plan are the same whatever the row count.
+pub fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
+    sql.push("unnest(");
+    for (i, c) in cols.iter().enumerate() {
+        let kind = t.columns[*c].kind;
+        let vals: Vec<Value> = rows.iter().map(|k| k[i].to_value(kind)).collect();
+        sql.push(if i > 0 { ", CAST(" } else { "CAST(" })
+            .param(Value::Array(array_type(kind), Some(Box::new(vals))))
+            .push(&format!(" AS {}[])", kind.pg_cast()));
+    }
+    sql.push(")");
+}
+
+impl Dialect for Postgres {
+    fn backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+    fn placeholder(&self, n: usize, out: &mut String) {
+        out.push('$');
+        out.push_str(&n.to_string());
+    }
+    fn param_cast(&self, kind: Kind) -> Option<&'static str> {
+        Some(kind.pg_cast())
+    }
+    fn decimals_as_text(&self) -> bool {
+        false
+    }
+    fn like(&self, pattern: &str, case_insensitive: bool) -> (&'static str, String) {
+        (if case_insensitive { " ILIKE " } else { " LIKE " }, pattern.to_string())
+    }
+    fn row_values(&self) -> &'static str {
+        ""
+    }
+    fn parents(&self, sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
+        sql.push("WITH p AS (SELECT * FROM ");
+        pg_unnest(sql, t, cols, parents);
+        sql.push(" WITH ORDINALITY AS u(");
+        for i in 0..cols.len() {
+            sql.push(&format!("k{i}, "));
+        }
+        sql.push("__i)) ");
+    }
+    fn lateral(&self) -> bool {
+        true
+    }
+    fn date_bucket(&self, unit: DateUnit) -> &'static str {
+        match unit {
+            DateUnit::Week => "date_trunc('week', date::timestamp)::date",
+            DateUnit::Month => "date_trunc('month', date::timestamp)::date",
+            DateUnit::Quarter => "date_trunc('quarter', date::timestamp)::date",
+            DateUnit::Year => "date_trunc('year', date::timestamp)::date",
+        }
+    }
+    fn epoch_bucket(&self, secs: i64) -> String {
+        format!("(floor(extract(epoch FROM time) / {secs}) * {secs})::bigint")
+    }
+    fn open_ohlc(&self, sql: &mut Sql, table: &str, time_col: &str, bucket: &str, _numeric_text: bool) {
+        sql.push(&format!(
+            "SELECT {bucket} AS b, (array_agg(open ORDER BY {time_col}))[1], max(high), min(low), \
+             (array_agg(close ORDER BY {time_col} DESC))[1], sum(volume)::bigint, count(*) FROM \"{table}\" WHERE "
+        ));
+    }
+    fn close_ohlc(&self, sql: &mut Sql) {
+        sql.push(" GROUP BY 1 ORDER BY 1");
+    }
+    fn generates_columns(&self) -> bool {
+        true
+    }
+    fn inserts_from_arrays(&self) -> bool {
+        true
+    }
+    fn notifies(&self) -> bool {
+        true
+    }
+    fn after_bulk_load(&self) -> &'static [&'static str] {
+        &[
+            "SELECT setval(pg_get_serial_sequence('strategies', 'id'), (SELECT COALESCE(MAX(id), 1) FROM strategies))",
+            "ANALYZE",
+        ]
+    }
+    fn session_setup(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// SQLite's `GLOB` is its case-sensitive `LIKE` (its `LIKE` ignores ASCII case).
+fn like_to_glob(pat: &str) -> String {
+    let mut out = String::with_capacity(pat.len());
+    for ch in pat.chars() {
+        match ch {
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(ch);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Dialect for Sqlite {
+    fn backend(&self) -> DbBackend {
+        DbBackend::Sqlite
+    }
+    fn placeholder(&self, _n: usize, out: &mut String) {
+        out.push('?');
+    }
+    fn param_cast(&self, _kind: Kind) -> Option<&'static str> {
+        None
+    }
+    fn decimals_as_text(&self) -> bool {
+        true
+    }
+    fn like(&self, pattern: &str, case_insensitive: bool) -> (&'static str, String) {
+        if case_insensitive {
+            (" LIKE ", pattern.to_string())
+        } else {
+            (" GLOB ", like_to_glob(pattern))
+        }
+    }
+    fn row_values(&self) -> &'static str {
+        "VALUES "
+    }
+    fn parents(&self, sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]) {
+        sql.push("WITH p(__i");
+        for i in 0..cols.len() {
+            sql.push(&format!(", k{i}"));
+        }
+        sql.push(") AS (VALUES ");
+        for (p, key) in parents.iter().enumerate() {
+            sql.push(if p > 0 { ", (" } else { "(" }).push(&(p + 1).to_string());
+            for (c, v) in cols.iter().zip(key) {
+                sql.push(", ").param(v.to_value(t.columns[*c].kind));
+            }
+            sql.push(")");
+        }
+        sql.push(") ");
+    }
+    fn lateral(&self) -> bool {
+        false
+    }
+    fn date_bucket(&self, unit: DateUnit) -> &'static str {
+        match unit {
+            DateUnit::Week => "date(date, '-' || ((CAST(strftime('%w', date) AS INTEGER) + 6) % 7) || ' days')",
+            DateUnit::Month => "strftime('%Y-%m-01', date)",
+            DateUnit::Quarter => {
+                "printf('%s-%02d-01', strftime('%Y', date), ((CAST(strftime('%m', date) AS INTEGER) - 1) / 3) * 3 + 1)"
+            }
+            DateUnit::Year => "strftime('%Y-01-01', date)",
+        }
+    }
+    fn epoch_bucket(&self, secs: i64) -> String {
+        format!("(CAST(strftime('%s', time) AS INTEGER) / {secs}) * {secs}")
+    }
+    fn open_ohlc(&self, sql: &mut Sql, table: &str, time_col: &str, bucket: &str, numeric_text: bool) {
+        // Decimals are text here: rank highs and lows as numbers.
+        let num = |c: &str| if numeric_text { format!("CAST({c} AS REAL)") } else { c.to_string() };
+        sql.push(&format!(
+            "SELECT b, MAX(CASE WHEN rf = 1 THEN open END), MAX(CASE WHEN rh = 1 THEN high END), \
+             MAX(CASE WHEN rlo = 1 THEN low END), MAX(CASE WHEN rl = 1 THEN close END), SUM(volume), COUNT(*) FROM \
+             (SELECT *, ROW_NUMBER() OVER (PARTITION BY b ORDER BY {time_col}) AS rf, \
+             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {time_col} DESC) AS rl, \
+             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {} DESC) AS rh, \
+             ROW_NUMBER() OVER (PARTITION BY b ORDER BY {}) AS rlo FROM \
+             (SELECT {bucket} AS b, {time_col}, open, high, low, close, volume FROM \"{table}\" WHERE ",
+            num("high"),
+            num("low")
+        ));
+    }
+    fn close_ohlc(&self, sql: &mut Sql) {
+        sql.push(")) GROUP BY b ORDER BY b");
+    }
+    fn generates_columns(&self) -> bool {
+        false
+    }
+    fn inserts_from_arrays(&self) -> bool {
+        false
+    }
+    fn notifies(&self) -> bool {
+        false
+    }
+    fn after_bulk_load(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn session_setup(&self) -> Option<&'static str> {
+        // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.
+        Some("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
+    }
+}
