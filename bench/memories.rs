@@ -3,7 +3,7 @@
 //! request: JSON, validation, search, payloads) and the store call alone, and checks recall@10
 //! against an exact ranking. `bash bench/memories.sh` runs it at 10,000 and 100,000.
 use quantgraph::config::Config;
-use quantgraph::http::{App, Startup};
+use quantgraph::startup::{App, Startup};
 use quantgraph::vector::{Memory, MemoryFilter, SearchRequest, DIMENSION};
 use rand::{Rng, SeedableRng};
 use serde_json::json;

@@ -13,6 +13,7 @@ pub mod http;
 pub mod loaders;
 pub mod seed;
 pub mod service;
+pub mod startup;
 pub mod vector;
 
 use crate::auth::Tokens;
@@ -40,7 +41,7 @@ pub struct AppState {
     pub memories: vector::Memories,
 }
 
-pub use http::App;
+pub use startup::App;
 
 /// The schema limits a configuration asks for.
 pub fn schema_limits(config: &Config) -> graphql::SchemaLimits {

@@ -2,7 +2,7 @@
 use clap::{Parser, Subcommand};
 use quantgraph::config::Config;
 use quantgraph::db::Db;
-use quantgraph::http::{App, Startup};
+use quantgraph::startup::{App, Startup};
 
 // Responses are built from many small allocations (rows, cells, strings); mimalloc serves
 // them markedly faster than the system allocator under concurrency.

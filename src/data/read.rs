@@ -178,8 +178,19 @@ pub async fn batch_one(
 ) -> ApiResult<Vec<(usize, Row)>> {
     let proj = projection(t, fetch_cols);
     let d = dialect::of(db.get_database_backend());
-    let rows = fetch(db, batch_one_sql(d, t, rel, cond, parents, &proj), 1, &kinds(t, &proj)).await?;
-    Ok(rows.into_iter().map(|(i, cells)| (i as usize - 1, Row::projected(t, &proj, cells, d))).collect())
+    parent_rows(db, t, &proj, batch_one_sql(d, t, rel, cond, parents, &proj)).await
+}
+
+/// Runs a batched read whose rows lead with their parent's number (from 1, as WITH ORDINALITY).
+async fn parent_rows(
+    db: &DatabaseConnection,
+    t: &'static Table,
+    proj: &[usize],
+    sql: Sql,
+) -> ApiResult<Vec<(usize, Row)>> {
+    let d = sql.dialect;
+    let rows = fetch(db, sql, 1, &kinds(t, proj)).await?;
+    Ok(rows.into_iter().map(|(i, cells)| (i as usize - 1, Row::projected(t, proj, cells, d))).collect())
 }
 
 /// Up to `q.limit + 1` target rows per parent of a to-many relation, in one statement: a
@@ -231,9 +242,7 @@ pub async fn batch_many(
 ) -> ApiResult<Vec<(usize, Row)>> {
     let proj = projection(t, fetch_cols);
     let d = dialect::of(db.get_database_backend());
-    let rows = fetch(db, batch_many_sql(d, t, rel, q, parents, &proj), 1, &kinds(t, &proj)).await?;
-    // Parents are numbered from 1 (as WITH ORDINALITY does).
-    Ok(rows.into_iter().map(|(i, cells)| (i as usize - 1, Row::projected(t, &proj, cells, d))).collect())
+    parent_rows(db, t, &proj, batch_many_sql(d, t, rel, q, parents, &proj)).await
 }
 
 /// Row counts per parent of a to-many relation, in one statement.

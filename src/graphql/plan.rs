@@ -123,12 +123,20 @@ pub struct RelationFetch {
     pub next: Fetch,
 }
 
+/// Everything selected of one relation read at one level, gathered before it is planned.
+struct ReadSelections<'a> {
+    key: Arc<RelationKey>,
+    target: &'static Table,
+    count: bool,
+    cursor: bool,
+    nodes: Vec<&'a ObjectPlan>,
+}
+
 impl Fetch {
     /// The union of what `objects` (rows of `table`) need, plus `extra` columns (orderings).
     pub fn of(table: &'static Table, objects: &[&ObjectPlan], extra: &[usize]) -> Fetch {
         let mut cols: Vec<usize> = extra.to_vec();
-        // Per distinct read: whether it is counted, whether a cursor is shown, its row selections.
-        let mut reads: Vec<(Arc<RelationKey>, &'static Table, bool, bool, Vec<&ObjectPlan>)> = Vec::new();
+        let mut reads: Vec<ReadSelections> = Vec::new();
         for obj in objects {
             for f in &obj.fields {
                 match f {
@@ -140,13 +148,19 @@ impl Fetch {
                             Some(c) => (c.needs_count(), c.needs_cursor(), c.nodes()),
                             None => (false, false, r.node.iter().collect()),
                         };
-                        match reads.iter_mut().find(|x| *x.0 == *r.read) {
+                        match reads.iter_mut().find(|x| *x.key == *r.read) {
                             Some(x) => {
-                                x.2 |= count;
-                                x.3 |= cursor;
-                                x.4.extend(nodes);
+                                x.count |= count;
+                                x.cursor |= cursor;
+                                x.nodes.extend(nodes);
                             }
-                            None => reads.push((r.read.clone(), r.target, count, cursor, nodes)),
+                            None => reads.push(ReadSelections {
+                                key: r.read.clone(),
+                                target: r.target,
+                                count,
+                                cursor,
+                                nodes,
+                            }),
                         }
                     }
                 }
@@ -156,10 +170,15 @@ impl Fetch {
         cols.dedup();
         let reads = reads
             .into_iter()
-            .map(|(key, target, count, cursor, nodes)| {
+            .map(|r| {
                 let order: Vec<usize> =
-                    if cursor { key.query.order.iter().map(|(c, _)| *c).collect() } else { Vec::new() };
-                RelationFetch { next: Fetch::of(target, &nodes, &order), key, target, count }
+                    if r.cursor { r.key.query.order.iter().map(|(c, _)| *c).collect() } else { Vec::new() };
+                RelationFetch {
+                    next: Fetch::of(r.target, &r.nodes, &order),
+                    key: r.key,
+                    target: r.target,
+                    count: r.count,
+                }
             })
             .collect();
         Fetch { table, cols, reads }

@@ -9,6 +9,7 @@ use crate::data::read;
 use crate::data::read::Row;
 use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
+use crate::service::accounts;
 use crate::service::write;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
@@ -75,21 +76,8 @@ async fn register_user(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let users = t("users");
     let id = Uuid::new_v4();
-    let mut sql = crate::data::sql::Sql::new(state.db.backend);
-    sql.push("INSERT INTO \"users\" (\"id\", \"email\", \"password_hash\", \"role\") VALUES (")
-        .param(Cell::Uuid(id).to_value(crate::data::values::Kind::Uuid))
-        .push(", ")
-        .param(sea_orm::Value::String(Some(email)))
-        .push(", ")
-        .param(sea_orm::Value::String(Some(hash)))
-        .push(", 'user')");
-    state.db.write.execute_raw(sql.statement()).await.map_err(|e| match ApiError::from(e) {
-        ApiError::Conflict(_) => ApiError::Conflict("an account with this e-mail exists".into()),
-        other => other,
-    })?;
-    let _ = users;
+    accounts::create(&state.db, id, email, hash).await?;
     let user = user_row(&state.db.write, id).await?;
     Ok(AuthPayload { token: state.tokens.issue(&id.to_string(), Role::User, LOGIN_TTL_SECS)?, user })
 }
@@ -99,13 +87,7 @@ async fn login(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
     let email = arg_str(ctx, "email")?.trim().to_lowercase();
     let password = arg_str(ctx, "password")?;
     let wrong = || ApiError::Unauthenticated("wrong e-mail or password".into());
-    let mut sql = crate::data::sql::Sql::new(state.db.backend);
-    sql.push("SELECT \"id\", \"password_hash\", \"role\" FROM \"users\" WHERE \"email\" = ")
-        .param(sea_orm::Value::String(Some(email)));
-    let row = state.db.write.query_one_raw(sql.statement()).await?.ok_or_else(wrong)?;
-    let id: Uuid = row.try_get_by_index(0)?;
-    let phc: String = row.try_get_by_index(1)?;
-    let role: String = row.try_get_by_index(2)?;
+    let (id, phc, role) = accounts::credentials(&state.db, email).await?.ok_or_else(wrong)?;
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -130,19 +112,7 @@ async fn connect_broker(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
         .as_ref()
         .ok_or_else(|| ApiError::Forbidden("broker connections are not enabled on this server (FERNET_KEY)".into()))?;
     let sealed = fernet.encrypt(token.as_bytes());
-    let mut sql = crate::data::sql::Sql::new(state.db.backend);
-    sql.push("UPDATE \"users\" SET \"dnse_client_id\" = ")
-        .param(sea_orm::Value::String(Some(client_id)))
-        .push(", \"dnse_token\" = ")
-        .param(sea_orm::Value::String(Some(sealed)))
-        .push(", \"updated_at\" = ")
-        .param(sea_orm::Value::ChronoDateTimeUtc(Some(chrono::Utc::now())))
-        .push(" WHERE \"id\" = ")
-        .param(sea_orm::Value::Uuid(Some(me)));
-    state.db.write.execute_raw(sql.statement()).await.map_err(|e| match ApiError::from(e) {
-        ApiError::Conflict(_) => ApiError::Conflict("this broker account is connected to another user".into()),
-        other => other,
-    })?;
+    accounts::connect_broker(&state.db, me, client_id, sealed).await?;
     user_row(&state.db.write, me).await
 }
 

@@ -1,15 +1,11 @@
 //! The HTTP face: `/graphql` (POST, GET and the playground), health, readiness and metrics.
-use crate::auth::{Role, Tokens, Viewer};
+use crate::auth::Viewer;
 use crate::config::Config;
-use crate::data::query::Limits;
-use crate::db::Db;
 use crate::error::ApiError;
-use crate::graphql::collect::SchemaIndex;
-use crate::graphql::cost::Budget;
-use crate::graphql::pipeline::{Answer, Pipeline, PlanCache};
+use crate::graphql::pipeline::{Answer, Pipeline};
 use crate::graphql::scalars::parse_tz;
 use crate::graphql::schema::RequestTz;
-use crate::{graphql, schema_limits, AppState};
+use crate::AppState;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{
     rejection::GraphQLRejection, GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket,
@@ -23,7 +19,6 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
@@ -41,135 +36,37 @@ struct Shared {
     introspection: bool,
 }
 
-/// A started gateway: bound to `addr`, serving until dropped or `stop`ped.
-pub struct App {
-    pub addr: SocketAddr,
-    pub state: AppState,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-/// What `App::build` does to the database before serving.
-#[derive(Clone, Copy, Debug)]
-pub struct Startup {
-    pub migrate: bool,
-    /// Fill an empty database with the demo data set.
-    pub seed_if_empty: bool,
-}
-
-impl App {
-    /// Connects, migrates, builds the schema and binds `config.bind` (port 0 picks a free port).
-    pub async fn build(config: &Config, startup: Startup) -> anyhow::Result<App> {
-        let default_tz =
-            parse_tz(&config.timezone).map_err(|e| anyhow::anyhow!("QUANTGRAPH_TIMEZONE: {}", e.message()))?;
-        let mut db = Db::connect(config).await?;
-        if startup.migrate {
-            db.migrate().await?;
-        }
-        if startup.seed_if_empty && crate::seed::is_empty(&db).await? {
-            tracing::info!("empty database: writing the demo data set");
-            crate::seed::run(&db, 1, false).await?;
-        }
-        let state = AppState {
-            db,
-            limits: Limits { default_page: config.default_page_size, max_page: config.max_page_size },
-            tokens: Tokens::new(&config.jwt_secret.0),
-            default_tz,
-            fernet: match &config.fernet_key {
-                Some(k) => Some(Arc::new(
-                    fernet::Fernet::new(&k.0).ok_or_else(|| anyhow::anyhow!("FERNET_KEY is not a valid Fernet key"))?,
-                )),
-                None => None,
-            },
-            snapshots: match &config.redis_url {
-                Some(url) => crate::cache::SnapshotCache::redis(url).await?,
-                None => crate::cache::SnapshotCache::local(),
-            },
-            snapshot_ttl: std::time::Duration::from_secs(config.snapshot_ttl_secs),
-            memories: crate::vector::connect(config).await?,
-            events: match &config.redis_url {
-                Some(url) => crate::events::EventBus::with_redis(url, &config.redis_prefix).await?,
-                None => crate::events::EventBus::local(),
-            },
-            unauthenticated: match config.unauthenticated_role.as_str() {
-                "anonymous" => Viewer::ANONYMOUS,
-                "analyst" => Viewer { user: None, role: Role::Analyst },
-                other => anyhow::bail!("QUANTGRAPH_UNAUTHENTICATED_ROLE must be anonymous or analyst, not `{other}`"),
-            },
-        };
-        crate::events::pg_bridge::start(&state.db.write, state.events.clone());
-        let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
-        let pipeline = Pipeline {
-            index: SchemaIndex::from_sdl(&schema.sdl()).map_err(|e| anyhow::anyhow!("schema index: {e}"))?,
-            schema,
-            cache: PlanCache::new(config.plan_cache_entries, config.plan_cache_bytes),
-            budget: Budget {
-                max_depth: config.max_depth,
-                max_page: config.max_page_size,
-                default_page: config.default_page_size,
-                max_complexity: config.max_complexity as u64,
-                max_aliases: config.max_aliases,
-            },
-            direct_reads: config.direct_reads,
-        };
-        let limiter = std::num::NonZeroU32::new(config.rate_limit)
-            .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
-        let shared = Arc::new(Shared {
-            pipeline,
-            closing: Arc::new(tokio::sync::watch::channel(false).0),
-            sockets: Default::default(),
-            max_sockets: config.max_connections_per_token,
-            max_subscriptions: config.max_subscriptions_per_connection,
-            limiter,
-            state: state.clone(),
-            requests: AtomicU64::new(0),
-            introspection: config.introspection,
-        });
-        let router = Router::new()
-            .route("/graphql", get(graphql_get_or_ws).post(graphql_post))
-            .route("/graphql/ws", get(graphql_ws))
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(readyz))
-            .route("/metrics", get(metrics))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
-            .layer(cors(config.cors_origins.as_deref())?)
-            .with_state(shared.clone());
-        let closing = shared.closing.clone();
-        let listener =
-            TcpListener::bind(config.bind).await.map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.bind))?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                    // Open WebSockets are told and closed, so the graceful shutdown can finish.
-                    closing.send_replace(true);
-                })
-                .await;
-        });
-        Ok(App { addr, state, shutdown: Some(tx), server })
-    }
-
-    /// Serves until the process gets Ctrl-C or SIGTERM.
-    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        #[cfg(unix)]
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        self.stop().await;
-        Ok(())
-    }
-
-    pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.server).await;
-    }
+/// The router of a gateway with `state` and its request `pipeline`, and the switch that tells
+/// open WebSockets the server is closing.
+pub fn router(
+    config: &Config,
+    state: AppState,
+    pipeline: Pipeline,
+) -> anyhow::Result<(Router, Arc<tokio::sync::watch::Sender<bool>>)> {
+    let limiter = std::num::NonZeroU32::new(config.rate_limit)
+        .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
+    let shared = Arc::new(Shared {
+        pipeline,
+        closing: Arc::new(tokio::sync::watch::channel(false).0),
+        sockets: Default::default(),
+        max_sockets: config.max_connections_per_token,
+        max_subscriptions: config.max_subscriptions_per_connection,
+        limiter,
+        state,
+        requests: AtomicU64::new(0),
+        introspection: config.introspection,
+    });
+    let router = Router::new()
+        .route("/graphql", get(graphql_get_or_ws).post(graphql_post))
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(cors(config.cors_origins.as_deref())?)
+        .with_state(shared.clone());
+    let closing = shared.closing.clone();
+    Ok((router, closing))
 }
 
 fn error_response(e: ApiError) -> Response {

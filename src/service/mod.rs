@@ -1,3 +1,4 @@
 //! Writes: validation against the documented constraints, then transactional SQL.
+pub mod accounts;
 pub mod rules;
 pub mod write;

@@ -13,7 +13,7 @@ use async_graphql::indexmap::IndexMap;
 use async_graphql::{Name, Value as GqlValue};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! Spawning the app per test on a fresh database, and typed helpers to talk to it.
 #![allow(dead_code)]
 use quantgraph::config::Config;
-use quantgraph::http::{App, Startup};
+use quantgraph::startup::{App, Startup};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
