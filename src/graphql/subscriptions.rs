@@ -1,8 +1,8 @@
 //! Live feeds: candles, daily bars and workflow executions, from the event bus. A subscriber
 //! that passes `since` first gets the stored rows after that point, then live rows, with
 //! nothing lost or repeated at the switch; one that falls behind is told so and closed.
-use super::buckets::Bucket;
 use super::schema::viewer_of;
+use crate::data::buckets::Bucket;
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::check_region;
 use crate::data::query::{Cond, Op};
@@ -185,7 +185,7 @@ async fn stored(
 ) -> Result<Vec<Bucket>, ApiError> {
     let mut out = Vec::new();
     for (sym, t) in from {
-        out.extend(super::buckets::candles(state, sym, secs, Some(*t), None).await?);
+        out.extend(crate::data::buckets::candles(&state.db, sym, secs, Some(*t), None).await?);
     }
     out.sort_by_key(|b| match b.start {
         Cell::DateTime(t) => t,
@@ -203,7 +203,7 @@ async fn bucket_of(state: &AppState, secs: i64, row: &Row) -> Option<Bucket> {
     let Cell::DateTime(t) = b.start else { return None };
     let start = chrono::DateTime::from_timestamp(t.timestamp() / secs * secs, 0)?;
     let end = start + chrono::Duration::seconds(secs) - chrono::Duration::microseconds(1);
-    super::buckets::candles(state, &b.key, secs, Some(start), Some(end)).await.ok()?.pop()
+    crate::data::buckets::candles(&state.db, &b.key, secs, Some(start), Some(end)).await.ok()?.pop()
 }
 
 /// Where a candle feed stands.
@@ -339,7 +339,7 @@ pub fn register(
                 return Err(ApiError::bad("symbols: 1 to 500 symbols").into());
             }
             let secs = match ctx.args.get("interval").and_then(|v| v.enum_name().ok().map(String::from)) {
-                Some(i) => super::buckets::candle_seconds(&i).ok_or_else(|| ApiError::bad("unknown interval"))?,
+                Some(i) => crate::data::buckets::candle_seconds(&i).ok_or_else(|| ApiError::bad("unknown interval"))?,
                 None => 60,
             };
             let since = ctx

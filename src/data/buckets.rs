@@ -1,0 +1,265 @@
+//! Time buckets over daily bars and minute candles — first open, max high, min low, last
+//! close, summed volume and the row count per bucket. On TimescaleDB whole buckets come from the
+//! continuous aggregates and only partial edge buckets from raw rows.
+use super::dialect::{DateUnit, Dialect};
+use super::sql::{fetch, Sql};
+use super::values::{Cell, Kind};
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use sea_orm::Value;
+
+/// The largest number of buckets one request may return.
+pub const MAX_BUCKETS: usize = 20_000;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BarInterval {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl BarInterval {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "DAY" => Self::Day,
+            "WEEK" => Self::Week,
+            "MONTH" => Self::Month,
+            "QUARTER" => Self::Quarter,
+            "YEAR" => Self::Year,
+            _ => return None,
+        })
+    }
+
+    /// The continuous aggregate holding whole buckets of this width, if any.
+    fn aggregate(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::Month => Some(("ohlcv_monthly", "month")),
+            Self::Quarter => Some(("ohlcv_quarterly", "quarter")),
+            Self::Year => Some(("ohlcv_yearly", "year")),
+            _ => None,
+        }
+    }
+
+    fn months(self) -> u32 {
+        match self {
+            Self::Month => 1,
+            Self::Quarter => 3,
+            _ => 12,
+        }
+    }
+
+    /// The first day of the bucket holding `d` (weeks start on Monday).
+    fn start(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => d,
+            Self::Week => d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64),
+            _ => {
+                let m0 = (d.month0() / self.months()) * self.months();
+                NaiveDate::from_ymd_opt(d.year(), m0 + 1, 1).expect("valid month")
+            }
+        }
+    }
+
+    fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => start + chrono::Duration::days(1),
+            Self::Week => start + chrono::Duration::days(7),
+            _ => start + Months::new(self.months()),
+        }
+    }
+
+    /// SQL for the bucket start of column `date`.
+    fn sql(self, dialect: &dyn Dialect) -> &'static str {
+        match self {
+            Self::Day => "date",
+            Self::Week => dialect.date_bucket(DateUnit::Week),
+            Self::Month => dialect.date_bucket(DateUnit::Month),
+            Self::Quarter => dialect.date_bucket(DateUnit::Quarter),
+            Self::Year => dialect.date_bucket(DateUnit::Year),
+        }
+    }
+}
+
+pub fn candle_seconds(s: &str) -> Option<i64> {
+    Some(match s {
+        "M1" => 60,
+        "M5" => 300,
+        "M15" => 900,
+        "M30" => 1800,
+        "H1" => 3600,
+        "H4" => 4 * 3600,
+        "D1" => 86400,
+        _ => return None,
+    })
+}
+
+/// One bucket: start, then open, high, low, close, volume, count.
+pub struct Bucket {
+    /// The ticker or symbol the bucket belongs to.
+    pub key: String,
+    pub start: Cell,
+    pub values: Vec<Cell>,
+}
+
+/// Aggregates raw rows of `table` grouped by `bucket` (an SQL expression), oldest first.
+/// `rank_numeric` ranks highs and lows as numbers (SQLite keeps decimals as text).
+#[allow(clippy::too_many_arguments)]
+async fn raw_buckets(
+    db: &Db,
+    table: &str,
+    time_col: &str,
+    bucket: &str,
+    filter: &mut (dyn FnMut(&mut Sql) + Send),
+    price: Kind,
+    bucket_kind: Kind,
+) -> ApiResult<Vec<Bucket>> {
+    let dialect = db.dialect;
+    let mut sql = Sql::with_dialect(dialect);
+    dialect.open_ohlc(&mut sql, table, time_col, bucket, price == Kind::Decimal);
+    filter(&mut sql);
+    dialect.close_ohlc(&mut sql);
+    sql.push(&format!(" LIMIT {}", MAX_BUCKETS + 1));
+    let kinds = [bucket_kind, price, price, price, price, Kind::BigInt, Kind::BigInt];
+    let rows = fetch(&db.read, sql, 0, &kinds).await?;
+    if rows.len() > MAX_BUCKETS {
+        return Err(ApiError::TooComplex(format!(
+            "more than {MAX_BUCKETS} buckets: narrow `from`/`to` or widen `interval`"
+        )));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(_, mut cells)| {
+            let start = cells.remove(0);
+            // SQLite keeps decimals as written; show prices at the columns' DECIMAL(15,4) scale.
+            for c in &mut cells {
+                if let Cell::Decimal(d) = c {
+                    d.rescale(4);
+                }
+            }
+            Bucket { key: String::new(), start, values: cells }
+        })
+        .collect())
+}
+
+fn bar_filter<'a>(
+    ticker: &'a str,
+    region: &'a str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> impl FnMut(&mut Sql) + Send + 'a {
+    move |sql: &mut Sql| {
+        sql.push("ticker = ").param(Value::String(Some(ticker.into())));
+        sql.push(" AND region = ").param(Value::String(Some(region.into())));
+        sql.push(" AND timeframe = 'D'");
+        if let Some(f) = from {
+            sql.push(" AND date >= ").param(Value::ChronoDate(Some(f)));
+        }
+        if let Some(t) = to {
+            sql.push(" AND date <= ").param(Value::ChronoDate(Some(t)));
+        }
+    }
+}
+
+/// Buckets of `ticker`'s daily bars in [from, to], computed from the rows.
+async fn raw_bars(
+    db: &Db,
+    ticker: &str,
+    region: &str,
+    iv: BarInterval,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ApiResult<Vec<Bucket>> {
+    let mut filter = bar_filter(ticker, region, from, to);
+    raw_buckets(db, "ohlcv_data", "date", iv.sql(db.dialect), &mut filter, Kind::Decimal, Kind::Date).await
+}
+
+pub async fn ohlcv_bars(
+    db: &Db,
+    ticker: &str,
+    region: &str,
+    iv: BarInterval,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ApiResult<Vec<Bucket>> {
+    let backend = db.backend;
+    let Some((view, col)) = iv.aggregate().filter(|_| db.timescale) else {
+        return raw_bars(db, ticker, region, iv, from, to).await;
+    };
+    // Whole buckets [full_from, full_to) from the aggregate; partial edges from raw rows.
+    let full_from = from.map(|f| if iv.start(f) == f { f } else { iv.next(iv.start(f)) });
+    let full_to = to.map(|t| {
+        let s = iv.start(t);
+        if iv.next(s) - chrono::Duration::days(1) == t {
+            iv.next(s)
+        } else {
+            s
+        }
+    });
+    let mut out = Vec::new();
+    if let (Some(f), Some(ff)) = (from, full_from) {
+        let edge_to = ff - chrono::Duration::days(1);
+        if f <= edge_to {
+            let upto = to.map_or(edge_to, |t| t.min(edge_to));
+            out.extend(raw_bars(db, ticker, region, iv, Some(f), Some(upto)).await?);
+        }
+    }
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("SELECT {col}, open, high, low, close, volume, trading_days FROM {view} WHERE ticker = "));
+    sql.param(Value::String(Some(ticker.into()))).push(" AND region = ").param(Value::String(Some(region.into())));
+    if let Some(ff) = full_from {
+        sql.push(&format!(" AND {col} >= ")).param(Value::ChronoDate(Some(ff)));
+    }
+    if let Some(ft) = full_to {
+        sql.push(&format!(" AND {col} < ")).param(Value::ChronoDate(Some(ft)));
+    }
+    sql.push(&format!(" ORDER BY {col} LIMIT {}", MAX_BUCKETS + 1));
+    let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
+    for (_, mut cells) in fetch(&db.read, sql, 0, &kinds).await? {
+        let start = cells.remove(0);
+        out.push(Bucket { key: String::new(), start, values: cells });
+    }
+    if let (Some(t), Some(ft)) = (to, full_to) {
+        let edge_from = full_from.map_or(ft, |ff| ft.max(ff));
+        if edge_from <= t {
+            out.extend(raw_bars(db, ticker, region, iv, Some(edge_from), Some(t)).await?);
+        }
+    }
+    if out.len() > MAX_BUCKETS {
+        return Err(ApiError::TooComplex(format!("more than {MAX_BUCKETS} buckets: narrow `from`/`to`")));
+    }
+    Ok(out)
+}
+
+pub async fn candles(
+    db: &Db,
+    symbol: &str,
+    secs: i64,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> ApiResult<Vec<Bucket>> {
+    let bucket = db.dialect.epoch_bucket(secs);
+    let mut filter = |sql: &mut Sql| {
+        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
+        if let Some(f) = from {
+            sql.push(" AND time >= ").param(Value::ChronoDateTimeUtc(Some(f)));
+        }
+        if let Some(t) = to {
+            sql.push(" AND time <= ").param(Value::ChronoDateTimeUtc(Some(t)));
+        }
+    };
+    let rows = raw_buckets(db, "market_candles", "time", &bucket, &mut filter, Kind::Float, Kind::BigInt).await?;
+    Ok(rows
+        .into_iter()
+        .map(|b| Bucket {
+            key: symbol.to_string(),
+            start: match b.start {
+                Cell::Int(s) => DateTime::from_timestamp(s, 0).map(Cell::DateTime).unwrap_or(Cell::Null),
+                other => other,
+            },
+            values: b.values,
+        })
+        .collect())
+}
