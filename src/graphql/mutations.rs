@@ -8,13 +8,13 @@ use crate::data::read::Row;
 use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
 use crate::service::rules::Values;
+use crate::service::tables;
 use crate::service::write;
 use crate::AppState;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
 use async_graphql::Value as GqlValue;
-use sea_orm::TransactionTrait;
 use std::collections::HashSet;
 use uuid::Uuid;
 
@@ -110,10 +110,7 @@ async fn create(ctx: &ResolverContext<'_>, t: &'static Table, many: Option<&str>
             .map(|(i, v)| write::parse_input(t, object(v)?, &format!("{arg}[{i}]"), owner, true))
             .collect::<ApiResult<_>>()?,
     };
-    let tx = state.db.write.begin().await?;
-    let (keys, _) = write::insert(&tx, t, rows, false).await?;
-    let out = write::reread(&tx, t, &keys).await?;
-    tx.commit().await?;
+    let out = tables::create(&state.db, t, rows).await?;
     crate::events::publish_rows(state, t, &out);
     Ok(out)
 }
@@ -149,35 +146,10 @@ pub async fn upsert_rows(
         }
         rows.push(row);
     }
-    let tx = state.db.write.begin().await?;
-    let n = rows.len() as u64;
-    // PostgreSQL reports which rows were new; SQLite is asked beforehand.
-    let before =
-        if state.db.dialect.inserts_from_arrays() { None } else { Some(write::count_existing(&tx, t, &rows).await?) };
-    // Published after commit; PostgreSQL's triggers skip the gateway's own writes. Rows with
-    // columns the database fills (ohlcv_data.id) are read back so events carry them too.
-    let live = crate::events::is_live(t);
-    let reread = live && t.columns.iter().any(|c| c.auto);
-    let keys: Vec<Vec<Cell>> = if reread {
-        rows.iter()
-            .map(|r| {
-                t.pk.iter().map(|p| r.iter().find(|(c, _)| c == p).map_or(Cell::Null, |(_, v)| v.clone())).collect()
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut events: Vec<Row> =
-        if live && !reread { rows.iter().map(|r| write::as_row(t, r)).collect() } else { Vec::new() };
-    let (_, new) = write::insert(&tx, t, rows, true).await?;
-    // In chunks: each key is several bind parameters, and a statement takes at most 65,535.
-    for chunk in keys.chunks(2000) {
-        events.extend(write::reread(&tx, t, chunk).await?);
-    }
-    let existing = before.unwrap_or_else(|| n - new.unwrap_or(0));
-    tx.commit().await?;
-    crate::events::publish_rows(state, t, &events);
-    Ok((n - existing, existing))
+    let done = tables::upsert(&state.db, t, rows).await?;
+    // Published after commit; PostgreSQL's triggers skip the gateway's own writes.
+    crate::events::publish_rows(state, t, &done.events);
+    Ok((done.inserted, done.updated))
 }
 
 /// The row an update or delete targets: its key, restricted to the caller's own rows.
@@ -201,17 +173,7 @@ async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> 
         None,
         false,
     )?;
-    let tx = state.db.write.begin().await?;
-    if write::update(&tx, t, &cond, &patch).await? == 0 {
-        return Err(ApiError::NotFound(format!("no such {}", t.type_name)));
-    }
-    let q = crate::data::query::ListQuery::matching(cond, t.default_order.clone(), 1);
-    let row = crate::data::read::list(&tx, t, &q, None)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::NotFound(t.type_name.into()))?;
-    tx.commit().await?;
+    let row = tables::update_one(&state.db, t, &cond, &patch, cond.clone()).await?;
     crate::events::publish_rows(state, t, std::slice::from_ref(&row));
     Ok(row)
 }
@@ -219,12 +181,7 @@ async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> 
 async fn delete(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<bool> {
     let state = state(ctx)?;
     let cond = target(ctx, t)?;
-    let tx = state.db.write.begin().await?;
-    let n = write::delete(&tx, t, &cond).await?;
-    tx.commit().await?;
-    if n == 0 {
-        return Err(ApiError::NotFound(format!("no such {}", t.type_name)));
-    }
+    tables::delete(&state.db, t, &cond).await?;
     Ok(true)
 }
 

@@ -9,13 +9,13 @@ use crate::data::read;
 use crate::data::read::Row;
 use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
-use crate::service::accounts;
 use crate::service::write;
+use crate::service::{accounts, tables};
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
 use async_graphql::Value as GqlValue;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 const LOGIN_TTL_SECS: u64 = 12 * 3600;
@@ -138,12 +138,7 @@ async fn set_allocations(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Row>> {
     if total > 100.0 + 1e-9 {
         return Err(ApiError::bad(format!("allocations: the total is {total}%, more than 100%")));
     }
-    let tx = state.db.write.begin().await?;
-    write::delete(&tx, table, &Cond::Cmp(owner, Op::Eq, Cell::Uuid(me))).await?;
-    let (keys, _) = write::insert(&tx, table, rows, false).await?;
-    let out = write::reread(&tx, table, &keys).await?;
-    tx.commit().await?;
-    Ok(out)
+    tables::replace(&state.db, table, &Cond::Cmp(owner, Op::Eq, Cell::Uuid(me)), rows).await
 }
 
 async fn run_workflow(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
@@ -163,11 +158,10 @@ async fn run_workflow(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
         (logs.col("workflow_id").unwrap(), Cell::Uuid(id)),
         (logs.col("status").unwrap(), Cell::Text("pending".into())),
     ];
-    let tx = state.db.write.begin().await?;
-    let (keys, _) = write::insert(&tx, logs, vec![row], false).await?;
-    let out =
-        write::reread(&tx, logs, &keys).await?.pop().ok_or_else(|| ApiError::Internal("lost execution".into()))?;
-    tx.commit().await?;
+    let out = tables::create(&state.db, logs, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("lost execution".into()))?;
     crate::events::publish_execution(state, &out);
     Ok(out)
 }
@@ -217,14 +211,11 @@ async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
         Cond::Cmp(logs.col("id").unwrap(), Op::Eq, Cell::Uuid(id)),
         Cond::Cmp(logs.col("status").unwrap(), Op::Eq, Cell::Text(from.clone())),
     ]);
-    let tx = state.db.write.begin().await?;
-    if write::update(&tx, logs, &cond, &patch).await? == 0 {
-        return Err(ApiError::Conflict("the execution changed meanwhile; read it again".into()));
-    }
-    let out = row_where(&tx, logs, "id", Cell::Uuid(id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such execution".into()))?;
-    tx.commit().await?;
+    let by_id = Cond::Cmp(logs.col("id").unwrap(), Op::Eq, Cell::Uuid(id));
+    let out = tables::update_one(&state.db, logs, &cond, &patch, by_id).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::Conflict("the execution changed meanwhile; read it again".into()),
+        other => other,
+    })?;
     crate::events::publish_execution(state, &out);
     Ok(out)
 }
@@ -258,12 +249,7 @@ async fn delete_user(ctx: &ResolverContext<'_>) -> ApiResult<bool> {
     // Memories first: if the row delete then fails, the user can retry; the reverse order could
     // leave a collection nobody owns.
     state.memories.drop_user(id).await?;
-    let tx = state.db.write.begin().await?;
-    let n = write::delete(&tx, users, &Cond::Cmp(users.col("id").unwrap(), Op::Eq, Cell::Uuid(id))).await?;
-    tx.commit().await?;
-    if n == 0 {
-        return Err(ApiError::NotFound("no such user".into()));
-    }
+    tables::delete(&state.db, users, &Cond::Cmp(users.col("id").unwrap(), Op::Eq, Cell::Uuid(id))).await?;
     Ok(true)
 }
 

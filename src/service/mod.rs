@@ -1,4 +1,5 @@
 //! Writes: validation against the documented constraints, then transactional SQL.
 pub mod accounts;
 pub mod rules;
+pub mod tables;
 pub mod write;
