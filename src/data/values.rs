@@ -3,11 +3,10 @@
 //! client's doubles; a `DateTime` in the request's time zone (storage is always UTC).
 use super::dialect::Dialect;
 use crate::error::{ApiError, ApiResult};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use sea_orm::{sea_query::ColumnType, QueryResult, Value};
-use std::borrow::Cow;
 use std::str::FromStr;
 use uuid::Uuid;
 
@@ -83,9 +82,34 @@ pub enum Rendered<'a> {
     Null,
     Int(i64),
     Float(f64),
-    Text(Cow<'a, str>),
+    /// Text that may need escaping in JSON (what users stored).
+    Text(&'a str),
+    /// Text whose characters never need escaping (digits, signs, dashes, colons, hex): written
+    /// straight into a response without an intermediate string.
+    Plain(PlainText<'a>),
     Bool(bool),
     Json(&'a serde_json::Value),
+}
+
+/// The values shown as plain text: exact numbers as strings, dates, times and UUIDs.
+pub enum PlainText<'a> {
+    Decimal(&'a Decimal),
+    BigInt(i64),
+    Date(NaiveDate),
+    DateTime(&'a DateTime<Utc>, Tz),
+    Uuid(&'a Uuid),
+}
+
+impl std::fmt::Display for PlainText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlainText::Decimal(d) => write!(f, "{d}"),
+            PlainText::BigInt(v) => write!(f, "{v}"),
+            PlainText::Date(d) => write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()),
+            PlainText::DateTime(t, tz) => f.write_str(&render_datetime(t, *tz)),
+            PlainText::Uuid(u) => write!(f, "{u}"),
+        }
+    }
 }
 
 /// One value read from a row.
@@ -169,17 +193,17 @@ impl Cell {
     pub fn render(&self, kind: Kind, tz: Tz) -> Rendered<'_> {
         match self {
             Cell::Null => Rendered::Null,
-            Cell::Int(v) if kind == Kind::BigInt => Rendered::Text(Cow::Owned(v.to_string())),
+            Cell::Int(v) if kind == Kind::BigInt => Rendered::Plain(PlainText::BigInt(*v)),
             Cell::Int(v) => Rendered::Int(*v),
             Cell::Float(v) if v.is_finite() => Rendered::Float(*v),
             Cell::Float(_) => Rendered::Null,
-            Cell::Decimal(d) => Rendered::Text(Cow::Owned(d.to_string())),
-            Cell::Text(s) => Rendered::Text(Cow::Borrowed(s)),
+            Cell::Decimal(d) => Rendered::Plain(PlainText::Decimal(d)),
+            Cell::Text(s) => Rendered::Text(s),
             Cell::Bool(b) => Rendered::Bool(*b),
-            Cell::Date(d) => Rendered::Text(Cow::Owned(d.format("%Y-%m-%d").to_string())),
-            Cell::DateTime(t) => Rendered::Text(Cow::Owned(render_datetime(t, tz))),
+            Cell::Date(d) => Rendered::Plain(PlainText::Date(*d)),
+            Cell::DateTime(t) => Rendered::Plain(PlainText::DateTime(t, tz)),
             Cell::Json(j) => Rendered::Json(j),
-            Cell::Uuid(u) => Rendered::Text(Cow::Owned(u.to_string())),
+            Cell::Uuid(u) => Rendered::Plain(PlainText::Uuid(u)),
         }
     }
 

@@ -17,23 +17,32 @@ impl JsonWriter {
         JsonWriter { buf: String::with_capacity(capacity), tz }
     }
 
+    /// A JSON string, escaped as serde_json escapes it; runs without escapes are copied whole.
     pub fn str(&mut self, s: &str) {
         self.buf.push('"');
-        for ch in s.chars() {
-            match ch {
-                '"' => self.buf.push_str("\\\""),
-                '\\' => self.buf.push_str("\\\\"),
-                '\n' => self.buf.push_str("\\n"),
-                '\r' => self.buf.push_str("\\r"),
-                '\t' => self.buf.push_str("\\t"),
-                '\u{8}' => self.buf.push_str("\\b"),
-                '\u{c}' => self.buf.push_str("\\f"),
-                c if (c as u32) < 0x20 => {
-                    let _ = write!(self.buf, "\\u{:04x}", c as u32);
-                }
-                c => self.buf.push(c),
+        let bytes = s.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.buf.push_str(&s[start..i]);
+            if escape.is_empty() {
+                let _ = write!(self.buf, "\\u{:04x}", b);
+            } else {
+                self.buf.push_str(escape);
             }
+            start = i + 1;
         }
+        self.buf.push_str(&s[start..]);
         self.buf.push('"');
     }
 
@@ -62,7 +71,10 @@ impl JsonWriter {
                 }
                 None => self.buf.push_str("null"),
             },
-            Rendered::Text(s) => self.str(&s),
+            Rendered::Text(s) => self.str(s),
+            Rendered::Plain(p) => {
+                let _ = write!(self.buf, "\"{p}\"");
+            }
             Rendered::Bool(b) => self.bool(b),
             Rendered::Json(j) => {
                 let _ = write!(self.buf, "{j}");

@@ -14,7 +14,8 @@ impl Cell {
             Rendered::Null => GqlValue::Null,
             Rendered::Int(v) => GqlValue::from(v),
             Rendered::Float(v) => GqlValue::from(v),
-            Rendered::Text(s) => GqlValue::String(s.into_owned()),
+            Rendered::Text(s) => GqlValue::String(s.to_owned()),
+            Rendered::Plain(p) => GqlValue::String(p.to_string()),
             Rendered::Bool(b) => GqlValue::Boolean(b),
             Rendered::Json(j) => GqlValue::from_json(j.clone()).unwrap_or(GqlValue::Null),
         }
