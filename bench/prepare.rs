@@ -79,5 +79,5 @@ fn main() {
             println!("| {name} | {miss:.1} µs | {hit:.1} µs | {bind:.1} µs | {:.0}× |", miss / hit);
         }
     });
-    println!("\n{n} iterations each, one thread; `miss` is what every request paid before the plan cache.");
+    println!("\n{n} iterations each, one thread; `miss` is what every request would pay without the plan cache.");
 }
