@@ -2,7 +2,7 @@
 //! fragment spreads, inline fragments with type conditions, `@skip`/`@include` and repeated
 //! fields merged under one key in document order. It runs on a validated document only, so
 //! fragments are acyclic; it still counts what it expands and stops past a bound.
-pub use super::schema_index::{FieldType, SchemaIndex};
+pub use super::schema_index::{root_type, FieldType, SchemaIndex};
 use crate::error::ApiError;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
@@ -31,21 +31,15 @@ pub struct CollectedField {
     pub children: Vec<CollectedField>,
 }
 
+/// A written value with `vars` (defaults already applied) substituted; a missing one is null.
+pub fn bind_value(v: &Value, vars: &Variables) -> ConstValue {
+    v.clone().into_const_with(|var| Ok::<_, ()>(vars.get(&var).cloned().unwrap_or_default())).unwrap_or_default()
+}
+
 impl CollectedField {
     /// The arguments with `vars` (defaults already applied) substituted.
     pub fn bound_args(&self, vars: &Variables) -> IndexMap<Name, ConstValue> {
-        self.arguments
-            .iter()
-            .map(|(n, v)| {
-                let c = v.node.clone().into_const_with(|var| Ok::<_, ()>(vars.get(&var).cloned().unwrap_or_default()));
-                (n.node.clone(), c.unwrap_or_default())
-            })
-            .collect()
-    }
-
-    /// Depth of the deepest leaf under this field (a leaf is 1).
-    pub fn depth(&self) -> usize {
-        1 + self.children.iter().map(CollectedField::depth).max().unwrap_or(0)
+        self.arguments.iter().map(|(n, v)| (n.node.clone(), bind_value(&v.node, vars))).collect()
     }
 }
 
@@ -99,11 +93,8 @@ fn skipped(directives: &[Positioned<Directive>], vars: &Variables) -> bool {
             "include" => true,
             _ => return false,
         };
-        let cond = d
-            .node
-            .get_argument("if")
-            .map(|v| v.node.clone().into_const_with(|var| Ok::<_, ()>(vars.get(&var).cloned().unwrap_or_default())));
-        let value = matches!(cond, Some(Ok(ConstValue::Boolean(true))));
+        let cond = d.node.get_argument("if").map(|v| bind_value(&v.node, vars));
+        let value = matches!(cond, Some(ConstValue::Boolean(true)));
         value != include
     })
 }
@@ -209,12 +200,7 @@ pub fn collect(
 ) -> Result<CollectedOperation, ApiError> {
     let op = operation(doc, name).ok_or_else(|| ApiError::bad("unknown operation"))?;
     let mut c = Collector { doc, schema, vars, fields: 0 };
-    let root = match op.ty {
-        OperationType::Query => "Query",
-        OperationType::Mutation => "Mutation",
-        OperationType::Subscription => "Subscription",
-    };
-    let roots = c.collect(root, &[&op.selection_set.node], 0)?;
+    let roots = c.collect(root_type(op.ty), &[&op.selection_set.node], 0)?;
     let introspection = roots.iter().any(|f| f.composite && f.ty.is_none());
     Ok(CollectedOperation { ty: op.ty, roots, introspection })
 }

@@ -2,7 +2,7 @@
 //! request's variables (defaults included), so no spelling — fragments, aliases, variables —
 //! changes the figure: depth counts fields only, page sizes above the maximum are refused, and
 //! the cost weights every field by the page sizes of the lists around it.
-use super::collect::{CollectedField, CollectedOperation};
+use super::collect::{bind_value, CollectedField, CollectedOperation};
 use crate::error::ApiError;
 use async_graphql::Variables;
 use async_graphql_value::ConstValue;
@@ -37,8 +37,7 @@ fn count_aliases(fields: &[CollectedField]) -> usize {
 
 fn int_arg(f: &CollectedField, name: &str, vars: &Variables) -> Option<i64> {
     let (_, v) = f.arguments.iter().find(|(n, _)| n.node.as_str() == name)?;
-    let v = v.node.clone().into_const_with(|var| Ok::<_, ()>(vars.get(&var).cloned().unwrap_or_default())).ok()?;
-    match v {
+    match bind_value(&v.node, vars) {
         ConstValue::Number(n) => n.as_i64(),
         _ => None,
     }

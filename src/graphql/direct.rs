@@ -6,7 +6,7 @@ use super::collect::{CollectedField, CollectedOperation};
 use super::plan::{self, BoundOperation, RootPlan};
 use super::render::JsonWriter;
 use crate::auth::Viewer;
-use crate::data::catalog::{Catalog, Mutation};
+use crate::data::catalog::{Catalog, Mutation, Table};
 use crate::data::read;
 use crate::error::ApiError;
 use crate::graphql::connection::{CountBy, Page};
@@ -59,18 +59,29 @@ pub async fn execute(state: &AppState, op: &BoundOperation, tz: Tz) -> Result<St
     Ok(out.buf)
 }
 
-/// The ingest mutation (`ingestCandles`, `ingestOhlcv`, …) an operation consists of, if any.
-pub fn ingest_root(op: &CollectedOperation) -> Option<&CollectedField> {
+/// An ingest mutation (`ingestCandles`, `ingestOhlcv`, …): the field, its table and the
+/// argument holding the rows.
+pub struct Ingest<'a> {
+    field: &'a CollectedField,
+    table: &'static Table,
+    arg: &'static str,
+}
+
+/// The ingest mutation an operation consists of, if any.
+pub fn ingest_root(op: &CollectedOperation) -> Option<Ingest<'_>> {
     if op.ty != OperationType::Mutation {
         return None;
     }
-    let [f] = op.roots.as_slice() else { return None };
-    let is_upsert = Catalog::get()
-        .tables
-        .iter()
-        .any(|t| t.mutations.iter().any(|m| matches!(m, Mutation::Upsert(name, _) if *name == f.name.as_str())));
-    let plain = f.children.iter().all(|c| matches!(c.name.as_str(), "inserted" | "updated" | "__typename"));
-    (is_upsert && plain).then_some(f)
+    let [field] = op.roots.as_slice() else { return None };
+    if !field.children.iter().all(|c| matches!(c.name.as_str(), "inserted" | "updated" | "__typename")) {
+        return None;
+    }
+    Catalog::get().tables.iter().find_map(|table| {
+        table.mutations.iter().find_map(|m| match m {
+            Mutation::Upsert(name, arg) if *name == field.name.as_str() => Some(Ingest { field, table, arg }),
+            _ => None,
+        })
+    })
 }
 
 /// Runs an ingest mutation of a validated document without the general executor: the rows are
@@ -79,20 +90,11 @@ pub fn ingest_root(op: &CollectedOperation) -> Option<&CollectedField> {
 pub async fn ingest(
     state: &AppState,
     viewer: &Viewer,
-    f: &CollectedField,
+    ingest: Ingest<'_>,
     vars: &Variables,
 ) -> Result<String, DirectError> {
+    let Ingest { field: f, table: t, arg } = ingest;
     let fail = |error: ApiError| DirectError { key: f.key.to_string(), error };
-    let (t, arg) = Catalog::get()
-        .tables
-        .iter()
-        .find_map(|t| {
-            t.mutations.iter().find_map(|m| match m {
-                Mutation::Upsert(name, arg) if *name == f.name.as_str() => Some((t, *arg)),
-                _ => None,
-            })
-        })
-        .ok_or_else(|| fail(ApiError::Internal("not an ingest mutation".into())))?;
     let owned;
     let rows = match f.arguments.iter().find(|(n, _)| n.node.as_str() == arg).map(|(_, v)| &v.node) {
         Some(async_graphql_value::Value::Variable(v)) => vars.get(v),

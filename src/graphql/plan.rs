@@ -284,7 +284,7 @@ fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) ->
         } else if let Some(col) = t.col_by_field(name) {
             out.push(ObjectField::Column { key, col });
         } else if let Some(rel) = t.relations.iter().find(|r| r.field == name) {
-            out.push(ObjectField::Relation(Box::new(bind_relation(b, t, rel, f)?)));
+            out.push(ObjectField::Relation(Box::new(bind_relation(b, rel, f)?)));
         } else {
             return Err(unexpected(&f.name, t.type_name));
         }
@@ -292,12 +292,7 @@ fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) ->
     Ok(ObjectPlan { table: t, fields: out })
 }
 
-fn bind_relation(
-    b: &Binding<'_>,
-    _parent: &'static Table,
-    rel: &'static Relation,
-    f: &CollectedField,
-) -> ApiResult<RelationPlan> {
+fn bind_relation(b: &Binding<'_>, rel: &'static Relation, f: &CollectedField) -> ApiResult<RelationPlan> {
     let target = Catalog::get().table(rel.target);
     let query = list_query(target, &f.bound_args(b.vars), Some(rel), b.limits, b.viewer)?;
     let read = Arc::new(RelationKey { rel, query });

@@ -4,12 +4,21 @@
 //! literal is required passes there — and the coercion of variable values (spec §6.1.2), so an
 //! ill-typed input is a request error before anything runs, on every path.
 use async_graphql::parser::types::{
-    BaseType, ExecutableDocument, OperationDefinition, Selection, SelectionSet, ServiceDocument, Type, TypeDefinition,
-    TypeKind, TypeSystemDefinition,
+    BaseType, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet, ServiceDocument, Type,
+    TypeDefinition, TypeKind, TypeSystemDefinition,
 };
 use async_graphql::{Name, ServerError, Variables};
 use async_graphql_value::{ConstValue, Value};
 use std::collections::{HashMap, HashSet};
+
+/// The root type an operation of `ty` selects from.
+pub fn root_type(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "Query",
+        OperationType::Mutation => "Mutation",
+        OperationType::Subscription => "Subscription",
+    }
+}
 
 /// A field's return type, unwrapped to its named type.
 #[derive(Clone, Debug)]
@@ -164,12 +173,7 @@ impl SchemaIndex {
     pub fn check_literals(&self, doc: &ExecutableDocument) -> Vec<ServerError> {
         let mut errors = Vec::new();
         for (_, op) in doc.operations.iter() {
-            let root = match op.node.ty {
-                async_graphql::parser::types::OperationType::Query => "Query",
-                async_graphql::parser::types::OperationType::Mutation => "Mutation",
-                async_graphql::parser::types::OperationType::Subscription => "Subscription",
-            };
-            self.literals_in(root, &op.node.selection_set.node, 0, &mut errors);
+            self.literals_in(root_type(op.node.ty), &op.node.selection_set.node, 0, &mut errors);
         }
         for f in doc.fragments.values() {
             self.literals_in(f.node.type_condition.node.on.node.as_str(), &f.node.selection_set.node, 0, &mut errors);
