@@ -4,6 +4,7 @@
 pub mod buckets;
 pub mod catalog;
 pub mod dialect;
+mod pg_binary;
 pub mod query;
 pub mod read;
 pub mod sql;

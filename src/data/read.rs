@@ -4,7 +4,7 @@ use super::catalog::{Relation, Table};
 use super::dialect::{self, Dialect};
 use super::query::ListQuery;
 use super::query::{pinned, Cond, Op};
-use super::sql::{fetch, Sql};
+use super::sql::{fetch, fetch_placed, Sql};
 use super::values::{Cell, Kind};
 use crate::error::ApiResult;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -70,18 +70,6 @@ fn projection(t: &Table, cols: Cols) -> Vec<usize> {
 }
 
 impl Row {
-    /// A row from the cells of the `proj` columns, in that order.
-    fn projected(table: &'static Table, proj: &[usize], cells: Vec<Cell>, dialect: &dyn Dialect) -> Row {
-        if proj.len() == table.columns.len() && proj.iter().enumerate().all(|(i, c)| i == *c) {
-            return Row::new(table, cells, dialect);
-        }
-        let mut full = vec![Cell::Null; table.columns.len()];
-        for (c, v) in proj.iter().zip(cells) {
-            full[*c] = v;
-        }
-        Row::new(table, full, dialect)
-    }
-
     pub fn new(table: &'static Table, mut cells: Vec<Cell>, dialect: &dyn Dialect) -> Row {
         if dialect.decimals_as_text() {
             // Decimals kept as written: show them at the column's scale, as NUMERIC columns do.
@@ -111,8 +99,22 @@ pub fn list_sql(d: &'static dyn Dialect, t: &Table, q: &ListQuery, proj: &[usize
 pub async fn list<C: ConnectionTrait>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<'_>) -> ApiResult<Vec<Row>> {
     let proj = projection(t, cols);
     let d = dialect::of(db.get_database_backend());
-    let rows = fetch(db, list_sql(d, t, q, &proj), 0, &kinds(t, &proj)).await?;
-    Ok(rows.into_iter().map(|(_, cells)| Row::projected(t, &proj, cells, d)).collect())
+    let rows = table_rows(db, t, &proj, list_sql(d, t, q, &proj), 0).await?;
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
+}
+
+/// The rows of `t` that `sql` selects: `skip` leading columns (the first read as the lead
+/// number), then the `proj` columns, each landing in its column's place (the rest `Null`).
+async fn table_rows<C: ConnectionTrait>(
+    db: &C,
+    t: &'static Table,
+    proj: &[usize],
+    sql: Sql,
+    skip: usize,
+) -> ApiResult<Vec<(i64, Row)>> {
+    let d = sql.dialect;
+    let rows = fetch_placed(db, sql, skip, &kinds(t, proj), Some((proj, t.columns.len()))).await?;
+    Ok(rows.into_iter().map(|(i, cells)| (i, Row::new(t, cells, d))).collect())
 }
 
 pub async fn count<C: ConnectionTrait>(db: &C, t: &Table, cond: &Cond) -> ApiResult<i64> {
@@ -188,9 +190,8 @@ async fn parent_rows(
     proj: &[usize],
     sql: Sql,
 ) -> ApiResult<Vec<(usize, Row)>> {
-    let d = sql.dialect;
-    let rows = fetch(db, sql, 1, &kinds(t, proj)).await?;
-    Ok(rows.into_iter().map(|(i, cells)| (i as usize - 1, Row::projected(t, proj, cells, d))).collect())
+    let rows = table_rows(db, t, proj, sql, 1).await?;
+    Ok(rows.into_iter().map(|(i, row)| (i as usize - 1, row)).collect())
 }
 
 /// Up to `q.limit + 1` target rows per parent of a to-many relation, in one statement: a

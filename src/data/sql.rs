@@ -210,6 +210,18 @@ pub async fn fetch<C: ConnectionTrait>(
     skip: usize,
     kinds: &[Kind],
 ) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
+    fetch_placed(db, sql, skip, kinds, None).await
+}
+
+/// As `fetch`, with the `i`th decoded cell placed at `slots[i]` of a row `width` cells wide
+/// (the others `Null`): table rows read straight into their column positions.
+pub async fn fetch_placed<C: ConnectionTrait>(
+    db: &C,
+    sql: Sql,
+    skip: usize,
+    kinds: &[Kind],
+    place: Option<(&[usize], usize)>,
+) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
     let dialect = sql.dialect;
     let rows = db.query_all_raw(sql.statement()).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -219,9 +231,17 @@ pub async fn fetch<C: ConnectionTrait>(
         } else {
             0
         };
-        let mut cells = Vec::with_capacity(kinds.len());
+        let mut cells = match place {
+            // Not `vec![Cell::Null; n]`: that clones a Cell per slot, a measurable cost on wide pages.
+            Some((_, width)) => std::iter::repeat_with(|| Cell::Null).take(width).collect(),
+            None => Vec::with_capacity(kinds.len()),
+        };
         for (i, k) in kinds.iter().enumerate() {
-            cells.push(Cell::read(row, skip + i, *k, dialect)?);
+            let cell = Cell::read(row, skip + i, *k, dialect)?;
+            match place {
+                Some((slots, _)) => cells[slots[i]] = cell,
+                None => cells.push(cell),
+            }
         }
         out.push((lead, cells));
     }

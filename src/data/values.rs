@@ -100,16 +100,77 @@ pub enum PlainText<'a> {
     Uuid(&'a Uuid),
 }
 
-impl std::fmt::Display for PlainText<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl PlainText<'_> {
+    /// Writes the text; the common shapes (decimals, integers, dates) without the formatting
+    /// machinery, since a page of bars is thousands of them.
+    pub fn write_to<W: std::fmt::Write>(&self, w: &mut W) -> std::fmt::Result {
         match self {
-            PlainText::Decimal(d) => write!(f, "{d}"),
-            PlainText::BigInt(v) => write!(f, "{v}"),
-            PlainText::Date(d) => write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()),
-            PlainText::DateTime(t, tz) => f.write_str(&render_datetime(t, *tz)),
-            PlainText::Uuid(u) => write!(f, "{u}"),
+            PlainText::Decimal(d) => write_decimal(w, d),
+            PlainText::BigInt(v) => w.write_str(itoa::Buffer::new().format(*v)),
+            PlainText::Date(d) => write_date(w, *d),
+            PlainText::DateTime(t, tz) => w.write_str(&render_datetime(t, *tz)),
+            PlainText::Uuid(u) => write!(w, "{u}"),
         }
     }
+}
+
+impl std::fmt::Display for PlainText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write_to(f)
+    }
+}
+
+/// `d` as its `Display` writes it: every digit of its scale, trailing zeros kept.
+fn write_decimal<W: std::fmt::Write>(w: &mut W, d: &Decimal) -> std::fmt::Result {
+    if d.is_zero() && d.is_sign_negative() {
+        return write!(w, "{d}"); // a negative zero, written as rust_decimal does
+    }
+    let m = d.mantissa();
+    let scale = d.scale() as usize;
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(m.unsigned_abs());
+    if m < 0 {
+        w.write_char('-')?;
+    }
+    if scale == 0 {
+        return w.write_str(digits);
+    }
+    if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        w.write_str(int)?;
+        w.write_char('.')?;
+        return w.write_str(frac);
+    }
+    w.write_str("0.")?;
+    for _ in digits.len()..scale {
+        w.write_char('0')?;
+    }
+    w.write_str(digits)
+}
+
+/// `YYYY-MM-DD` (years past 9999 or before 0 as chrono counts them, through `write!`).
+fn write_date<W: std::fmt::Write>(w: &mut W, d: NaiveDate) -> std::fmt::Result {
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return write!(w, "{y:04}-{m:02}-{day:02}");
+    }
+    let y = y as u32;
+    let digit = |v: u32| (b'0' + v as u8) as char;
+    for c in [
+        digit(y / 1000),
+        digit(y / 100 % 10),
+        digit(y / 10 % 10),
+        digit(y % 10),
+        '-',
+        digit(m / 10),
+        digit(m % 10),
+        '-',
+        digit(day / 10),
+        digit(day % 10),
+    ] {
+        w.write_char(c)?;
+    }
+    Ok(())
 }
 
 /// One value read from a row.
@@ -123,7 +184,8 @@ pub enum Cell {
     Bool(bool),
     Date(NaiveDate),
     DateTime(DateTime<Utc>),
-    Json(serde_json::Value),
+    /// Boxed: the other kinds fit in 32 bytes, and rows move cells by value.
+    Json(Box<serde_json::Value>),
     Uuid(Uuid),
 }
 
@@ -156,6 +218,9 @@ fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Cell) -> Cell {
 impl Cell {
     /// Reads column `i` of `row` as `kind` (decimals may be stored as text: see the migrations).
     pub fn read(row: &QueryResult, i: usize, kind: Kind, dialect: &dyn Dialect) -> ApiResult<Cell> {
+        if let Some(cell) = row.try_as_pg_row().and_then(|r| super::pg_binary::cell(r, i, kind)) {
+            return Ok(cell);
+        }
         let cell = match kind {
             Kind::Int => match row.try_get_by_index::<Option<i32>>(i) {
                 Ok(v) => opt(v, |v| Cell::Int(v as i64)),
@@ -182,7 +247,7 @@ impl Cell {
             Kind::Boolean => opt(row.try_get_by_index::<Option<bool>>(i)?, Cell::Bool),
             Kind::Date => opt(row.try_get_by_index::<Option<NaiveDate>>(i)?, Cell::Date),
             Kind::DateTime => opt(row.try_get_by_index::<Option<DateTime<Utc>>>(i)?, Cell::DateTime),
-            Kind::Json => opt(row.try_get_by_index::<Option<serde_json::Value>>(i)?, Cell::Json),
+            Kind::Json => opt(row.try_get_by_index::<Option<serde_json::Value>>(i)?, |j| Cell::Json(Box::new(j))),
             Kind::Uuid => opt(row.try_get_by_index::<Option<Uuid>>(i)?, Cell::Uuid),
         };
         Ok(cell)
@@ -224,7 +289,7 @@ impl Cell {
             (Kind::Int | Kind::Float, _) => return Err(format!("expected a {}", kind.scalar())),
             (Kind::Boolean, J::Bool(b)) => Cell::Bool(*b),
             (Kind::Boolean, _) => return Err("expected a Boolean".into()),
-            (Kind::Json, j) => Cell::Json(j.clone()),
+            (Kind::Json, j) => Cell::Json(Box::new(j.clone())),
             (Kind::BigInt, _) => Cell::Int(text()?.trim().parse().map_err(|_| "not a 64-bit integer".to_string())?),
             (Kind::Decimal, _) => Cell::Decimal(parse_decimal(&text()?).map_err(|_| "not a decimal".to_string())?),
             (Kind::String, _) => Cell::Text(text()?),
@@ -246,7 +311,7 @@ impl Cell {
             (Cell::Bool(b), _) => Value::Bool(Some(*b)),
             (Cell::Date(d), _) => Value::ChronoDate(Some(*d)),
             (Cell::DateTime(t), _) => Value::ChronoDateTimeUtc(Some(*t)),
-            (Cell::Json(j), _) => Value::Json(Some(Box::new(j.clone()))),
+            (Cell::Json(j), _) => Value::Json(Some(j.clone())),
             (Cell::Uuid(u), _) => Value::Uuid(Some(*u)),
         }
     }
@@ -284,4 +349,35 @@ pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
 
 pub fn render_datetime(t: &DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn plain_text_writes_what_display_writes() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for i in 0..20_000 {
+            let m: i128 = match i % 4 {
+                0 => rng.gen_range(-1_000_000..1_000_000),
+                1 => rng.gen::<i64>() as i128,
+                2 => rng.gen_range(-(1i128 << 95)..(1i128 << 95)),
+                _ => 0,
+            };
+            let d = Decimal::from_i128_with_scale(m, rng.gen_range(0..=28));
+            assert_eq!(PlainText::Decimal(&d).to_string(), d.to_string(), "{m} {}", d.scale());
+            let v: i64 = rng.gen();
+            assert_eq!(PlainText::BigInt(v).to_string(), v.to_string());
+        }
+        let mut neg_zero = Decimal::new(0, 2);
+        neg_zero.set_sign_negative(true);
+        assert_eq!(PlainText::Decimal(&neg_zero).to_string(), neg_zero.to_string());
+        for (y, m, d) in [(2023, 1, 2), (1, 12, 31), (9999, 12, 31), (10000, 1, 1), (-44, 3, 15), (0, 1, 1)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let want = format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day());
+            assert_eq!(PlainText::Date(date).to_string(), want);
+        }
+    }
 }

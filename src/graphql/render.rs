@@ -51,8 +51,10 @@ impl JsonWriter {
             self.buf.push(',');
         }
         *first = false;
-        self.str(k);
-        self.buf.push(':');
+        // Response keys are GraphQL names (`[_A-Za-z][_0-9A-Za-z]*`): nothing to escape.
+        self.buf.push('"');
+        self.buf.push_str(k);
+        self.buf.push_str("\":");
     }
 
     pub fn bool(&mut self, b: bool) {
@@ -62,9 +64,7 @@ impl JsonWriter {
     fn cell(&mut self, c: &Cell, kind: Kind) {
         match c.render(kind, self.tz) {
             Rendered::Null => self.buf.push_str("null"),
-            Rendered::Int(v) => {
-                let _ = write!(self.buf, "{v}");
-            }
+            Rendered::Int(v) => self.buf.push_str(itoa::Buffer::new().format(v)),
             Rendered::Float(v) => match serde_json::Number::from_f64(v) {
                 Some(n) => {
                     let _ = write!(self.buf, "{n}");
@@ -73,7 +73,9 @@ impl JsonWriter {
             },
             Rendered::Text(s) => self.str(s),
             Rendered::Plain(p) => {
-                let _ = write!(self.buf, "\"{p}\"");
+                self.buf.push('"');
+                let _ = p.write_to(&mut self.buf);
+                self.buf.push('"');
             }
             Rendered::Bool(b) => self.bool(b),
             Rendered::Json(j) => {

@@ -55,7 +55,7 @@ impl Cell {
             },
             Kind::Date => Cell::Date(parse_date(&text()?)?),
             Kind::DateTime => Cell::DateTime(parse_datetime(&text()?)?),
-            Kind::Json => Cell::Json(v.clone().into_json().map_err(|e| e.to_string())?),
+            Kind::Json => Cell::Json(Box::new(v.clone().into_json().map_err(|e| e.to_string())?)),
             Kind::Uuid => Cell::Uuid(Uuid::parse_str(&text()?).map_err(|_| "not a UUID".to_string())?),
         })
     }

@@ -77,7 +77,7 @@ pub fn row_of(t: &'static Table, row: &Map<String, Value>) -> Option<Row> {
                 Kind::Boolean => Cell::Bool(s == "true" || s == "t"),
                 Kind::Date => Cell::Date(parse_date(s).ok()?),
                 Kind::DateTime => Cell::DateTime(parse_datetime(s).ok()?),
-                Kind::Json => Cell::Json(serde_json::from_str(s).ok()?),
+                Kind::Json => Cell::Json(Box::new(serde_json::from_str(s).ok()?)),
                 Kind::Uuid => Cell::Uuid(uuid::Uuid::parse_str(s).ok()?),
                 Kind::String => Cell::Text(s.clone()),
             },

@@ -194,7 +194,10 @@ async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
     }
     let mut patch = vec![(logs.col("status").unwrap(), Cell::Text(status.clone()))];
     if let Some(r) = arg(ctx, "result") {
-        patch.push((logs.col("result").unwrap(), Cell::Json(r.into_json().map_err(|e| ApiError::bad(e.to_string()))?)));
+        patch.push((
+            logs.col("result").unwrap(),
+            Cell::Json(Box::new(r.into_json().map_err(|e| ApiError::bad(e.to_string()))?)),
+        ));
     }
     if let Some(GqlValue::String(m)) = arg(ctx, "errorMessage") {
         patch.push((logs.col("error_message").unwrap(), Cell::Text(m)));
