@@ -32,6 +32,9 @@ async fn connect_one(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection>
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        // Ping only connections idle long enough to have been dropped by the server or a proxy:
+        // the default pings on every checkout, one extra round trip per statement.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false)
         // Marks the gateway's own writes: the notify triggers skip them, the gateway publishes them.
         .map_sqlx_postgres_opts(|o| o.options([(migration::ORIGIN_SETTING, "gateway")]));

@@ -8,8 +8,9 @@
 use super::values::{Cell, Kind};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sqlx::postgres::{PgRow, PgValueFormat};
-use sqlx::{Row as _, ValueRef as _};
+use sea_orm::QueryResult;
+use sqlx::postgres::PgValueFormat;
+use sqlx::{Column as _, Row as _, ValueRef as _};
 use uuid::Uuid;
 
 // Type OIDs (pg_type.dat).
@@ -27,28 +28,64 @@ const TIMESTAMPTZ: u32 = 1184;
 const NUMERIC: u32 = 1700;
 const UUID: u32 = 2950;
 
-/// Column `i` of `row` as a cell of `kind`, or `None` when the generic decoder must handle it.
-pub fn cell(row: &PgRow, i: usize, kind: Kind) -> Option<Cell> {
-    let value = row.try_get_raw(i).ok()?;
+/// How one result column is decoded here.
+#[derive(Clone, Copy, Debug)]
+pub enum Wire {
+    Int,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Bool,
+    Date,
+    TimestampTz,
+    Uuid,
+}
+
+/// For each of the `kinds` columns after the first `skip` of a result, the wire decoder, chosen
+/// once per statement from the first row's column types (`None`: the generic decoder's job).
+/// `None` when `row` did not come from PostgreSQL.
+pub fn wires(row: &QueryResult, skip: usize, kinds: &[Kind]) -> Option<Vec<Option<Wire>>> {
+    let row = row.try_as_pg_row()?;
+    let columns = row.columns();
+    let wire = |i: usize, kind: Kind| -> Option<Wire> {
+        let oid = columns.get(skip + i)?.type_info().oid()?.0;
+        Some(match (kind, oid) {
+            (Kind::Int | Kind::BigInt, INT2 | INT4 | INT8) => Wire::Int,
+            (Kind::Float, FLOAT4) => Wire::Float4,
+            (Kind::Float, FLOAT8) => Wire::Float8,
+            (Kind::Decimal, NUMERIC) => Wire::Numeric,
+            (Kind::String, TEXT | VARCHAR | BPCHAR) => Wire::Text,
+            (Kind::Boolean, BOOL) => Wire::Bool,
+            (Kind::Date, DATE) => Wire::Date,
+            (Kind::DateTime, TIMESTAMPTZ) => Wire::TimestampTz,
+            (Kind::Uuid, UUID) => Wire::Uuid,
+            _ => return None,
+        })
+    };
+    Some(kinds.iter().enumerate().map(|(i, k)| wire(i, *k)).collect())
+}
+
+/// Column `i` of `row` decoded as `wire`, or `None` when the generic decoder must handle it.
+pub fn cell(row: &QueryResult, i: usize, wire: Wire) -> Option<Cell> {
+    let value = row.try_as_pg_row()?.try_get_raw(i).ok()?;
     if value.is_null() {
         return Some(Cell::Null);
     }
     if value.format() != PgValueFormat::Binary {
         return None;
     }
-    let oid = value.type_info().oid()?.0;
     let bytes = value.as_bytes().ok()?;
-    match (kind, oid) {
-        (Kind::Int | Kind::BigInt, INT2 | INT4 | INT8) => int(bytes).map(Cell::Int),
-        (Kind::Float, FLOAT4) => Some(Cell::Float(f32::from_be_bytes(bytes.try_into().ok()?) as f64)),
-        (Kind::Float, FLOAT8) => Some(Cell::Float(f64::from_be_bytes(bytes.try_into().ok()?))),
-        (Kind::Decimal, NUMERIC) => numeric(bytes).map(Cell::Decimal),
-        (Kind::String, TEXT | VARCHAR | BPCHAR) => Some(Cell::Text(std::str::from_utf8(bytes).ok()?.to_owned())),
-        (Kind::Boolean, BOOL) => Some(Cell::Bool(*bytes.first()? != 0)),
-        (Kind::Date, DATE) => date(bytes).map(Cell::Date),
-        (Kind::DateTime, TIMESTAMPTZ) => timestamptz(bytes).map(Cell::DateTime),
-        (Kind::Uuid, UUID) => Some(Cell::Uuid(Uuid::from_slice(bytes).ok()?)),
-        _ => None,
+    match wire {
+        Wire::Int => int(bytes).map(Cell::Int),
+        Wire::Float4 => Some(Cell::Float(f32::from_be_bytes(bytes.try_into().ok()?) as f64)),
+        Wire::Float8 => Some(Cell::Float(f64::from_be_bytes(bytes.try_into().ok()?))),
+        Wire::Numeric => numeric(bytes).map(Cell::Decimal),
+        Wire::Text => Some(Cell::Text(std::str::from_utf8(bytes).ok()?.to_owned())),
+        Wire::Bool => Some(Cell::Bool(*bytes.first()? != 0)),
+        Wire::Date => date(bytes).map(Cell::Date),
+        Wire::TimestampTz => timestamptz(bytes).map(Cell::DateTime),
+        Wire::Uuid => Some(Cell::Uuid(Uuid::from_slice(bytes).ok()?)),
     }
 }
 
@@ -89,21 +126,21 @@ pub fn numeric(b: &[u8]) -> Option<Decimal> {
     if !matches!(sign, 0x0000 | 0x4000) || dscale > 28 || b.len() != 8 + 2 * ndigits {
         return None; // NaN, ±Infinity, or beyond Decimal's 28 places
     }
+    // The digits as one base-10000 integer, worth 10000^(weight − ndigits + 1) per unit.
     let mut m: i128 = 0;
     for k in 0..ndigits {
-        let d = word(4 + k)? as i128;
-        let e = 4 * (weight - k as i32) + dscale;
-        let part = if e >= 0 {
-            d.checked_mul(10i128.checked_pow(e as u32)?)?
-        } else {
-            // Only the zero-padded tail of the last group can lie past the display scale.
-            let p = 10i128.checked_pow((-e) as u32)?;
-            if d % p != 0 {
-                return None;
-            }
-            d / p
-        };
-        m = m.checked_add(part)?;
+        m = m.checked_mul(10_000)?.checked_add(word(4 + k)? as i128)?;
+    }
+    let e = 4 * (weight - ndigits as i32 + 1) + dscale;
+    if e >= 0 {
+        m = m.checked_mul(10i128.checked_pow(e as u32)?)?;
+    } else {
+        // Only the zero-padded tail of the last group can lie past the display scale.
+        let p = 10i128.checked_pow((-e) as u32)?;
+        if m % p != 0 {
+            return None;
+        }
+        m /= p;
     }
     if sign == 0x4000 {
         m = -m;

@@ -2,6 +2,7 @@
 //! dialect, and the run that reads rows back as cells.
 use super::catalog::Table;
 use super::dialect::{self, Dialect};
+use super::pg_binary;
 use super::query::Cond;
 use super::values::{Cell, Kind};
 use crate::error::ApiResult;
@@ -224,6 +225,7 @@ pub async fn fetch_placed<C: ConnectionTrait>(
 ) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
     let dialect = sql.dialect;
     let rows = db.query_all_raw(sql.statement()).await?;
+    let wires = rows.first().and_then(|r| pg_binary::wires(r, skip, kinds));
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let lead = if skip > 0 {
@@ -237,7 +239,11 @@ pub async fn fetch_placed<C: ConnectionTrait>(
             None => Vec::with_capacity(kinds.len()),
         };
         for (i, k) in kinds.iter().enumerate() {
-            let cell = Cell::read(row, skip + i, *k, dialect)?;
+            let wire = wires.as_ref().and_then(|w| w[i]);
+            let cell = match wire.and_then(|w| pg_binary::cell(row, skip + i, w)) {
+                Some(cell) => cell,
+                None => Cell::read(row, skip + i, *k, dialect)?,
+            };
             match place {
                 Some((slots, _)) => cells[slots[i]] = cell,
                 None => cells.push(cell),

@@ -128,7 +128,12 @@ fn write_decimal<W: std::fmt::Write>(w: &mut W, d: &Decimal) -> std::fmt::Result
     let m = d.mantissa();
     let scale = d.scale() as usize;
     let mut buf = itoa::Buffer::new();
-    let digits = buf.format(m.unsigned_abs());
+    let abs = m.unsigned_abs();
+    // 64-bit formatting is about twice as fast, and prices fit it.
+    let digits = match u64::try_from(abs) {
+        Ok(small) => buf.format(small),
+        Err(_) => buf.format(abs),
+    };
     if m < 0 {
         w.write_char('-')?;
     }
@@ -218,9 +223,6 @@ fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Cell) -> Cell {
 impl Cell {
     /// Reads column `i` of `row` as `kind` (decimals may be stored as text: see the migrations).
     pub fn read(row: &QueryResult, i: usize, kind: Kind, dialect: &dyn Dialect) -> ApiResult<Cell> {
-        if let Some(cell) = row.try_as_pg_row().and_then(|r| super::pg_binary::cell(r, i, kind)) {
-            return Ok(cell);
-        }
         let cell = match kind {
             Kind::Int => match row.try_get_by_index::<Option<i32>>(i) {
                 Ok(v) => opt(v, |v| Cell::Int(v as i64)),
