@@ -13,6 +13,7 @@ chmod 755 "$WORK"
 need_apt=()
 [ -x "$PG_BIN/initdb" ] || need_apt+=(postgresql-15)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -44,6 +45,9 @@ as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w start >/dev/null
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
   --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
+
+# The graphql-http audit suite (npm, pinned by its lock file) that tests/api/http.rs runs.
+[ -d tests/http-audit/node_modules/graphql-http ] || npm ci --prefix tests/http-audit --no-audit --no-fund >/dev/null
 
 export QG_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export QG_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"

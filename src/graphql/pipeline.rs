@@ -128,8 +128,14 @@ impl PlanCache {
 
 /// The answer to one request: JSON written directly, or the general executor's response.
 pub enum Answer {
+    /// A response written by the direct executor.
     Json(String),
+    /// An executed request's response (with `data`).
     Graphql(Response),
+    /// A request refused before execution (parse, validation, variables, limits): no `data`.
+    Rejected(Vec<ServerError>),
+    /// A mutation or subscription sent over GET.
+    PostOnly,
 }
 
 pub struct Pipeline {
@@ -210,12 +216,21 @@ fn api_error(e: ApiError, key: Option<&str>) -> ServerError {
     err
 }
 
+/// Errors of an executed request (`data` is null).
 fn errors(errs: Vec<ServerError>) -> Answer {
     let mut resp = Response::from_errors(errs);
     for e in &mut resp.errors {
         with_code(e);
     }
     Answer::Graphql(resp)
+}
+
+/// Errors that stop a request before execution.
+fn rejected(mut errs: Vec<ServerError>) -> Answer {
+    for e in &mut errs {
+        with_code(e);
+    }
+    Answer::Rejected(errs)
 }
 
 impl Pipeline {
@@ -282,33 +297,48 @@ impl Pipeline {
         self.schema.execute(req).await.errors
     }
 
-    /// Runs one request for `viewer`, rendering `DateTime`s in `tz`.
-    pub async fn run(&self, state: &AppState, mut req: Request, viewer: Viewer, tz: RequestTz) -> Answer {
+    /// Runs one request for `viewer`, rendering `DateTime`s in `tz`; `query_only` for requests
+    /// that must not change anything (sent over GET).
+    pub async fn run(
+        &self,
+        state: &AppState,
+        mut req: Request,
+        viewer: Viewer,
+        tz: RequestTz,
+        query_only: bool,
+    ) -> Answer {
         let operation = req.operation_name.clone();
         let prepared = match self.prepare(&req.query, operation.as_deref()).await {
             Ok(p) => p,
-            Err(e) => return errors(e),
+            Err(e) => return rejected(e),
         };
         if !prepared.errors.is_empty() {
-            return errors(prepared.errors.clone());
+            return rejected(prepared.errors.clone());
         }
         let Some(def) = collect::operation(&prepared.doc, operation.as_deref()) else {
-            return errors(vec![ServerError::new("unknown operation", None)]);
+            let message = match &operation {
+                Some(name) => format!("the document has no operation named `{name}`"),
+                None => "the document has several operations: name one in `operationName`".to_string(),
+            };
+            return rejected(vec![ServerError::new(message, None)]);
         };
+        if query_only && def.ty != OperationType::Query {
+            return Answer::PostOnly;
+        }
         let invalid = self.index.check_variables(def, &req.variables);
         if !invalid.is_empty() {
-            return errors(invalid);
+            return rejected(invalid);
         }
         collect::apply_variable_defaults(&prepared.doc, operation.as_deref(), &mut req.variables);
         let collected = match &prepared.collected {
             Some(c) => c.clone(),
             None => match collect::collect(&prepared.doc, operation.as_deref(), &self.index, &req.variables) {
                 Ok(c) => Arc::new(c),
-                Err(e) => return errors(vec![api_error(e, None)]),
+                Err(e) => return rejected(vec![api_error(e, None)]),
             },
         };
         if let Err(e) = cost::check(&collected, &req.variables, &self.budget) {
-            return errors(vec![api_error(e, None)]);
+            return rejected(vec![api_error(e, None)]);
         }
         if let Some(f) = direct::ingest_root(&collected) {
             return match direct::ingest(state, &viewer, f, &req.variables).await {

@@ -2,14 +2,14 @@
 use crate::auth::Viewer;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::graphql::pipeline::{Answer, Pipeline};
+use crate::graphql::pipeline::Pipeline;
 use crate::graphql::scalars::parse_tz;
 use crate::graphql::schema::RequestTz;
 use crate::AppState;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{
-    rejection::GraphQLRejection, GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket,
-};
+use async_graphql::Request;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Bytes;
 use axum::extract::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -19,6 +19,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use transport::Media;
 
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
@@ -69,12 +70,6 @@ pub fn router(
     Ok((router, closing))
 }
 
-fn error_response(e: ApiError) -> Response {
-    let err: async_graphql::Error = e.into();
-    let err = err.into_server_error(Default::default());
-    GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response()
-}
-
 /// The caller and zone a request speaks for, from its headers.
 fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, RequestTz), ApiError> {
     let tz = match headers.get("time-zone") {
@@ -117,7 +112,7 @@ fn cors(origins: Option<&str>) -> anyhow::Result<tower_http::cors::CorsLayer> {
 }
 
 /// Over its per-minute allowance a caller gets 429 with a GraphQL error.
-fn rate_limited(s: &Shared, headers: &HeaderMap, peer: SocketAddr) -> Option<Response> {
+fn rate_limited(s: &Shared, headers: &HeaderMap, peer: SocketAddr, media: Media) -> Option<Response> {
     let limiter = s.limiter.as_ref()?;
     let key = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         Some(t) => t.to_string(),
@@ -128,7 +123,7 @@ fn rate_limited(s: &Shared, headers: &HeaderMap, peer: SocketAddr) -> Option<Res
     }
     let mut err = async_graphql::ServerError::new("rate limit exceeded: slow down", None);
     err.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
-    let mut resp = GraphQLResponse::from(async_graphql::Response::from_errors(vec![err])).into_response();
+    let mut resp = transport::rejected(media, vec![err]);
     *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     Some(resp)
 }
@@ -137,30 +132,49 @@ async fn graphql_post(
     State(s): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    body: Bytes,
 ) -> Response {
-    s.requests.fetch_add(1, Ordering::Relaxed);
-    if let Some(resp) = rate_limited(&s, &headers, peer) {
-        return resp;
-    }
-    let (viewer, tz) = match request_context(&headers, &s.state) {
-        Ok(x) => x,
-        Err(e) => return error_response(e),
+    let media = match transport::negotiate(&headers) {
+        Ok(m) => m,
+        Err(resp) => return resp,
     };
-    match s.pipeline.run(&s.state, req.into_inner(), viewer, tz).await {
-        Answer::Json(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Answer::Graphql(resp) => GraphQLResponse::from(resp).into_response(),
+    match transport::read_post(&headers, &body, media) {
+        Ok(req) => serve(&s, peer, &headers, media, req, false).await,
+        Err(resp) => resp,
     }
 }
 
-/// `GET /graphql`: a WebSocket upgrade starts subscriptions (as on `/graphql/ws`); anything else
-/// is a query in the URL or, for a browser, the playground.
+/// Runs one GraphQL request that came over HTTP (`query_only` for GET).
+async fn serve(
+    s: &Shared,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    media: Media,
+    req: Request,
+    query_only: bool,
+) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(resp) = rate_limited(s, headers, peer, media) {
+        return resp;
+    }
+    let (viewer, tz) = match request_context(headers, &s.state) {
+        Ok(x) => x,
+        Err(e) => {
+            let err = async_graphql::Error::from(e).into_server_error(Default::default());
+            return transport::rejected(media, vec![err]);
+        }
+    };
+    transport::respond(media, s.pipeline.run(&s.state, req, viewer, tz, query_only).await)
+}
+
+/// `GET /graphql`: a WebSocket upgrade starts subscriptions (as on `/graphql/ws`); a browser
+/// asking for a page without a query gets the playground; anything else is a query in the URL.
 async fn graphql_get_or_ws(
     State(s): State<Arc<Shared>>,
     peer: ConnectInfo<SocketAddr>,
     req: axum::extract::Request,
 ) -> Response {
-    use axum::extract::{FromRequest, FromRequestParts};
+    use axum::extract::FromRequestParts;
     let upgrade = req.headers().get(header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade {
         let (mut parts, _) = req.into_parts();
@@ -173,22 +187,22 @@ async fn graphql_get_or_ws(
             Err(e) => e.into_response(),
         };
     }
-    let headers = req.headers().clone();
-    let gql = GraphQLRequest::from_request(req, &s).await;
-    graphql_get(State(s), peer, headers, gql).await
-}
-
-async fn graphql_get(
-    State(s): State<Arc<Shared>>,
-    peer: ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    req: Result<GraphQLRequest, GraphQLRejection>,
-) -> Response {
+    let headers = req.headers();
+    let query = req.uri().query();
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
-    match req {
-        Ok(req) if !wants_html => graphql_post(State(s), peer, headers, req).await,
-        _ if s.introspection => Html(crate::http::playground::page()).into_response(),
-        _ => (StatusCode::NOT_FOUND, "the playground is switched off").into_response(),
+    if wants_html && !query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query="))) {
+        return match s.introspection {
+            true => Html(crate::http::playground::page()).into_response(),
+            false => (StatusCode::NOT_FOUND, "the playground is switched off").into_response(),
+        };
+    }
+    let media = match transport::negotiate(headers) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    match transport::read_get(query, media) {
+        Ok(gql) => serve(&s, peer.0, headers, media, gql, true).await,
+        Err(resp) => resp,
     }
 }
 
@@ -286,3 +300,4 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
 }
 
 pub mod playground;
+mod transport;

@@ -3,6 +3,7 @@ mod buckets;
 mod common;
 mod differential;
 mod foundation;
+mod http;
 mod live;
 mod memories;
 mod read;

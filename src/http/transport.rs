@@ -1,0 +1,165 @@
+//! GraphQL over HTTP (the GraphQL Foundation's specification, checked by the `graphql-http`
+//! audit): which requests are accepted, which media type answers, and with which status.
+//!
+//! - POST bodies must be `application/json`: anything else is 415. Browsers send the "simple"
+//!   types (`text/plain`, forms) cross-site without a CORS preflight, so refusing them is also
+//!   the cross-site request guard.
+//! - GET carries queries only; a mutation over GET is 405 with `Allow: POST`.
+//! - `Accept: application/graphql-response+json` is answered in that type: a request refused
+//!   before execution gets 400 (401 for a bad token) and no `data`. Under `application/json`
+//!   (the default) such a response is 200, as clients of that type expect.
+use crate::graphql::pipeline::Answer;
+use async_graphql::{Request, ServerError};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+const JSON: &str = "application/json";
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// The media type a response is written in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Media {
+    Json,
+    GraphqlResponse,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::Json => "application/json",
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+        }
+    }
+}
+
+/// The media type the client accepts (the first of ours its `Accept` lists; `application/json`
+/// without the header), or 406.
+pub fn negotiate(headers: &HeaderMap) -> Result<Media, Response> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(Media::Json);
+    };
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+        if refused {
+            continue;
+        }
+        match essence.as_str() {
+            GRAPHQL_RESPONSE => return Ok(Media::GraphqlResponse),
+            JSON | "application/*" | "*/*" => return Ok(Media::Json),
+            _ => {}
+        }
+    }
+    Err(plain_error(
+        Media::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        format!("responses are {JSON} or {GRAPHQL_RESPONSE}; the Accept header allows neither"),
+    ))
+}
+
+/// The GraphQL request a POST carries, or the response refusing it.
+pub fn read_post(headers: &HeaderMap, body: &Bytes, media: Media) -> Result<Request, Response> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some(JSON) => {}
+        Some(other) => {
+            return Err(plain_error(
+                media,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("POST a JSON body with `Content-Type: {JSON}` (got `{other}`)"),
+            ))
+        }
+        None => {
+            return Err(plain_error(
+                media,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("POST a JSON body with `Content-Type: {JSON}`"),
+            ))
+        }
+    }
+    let params = serde_json::from_slice::<Params>(body).map_err(|e| {
+        plain_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            format!("the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {e}"),
+        )
+    })?;
+    let mut req = Request::new(params.query).variables(params.variables.unwrap_or_default());
+    req.operation_name = params.operation_name;
+    req.extensions = params.extensions.unwrap_or_default();
+    Ok(req)
+}
+
+/// A request's parameters as the specification names them: `query` is required, the others
+/// may be absent or null.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<async_graphql::Variables>,
+    extensions: Option<async_graphql::Extensions>,
+}
+
+/// The GraphQL request in a GET's query string, or the response refusing it.
+pub fn read_get(query: Option<&str>, media: Media) -> Result<Request, Response> {
+    async_graphql::http::parse_query_string(query.unwrap_or("")).map_err(|e| {
+        plain_error(media, StatusCode::BAD_REQUEST, format!("the URL does not carry a GraphQL request: {e}"))
+    })
+}
+
+/// A request refused before it reached GraphQL: one error with `BAD_USER_INPUT`.
+pub fn plain_error(media: Media, status: StatusCode, message: String) -> Response {
+    let mut err = ServerError::new(message, None);
+    err.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+    let mut resp = rejected(media, vec![err]);
+    *resp.status_mut() = status;
+    resp
+}
+
+/// Errors that stopped a request before execution: no `data` entry.
+pub fn rejected(media: Media, errors: Vec<ServerError>) -> Response {
+    let status = match media {
+        Media::Json => StatusCode::OK,
+        Media::GraphqlResponse if errors.iter().any(|e| code(e) == Some("UNAUTHENTICATED")) => StatusCode::UNAUTHORIZED,
+        Media::GraphqlResponse => StatusCode::BAD_REQUEST,
+    };
+    let body = serde_json::json!({ "errors": errors });
+    (status, [(header::CONTENT_TYPE, media.content_type())], body.to_string()).into_response()
+}
+
+fn code(e: &ServerError) -> Option<&str> {
+    match e.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The HTTP response for a pipeline answer.
+pub fn respond(media: Media, answer: Answer) -> Response {
+    let ok = |body: String| (StatusCode::OK, [(header::CONTENT_TYPE, media.content_type())], body).into_response();
+    match answer {
+        Answer::Json(body) => ok(body),
+        Answer::Graphql(resp) => {
+            let body = serde_json::to_string(&resp).unwrap_or_else(|_| "{\"data\":null}".into());
+            let mut out = ok(body);
+            out.headers_mut().extend(resp.http_headers);
+            out
+        }
+        Answer::Rejected(errors) => rejected(media, errors),
+        Answer::PostOnly => {
+            let mut resp = plain_error(
+                media,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "mutations and subscriptions are sent with POST (or subscribed over WebSocket), not GET".into(),
+            );
+            resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            resp
+        }
+    }
+}
