@@ -2,6 +2,9 @@
 use clap::Args;
 use std::{fmt, net::SocketAddr, path::PathBuf};
 
+/// The JWT secret when none is configured: public, so accepted only on a loopback address.
+pub const DEV_JWT_SECRET: &str = "dev-only-insecure-secret";
+
 /// A secret that never prints.
 #[derive(Clone, Default)]
 pub struct Secret(pub String);
@@ -59,7 +62,7 @@ pub struct Config {
     #[arg(
         long,
         env = "JWT_SECRET",
-        default_value = "dev-only-insecure-secret",
+        default_value = DEV_JWT_SECRET,
         hide_default_value = true,
         global = true
     )]
@@ -95,12 +98,19 @@ pub struct Config {
     /// Browser origins allowed to call the API (comma-separated; `*` for any). None when unset.
     #[arg(long, env = "QUANTGRAPH_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
-    /// Requests per minute per token (or per client address without one); 0 turns it off.
+    /// Requests per minute per account (or per client address without a valid token); 0 turns it off.
     #[arg(long, env = "QUANTGRAPH_RATE_LIMIT", default_value_t = 0, global = true)]
     pub rate_limit: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated addresses or CIDR blocks);
+    /// the client of a request from anywhere else is its peer address.
+    #[arg(long, env = "QUANTGRAPH_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// Live subscriptions one WebSocket connection may hold.
     #[arg(long, env = "QUANTGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 100, global = true)]
     pub max_subscriptions_per_connection: usize,
+    /// Live subscriptions the whole process may hold (of every kind, over all connections).
+    #[arg(long, env = "QUANTGRAPH_MAX_SUBSCRIPTIONS", default_value_t = 100_000, global = true)]
+    pub max_subscriptions: usize,
     /// WebSocket connections one token (or one client address without a token) may hold.
     #[arg(long, env = "QUANTGRAPH_MAX_CONNECTIONS_PER_TOKEN", default_value_t = 1000, global = true)]
     pub max_connections_per_token: usize,

@@ -13,6 +13,8 @@ pub enum ApiError {
     TooComplex(String),
     /// A backing service (Redis, Qdrant) cannot be reached; the rest of the API still works.
     Unavailable(String),
+    /// The caller (or everyone at once) asks faster than the gateway serves: retry later.
+    RateLimited(String),
     /// Logged where it happens; clients see only "internal error".
     Internal(String),
 }
@@ -27,6 +29,7 @@ impl ApiError {
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::TooComplex(_) => "QUERY_TOO_COMPLEX",
             ApiError::Unavailable(_) => "UNAVAILABLE",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -40,7 +43,8 @@ impl ApiError {
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::TooComplex(m)
-            | ApiError::Unavailable(m) => m.clone(),
+            | ApiError::Unavailable(m)
+            | ApiError::RateLimited(m) => m.clone(),
             ApiError::Internal(_) => "internal error".into(),
         }
     }

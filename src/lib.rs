@@ -39,6 +39,10 @@ pub struct AppState {
     pub snapshot_ttl: std::time::Duration,
     /// Users' vector memories (embedded qdrant-edge or a Qdrant server).
     pub memories: vector::Memories,
+    /// Password hashing, capped so a burst of logins cannot take every core.
+    pub passwords: std::sync::Arc<auth::PasswordWork>,
+    /// Accounts recently seen to exist (a deleted account's token is refused).
+    pub live_accounts: std::sync::Arc<auth::LiveAccounts>,
 }
 
 pub use startup::App;

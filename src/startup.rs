@@ -14,6 +14,31 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// Sign-ins waiting for a password-hashing slot before more are refused with `RATE_LIMITED`.
+const PASSWORD_QUEUE: usize = 32;
+/// How long an account seen to exist is trusted before its tokens' next look-up.
+const LIVE_ACCOUNT_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The public development secret lets anyone mint admin tokens: it is accepted only on loopback,
+/// and a secret for any other address must be at least 32 bytes.
+fn check_secret(config: &Config) -> anyhow::Result<()> {
+    let secret = &config.jwt_secret.0;
+    if config.bind.ip().is_loopback() {
+        return Ok(());
+    }
+    if secret == crate::config::DEV_JWT_SECRET {
+        anyhow::bail!(
+            "JWT_SECRET is not set: with the public development secret anyone could mint admin tokens. \
+             Set JWT_SECRET to 32 or more random bytes (e.g. `openssl rand -base64 48`) to serve on {}",
+            config.bind
+        );
+    }
+    if secret.split(',').next().unwrap_or("").trim().len() < 32 {
+        anyhow::bail!("JWT_SECRET is shorter than 32 bytes: use 32 or more random bytes to serve on {}", config.bind);
+    }
+    Ok(())
+}
+
 /// A started gateway: bound to `addr`, serving until dropped or `stop`ped.
 pub struct App {
     pub addr: SocketAddr,
@@ -33,6 +58,7 @@ pub struct Startup {
 impl App {
     /// Connects, migrates, builds the schema and binds `config.bind` (port 0 picks a free port).
     pub async fn build(config: &Config, startup: Startup) -> anyhow::Result<App> {
+        check_secret(config)?;
         let default_tz =
             parse_tz(&config.timezone).map_err(|e| anyhow::anyhow!("QUANTGRAPH_TIMEZONE: {}", e.message()))?;
         let mut db = Db::connect(config).await?;
@@ -64,6 +90,11 @@ impl App {
                 Some(url) => crate::events::EventBus::with_redis(url, &config.redis_prefix).await?,
                 None => crate::events::EventBus::local(),
             },
+            passwords: Arc::new(crate::auth::PasswordWork::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                PASSWORD_QUEUE,
+            )),
+            live_accounts: Arc::new(crate::auth::LiveAccounts::new(100_000, LIVE_ACCOUNT_TTL)),
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },

@@ -18,7 +18,7 @@ const UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"#;
 pub const TABLES: [&str; 3] = ["market_candles", "ohlcv_data", "workflow_execution_logs"];
 
 /// (table, trigger function body building the row object)
-fn tables() -> [(&'static str, String); 3] {
+pub(crate) fn tables() -> [(&'static str, String); 3] {
     [
         (
             "market_candles",

@@ -2,6 +2,7 @@
 use crate::error::{ApiError, ApiResult};
 use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -31,6 +32,10 @@ pub struct Claims {
     pub sub: String,
     pub role: Role,
     pub exp: usize,
+    /// Issued at sign-in for the account `sub`: valid only while that account exists. Tokens
+    /// minted by an operator (`quantgraph token`, `issueToken`) name no account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acct: bool,
 }
 
 /// The caller of one request.
@@ -86,26 +91,106 @@ impl Tokens {
         Tokens { current, previous: parts.collect() }
     }
 
+    /// A token for `sub` (any subject an operator names).
     pub fn issue(&self, sub: &str, role: Role, ttl_secs: u64) -> ApiResult<String> {
-        let exp = (chrono::Utc::now().timestamp() as u64 + ttl_secs) as usize;
-        encode(
-            &Header::default(),
-            &Claims { sub: sub.into(), role, exp },
-            &EncodingKey::from_secret(self.current.as_bytes()),
-        )
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        self.sign(Claims { sub: sub.into(), role, exp: expiry(ttl_secs), acct: false })
+    }
+
+    /// A sign-in token of the account `id`: refused once the account is deleted.
+    pub fn issue_for_account(&self, id: Uuid, role: Role, ttl_secs: u64) -> ApiResult<String> {
+        self.sign(Claims { sub: id.to_string(), role, exp: expiry(ttl_secs), acct: true })
+    }
+
+    fn sign(&self, claims: Claims) -> ApiResult<String> {
+        encode(&Header::default(), &claims, &EncodingKey::from_secret(self.current.as_bytes()))
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// The viewer a bearer token stands for.
     pub fn verify(&self, token: &str) -> ApiResult<Viewer> {
+        self.verify_account(token).map(|(viewer, _)| viewer)
+    }
+
+    /// The viewer a bearer token stands for, and the account it was issued for (if any).
+    pub fn verify_account(&self, token: &str) -> ApiResult<(Viewer, Option<Uuid>)> {
         let validation = Validation::default();
         for secret in std::iter::once(&self.current).chain(self.previous.iter()) {
             if let Ok(data) = decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation) {
                 let user = Uuid::parse_str(&data.claims.sub).ok();
-                return Ok(Viewer { user, role: data.claims.role });
+                let account = user.filter(|_| data.claims.acct);
+                return Ok((Viewer { user, role: data.claims.role }, account));
             }
         }
         Err(ApiError::Unauthenticated("invalid or expired token".into()))
+    }
+}
+
+fn expiry(ttl_secs: u64) -> usize {
+    (chrono::Utc::now().timestamp() as u64 + ttl_secs) as usize
+}
+
+/// Password hashing (argon2: tens of milliseconds of one core each) runs on the blocking pool,
+/// at most `parallel` at a time; up to `queue` more callers wait, and past that a caller is told
+/// to retry: a burst of logins cannot take every core from the rest of the API.
+pub struct PasswordWork {
+    permits: tokio::sync::Semaphore,
+    admitted: AtomicUsize,
+    bound: usize,
+}
+
+impl PasswordWork {
+    pub fn new(parallel: usize, queue: usize) -> Self {
+        let parallel = parallel.max(1);
+        PasswordWork {
+            permits: tokio::sync::Semaphore::new(parallel),
+            admitted: AtomicUsize::new(0),
+            bound: parallel + queue,
+        }
+    }
+
+    /// Runs `f` (a hash or a verification) in turn, or refuses with `RATE_LIMITED`.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let before = self.admitted.fetch_add(1, Ordering::SeqCst);
+        let _leave = Leave(&self.admitted);
+        if before >= self.bound {
+            return Err(ApiError::RateLimited("too many sign-ins at once: retry in a moment".into()));
+        }
+        let _permit = self.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
+/// Accounts recently seen to exist, so a token's account is looked up at most once per `ttl`:
+/// a deleted account's tokens stop working at once on the replica that deleted it and within
+/// `ttl` on the others.
+pub struct LiveAccounts {
+    seen: std::sync::Mutex<lru::LruCache<Uuid, std::time::Instant>>,
+    ttl: std::time::Duration,
+}
+
+impl LiveAccounts {
+    pub fn new(capacity: usize, ttl: std::time::Duration) -> Self {
+        let capacity = std::num::NonZeroUsize::new(capacity.max(1)).expect("non-zero");
+        LiveAccounts { seen: std::sync::Mutex::new(lru::LruCache::new(capacity)), ttl }
+    }
+
+    pub fn fresh(&self, id: Uuid) -> bool {
+        let mut seen = self.seen.lock().expect("live accounts");
+        seen.get(&id).is_some_and(|at| at.elapsed() < self.ttl)
+    }
+
+    pub fn mark(&self, id: Uuid) {
+        self.seen.lock().expect("live accounts").put(id, std::time::Instant::now());
+    }
+
+    pub fn forget(&self, id: Uuid) {
+        self.seen.lock().expect("live accounts").pop(&id);
     }
 }
 

@@ -127,11 +127,20 @@ pub fn numeric(b: &[u8]) -> Option<Decimal> {
         return None; // NaN, ±Infinity, or beyond Decimal's 28 places
     }
     // The digits as one base-10000 integer, worth 10000^(weight − ndigits + 1) per unit.
+    let e = 4 * (weight - ndigits as i32 + 1) + dscale;
+    if e >= 0 && 4 * ndigits as i32 + e <= 18 {
+        // Prices: below 10^18, so 64-bit arithmetic does (128-bit multiplies cost more).
+        let mut m: u64 = 0;
+        for k in 0..ndigits {
+            m = m * 10_000 + word(4 + k)? as u64;
+        }
+        let m = (m * 10u64.pow(e as u32)) as i64;
+        return Some(Decimal::new(if sign == 0x4000 { -m } else { m }, dscale as u32));
+    }
     let mut m: i128 = 0;
     for k in 0..ndigits {
         m = m.checked_mul(10_000)?.checked_add(word(4 + k)? as i128)?;
     }
-    let e = 4 * (weight - ndigits as i32 + 1) + dscale;
     if e >= 0 {
         m = m.checked_mul(10i128.checked_pow(e as u32)?)?;
     } else {
@@ -206,6 +215,26 @@ mod tests {
             let d = numeric(&wire(text)).unwrap_or_else(|| panic!("{text} not decoded"));
             assert_eq!(d.to_string(), text, "{text}");
             assert_eq!(d, Decimal::from_str(text).unwrap());
+        }
+    }
+
+    #[test]
+    fn random_numerics_decode_as_their_text_parses() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..20_000 {
+            let int: u64 = match rng.gen_range(0..3) {
+                0 => rng.gen_range(0..1000),
+                1 => rng.gen_range(0..10_000_000_000),
+                _ => rng.gen(),
+            };
+            let scale = rng.gen_range(0..=8);
+            let frac: String = (0..scale).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
+            let sign = if rng.gen_bool(0.3) { "-" } else { "" };
+            let text = if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
+            let want = Decimal::from_str(&text).unwrap();
+            let got = numeric(&wire(&text)).unwrap_or_else(|| panic!("{text} not decoded"));
+            assert_eq!((got, got.scale()), (want, want.scale()), "{text}");
         }
     }
 

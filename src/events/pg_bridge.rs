@@ -29,14 +29,24 @@ pub fn start(db: &DatabaseConnection, bus: EventBus) {
     });
 }
 
+/// The row of an event announced by `{table, id}`, read as the trigger would have sent it.
+async fn read_announced(pool: &sqlx::PgPool, v: &serde_json::Value) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let (Some(table), Some(id)) = (v["table"].as_str(), v["id"].as_str()) else { return Ok(None) };
+    let Some(sql) = migration::event_row_query(table) else { return Ok(None) };
+    let text: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
 async fn run(pool: &sqlx::PgPool, bus: &EventBus) -> Result<(), sqlx::Error> {
-    // The lock lives on a connection held for as long as this replica forwards.
-    let mut lock_conn = pool.acquire().await?;
+    // The lock lives on a connection held for as long as this replica forwards, taken out of
+    // the pool: when forwarding stops, the connection closes and the lock goes with it (back
+    // in the pool it would keep the lock, and no replica would forward again).
+    let mut lock_conn = pool.acquire().await?.detach();
     if bus.is_shared() {
         loop {
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(LEADER_LOCK)
-                .fetch_one(&mut *lock_conn)
+                .fetch_one(&mut lock_conn)
                 .await?;
             if got {
                 break;
@@ -49,7 +59,18 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus) -> Result<(), sqlx::Error> {
     tracing::info!("forwarding database events");
     loop {
         let n = listener.recv().await?;
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(n.payload()) else { continue };
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(n.payload()) else { continue };
+        if v["row"].is_null() {
+            // Too large to travel in the notification: announced by id, read here.
+            match read_announced(pool, &v).await {
+                Ok(Some(row)) => v["row"] = row,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "an announced event row could not be read");
+                    continue;
+                }
+            }
+        }
         let (Some(table), Some(row)) = (v["table"].as_str(), v["row"].as_object()) else { continue };
         if let Some(t) = topic(table, row) {
             bus.publish(&t, Arc::new(v.clone()));

@@ -176,13 +176,10 @@ pub fn register(
             let rx = state.events.subscribe(&format!("snapshot:{t}"));
             let s = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |ev| {
                 let t = t.clone();
-                async move {
-                    let p = ev.ok()?;
-                    Snapshot::parse(&t, p["json"].as_str()?)
-                        .map(|s| Ok::<_, async_graphql::Error>(FieldValue::owned_any(s)))
-                }
+                async move { Snapshot::parse(&t, ev.ok()?["json"].as_str()?) }
             });
-            Ok(s)
+            Ok(super::subscriptions::slotted(&ctx, s.boxed())?
+                .map(|s| Ok::<_, async_graphql::Error>(FieldValue::owned_any(s))))
         })
     })
     .argument(mt())

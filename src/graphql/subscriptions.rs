@@ -19,6 +19,8 @@ use async_graphql::Value as GqlValue;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 
 /// Most rows a `since` replay sends before switching to live rows.
@@ -28,35 +30,55 @@ fn table(name: &str) -> &'static Table {
     Catalog::get().table(name)
 }
 
-/// The subscriptions one connection may still open; a stream gives its slot back when dropped.
+/// The subscriptions one connection may hold, and the process-wide count they share: every
+/// kind of subscription takes a slot of both for as long as it lives.
 #[derive(Clone)]
-pub struct Slots(std::sync::Arc<std::sync::atomic::AtomicUsize>, usize);
+pub struct Slots {
+    connection: Arc<AtomicUsize>,
+    per_connection: usize,
+    process: Arc<AtomicUsize>,
+    per_process: usize,
+}
 
 impl Slots {
-    pub fn new(max: usize) -> Self {
-        Slots(Default::default(), max)
+    pub fn new(per_connection: usize, process: Arc<AtomicUsize>, per_process: usize) -> Self {
+        Slots { connection: Default::default(), per_connection, process, per_process }
     }
 }
 
-struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+/// A held slot of a counter, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        if counter.fetch_add(1, SeqCst) >= max {
+            counter.fetch_sub(1, SeqCst);
+            return None;
+        }
+        Some(Slot(counter.clone()))
+    }
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.fetch_sub(1, SeqCst);
     }
 }
 
-/// Takes a slot of the connection (if the transport keeps count) for as long as `s` lives.
-fn slotted<T: Send + 'static>(
+/// Takes a slot of the connection and of the process (if the transport keeps count) for as
+/// long as `s` lives.
+pub(crate) fn slotted<T: Send + 'static>(
     ctx: &async_graphql::dynamic::ResolverContext<'_>,
     s: BoxStream<'static, T>,
 ) -> Result<BoxStream<'static, T>, ApiError> {
     let Ok(slots) = ctx.data::<Slots>() else { return Ok(s) };
-    if slots.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= slots.1 {
-        slots.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        return Err(ApiError::TooComplex(format!("at most {} subscriptions per connection", slots.1)));
-    }
-    let slot = Slot(slots.0.clone());
+    let Some(mine) = Slot::take(&slots.connection, slots.per_connection) else {
+        return Err(ApiError::TooComplex(format!("at most {} subscriptions per connection", slots.per_connection)));
+    };
+    let Some(shared) = Slot::take(&slots.process, slots.per_process) else {
+        return Err(ApiError::RateLimited("the server holds as many subscriptions as it may: retry later".into()));
+    };
+    let slot = (mine, shared);
     Ok(s.map(move |x| {
         let _held = &slot;
         x
@@ -407,9 +429,9 @@ pub fn register(
                     Cond::Cmp(cd, Op::Gt, Cell::Date(s)),
                 ])
             });
-            Ok(subscribe_with_replay(state, t, topics, cond, vec![(cd, false), (ct, false), (cr, false)])
-                .await?
-                .map(|r| r.map(FieldValue::owned_any)))
+            let feed =
+                subscribe_with_replay(state, t, topics, cond, vec![(cd, false), (ct, false), (cr, false)]).await?;
+            Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any)))
         })
     })
     .argument(InputValue::new("tickers", TypeRef::named_nn_list_nn("TickerKey")))
@@ -445,9 +467,8 @@ pub fn register(
                     )
                 })
                 .collect();
-            Ok(subscribe_with_replay(state, table("workflow_execution_logs"), topics, None, vec![])
-                .await?
-                .map(|r| r.map(FieldValue::owned_any)))
+            let feed = subscribe_with_replay(state, table("workflow_execution_logs"), topics, None, vec![]).await?;
+            Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any)))
         })
     })
     .argument(

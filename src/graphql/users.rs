@@ -73,13 +73,11 @@ async fn register_user(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
     if password.chars().count() < 8 {
         return Err(ApiError::bad("password: at least 8 characters"));
     }
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let hash = state.passwords.run(move || hash_password(&password)).await??;
     let id = Uuid::new_v4();
     accounts::create(&state.db, id, email, hash).await?;
     let user = user_row(&state.db.write, id).await?;
-    Ok(AuthPayload { token: state.tokens.issue(&id.to_string(), Role::User, LOGIN_TTL_SECS)?, user })
+    Ok(AuthPayload { token: state.tokens.issue_for_account(id, Role::User, LOGIN_TTL_SECS)?, user })
 }
 
 async fn login(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
@@ -88,15 +86,13 @@ async fn login(ctx: &ResolverContext<'_>) -> ApiResult<AuthPayload> {
     let password = arg_str(ctx, "password")?;
     let wrong = || ApiError::Unauthenticated("wrong e-mail or password".into());
     let (id, phc, role) = accounts::credentials(&state.db, email).await?.ok_or_else(wrong)?;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ok = state.passwords.run(move || verify_password(&password, &phc)).await?;
     if !ok {
         return Err(wrong());
     }
     let role = Role::parse(&role).unwrap_or(Role::User);
     let user = user_row(&state.db.write, id).await?;
-    Ok(AuthPayload { token: state.tokens.issue(&id.to_string(), role, LOGIN_TTL_SECS)?, user })
+    Ok(AuthPayload { token: state.tokens.issue_for_account(id, role, LOGIN_TTL_SECS)?, user })
 }
 
 async fn connect_broker(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
@@ -253,6 +249,7 @@ async fn delete_user(ctx: &ResolverContext<'_>) -> ApiResult<bool> {
     // leave a collection nobody owns.
     state.memories.drop_user(id).await?;
     tables::delete(&state.db, users, &Cond::Cmp(users.col("id").unwrap(), Op::Eq, Cell::Uuid(id))).await?;
+    state.live_accounts.forget(id);
     Ok(true)
 }
 

@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use transport::Media;
 
@@ -29,12 +29,16 @@ struct Shared {
     sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     max_sockets: usize,
     max_subscriptions: usize,
+    /// Live subscriptions of the whole process, and how many it may hold.
+    subscriptions: Arc<AtomicUsize>,
+    max_process_subscriptions: usize,
     limiter: Option<Limiter>,
     state: AppState,
     /// Becomes true when the server shuts down.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
     requests: AtomicU64,
     introspection: bool,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The router of a gateway with `state` and its request `pipeline`, and the switch that tells
@@ -46,17 +50,22 @@ pub fn router(
 ) -> anyhow::Result<(Router, Arc<tokio::sync::watch::Sender<bool>>)> {
     let limiter = std::num::NonZeroU32::new(config.rate_limit)
         .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
+    let trusted_proxies = client::parse_proxies(config.trusted_proxies.as_deref())?;
     let shared = Arc::new(Shared {
         pipeline,
         closing: Arc::new(tokio::sync::watch::channel(false).0),
         sockets: Default::default(),
         max_sockets: config.max_connections_per_token,
         max_subscriptions: config.max_subscriptions_per_connection,
+        subscriptions: Default::default(),
+        max_process_subscriptions: config.max_subscriptions,
         limiter,
         state,
         requests: AtomicU64::new(0),
         introspection: config.introspection,
+        trusted_proxies,
     });
+    prune_limiter(Arc::downgrade(&shared));
     let router = Router::new()
         .route("/graphql", get(graphql_get_or_ws).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
@@ -70,8 +79,9 @@ pub fn router(
     Ok((router, closing))
 }
 
-/// The caller and zone a request speaks for, from its headers.
-fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, RequestTz), ApiError> {
+/// The caller and zone a request speaks for, from its headers. A token whose account has been
+/// deleted no longer speaks for anyone.
+async fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, RequestTz), ApiError> {
     let tz = match headers.get("time-zone") {
         Some(v) => parse_tz(v.to_str().map_err(|_| ApiError::bad("Time-Zone header is not text"))?)?,
         None => state.default_tz,
@@ -82,11 +92,25 @@ fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewer, Req
             let token = v
                 .strip_prefix("Bearer ")
                 .ok_or_else(|| ApiError::Unauthenticated("use `Authorization: Bearer <token>`".into()))?;
-            state.tokens.verify(token.trim())?
+            verified(state, token.trim()).await?
         }
         None => state.unauthenticated.clone(),
     };
     Ok((viewer, RequestTz(tz)))
+}
+
+/// The viewer of a token, if its signature holds and its account (sign-in tokens) exists.
+pub(crate) async fn verified(state: &AppState, token: &str) -> Result<Viewer, ApiError> {
+    let (viewer, account) = state.tokens.verify_account(token)?;
+    if let Some(id) = account {
+        if !state.live_accounts.fresh(id) {
+            if !crate::service::accounts::exists(&state.db, id).await? {
+                return Err(ApiError::Unauthenticated("the account of this token no longer exists".into()));
+            }
+            state.live_accounts.mark(id);
+        }
+    }
+    Ok(viewer)
 }
 
 /// The CORS policy for the configured origins (no CORS headers when none are configured).
@@ -111,12 +135,23 @@ fn cors(origins: Option<&str>) -> anyhow::Result<tower_http::cors::CorsLayer> {
     })
 }
 
-/// Over its per-minute allowance a caller gets 429 with a GraphQL error.
-fn rate_limited(s: &Shared, headers: &HeaderMap, peer: SocketAddr, media: Media) -> Option<Response> {
+/// Over its per-minute allowance a caller gets 429 with a GraphQL error. The allowance is per
+/// account (or role, for tokens without one), else per client address: a token cannot be
+/// respelled into a new allowance, and anonymous clients behind a trusted proxy are told apart.
+fn rate_limited(
+    s: &Shared,
+    viewer: Option<&Viewer>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    media: Media,
+) -> Option<Response> {
     let limiter = s.limiter.as_ref()?;
-    let key = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(t) => t.to_string(),
-        None => format!("addr:{}", peer.ip()),
+    let key = match viewer {
+        Some(Viewer { user: Some(id), .. }) => format!("user:{id}"),
+        Some(v) if v.role != crate::auth::Role::Anonymous && headers.contains_key(header::AUTHORIZATION) => {
+            format!("role:{:?}", v.role)
+        }
+        _ => format!("addr:{}", client::address(headers, peer.ip(), &s.trusted_proxies)),
     };
     if limiter.check_key(&key).is_ok() {
         return None;
@@ -126,6 +161,22 @@ fn rate_limited(s: &Shared, headers: &HeaderMap, peer: SocketAddr, media: Media)
     let mut resp = transport::rejected(media, vec![err]);
     *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     Some(resp)
+}
+
+/// Forgets the allowances of callers quiet for a while, once a minute: the limiter's memory
+/// follows the callers of the last minute, not every key ever seen.
+fn prune_limiter(shared: std::sync::Weak<Shared>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(s) = shared.upgrade() else { return };
+            if let Some(l) = &s.limiter {
+                l.retain_recent();
+                l.shrink_to_fit();
+            }
+        }
+    });
 }
 
 async fn graphql_post(
@@ -154,10 +205,11 @@ async fn serve(
     query_only: bool,
 ) -> Response {
     s.requests.fetch_add(1, Ordering::Relaxed);
-    if let Some(resp) = rate_limited(s, headers, peer, media) {
+    let context = request_context(headers, &s.state).await;
+    if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, media) {
         return resp;
     }
-    let (viewer, tz) = match request_context(headers, &s.state) {
+    let (viewer, tz) = match context {
         Ok(x) => x,
         Err(e) => {
             let err = async_graphql::Error::from(e).into_server_error(Default::default());
@@ -237,7 +289,9 @@ async fn graphql_ws(
                     .map(|v| v.trim_start_matches("Bearer ").trim().to_string())
                     .or_else(|| payload.get("token").and_then(|v| v.as_str()).map(String::from));
                 let viewer = match &token {
-                    Some(t) => init_state.state.tokens.verify(t).map_err(|e| async_graphql::Error::new(e.message()))?,
+                    Some(t) => {
+                        verified(&init_state.state, t).await.map_err(|e| async_graphql::Error::new(e.message()))?
+                    }
                     None => init_state.state.unauthenticated.clone(),
                 };
                 let key = token.unwrap_or_else(|| format!("addr:{}", peer.ip()));
@@ -253,7 +307,11 @@ async fn graphql_ws(
                 let mut data = async_graphql::Data::default();
                 data.insert(viewer);
                 data.insert(RequestTz(init_state.state.default_tz));
-                data.insert(crate::graphql::subscriptions::Slots::new(init_state.max_subscriptions));
+                data.insert(crate::graphql::subscriptions::Slots::new(
+                    init_state.max_subscriptions,
+                    init_state.subscriptions.clone(),
+                    init_state.max_process_subscriptions,
+                ));
                 Ok(data)
             })
             .keepalive_timeout(std::time::Duration::from_secs(60))
@@ -299,5 +357,6 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+mod client;
 pub mod playground;
 mod transport;

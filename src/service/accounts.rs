@@ -22,6 +22,14 @@ pub async fn create(db: &Db, id: Uuid, email: String, password_hash: String) -> 
     Ok(())
 }
 
+/// Whether the account `id` exists (read from the primary: a token minted a moment ago must
+/// find its account).
+pub async fn exists(db: &Db, id: Uuid) -> ApiResult<bool> {
+    let mut sql = Sql::with_dialect(db.dialect);
+    sql.push("SELECT 1 FROM \"users\" WHERE \"id\" = ").param(Value::Uuid(Some(id)));
+    Ok(db.write.query_one_raw(sql.statement()).await?.is_some())
+}
+
 /// What a login checks: the id, password hash (PHC string) and role of an e-mail's account.
 pub async fn credentials(db: &Db, email: String) -> ApiResult<Option<(Uuid, String, String)>> {
     let mut sql = Sql::with_dialect(db.dialect);

@@ -157,6 +157,14 @@ impl Ws {
     }
 
     pub async fn connect_to(app: &TestApp, path: &str, token: Option<&str>, legacy: bool) -> Ws {
+        let (ws, ack) = Ws::init(app, path, token, legacy).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
+    /// Opens a connection and sends `connection_init`: the connection and the server's reply
+    /// (`Null` if the server closed it without one).
+    pub async fn init(app: &TestApp, path: &str, token: Option<&str>, legacy: bool) -> (Ws, Value) {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut req = format!("ws://{}{path}", app.app.addr).into_client_request().unwrap();
         let proto = if legacy { "graphql-ws" } else { "graphql-transport-ws" };
@@ -168,9 +176,8 @@ impl Ws {
             None => json!({}),
         };
         ws.send(json!({ "type": "connection_init", "payload": payload })).await;
-        let ack = ws.recv(std::time::Duration::from_secs(5)).await.expect("connection_ack");
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        ws
+        let reply = ws.recv(std::time::Duration::from_secs(5)).await.unwrap_or(Value::Null);
+        (ws, reply)
     }
 
     pub async fn send(&mut self, v: Value) {

@@ -252,12 +252,22 @@ async fn connections_and_subscriptions_are_limited() {
     // A finished subscription gives its slot back.
     ws.send(json!({ "id": kept, "type": "complete" })).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // The freed slot takes a new subscription: it is not refused, and it is live (a candle
+    // written now reaches it).
     ws.subscribe("4", SUB, json!({ "s": ["LIM"] })).await;
     let m = ws.recv(Duration::from_millis(500)).await;
     assert!(
         m.is_none() || m.as_ref().is_some_and(|m| m["type"] == "complete" && m["id"] != "4"),
         "the fourth subscription was refused: {m:?}"
     );
+    ingest(&app, &svc(&app), vec![candle("LIM", 0, 10.0)]).await;
+    let mut seen = HashSet::new();
+    while let Some(m) = ws.recv(Duration::from_secs(2)).await {
+        if m["type"] == "next" {
+            seen.insert(m["id"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(seen.contains("4"), "the subscription that took the freed slot got nothing: {seen:?}");
     let _second = Ws::connect(&app, None, false).await;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("ws://{}/graphql/ws", app.app.addr).into_client_request().unwrap();
@@ -323,5 +333,39 @@ async fn daily_bars_reach_subscribers_with_their_database_ids() {
             assert_eq!(got["data"]["ohlcvBars"]["close"], "12346.0000", "{got}");
             assert_eq!(got["data"]["ohlcvBars"]["id"], id);
         }
+    }
+}
+
+/// NOTIFY refuses payloads over 8,000 bytes: a plain-SQL execution with a 20 KB result must
+/// still be stored, and still reach its subscriber, whole.
+#[tokio::test]
+async fn a_plain_sql_write_too_large_to_notify_is_stored_and_delivered() {
+    for backend in backends().into_iter().filter(|b| *b == Backend::Postgres) {
+        let app = spawn(backend).await;
+        let (auth, _) = register(&app, "big@example.com").await;
+        let w = as_role(
+            &app,
+            &auth,
+            r#"mutation { createWorkflow(input: { name: "big", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+            json!({}),
+        )
+        .await;
+        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
+        let mut ws = Ws::connect(&app, Some(auth.trim_start_matches("Bearer ")), false).await;
+        ws.subscribe("1", "subscription { workflowExecution { status result } }", json!({})).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let blob = "x".repeat(20_000);
+        let sql = app.sql().await;
+        use sea_orm::ConnectionTrait;
+        sql.execute_unprepared(&format!(
+            "INSERT INTO workflow_execution_logs (id, workflow_id, status, result) \
+             VALUES (gen_random_uuid(), '{wid}', 'success', '{{\"blob\": \"{blob}\"}}'::jsonb)"
+        ))
+        .await
+        .expect("a large plain-SQL write is stored");
+        let got = ws.next_data(T).await.expect("delivered");
+        let e = &got["data"]["workflowExecution"];
+        assert_eq!(e["status"], "success", "{got}");
+        assert_eq!(e["result"]["blob"].as_str().map(str::len), Some(20_000));
     }
 }

@@ -1,4 +1,5 @@
 //! Black-box tests: the real app on a random port, over HTTP, against SQLite and PostgreSQL.
+mod abuse;
 mod buckets;
 mod common;
 mod differential;

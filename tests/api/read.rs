@@ -78,11 +78,26 @@ async fn where_operators_combine() {
         assert_eq!(count(json!({ "name": { "ilike": "hoa%" } })).await, 2);
         assert_eq!(count(json!({ "symbol": { "isNull": true } })).await, 0);
         assert_eq!(count(json!({ "ticker": { "gte": "X", "lt": "Z" } })).await, 1);
-        // Decimal comparisons are numeric on both backends, not textual.
+        // Decimal comparisons are numeric on both backends, not textual: the filtered rows are
+        // exactly those whose close is numerically above the bound (as text, "100.00" < "99.5").
+        let all = app
+            .data(r#"{ ohlcvData(first: 1000, where: { ticker: { eq: "AAPL" } }) { nodes { close } } }"#, json!({}))
+            .await;
+        let closes: Vec<f64> = all["ohlcvData"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["close"].as_str().unwrap().parse().unwrap())
+            .collect();
+        let want = closes.iter().filter(|c| **c > 99.5).count();
+        assert!(want > 0, "{backend:?}: the demo data has AAPL closes above 99.5");
         let d = app
             .data(r#"{ ohlcvData(first: 1000, where: { ticker: { eq: "AAPL" }, close: { gt: "99.5" } }) { totalCount nodes { close } } }"#, json!({}))
             .await;
-        for n in d["ohlcvData"]["nodes"].as_array().unwrap() {
+        let nodes = d["ohlcvData"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), want, "{backend:?}");
+        assert_eq!(d["ohlcvData"]["totalCount"], want.to_string(), "{backend:?}");
+        for n in nodes {
             assert!(n["close"].as_str().unwrap().parse::<f64>().unwrap() > 99.5);
         }
     }

@@ -116,20 +116,31 @@ async fn a_user_never_sees_another_users_rows() {
         )
         .await;
         let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
-        as_role(&app, &a, "mutation($id: UUID!) { runWorkflow(id: $id) { status } }", json!({ "id": wid })).await;
-        as_role(
+        let run =
+            as_role(&app, &a, "mutation($id: UUID!) { runWorkflow(id: $id) { status } }", json!({ "id": wid })).await;
+        assert_eq!(run["data"]["runWorkflow"]["status"], "pending", "{backend:?}: {run}");
+        let set = as_role(
             &app,
             &a,
             r#"mutation { setPortfolioAllocations(allocations: [{ symbol: "HPG", allocationPct: 60 }]) { id } }"#,
             json!({}),
         )
         .await;
+        assert_eq!(set["data"]["setPortfolioAllocations"].as_array().map(Vec::len), Some(1), "{backend:?}: {set}");
         let paths = [
             "{ workflows { totalCount nodes { id } } }",
             "{ workflowExecutionLogs { totalCount } }",
             "{ portfolioAllocations { totalCount } }",
             "{ users { totalCount nodes { id } } }",
         ];
+        // The owner sees each of its rows (and only its own account)…
+        for q in paths {
+            let r = as_role(&app, &a, q, json!({})).await;
+            let root = r["data"].as_object().unwrap().values().next().unwrap();
+            let n: i64 = root["totalCount"].as_str().unwrap().parse().unwrap();
+            assert_eq!(n, 1, "{backend:?}: the owner's own rows: {q}: {r}");
+        }
+        // …and the other user none of them.
         for q in paths {
             let r = as_role(&app, &b, q, json!({})).await;
             let root = r["data"].as_object().unwrap().values().next().unwrap();
