@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::QueryResult;
 use sqlx::postgres::PgValueFormat;
-use sqlx::{Column as _, Row as _, ValueRef as _};
+use sqlx::{Column as _, Row as _};
 use uuid::Uuid;
 
 // Type OIDs (pg_type.dat).
@@ -47,6 +47,11 @@ pub enum Wire {
 /// `None` when `row` did not come from PostgreSQL.
 pub fn wires(row: &QueryResult, skip: usize, kinds: &[Kind]) -> Option<Vec<Option<Wire>>> {
     let row = row.try_as_pg_row()?;
+    // One format for a whole result: prepared statements read binary (a text result, from the
+    // simple query protocol, is left to the generic decoders).
+    if !kinds.is_empty() && row.try_get_raw(skip).ok()?.format() != PgValueFormat::Binary {
+        return None;
+    }
     let columns = row.columns();
     let wire = |i: usize, kind: Kind| -> Option<Wire> {
         let oid = columns.get(skip + i)?.type_info().oid()?.0;
@@ -66,16 +71,12 @@ pub fn wires(row: &QueryResult, skip: usize, kinds: &[Kind]) -> Option<Vec<Optio
     Some(kinds.iter().enumerate().map(|(i, k)| wire(i, *k)).collect())
 }
 
-/// Column `i` of `row` decoded as `wire`, or `None` when the generic decoder must handle it.
+/// Column `i` of `row` (binary, as `wires` checked) decoded as `wire`, or `None` when the
+/// generic decoder must handle it.
 pub fn cell(row: &QueryResult, i: usize, wire: Wire) -> Option<Cell> {
-    let value = row.try_as_pg_row()?.try_get_raw(i).ok()?;
-    if value.is_null() {
+    let Some(bytes) = row.try_as_pg_row()?.try_get_unchecked::<Option<&[u8]>, _>(i).ok()? else {
         return Some(Cell::Null);
-    }
-    if value.format() != PgValueFormat::Binary {
-        return None;
-    }
-    let bytes = value.as_bytes().ok()?;
+    };
     match wire {
         Wire::Int => int(bytes).map(Cell::Int),
         Wire::Float4 => Some(Cell::Float(f32::from_be_bytes(bytes.try_into().ok()?) as f64)),
