@@ -104,7 +104,7 @@ async fn main() {
             })
             .collect();
         sent += batch;
-        if sent % symbols == 0 {
+        if sent.is_multiple_of(symbols) {
             minute += 1;
         }
         let r = http

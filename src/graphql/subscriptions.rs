@@ -248,7 +248,8 @@ struct CandleFeed {
 }
 
 impl CandleFeed {
-    fn from_db(&mut self, rows: Vec<Bucket>) {
+    /// Records what a read from the database delivered (see `seen` and `watermark`).
+    fn caught_up(&mut self, rows: Vec<Bucket>) {
         self.seen = rows.iter().map(bucket_sig).collect();
         for b in &rows {
             if let Cell::DateTime(t) = b.start {
@@ -303,7 +304,7 @@ impl CandleFeed {
                         .map(|s| (s.clone(), self.last.get(s).map_or(fallback, |(t, _)| *t)))
                         .collect();
                     match stored(&self.state, &from, self.secs).await {
-                        Ok(rows) => self.from_db(rows),
+                        Ok(rows) => self.caught_up(rows),
                         Err(e) => return Some((Err(e.into()), self)),
                     }
                 }
@@ -339,7 +340,7 @@ async fn candle_feed(
         let from: Vec<_> =
             feed.symbols.iter().map(|s| (s.clone(), since + chrono::Duration::microseconds(1))).collect();
         let rows = stored(&feed.state, &from, secs).await?;
-        feed.from_db(rows);
+        feed.caught_up(rows);
     }
     Ok(stream::unfold(feed, CandleFeed::next).boxed())
 }

@@ -187,11 +187,11 @@ async fn graphql_post(
 ) -> Response {
     let media = match transport::negotiate(&headers) {
         Ok(m) => m,
-        Err(resp) => return resp,
+        Err(refused) => return refused.respond(Media::Json),
     };
-    match transport::read_post(&headers, &body, media) {
+    match transport::read_post(&headers, &body) {
         Ok(req) => serve(&s, peer, &headers, media, req, false).await,
-        Err(resp) => resp,
+        Err(refused) => refused.respond(media),
     }
 }
 
@@ -250,11 +250,11 @@ async fn graphql_get_or_ws(
     }
     let media = match transport::negotiate(headers) {
         Ok(m) => m,
-        Err(resp) => return resp,
+        Err(refused) => return refused.respond(Media::Json),
     };
-    match transport::read_get(query, media) {
+    match transport::read_get(query) {
         Ok(gql) => serve(&s, peer.0, headers, media, gql, true).await,
-        Err(resp) => resp,
+        Err(refused) => refused.respond(media),
     }
 }
 

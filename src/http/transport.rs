@@ -33,9 +33,26 @@ impl Media {
     }
 }
 
+/// A request refused before it reached GraphQL: its status and what the client is told.
+pub struct Refused {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Refused { status, message: message.into() }
+    }
+
+    /// The response in `media`: one error with `BAD_USER_INPUT`.
+    pub fn respond(self, media: Media) -> Response {
+        plain_error(media, self.status, self.message)
+    }
+}
+
 /// The media type the client accepts (the first of ours its `Accept` lists; `application/json`
 /// without the header), or 406.
-pub fn negotiate(headers: &HeaderMap) -> Result<Media, Response> {
+pub fn negotiate(headers: &HeaderMap) -> Result<Media, Refused> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Ok(Media::Json);
     };
@@ -52,15 +69,14 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Media, Response> {
             _ => {}
         }
     }
-    Err(plain_error(
-        Media::Json,
+    Err(Refused::new(
         StatusCode::NOT_ACCEPTABLE,
         format!("responses are {JSON} or {GRAPHQL_RESPONSE}; the Accept header allows neither"),
     ))
 }
 
 /// The GraphQL request a POST carries, or the response refusing it.
-pub fn read_post(headers: &HeaderMap, body: &Bytes, media: Media) -> Result<Request, Response> {
+pub fn read_post(headers: &HeaderMap, body: &Bytes) -> Result<Request, Refused> {
     let essence = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -68,23 +84,20 @@ pub fn read_post(headers: &HeaderMap, body: &Bytes, media: Media) -> Result<Requ
     match essence.as_deref() {
         Some(JSON) => {}
         Some(other) => {
-            return Err(plain_error(
-                media,
+            return Err(Refused::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("POST a JSON body with `Content-Type: {JSON}` (got `{other}`)"),
             ))
         }
         None => {
-            return Err(plain_error(
-                media,
+            return Err(Refused::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("POST a JSON body with `Content-Type: {JSON}`"),
             ))
         }
     }
     let params = serde_json::from_slice::<Params>(body).map_err(|e| {
-        plain_error(
-            media,
+        Refused::new(
             StatusCode::BAD_REQUEST,
             format!("the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {e}"),
         )
@@ -107,14 +120,13 @@ struct Params {
 }
 
 /// The GraphQL request in a GET's query string, or the response refusing it.
-pub fn read_get(query: Option<&str>, media: Media) -> Result<Request, Response> {
-    async_graphql::http::parse_query_string(query.unwrap_or("")).map_err(|e| {
-        plain_error(media, StatusCode::BAD_REQUEST, format!("the URL does not carry a GraphQL request: {e}"))
-    })
+pub fn read_get(query: Option<&str>) -> Result<Request, Refused> {
+    async_graphql::http::parse_query_string(query.unwrap_or(""))
+        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, format!("the URL does not carry a GraphQL request: {e}")))
 }
 
-/// A request refused before it reached GraphQL: one error with `BAD_USER_INPUT`.
-pub fn plain_error(media: Media, status: StatusCode, message: String) -> Response {
+/// One error with `BAD_USER_INPUT` and `status`, written in `media`.
+fn plain_error(media: Media, status: StatusCode, message: String) -> Response {
     let mut err = ServerError::new(message, None);
     err.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
     let mut resp = rejected(media, vec![err]);

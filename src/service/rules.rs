@@ -105,7 +105,7 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
                 _ => return bad("transactionType", "must be BUY or SELL"),
             }
             for f in ["shares", "price"] {
-                if !get(t, row, f).and_then(num).is_some_and(|v| v > Decimal::ZERO) {
+                if get(t, row, f).and_then(num).is_none_or(|v| v <= Decimal::ZERO) {
                     return bad(&crate::data::catalog::camel(f), "must be positive");
                 }
             }
@@ -123,18 +123,19 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
                 return bad("weight", "must be between 0 and 100");
             }
         }
-        "portfolio_allocations" => {
+        "portfolio_allocations"
             if !get(t, row, "allocation_pct")
                 .and_then(num)
-                .is_some_and(|v| v >= Decimal::ZERO && v <= Decimal::from(100))
-            {
-                return bad("allocationPct", "must be between 0 and 100");
-            }
+                .is_some_and(|v| v >= Decimal::ZERO && v <= Decimal::from(100)) =>
+        {
+            return bad("allocationPct", "must be between 0 and 100");
         }
-        "value_chain_edges" => {
-            if get(t, row, "correlation_coeff").and_then(num).is_some_and(|v| v < -Decimal::ONE || v > Decimal::ONE) {
-                return bad("correlationCoeff", "must be between -1 and 1");
-            }
+        "value_chain_edges"
+            if get(t, row, "correlation_coeff")
+                .and_then(num)
+                .is_some_and(|v| v < -Decimal::ONE || v > Decimal::ONE) =>
+        {
+            return bad("correlationCoeff", "must be between -1 and 1");
         }
         "value_chain_nodes" => {
             if let Some(Cell::Text(k)) = get(t, row, "node_type") {

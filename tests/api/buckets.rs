@@ -79,7 +79,8 @@ async fn ohlcv_buckets_match_the_daily_rows_including_partial_edges() {
             })
             .filter(|r| r.0 >= from && r.0 <= to)
             .collect();
-        let starts: [(&str, fn(NaiveDate) -> NaiveDate); 5] = [
+        type Start = fn(NaiveDate) -> NaiveDate;
+        let starts: [(&str, Start); 5] = [
             ("DAY", |d| d),
             ("WEEK", |d| d - Duration::days(d.weekday().num_days_from_monday() as i64)),
             ("MONTH", |d| d.with_day(1).unwrap()),
