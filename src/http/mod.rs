@@ -72,6 +72,8 @@ pub fn router(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        // One body limit, the configured one (axum's own default of 2 MiB would cap it).
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(cors(config.cors_origins.as_deref())?)
         .with_state(shared.clone());

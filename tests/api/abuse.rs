@@ -124,11 +124,6 @@ async fn a_burst_of_sign_ins_is_queued_then_refused_not_run_on_every_core() {
     assert!(ok["data"]["login"]["token"].is_string(), "{ok}");
 }
 
-fn error_code(v: &Value) -> Option<&str> {
-    let errors = if v["type"] == "error" { &v["payload"] } else { &v["payload"]["errors"] };
-    errors[0]["extensions"]["code"].as_str()
-}
-
 /// Starts `n` subscriptions of `query` on `ws`; the error codes of those refused within 1 s.
 async fn refused(ws: &mut Ws, n: usize, query: &str, vars: Value) -> Vec<String> {
     for i in 0..n {
@@ -136,7 +131,7 @@ async fn refused(ws: &mut Ws, n: usize, query: &str, vars: Value) -> Vec<String>
     }
     let mut codes = Vec::new();
     while let Some(m) = ws.recv(Duration::from_secs(1)).await {
-        if let Some(c) = error_code(&m) {
+        if let Some(c) = message_code(&m) {
             codes.push(c.to_string());
         }
     }

@@ -251,6 +251,12 @@ pub async fn as_role(app: &TestApp, auth: &str, q: &str, vars: Value) -> Value {
     app.gql_with(q, vars, &[("Authorization", auth)]).await
 }
 
+/// The error code of a subscription message (`error`, or `next` carrying errors).
+pub fn message_code(v: &Value) -> Option<&str> {
+    let errors = if v["type"] == "error" { &v["payload"] } else { &v["payload"]["errors"] };
+    errors[0]["extensions"]["code"].as_str()
+}
+
 pub fn code(r: &Value) -> Option<&str> {
     r["errors"][0]["extensions"]["code"].as_str()
 }

@@ -28,12 +28,6 @@ async fn ingest(app: &TestApp, token: &str, candles: Vec<Value>) {
     assert!(r.get("errors").is_none(), "{r}");
 }
 
-/// The error code of a subscription message (`error`, or `next` carrying errors).
-fn error_code(v: &Value) -> Option<&str> {
-    let errors = if v["type"] == "error" { &v["payload"] } else { &v["payload"]["errors"] };
-    errors[0]["extensions"]["code"].as_str()
-}
-
 const SUB: &str =
     "subscription($s: [String!]!, $since: DateTime) { candles(symbols: $s, since: $since) { symbol bucket close count } }";
 
@@ -103,7 +97,7 @@ async fn executions_reach_only_their_owner() {
             )
             .await;
         let denied = theirs.recv(T).await.unwrap();
-        assert_eq!(error_code(&denied), Some("NOT_FOUND"), "{backend:?}: another user's workflow: {denied}");
+        assert_eq!(message_code(&denied), Some("NOT_FOUND"), "{backend:?}: another user's workflow: {denied}");
         tokio::time::sleep(Duration::from_millis(200)).await;
         app.gql_with(
             "mutation($id: UUID!) { runWorkflow(id: $id) { id } }",
@@ -116,7 +110,7 @@ async fn executions_reach_only_their_owner() {
         let mut anon = Ws::connect(&app, None, false).await;
         anon.subscribe("1", "subscription { workflowExecution { status } }", json!({})).await;
         let e = anon.recv(T).await.unwrap();
-        assert_eq!(error_code(&e), Some("UNAUTHENTICATED"), "{e}");
+        assert_eq!(message_code(&e), Some("UNAUTHENTICATED"), "{e}");
     }
 }
 
@@ -247,7 +241,7 @@ async fn connections_and_subscriptions_are_limited() {
     }
     // The three are started concurrently: exactly one of them is refused.
     let refused = ws.recv(T).await.unwrap();
-    assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
+    assert_eq!(message_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
     let kept = ["1", "2", "3"].into_iter().find(|id| refused["id"] != *id).unwrap();
     // A finished subscription gives its slot back.
     ws.send(json!({ "id": kept, "type": "complete" })).await;
