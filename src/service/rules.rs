@@ -13,6 +13,15 @@ fn get<'a>(t: &Table, row: &'a Values, name: &str) -> Option<&'a Cell> {
     row.iter().find(|(c, _)| *c == i).map(|(_, v)| v).filter(|v| !matches!(v, Cell::Null))
 }
 
+/// `portfolio_transactions.total_value`: `shares * price + commission + slippage` at 4 places,
+/// halves rounded away from zero — what PostgreSQL's generated NUMERIC(20,4) column stores, so
+/// SQLite stores the same — or `None` when it does not fit DECIMAL(20,4).
+pub fn transaction_total(shares: Decimal, price: Decimal, commission: Decimal, slippage: Decimal) -> Option<Decimal> {
+    let total = shares.checked_mul(price)?.checked_add(commission)?.checked_add(slippage)?;
+    let total = total.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    (total.abs() < Decimal::from(10_000_000_000_000_000i64)).then_some(total)
+}
+
 fn num(c: &Cell) -> Option<Decimal> {
     match c {
         Cell::Decimal(d) => Some(*d),
@@ -112,6 +121,14 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
             for f in ["commission", "slippage"] {
                 if get(t, row, f).and_then(num).is_some_and(|v| v < Decimal::ZERO) {
                     return bad(f, "must not be negative");
+                }
+            }
+            let part = |f| get(t, row, f).and_then(num);
+            if let (Some(sh), Some(p), Some(c), Some(sl)) =
+                (part("shares"), part("price"), part("commission"), part("slippage"))
+            {
+                if transaction_total(sh, p, c, sl).is_none() {
+                    return bad("totalValue", "shares × price + commission + slippage does not fit DECIMAL(20,4)");
                 }
             }
         }

@@ -11,7 +11,6 @@ use crate::data::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{Name, Value as GqlValue};
-use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
 use std::collections::BTreeMap;
@@ -83,9 +82,11 @@ fn derived(t: &Table, dialect: &dyn Dialect, row: &mut Values) {
         let i = t.col(n)?;
         row.iter().find(|(c, _)| *c == i).and_then(|(_, v)| if let Cell::Decimal(d) = v { Some(*d) } else { None })
     };
-    let total: Option<Decimal> = (|| Some(get("shares")? * get("price")? + get("commission")? + get("slippage")?))();
+    // The rules refused a total that does not fit before any row got here.
+    let total =
+        (|| super::rules::transaction_total(get("shares")?, get("price")?, get("commission")?, get("slippage")?))();
     if let (Some(i), Some(total)) = (t.col("total_value"), total) {
-        row.push((i, Cell::Decimal(total.round_dp(4))));
+        row.push((i, Cell::Decimal(total)));
     }
 }
 

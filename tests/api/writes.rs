@@ -351,3 +351,37 @@ async fn introspection_and_playground_can_be_switched_off() {
     let page = on.http.get(&on.url).header("Accept", "text/html").send().await.unwrap().text().await.unwrap();
     assert!(page.contains("QuantGraph") && page.contains("tickers"), "the playground opens with an example query");
 }
+
+/// `totalValue` follows one rule on both backends: exact, halves rounded away from zero at the
+/// fourth place (as PostgreSQL's generated column stores it), and a total past DECIMAL(20,4) is
+/// a clear error with nothing stored.
+#[tokio::test]
+async fn transaction_totals_round_and_overflow_by_one_rule() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let analyst = token(&app, Role::Analyst);
+        let record = |shares: &str, price: &str| {
+            format!(
+                r#"mutation {{ recordTransactions(transactions: [{{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02",
+                   transactionType: "BUY", shares: "{shares}", price: "{price}", commission: "0", slippage: "0" }}]) {{ totalValue }} }}"#
+            )
+        };
+        let r = as_role(&app, &analyst, &record("0.5", "0.0001"), json!({})).await;
+        assert_eq!(r["data"]["recordTransactions"][0]["totalValue"], "0.0001", "{backend:?}: {r}");
+        let stored =
+            "{ portfolioTransactions(where: { price: { eq: \"0.0001\" } }) { totalCount nodes { totalValue } } }";
+        let r = as_role(&app, &analyst, stored, json!({})).await;
+        assert_eq!(
+            r["data"]["portfolioTransactions"]["nodes"],
+            json!([{ "totalValue": "0.0001" }]),
+            "{backend:?}: {r}"
+        );
+
+        let r = as_role(&app, &analyst, &record("100000000", "1000000000"), json!({})).await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{backend:?}: {r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains("totalValue"), "{r}");
+        let big = "{ portfolioTransactions(where: { price: { eq: \"1000000000\" } }) { totalCount } }";
+        let r = as_role(&app, &analyst, big, json!({})).await;
+        assert_eq!(r["data"]["portfolioTransactions"]["totalCount"], "0", "{backend:?}: {r}");
+    }
+}
