@@ -57,6 +57,7 @@ impl Db {
             let n = statements.clone();
             db.set_metric_callback(move |info| {
                 n.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::METRICS.sql.observe(info.elapsed.as_secs_f64());
                 tracing::debug!(target: "quantgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
             });
             db

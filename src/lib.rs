@@ -14,6 +14,7 @@ pub mod loaders;
 pub mod seed;
 pub mod service;
 pub mod startup;
+pub mod telemetry;
 pub mod vector;
 
 use crate::auth::Tokens;

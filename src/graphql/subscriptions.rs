@@ -65,6 +65,22 @@ impl Drop for Slot {
     }
 }
 
+/// A live subscription, counted in the process's metrics while it lives.
+struct Live;
+
+impl Live {
+    fn new() -> Live {
+        crate::telemetry::METRICS.subscriptions.inc();
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        crate::telemetry::METRICS.subscriptions.dec();
+    }
+}
+
 /// Takes a slot of the connection and of the process (if the transport keeps count) for as
 /// long as `s` lives.
 pub(crate) fn slotted<T: Send + 'static>(
@@ -78,7 +94,7 @@ pub(crate) fn slotted<T: Send + 'static>(
     let Some(shared) = Slot::take(&slots.process, slots.per_process) else {
         return Err(ApiError::RateLimited("the server holds as many subscriptions as it may: retry later".into()));
     };
-    let slot = (mine, shared);
+    let slot = (mine, shared, Live::new());
     Ok(s.map(move |x| {
         let _held = &slot;
         x

@@ -2,9 +2,10 @@
 use crate::auth::Viewer;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::graphql::pipeline::Pipeline;
+use crate::graphql::pipeline::{Answer, Pipeline};
 use crate::graphql::scalars::parse_tz;
 use crate::graphql::schema::RequestTz;
+use crate::telemetry::METRICS;
 use crate::AppState;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::Request;
@@ -158,6 +159,7 @@ fn rate_limited(
     if limiter.check_key(&key).is_ok() {
         return None;
     }
+    METRICS.rate_limited.inc();
     let mut err = async_graphql::ServerError::new("rate limit exceeded: slow down", None);
     err.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
     let mut resp = transport::rejected(media, vec![err]);
@@ -207,18 +209,41 @@ async fn serve(
     query_only: bool,
 ) -> Response {
     s.requests.fetch_add(1, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let operation = METRICS.operation_label(req.operation_name.as_deref());
+    let (outcome, resp) = run(s, peer, headers, media, req, query_only).await;
+    METRICS.requests.with_label_values(&[operation.as_str(), outcome]).observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// The response to one request, and its outcome for the request metrics.
+async fn run(
+    s: &Shared,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    media: Media,
+    req: Request,
+    query_only: bool,
+) -> (&'static str, Response) {
     let context = request_context(headers, &s.state).await;
     if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, media) {
-        return resp;
+        return ("rate_limited", resp);
     }
     let (viewer, tz) = match context {
         Ok(x) => x,
         Err(e) => {
             let err = async_graphql::Error::from(e).into_server_error(Default::default());
-            return transport::rejected(media, vec![err]);
+            return ("unauthenticated", transport::rejected(media, vec![err]));
         }
     };
-    transport::respond(media, s.pipeline.run(&s.state, req, viewer, tz, query_only).await)
+    let answer = s.pipeline.run(&s.state, req, viewer, tz, query_only).await;
+    let outcome = match &answer {
+        Answer::Json(_) => "ok",
+        Answer::Graphql(r) if r.errors.is_empty() => "ok",
+        Answer::Graphql(_) => "error",
+        Answer::Rejected(_) | Answer::PostOnly => "rejected",
+    };
+    (outcome, transport::respond(media, answer))
 }
 
 /// `GET /graphql`: a WebSocket upgrade starts subscriptions (as on `/graphql/ws`); a browser
@@ -274,6 +299,7 @@ async fn graphql_ws(
     // writes go out as they are made).
     let upgrade = upgrade.read_buffer_size(1024).write_buffer_size(0);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        METRICS.websockets.inc();
         let init_state = s.clone();
         // The key this connection counts against, known once `connection_init` arrives.
         let counted: Arc<std::sync::Mutex<Option<String>>> = Default::default();
@@ -323,6 +349,7 @@ async fn graphql_ws(
             let bye = axum::extract::ws::CloseFrame { code: 1001, reason: "server shutting down".into() };
             let _ = futures_util::SinkExt::send(&mut sink, axum::extract::ws::Message::Close(Some(bye))).await;
         }
+        METRICS.websockets.dec();
         let key = counted.lock().expect("socket key").take();
         if let Some(key) = key {
             let mut sockets = s.sockets.lock().expect("socket counts");
@@ -355,7 +382,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.pipeline.cache.hits.load(Ordering::Relaxed),
         s.pipeline.cache.misses.load(Ordering::Relaxed),
         s.pipeline.cache.len()
-    );
+    ) + &METRICS.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

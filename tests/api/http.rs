@@ -122,3 +122,31 @@ async fn graphql_response_json_is_negotiated_with_its_status_codes() {
     let (status, _, _) = post(&app, Some("application/json"), Some("text/csv"), good).await;
     assert_eq!(status, 406);
 }
+
+/// The value of the sample `name{labels}` in a Prometheus text exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_operation_and_outcome() {
+    let app = spawn_with(Backend::Sqlite, true, |_| {}).await;
+    let ok =
+        json!({ "query": "query MetricsProbe { tickers(first: 1) { totalCount } }", "operationName": "MetricsProbe" });
+    let bad = json!({ "query": "query MetricsProbe { tickers { nope } }", "operationName": "MetricsProbe" });
+    for body in [&ok, &ok, &bad] {
+        let (status, _, _) = post(&app, Some("application/json"), None, body.to_string()).await;
+        assert_eq!(status, 200);
+    }
+    let text = app.http.get(app.url.replace("/graphql", "/metrics")).send().await.unwrap().text().await.unwrap();
+    let count = |outcome: &str| {
+        sample(
+            &text,
+            &format!("quantgraph_request_duration_seconds_count{{operation=\"MetricsProbe\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(count("ok"), Some(2.0), "{text}");
+    assert_eq!(count("rejected"), Some(1.0), "{text}");
+    assert!(sample(&text, "quantgraph_sql_statement_duration_seconds_count").is_some_and(|n| n >= 1.0), "{text}");
+    assert!(text.contains("# TYPE quantgraph_websockets gauge"), "{text}");
+}
