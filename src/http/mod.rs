@@ -199,7 +199,8 @@ async fn graphql_post(
     }
 }
 
-/// Runs one GraphQL request that came over HTTP (`query_only` for GET).
+/// Runs one GraphQL request that came over HTTP (`query_only` for GET), timed by operation and
+/// outcome for the request metrics.
 async fn serve(
     s: &Shared,
     peer: SocketAddr,
@@ -211,39 +212,30 @@ async fn serve(
     s.requests.fetch_add(1, Ordering::Relaxed);
     let started = std::time::Instant::now();
     let operation = METRICS.operation_label(req.operation_name.as_deref());
-    let (outcome, resp) = run(s, peer, headers, media, req, query_only).await;
+    let (outcome, resp) = async {
+        let context = request_context(headers, &s.state).await;
+        if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, media) {
+            return ("rate_limited", resp);
+        }
+        let (viewer, tz) = match context {
+            Ok(x) => x,
+            Err(e) => {
+                let err = async_graphql::Error::from(e).into_server_error(Default::default());
+                return ("unauthenticated", transport::rejected(media, vec![err]));
+            }
+        };
+        let answer = s.pipeline.run(&s.state, req, viewer, tz, query_only).await;
+        let outcome = match &answer {
+            Answer::Json(_) => "ok",
+            Answer::Graphql(r) if r.errors.is_empty() => "ok",
+            Answer::Graphql(_) => "error",
+            Answer::Rejected(_) | Answer::PostOnly => "rejected",
+        };
+        (outcome, transport::respond(media, answer))
+    }
+    .await;
     METRICS.requests.with_label_values(&[operation.as_str(), outcome]).observe(started.elapsed().as_secs_f64());
     resp
-}
-
-/// The response to one request, and its outcome for the request metrics.
-async fn run(
-    s: &Shared,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    media: Media,
-    req: Request,
-    query_only: bool,
-) -> (&'static str, Response) {
-    let context = request_context(headers, &s.state).await;
-    if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, media) {
-        return ("rate_limited", resp);
-    }
-    let (viewer, tz) = match context {
-        Ok(x) => x,
-        Err(e) => {
-            let err = async_graphql::Error::from(e).into_server_error(Default::default());
-            return ("unauthenticated", transport::rejected(media, vec![err]));
-        }
-    };
-    let answer = s.pipeline.run(&s.state, req, viewer, tz, query_only).await;
-    let outcome = match &answer {
-        Answer::Json(_) => "ok",
-        Answer::Graphql(r) if r.errors.is_empty() => "ok",
-        Answer::Graphql(_) => "error",
-        Answer::Rejected(_) | Answer::PostOnly => "rejected",
-    };
-    (outcome, transport::respond(media, answer))
 }
 
 /// `GET /graphql`: a WebSocket upgrade starts subscriptions (as on `/graphql/ws`); a browser
