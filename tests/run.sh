@@ -14,6 +14,7 @@ need_apt=()
 [ -x "$PG_BIN/initdb" ] || need_apt+=(postgresql-15)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the GraphiQL page test drives it headless
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -48,6 +49,8 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
 
 # The graphql-http audit suite (npm, pinned by its lock file) that tests/api/http.rs runs.
 [ -d tests/http-audit/node_modules/graphql-http ] || npm ci --prefix tests/http-audit --no-audit --no-fund >/dev/null
+# playwright-core (npm, pinned by its lock file) drives that Chromium; it downloads no browser.
+[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund >/dev/null
 
 export QG_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export QG_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"

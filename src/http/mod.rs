@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
@@ -67,7 +67,11 @@ pub fn router(
         trusted_proxies,
     });
     prune_limiter(Arc::downgrade(&shared));
-    let router = Router::new()
+    let mut router = Router::new();
+    if config.introspection {
+        router = router.route(&format!("{}/{{version}}/{{file}}", graphiql::PREFIX), get(graphiql::asset));
+    }
+    let router = router
         .route("/graphql", get(graphql_get_or_ws).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
@@ -263,7 +267,7 @@ async fn graphql_get_or_ws(
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html && !query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query="))) {
         return match s.introspection {
-            true => Html(crate::http::playground::page()).into_response(),
+            true => graphiql::page(),
             false => (StatusCode::NOT_FOUND, "the playground is switched off").into_response(),
         };
     }
@@ -379,5 +383,5 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
 }
 
 mod client;
-pub mod playground;
+pub mod graphiql;
 mod transport;
