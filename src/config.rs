@@ -124,6 +124,17 @@ pub struct Config {
     /// Estimated bytes the plan cache may hold.
     #[arg(long, env = "QUANTGRAPH_PLAN_CACHE_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
     pub plan_cache_bytes: usize,
+    /// Documents kept for automatic persisted queries (sent once with their SHA-256, then by
+    /// hash alone); 0 turns them off.
+    #[arg(long, env = "QUANTGRAPH_PERSISTED_QUERIES", default_value_t = 10_000, global = true)]
+    pub persisted_queries: usize,
+    /// Bytes of document text the persisted queries may hold.
+    #[arg(long, env = "QUANTGRAPH_PERSISTED_QUERY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
+    pub persisted_query_bytes: usize,
+    /// A manifest of trusted documents (JSON: SHA-256 → document, as graphql-codegen's client
+    /// preset writes it): only those run, unless the caller is an admin.
+    #[arg(long, env = "QUANTGRAPH_TRUSTED_DOCUMENTS", global = true)]
+    pub trusted_documents: Option<std::path::PathBuf>,
     /// Serve introspection and the playground (switch off in production if wanted).
     #[arg(long, env = "QUANTGRAPH_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -44,6 +44,8 @@ pub struct AppState {
     pub passwords: std::sync::Arc<auth::PasswordWork>,
     /// Accounts recently seen to exist (a deleted account's token is refused).
     pub live_accounts: std::sync::Arc<auth::LiveAccounts>,
+    /// Documents sent by hash: automatic persisted queries and the trusted documents.
+    pub documents: std::sync::Arc<graphql::documents::Documents>,
 }
 
 pub use startup::App;

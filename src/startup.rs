@@ -95,6 +95,11 @@ impl App {
                 PASSWORD_QUEUE,
             )),
             live_accounts: Arc::new(crate::auth::LiveAccounts::new(100_000, LIVE_ACCOUNT_TTL)),
+            documents: Arc::new(crate::graphql::documents::Documents::new(
+                config.persisted_queries,
+                config.persisted_query_bytes,
+                config.trusted_documents.as_deref(),
+            )?),
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },

@@ -51,6 +51,8 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
 [ -d tests/http-audit/node_modules/graphql-http ] || npm ci --prefix tests/http-audit --no-audit --no-fund >/dev/null
 # playwright-core (npm, pinned by its lock file) drives that Chromium; it downloads no browser.
 [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund >/dev/null
+# graphql-codegen, its client preset and TypeScript (npm, pinned): the typed client of tests/codegen.
+[ -d tests/codegen/node_modules/@graphql-codegen ] || npm ci --prefix tests/codegen --no-audit --no-fund >/dev/null
 
 export QG_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export QG_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"

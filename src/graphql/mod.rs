@@ -6,6 +6,7 @@ pub mod connection;
 pub mod cost;
 pub mod direct;
 pub mod document;
+pub mod documents;
 pub mod memories;
 pub mod mutations;
 pub mod pipeline;

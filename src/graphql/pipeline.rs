@@ -5,19 +5,22 @@
 //! (document, operation name) and kept in a bounded cache; variables are bound per request.
 use super::collect::{self, CollectedOperation, SchemaIndex};
 use super::cost::{self, Budget};
+use super::documents::Sent;
 use super::plan::{self, Binding};
 use super::{direct, document, schema::RequestTz};
 use crate::auth::Viewer;
+use crate::cache::bounded::Bounded;
 use crate::error::ApiError;
 use crate::loaders::Loaders;
 use crate::AppState;
 use async_graphql::dynamic::Schema;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextValidation,
+};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ValidationResult};
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Request data: this document passed validation already (it came from the plan cache).
 pub struct Validated;
@@ -35,6 +38,26 @@ impl ExtensionFactory for PipelineHooks {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for PipelineHooks {
+    /// Requests that skip the HTTP pipeline (subscriptions and queries over a WebSocket) meet
+    /// the same rules for documents sent by hash and for trusted documents.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> async_graphql::ServerResult<Request> {
+        use std::any::TypeId;
+        let from_pipeline = [TypeId::of::<Validated>(), TypeId::of::<ValidateOnly>()];
+        if !from_pipeline.iter().any(|t| request.data.contains_key(t)) {
+            if let (Some(state), Some(viewer)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Viewer>()) {
+                if let Sent::Register(hash) = state.documents.resolve(&mut request, viewer)? {
+                    state.documents.register(hash, &request.query);
+                }
+            }
+        }
+        next.run(ctx, request).await
+    }
+
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -75,50 +98,31 @@ type CacheKey = (String, Option<String>);
 
 /// Prepared documents by (text, operation name), bounded in entries and in (estimated) bytes.
 pub struct PlanCache {
-    entries: Mutex<(lru::LruCache<CacheKey, Arc<Prepared>>, usize)>,
-    max_bytes: usize,
+    entries: Bounded<CacheKey, Arc<Prepared>>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
 
 impl PlanCache {
     pub fn new(max_entries: usize, max_bytes: usize) -> Self {
-        let cap = NonZeroUsize::new(max_entries.max(1)).expect("at least one entry");
         PlanCache {
-            entries: Mutex::new((lru::LruCache::new(cap), 0)),
-            max_bytes,
+            entries: Bounded::new(max_entries, max_bytes, |p| p.bytes),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
     }
 
     fn get(&self, query: &str, operation: Option<&str>) -> Option<Arc<Prepared>> {
-        let mut guard = self.entries.lock().expect("plan cache");
         // The key owns its text; a borrowed look-up would need a second map type.
-        let key = (query.to_string(), operation.map(str::to_string));
-        guard.0.get(&key).cloned()
+        self.entries.get(&(query.to_string(), operation.map(str::to_string)))
     }
 
     fn put(&self, query: &str, p: Arc<Prepared>) {
-        if p.bytes > self.max_bytes {
-            return;
-        }
-        let mut guard = self.entries.lock().expect("plan cache");
-        let (lru, bytes) = &mut *guard;
-        if let Some((_, old)) = lru.push((query.to_string(), p.operation.clone()), p.clone()) {
-            *bytes -= old.bytes;
-        }
-        *bytes += p.bytes;
-        while *bytes > self.max_bytes {
-            match lru.pop_lru() {
-                Some((_, old)) => *bytes -= old.bytes,
-                None => break,
-            }
-        }
+        self.entries.put((query.to_string(), p.operation.clone()), p);
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("plan cache").0.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -307,6 +311,10 @@ impl Pipeline {
         tz: RequestTz,
         query_only: bool,
     ) -> Answer {
+        let sent = match state.documents.resolve(&mut req, &viewer) {
+            Ok(s) => s,
+            Err(e) => return rejected(vec![e]),
+        };
         let operation = req.operation_name.clone();
         let prepared = match self.prepare(&req.query, operation.as_deref()).await {
             Ok(p) => p,
@@ -314,6 +322,9 @@ impl Pipeline {
         };
         if !prepared.errors.is_empty() {
             return rejected(prepared.errors.clone());
+        }
+        if let Sent::Register(hash) = sent {
+            state.documents.register(hash, &req.query);
         }
         let Some(def) = collect::operation(&prepared.doc, operation.as_deref()) else {
             let message = match &operation {

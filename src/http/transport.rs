@@ -102,18 +102,29 @@ pub fn read_post(headers: &HeaderMap, body: &Bytes) -> Result<Request, Refused> 
             format!("the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {e}"),
         )
     })?;
-    let mut req = Request::new(params.query).variables(params.variables.unwrap_or_default());
+    let mut req = Request::new(params.query.unwrap_or_default()).variables(params.variables.unwrap_or_default());
     req.operation_name = params.operation_name;
     req.extensions = params.extensions.unwrap_or_default();
+    if let Some(id) = params.document_id {
+        // The persisted-documents form of GraphQL over HTTP: one look-up with Apollo's.
+        let hash = id.strip_prefix("sha256:").unwrap_or(&id).to_string();
+        let pq = serde_json::json!({ "version": 1, "sha256Hash": hash });
+        req.extensions.insert("persistedQuery".into(), async_graphql::Value::from_json(pq).unwrap_or_default());
+    }
+    if req.query.is_empty() && !req.extensions.contains_key("persistedQuery") {
+        return Err(Refused::new(StatusCode::BAD_REQUEST, "the body has no `query` (nor a persisted document's hash)"));
+    }
     Ok(req)
 }
 
-/// A request's parameters as the specification names them: `query` is required, the others
-/// may be absent or null.
+/// A request's parameters as the specification names them: `query` is required unless a
+/// persisted document is named (`documentId`, or Apollo's `extensions.persistedQuery`); the
+/// others may be absent or null.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Params {
-    query: String,
+    query: Option<String>,
+    document_id: Option<String>,
     operation_name: Option<String>,
     variables: Option<async_graphql::Variables>,
     extensions: Option<async_graphql::Extensions>,

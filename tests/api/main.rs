@@ -4,6 +4,7 @@ mod browser;
 mod buckets;
 mod common;
 mod differential;
+mod documents;
 mod foundation;
 mod http;
 mod live;
