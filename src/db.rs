@@ -58,6 +58,7 @@ impl Db {
             db.set_metric_callback(move |info| {
                 n.fetch_add(1, Ordering::Relaxed);
                 crate::telemetry::METRICS.sql.observe(info.elapsed.as_secs_f64());
+                crate::telemetry::traces::sql_statement(&info.statement.sql, info.elapsed);
                 tracing::debug!(target: "quantgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
             });
             db

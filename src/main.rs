@@ -96,11 +96,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(Cli::parse()).await {
+    if let Err(e) = quantgraph::telemetry::traces::init() {
+        eprintln!("quantgraph: logging and tracing: {e:#}");
+        std::process::exit(1);
+    }
+    let result = run(Cli::parse()).await;
+    quantgraph::telemetry::traces::flush();
+    if let Err(e) = result {
         eprintln!("quantgraph: {}", format!("{e:#}").replace('\n', " "));
         std::process::exit(1);
     }

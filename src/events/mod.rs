@@ -43,6 +43,8 @@ impl EventBus {
 
     /// Sends `payload` to every subscriber of `topic`, on every replica.
     pub fn publish(&self, topic: &str, payload: Payload) {
+        let _span = tracing::debug_span!("events.publish", otel.kind = "producer", topic).entered();
+        crate::telemetry::METRICS.events.with_label_values(&["published"]).inc();
         match &self.redis {
             Some(r) => r.publish(topic, payload),
             None => self.deliver(topic, payload),
@@ -53,7 +55,8 @@ impl EventBus {
     pub fn deliver(&self, topic: &str, payload: Payload) {
         let channels = self.channels.lock().expect("event channels");
         if let Some(tx) = channels.get(topic) {
-            let _ = tx.send(payload);
+            let reached = tx.send(payload).unwrap_or(0);
+            crate::telemetry::METRICS.events.with_label_values(&["delivered"]).inc_by(reached as u64);
         }
     }
 

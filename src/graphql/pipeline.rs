@@ -316,10 +316,12 @@ impl Pipeline {
             Err(e) => return rejected(vec![e]),
         };
         let operation = req.operation_name.clone();
-        let prepared = match self.prepare(&req.query, operation.as_deref()).await {
-            Ok(p) => p,
-            Err(e) => return rejected(e),
-        };
+        let prepare_span = tracing::debug_span!("graphql.prepare");
+        let prepared =
+            match tracing::Instrument::instrument(self.prepare(&req.query, operation.as_deref()), prepare_span).await {
+                Ok(p) => p,
+                Err(e) => return rejected(e),
+            };
         if !prepared.errors.is_empty() {
             return rejected(prepared.errors.clone());
         }
@@ -358,6 +360,7 @@ impl Pipeline {
             };
         }
         let bound = (collected.ty == OperationType::Query).then(|| {
+            let _plan = tracing::debug_span!("graphql.plan").entered();
             let b = Binding { viewer: &viewer, limits: state.limits, vars: &req.variables };
             Arc::new(plan::bind(&b, &collected))
         });

@@ -154,6 +154,7 @@ fn feed(
                         Some(row.filter(|r| !seen.contains(&format!("{}{:?}", key_of(r), r.cells))).map(Ok))
                     }
                     Err(BroadcastStreamRecvError::Lagged(n)) => {
+                        crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(n);
                         *ended = true;
                         Some(Some(Err(ApiError::TooComplex(format!(
                             "subscriber fell {n} events behind and was closed; resubscribe with `since` to catch up from the database"
@@ -311,7 +312,8 @@ impl CandleFeed {
                     }
                 }
                 // Fell behind the bounded buffer: catch up from the database instead.
-                Err(BroadcastStreamRecvError::Lagged(_)) => {
+                Err(BroadcastStreamRecvError::Lagged(n)) => {
+                    crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(n);
                     // A symbol with nothing delivered yet catches up from `since` (or the last day).
                     let fallback = self.floor;
                     let from: Vec<_> = self

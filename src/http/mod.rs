@@ -204,7 +204,7 @@ async fn graphql_post(
 }
 
 /// Runs one GraphQL request that came over HTTP (`query_only` for GET), timed by operation and
-/// outcome for the request metrics.
+/// outcome for the request metrics, traced as one span, and logged as one line.
 async fn serve(
     s: &Shared,
     peer: SocketAddr,
@@ -216,29 +216,43 @@ async fn serve(
     s.requests.fetch_add(1, Ordering::Relaxed);
     let started = std::time::Instant::now();
     let operation = METRICS.operation_label(req.operation_name.as_deref());
-    let (outcome, resp) = async {
-        let context = request_context(headers, &s.state).await;
-        if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, media) {
-            return ("rate_limited", resp);
-        }
-        let (viewer, tz) = match context {
-            Ok(x) => x,
-            Err(e) => {
-                let err = async_graphql::Error::from(e).into_server_error(Default::default());
-                return ("unauthenticated", transport::rejected(media, vec![err]));
+    let span = crate::telemetry::traces::request_span(headers, &operation);
+    let (outcome, resp) = tracing::Instrument::instrument(
+        async {
+            let context = request_context(headers, &s.state).await;
+            if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, media) {
+                return ("rate_limited", resp);
             }
-        };
-        let answer = s.pipeline.run(&s.state, req, viewer, tz, query_only).await;
-        let outcome = match &answer {
-            Answer::Json(_) => "ok",
-            Answer::Graphql(r) if r.errors.is_empty() => "ok",
-            Answer::Graphql(_) => "error",
-            Answer::Rejected(_) | Answer::PostOnly => "rejected",
-        };
-        (outcome, transport::respond(media, answer))
-    }
+            let (viewer, tz) = match context {
+                Ok(x) => x,
+                Err(e) => {
+                    let err = async_graphql::Error::from(e).into_server_error(Default::default());
+                    return ("unauthenticated", transport::rejected(media, vec![err]));
+                }
+            };
+            let answer = s.pipeline.run(&s.state, req, viewer, tz, query_only).await;
+            let outcome = match &answer {
+                Answer::Json(_) => "ok",
+                Answer::Graphql(r) if r.errors.is_empty() => "ok",
+                Answer::Graphql(_) => "error",
+                Answer::Rejected(_) | Answer::PostOnly => "rejected",
+            };
+            (outcome, transport::respond(media, answer))
+        },
+        span.clone(),
+    )
     .await;
-    METRICS.requests.with_label_values(&[operation.as_str(), outcome]).observe(started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    span.record("outcome", outcome);
+    tracing::info!(
+        target: "quantgraph::request",
+        operation = operation.as_str(),
+        outcome,
+        status = resp.status().as_u16(),
+        elapsed_us = elapsed.as_micros() as u64,
+        trace_id = crate::telemetry::traces::trace_id(&span),
+    );
+    METRICS.requests.with_label_values(&[operation.as_str(), outcome]).observe(elapsed.as_secs_f64());
     resp
 }
 

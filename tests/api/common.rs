@@ -78,6 +78,13 @@ pub async fn spawn_with(backend: Backend, seed: bool, tweak: impl FnOnce(&mut Co
     let mut c = config(&database_url);
     tweak(&mut c);
     let app = App::build(&c, Startup { migrate: true, seed_if_empty: seed }).await.expect("app starts");
+    // tests/run.sh's TimescaleDB pass: the production path must really be the one under test.
+    if backend == Backend::Postgres && std::env::var("QG_TEST_EXPECT_TIMESCALE").is_ok_and(|v| v == "1") {
+        assert!(
+            app.state.db.timescale,
+            "QG_TEST_EXPECT_TIMESCALE=1 but TimescaleDB is not installed in {database_url}"
+        );
+    }
     TestApp { url: format!("http://{}/graphql", app.addr), app, backend, database_url, http: reqwest::Client::new() }
 }
 

@@ -12,4 +12,5 @@ mod memories;
 mod read;
 mod semantics;
 mod snapshot;
+mod telemetry;
 mod writes;

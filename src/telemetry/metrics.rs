@@ -1,8 +1,8 @@
 //! Prometheus metrics of the process (the `prometheus` crate's registry, exported by
 //! `/metrics`): request durations by operation and outcome, SQL statement durations, open
-//! WebSockets and live subscriptions, rate-limit refusals. One registry per process: every app
+//! WebSockets and live subscriptions, subscription events, rate-limit refusals. One registry per process: every app
 //! in it (tests start several) adds to the same series.
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use std::collections::HashSet;
 use std::sync::{LazyLock, Mutex};
 
@@ -13,6 +13,10 @@ pub struct Metrics {
     pub websockets: IntGauge,
     pub subscriptions: IntGauge,
     pub rate_limited: IntCounter,
+    /// Subscription events by stage: `published` (sent to the bus), `delivered` (to a local
+    /// subscriber's queue; one event to three subscribers counts three), `dropped` (lost by a
+    /// subscriber that fell behind its buffer; candle feeds then catch up from the database).
+    pub events: IntCounterVec,
     /// Operation names seen so far: names are the client's to choose, so at most
     /// `MAX_OPERATION_NAMES` get series of their own and the rest count as `other`.
     names: Mutex<HashSet<String>>,
@@ -46,16 +50,19 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let rate_limited =
         IntCounter::with_opts(Opts::new("quantgraph_rate_limited_total", "Requests refused for their rate."))
             .expect("valid metric");
+    let events = IntCounterVec::new(Opts::new("quantgraph_events_total", "Subscription events by stage."), &["stage"])
+        .expect("valid metric");
     for m in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(sql.clone()),
         Box::new(websockets.clone()),
         Box::new(subscriptions.clone()),
         Box::new(rate_limited.clone()),
+        Box::new(events.clone()),
     ] {
         registry.register(m).expect("registered once");
     }
-    Metrics { registry, requests, sql, websockets, subscriptions, rate_limited, names: Default::default() }
+    Metrics { registry, requests, sql, websockets, subscriptions, rate_limited, events, names: Default::default() }
 });
 
 impl Metrics {
