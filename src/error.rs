@@ -54,8 +54,48 @@ impl ApiError {
     }
 }
 
+/// The database could not be reached, or the connection broke under the statement (a restart,
+/// a failover, a network cut): nothing about the request is wrong, and a read may be retried on
+/// another connection.
+pub fn is_connection_error(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s)) => s,
+        _ => return false,
+    };
+    match &**sqlx {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        _ => is_broken_connection(e),
+    }
+}
+
+/// The connection under a statement broke (as opposed to the pool having none to give): another
+/// connection may well work.
+pub fn is_broken_connection(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Conn(RuntimeErr::SqlxError(s))
+    | DbErr::Query(RuntimeErr::SqlxError(s))
+    | DbErr::Exec(RuntimeErr::SqlxError(s))) = e
+    else {
+        return false;
+    };
+    match &**s {
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        // admin_shutdown, crash_shutdown, cannot_connect_now: the server is going or not back yet.
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if is_connection_error(&e) {
+            tracing::warn!(error = %e, "database unreachable");
+            return ApiError::Unavailable("the database cannot be reached right now: retry shortly".into());
+        }
         if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
             return ApiError::Conflict("a row with the same key already exists".into());
         }

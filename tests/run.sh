@@ -79,6 +79,8 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
 export QG_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export QG_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export CI=${CI:-true}
+# The API fuzzer's count in the full run (tests/api/fuzz.rs; 1,000,000 by hand).
+export QG_FUZZ_CASES=${QG_FUZZ_CASES:-50000}
 # The runner's own summary lines, then one total line.
 set +e
 cargo test --workspace "$@" 2>&1 | tee "$WORK/test.log"

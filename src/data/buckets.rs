@@ -52,7 +52,7 @@ impl BarInterval {
     }
 
     /// The first day of the bucket holding `d` (weeks start on Monday).
-    fn start(self, d: NaiveDate) -> NaiveDate {
+    pub(crate) fn start(self, d: NaiveDate) -> NaiveDate {
         match self {
             Self::Day => d,
             Self::Week => d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64),
@@ -72,7 +72,7 @@ impl BarInterval {
     }
 
     /// SQL for the bucket start of column `date`.
-    fn sql(self, dialect: &dyn Dialect) -> &'static str {
+    pub(crate) fn sql(self, dialect: &dyn Dialect) -> &'static str {
         match self {
             Self::Day => "date",
             Self::Week => dialect.date_bucket(DateUnit::Week),

@@ -7,5 +7,6 @@ pub mod dialect;
 mod pg_binary;
 pub mod query;
 pub mod read;
+pub mod series;
 pub mod sql;
 pub mod values;

@@ -204,6 +204,24 @@ impl Sql {
     }
 }
 
+/// Pooled connections that died with their server (a restart, a failover) fail at once on
+/// their next statement; a read is tried again on another connection rather than failing the
+/// request, a few times, while the pool replaces them.
+const READ_RETRIES: usize = 4;
+
+async fn read_retrying<C: ConnectionTrait>(
+    db: &C,
+    stmt: sea_orm::Statement,
+) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+    let mut tries = 0;
+    loop {
+        match db.query_all_raw(stmt.clone()).await {
+            Err(e) if tries < READ_RETRIES && crate::error::is_broken_connection(&e) => tries += 1,
+            done => return done,
+        }
+    }
+}
+
 /// Runs `sql` and reads `kinds` from the first columns after `skip` leading ones.
 pub async fn fetch<C: ConnectionTrait>(
     db: &C,
@@ -224,7 +242,7 @@ pub async fn fetch_placed<C: ConnectionTrait>(
     place: Option<(&[usize], usize)>,
 ) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
     let dialect = sql.dialect;
-    let rows = db.query_all_raw(sql.statement()).await?;
+    let rows = read_retrying(db, sql.statement()).await?;
     let wires = rows.first().and_then(|r| pg_binary::wires(r, skip, kinds));
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {

@@ -69,7 +69,7 @@ pub fn router(
     prune_limiter(Arc::downgrade(&shared));
     let mut router = Router::new();
     if config.introspection {
-        router = router.route(&format!("{}/{{version}}/{{file}}", graphiql::PREFIX), get(graphiql::asset));
+        router = router.route(assets::ROUTE, get(assets::serve)).route("/chart", get(|| async { chart::page() }));
     }
     let router = router
         .route("/graphql", get(graphql_get_or_ws).post(graphql_post))
@@ -396,6 +396,8 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+pub mod assets;
+pub mod chart;
 mod client;
 pub mod graphiql;
 mod transport;

@@ -1,5 +1,5 @@
 //! The playground is GraphiQL, embedded: driven in Debian's headless Chromium through
-//! playwright-core (tests/browser), and its files checked byte for byte over HTTP.
+//! playwright-core (tests/browser), and the embedded files checked byte for byte over HTTP.
 use crate::common::*;
 use quantgraph::auth::Role;
 use serde_json::{json, Value};
@@ -7,7 +7,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-const ASSET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/graphiql");
+const ASSET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/assets");
 
 /// Chromium and the npm driver, or `None` (a failure under `CI=true`) when either is missing.
 fn browser_ready() -> bool {
@@ -21,17 +21,23 @@ fn browser_ready() -> bool {
     ready
 }
 
-/// The page's addresses of its embedded files.
+/// The embedded files the playground and the chart page load, by address.
 async fn asset_urls(app: &TestApp) -> Vec<String> {
-    let page = app.http.get(&app.url).header("Accept", "text/html").send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(csp.contains("default-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
-    let html = page.text().await.unwrap();
-    let origin = app.url.trim_end_matches("/graphql");
-    let urls: Vec<String> =
-        html.split(['"', '\'']).filter(|s| s.starts_with("/graphiql/")).map(|s| format!("{origin}{s}")).collect();
-    assert_eq!(urls.len(), 4, "{html}");
+    let origin = app.url.trim_end_matches("/graphql").to_string();
+    let mut urls: Vec<String> = Vec::new();
+    for page in [app.url.clone(), format!("{origin}/chart")] {
+        let resp = app.http.get(&page).header("Accept", "text/html").send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{page}");
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("default-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+        let html = resp.text().await.unwrap();
+        for u in html.split(['"', '\'']).filter(|s| s.starts_with("/assets/")) {
+            if !urls.iter().any(|x| x.ends_with(u)) {
+                urls.push(format!("{origin}{u}"));
+            }
+        }
+    }
+    assert_eq!(urls.len(), 5, "{urls:?}");
     urls
 }
 
@@ -63,7 +69,7 @@ async fn graphiql_runs_the_example_query_and_a_subscription_offline() {
     assert_eq!(report["foreign"], json!([]), "requests for other origins: {report}");
     assert_eq!(report["consoleErrors"], json!([]), "{report}");
     let requests = report["requests"].as_array().unwrap();
-    assert!(requests.iter().filter(|u| u.as_str().unwrap().contains("/graphiql/")).count() == 4, "{report}");
+    assert!(requests.iter().filter(|u| u.as_str().unwrap().contains("/assets/")).count() == 4, "{report}");
     assert_eq!(report["websockets"], json!([format!("{}/graphql/ws", origin.replacen("http", "ws", 1))]));
 
     // The example query's answer in the page is the gateway's own answer to it.
@@ -79,7 +85,7 @@ async fn graphiql_runs_the_example_query_and_a_subscription_offline() {
 }
 
 #[tokio::test]
-async fn graphiql_files_are_the_pinned_packages_compressed_and_cached_for_good() {
+async fn embedded_files_are_the_pinned_packages_compressed_and_cached_for_good() {
     // The embedded files are the ones whose sums were recorded from the npm packages.
     let sums = std::process::Command::new("sha256sum")
         .args(["--check", "--quiet", "SHA256SUMS"])
@@ -109,16 +115,17 @@ async fn graphiql_files_are_the_pinned_packages_compressed_and_cached_for_good()
         assert!(plain.headers().get("content-encoding").is_none());
         assert!(plain.bytes().await.unwrap() == on_disk);
     }
-    let stale = urls[0].replace("/graphiql/", "/graphiql/0000000000000000-").to_string();
+    let stale = urls[0].replace("/assets/", "/assets/0000000000000000-").to_string();
     assert_eq!(app.http.get(&stale).send().await.unwrap().status(), 404);
 
-    // With introspection off, the page and its files are off too.
+    // With introspection off, the pages and their files are off too.
     let closed = spawn_with(Backend::Sqlite, false, |c| c.introspection = false).await;
     let page = closed.http.get(&closed.url).header("Accept", "text/html").send().await.unwrap();
     assert_eq!(page.status(), 404);
     let origin = closed.url.trim_end_matches("/graphql");
+    assert_eq!(closed.http.get(format!("{origin}/chart")).send().await.unwrap().status(), 404);
     for url in &urls {
-        let path = &url[url.find("/graphiql/").unwrap()..];
+        let path = &url[url.find("/assets/").unwrap()..];
         assert_eq!(closed.http.get(format!("{origin}{path}")).send().await.unwrap().status(), 404, "{path}");
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-struct Gen {
+pub(crate) struct Gen {
     rng: ChaCha8Rng,
     /// Fragment definitions used by the document so far: (name, type, body).
     fragments: Vec<(String, String, String)>,
@@ -33,6 +33,16 @@ fn alias_for(name: &str, args: &str) -> String {
 }
 
 impl Gen {
+    pub(crate) fn new(seed: u64, keys: HashMap<&'static str, String>) -> Gen {
+        Gen {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            fragments: Vec::new(),
+            vars: Vec::new(),
+            values: Default::default(),
+            keys,
+        }
+    }
+
     fn chance(&mut self, p: f64) -> bool {
         self.rng.gen_bool(p)
     }
@@ -205,7 +215,7 @@ impl Gen {
         out
     }
 
-    fn document(&mut self) -> (String, Value) {
+    pub(crate) fn document(&mut self) -> (String, Value) {
         self.fragments.clear();
         self.vars.clear();
         self.values.clear();
@@ -271,7 +281,7 @@ async fn raw(app: &TestApp, auth: &str, q: &str, vars: &Value) -> String {
 }
 
 /// Key arguments of the first row of each table with a one-row field.
-async fn row_keys(app: &TestApp, auth: &str) -> HashMap<&'static str, String> {
+pub(crate) async fn row_keys(app: &TestApp, auth: &str) -> HashMap<&'static str, String> {
     let mut out = HashMap::new();
     for t in &Catalog::get().tables {
         let fields: Vec<&str> = t.key.iter().map(|k| t.columns[*k].field.as_str()).collect();
@@ -296,13 +306,7 @@ async fn direct_writer_and_general_executor_give_the_same_bytes() {
         let auth = token(&direct, quantgraph::auth::Role::Admin);
         let keys = row_keys(&direct, &auth).await;
         assert!(keys.contains_key("Ticker"), "{backend:?}: no ticker to read");
-        let mut g = Gen {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            fragments: Vec::new(),
-            vars: Vec::new(),
-            values: Default::default(),
-            keys,
-        };
+        let mut g = Gen::new(seed, keys);
         let n = docs;
         let (mut with_data, mut with_errors) = (0, 0);
         for i in 0..n {

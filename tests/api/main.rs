@@ -2,10 +2,13 @@
 mod abuse;
 mod browser;
 mod buckets;
+mod charts;
 mod common;
 mod differential;
 mod documents;
+mod faults;
 mod foundation;
+mod fuzz;
 mod http;
 mod live;
 mod memories;

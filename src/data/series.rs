@@ -1,0 +1,141 @@
+//! Chart history in the shape charting libraries load (TradingView's UDF `history`): the buckets
+//! of `data::buckets` over a range, reaching back far enough to hold at least `count_back`
+//! buckets ending at `to`, and — when the range holds none — where the next earlier data starts.
+use super::buckets::{self, BarInterval, Bucket};
+use super::sql::{fetch, Sql};
+use super::values::{Cell, Kind};
+use crate::db::Db;
+use crate::error::ApiResult;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::Value;
+
+pub struct Series {
+    /// Oldest first.
+    pub buckets: Vec<Bucket>,
+    /// No bucket in the range: the chart has nothing to draw there.
+    pub no_data: bool,
+    /// With `no_data`, the start (Unix seconds) of the latest bucket before the range.
+    pub next_time: Option<i64>,
+}
+
+/// Unix seconds of a bucket start (a day starts at 00:00 UTC).
+pub fn unix_seconds(c: &Cell) -> Option<i64> {
+    match c {
+        Cell::Date(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()),
+        Cell::DateTime(t) => Some(t.timestamp()),
+        Cell::Int(s) => Some(*s),
+        _ => None,
+    }
+}
+
+/// Where a chart's rows are: the table, its time column and the bucket expression over it, and
+/// the condition selecting one instrument (a parameterised SQL fragment).
+struct Source<'a> {
+    table: &'a str,
+    time_col: &'a str,
+    bucket: String,
+    bucket_kind: Kind,
+    instrument: &'a (dyn Fn(&mut Sql) + Send + Sync),
+}
+
+impl Source<'_> {
+    /// The start of the `n`-th latest bucket whose rows begin at or before `to`.
+    async fn nth_latest(&self, db: &Db, to: Option<Value>, n: u32) -> ApiResult<Option<Cell>> {
+        let mut sql = Sql::with_dialect(db.dialect);
+        sql.push(&format!("SELECT {} AS b FROM \"{}\" WHERE ", self.bucket, self.table));
+        (self.instrument)(&mut sql);
+        if let Some(to) = to {
+            sql.push(&format!(" AND {} <= ", self.time_col)).param(to);
+        }
+        sql.push(&format!(" GROUP BY 1 ORDER BY 1 DESC LIMIT 1 OFFSET {}", n.saturating_sub(1)));
+        Ok(fetch(&db.read, sql, 0, &[self.bucket_kind]).await?.into_iter().next().map(|(_, mut c)| c.remove(0)))
+    }
+
+    /// The time of the latest row before `from`.
+    async fn latest_before(&self, db: &Db, from: Value, kind: Kind) -> ApiResult<Option<Cell>> {
+        let mut sql = Sql::with_dialect(db.dialect);
+        sql.push(&format!("SELECT max({}) FROM \"{}\" WHERE ", self.time_col, self.table));
+        (self.instrument)(&mut sql);
+        sql.push(&format!(" AND {} < ", self.time_col)).param(from);
+        let row = fetch(&db.read, sql, 0, &[kind]).await?.into_iter().next();
+        Ok(row.map(|(_, mut c)| c.remove(0)).filter(|c| !matches!(c, Cell::Null)))
+    }
+}
+
+/// Daily bars of one ticker as a series of `iv` buckets in [from, to] (both inclusive).
+pub async fn ohlcv(
+    db: &Db,
+    ticker: &str,
+    region: &str,
+    iv: BarInterval,
+    mut from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    count_back: Option<u32>,
+) -> ApiResult<Series> {
+    let instrument = |sql: &mut Sql| {
+        sql.push("ticker = ").param(Value::String(Some(ticker.into())));
+        sql.push(" AND region = ").param(Value::String(Some(region.into())));
+        sql.push(" AND timeframe = 'D'");
+    };
+    let src = Source {
+        table: "ohlcv_data",
+        time_col: "date",
+        bucket: iv.sql(db.dialect).to_string(),
+        bucket_kind: Kind::Date,
+        instrument: &instrument,
+    };
+    let to_value = to.map(|t| Value::ChronoDate(Some(t)));
+    if let Some(n) = count_back.filter(|n| *n > 0) {
+        // Fewer than `n` buckets in all: the whole history.
+        from = match src.nth_latest(db, to_value, n).await? {
+            Some(Cell::Date(d)) => Some(from.map_or(d, |f| f.min(d))),
+            _ => None,
+        };
+    }
+    let buckets = buckets::ohlcv_bars(db, ticker, region, iv, from, to).await?;
+    let next_time = match (buckets.is_empty(), from) {
+        (true, Some(f)) => match src.latest_before(db, Value::ChronoDate(Some(f)), Kind::Date).await? {
+            Some(Cell::Date(d)) => unix_seconds(&Cell::Date(iv.start(d))),
+            _ => None,
+        },
+        _ => None,
+    };
+    Ok(Series { no_data: buckets.is_empty(), buckets, next_time })
+}
+
+/// Minute candles of one symbol as a series of `secs`-wide buckets in [from, to].
+pub async fn candles(
+    db: &Db,
+    symbol: &str,
+    secs: i64,
+    mut from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    count_back: Option<u32>,
+) -> ApiResult<Series> {
+    let instrument = |sql: &mut Sql| {
+        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
+    };
+    let src = Source {
+        table: "market_candles",
+        time_col: "time",
+        bucket: db.dialect.epoch_bucket(secs),
+        bucket_kind: Kind::BigInt,
+        instrument: &instrument,
+    };
+    let to_value = to.map(|t| Value::ChronoDateTimeUtc(Some(t)));
+    if let Some(n) = count_back.filter(|n| *n > 0) {
+        from = match src.nth_latest(db, to_value, n).await? {
+            Some(Cell::Int(s)) => DateTime::from_timestamp(s, 0).map(|t| from.map_or(t, |f| f.min(t))),
+            _ => None,
+        };
+    }
+    let buckets = buckets::candles(db, symbol, secs, from, to).await?;
+    let next_time = match (buckets.is_empty(), from) {
+        (true, Some(f)) => match src.latest_before(db, Value::ChronoDateTimeUtc(Some(f)), Kind::DateTime).await? {
+            Some(Cell::DateTime(t)) => Some(t.timestamp().div_euclid(secs) * secs),
+            _ => None,
+        },
+        _ => None,
+    };
+    Ok(Series { no_data: buckets.is_empty(), buckets, next_time })
+}
