@@ -5,7 +5,7 @@ use super::buckets::{self, BarInterval, Bucket};
 use super::sql::{fetch, Sql};
 use super::values::{Cell, Kind};
 use crate::db::Db;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::Value;
 
@@ -84,15 +84,19 @@ pub async fn ohlcv(
         bucket_kind: Kind::Date,
         instrument: &instrument,
     };
-    let to_value = to.map(|t| Value::ChronoDate(Some(t)));
-    if let Some(n) = count_back.filter(|n| *n > 0) {
-        // Fewer than `n` buckets in all: the whole history.
-        from = match src.nth_latest(db, to_value, n).await? {
-            Some(Cell::Date(d)) => Some(from.map_or(d, |f| f.min(d))),
-            _ => None,
-        };
-    }
-    let buckets = buckets::ohlcv_bars(db, ticker, region, iv, from, to).await?;
+    let buckets = if iv == BarInterval::Day {
+        daily(db, &instrument, from, to, count_back).await?
+    } else {
+        let to_value = to.map(|t| Value::ChronoDate(Some(t)));
+        if let Some(n) = count_back.filter(|n| *n > 0) {
+            // Fewer than `n` buckets in all: the whole history.
+            from = match src.nth_latest(db, to_value, n).await? {
+                Some(Cell::Date(d)) => Some(from.map_or(d, |f| f.min(d))),
+                _ => None,
+            };
+        }
+        buckets::ohlcv_bars(db, ticker, region, iv, from, to).await?
+    };
     let next_time = match (buckets.is_empty(), from) {
         (true, Some(f)) => match src.latest_before(db, Value::ChronoDate(Some(f)), Kind::Date).await? {
             Some(Cell::Date(d)) => unix_seconds(&Cell::Date(iv.start(d))),
@@ -101,6 +105,63 @@ pub async fn ohlcv(
         _ => None,
     };
     Ok(Series { no_data: buckets.is_empty(), buckets, next_time })
+}
+
+/// Daily buckets are the rows themselves (one per day): read as they are, in one statement —
+/// the latest `count_back` days up to `to` together with every day in [from, to].
+async fn daily(
+    db: &Db,
+    instrument: &(dyn Fn(&mut Sql) + Send + Sync),
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    count_back: Option<u32>,
+) -> ApiResult<Vec<Bucket>> {
+    let part = |sql: &mut Sql, from: Option<NaiveDate>| {
+        sql.push("SELECT date, open, high, low, close, volume, 1 AS n FROM ohlcv_data WHERE ");
+        instrument(sql);
+        if let Some(f) = from {
+            sql.push(" AND date >= ").param(Value::ChronoDate(Some(f)));
+        }
+        if let Some(t) = to {
+            sql.push(" AND date <= ").param(Value::ChronoDate(Some(t)));
+        }
+    };
+    let mut sql = Sql::with_dialect(db.dialect);
+    match count_back.filter(|n| *n > 0) {
+        Some(n) => {
+            sql.push("SELECT * FROM (");
+            part(&mut sql, None);
+            sql.push(&format!(" ORDER BY date DESC LIMIT {n}) latest"));
+            if from.is_some() {
+                sql.push(" UNION SELECT * FROM (");
+                part(&mut sql, from);
+                sql.push(") in_range");
+            }
+            sql.push(&format!(" ORDER BY 1 LIMIT {}", buckets::MAX_BUCKETS + 1));
+        }
+        None => {
+            part(&mut sql, from);
+            sql.push(&format!(" ORDER BY date LIMIT {}", buckets::MAX_BUCKETS + 1));
+        }
+    }
+    let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
+    let rows = fetch(&db.read, sql, 0, &kinds).await?;
+    if rows.len() > buckets::MAX_BUCKETS {
+        return Err(ApiError::TooComplex(format!("more than {} buckets: narrow `from`/`to`", buckets::MAX_BUCKETS)));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(_, mut cells)| {
+            let start = cells.remove(0);
+            // Prices at the columns' DECIMAL(15,4) scale, as the other bucket reads show them.
+            for c in &mut cells {
+                if let Cell::Decimal(d) = c {
+                    d.rescale(4);
+                }
+            }
+            Bucket { key: String::new(), start, values: cells }
+        })
+        .collect())
 }
 
 /// Minute candles of one symbol as a series of `secs`-wide buckets in [from, to].
