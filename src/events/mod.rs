@@ -16,6 +16,20 @@ pub const BUFFER: usize = 256;
 /// An event: a row of a table, as text per column (exact for decimals and times).
 pub type Payload = Arc<Value>;
 
+/// The topic of gap signals: delivered to every topic's subscribers.
+const GAP: &str = "__gap";
+
+/// A gap signal saying why.
+fn gap(why: &str) -> Payload {
+    Arc::new(serde_json::json!({ "gap": why }))
+}
+
+/// Whether `p` is a gap signal: events may have been lost before it (Redis or the database
+/// listener reconnected), so a subscriber catches up from the database or asks its client to.
+pub fn is_gap(p: &Value) -> bool {
+    p.get("gap").is_some()
+}
+
 /// Topics and their local subscribers; with Redis, publishing goes through Redis so that
 /// every replica (this one included) delivers to its own subscribers.
 #[derive(Clone, Default)]
@@ -51,9 +65,25 @@ impl EventBus {
         }
     }
 
+    /// Tells every subscriber on every replica that events may have been lost (`why` says how).
+    pub fn signal_gap(&self, why: &str) {
+        let payload = gap(why);
+        match &self.redis {
+            Some(r) => r.publish(GAP, payload),
+            None => self.deliver(GAP, payload),
+        }
+    }
+
     /// Delivers to this process's subscribers only.
     pub fn deliver(&self, topic: &str, payload: Payload) {
         let channels = self.channels.lock().expect("event channels");
+        if topic == GAP {
+            crate::telemetry::METRICS.events.with_label_values(&["gap"]).inc();
+            for tx in channels.values() {
+                let _ = tx.send(payload.clone());
+            }
+            return;
+        }
         if let Some(tx) = channels.get(topic) {
             let reached = tx.send(payload).unwrap_or(0);
             crate::telemetry::METRICS.events.with_label_values(&["delivered"]).inc_by(reached as u64);

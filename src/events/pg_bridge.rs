@@ -18,11 +18,13 @@ pub fn start(db: &DatabaseConnection, bus: EventBus) {
     let pool = db.get_postgres_connection_pool().clone();
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
+        let mut restarted = false;
         loop {
-            match run(&pool, &bus).await {
+            match run(&pool, &bus, restarted).await {
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %e, "event listener stopped; reconnecting"),
             }
+            restarted = true;
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
@@ -37,7 +39,9 @@ async fn read_announced(pool: &sqlx::PgPool, v: &serde_json::Value) -> Result<Op
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
-async fn run(pool: &sqlx::PgPool, bus: &EventBus) -> Result<(), sqlx::Error> {
+/// Forwards notifications until the connection fails. `restarted`: a listener ran before, and
+/// whatever was written while none listened is lost to subscribers, who are told so.
+async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(), sqlx::Error> {
     // The lock lives on a connection held for as long as this replica forwards, taken out of
     // the pool: when forwarding stops, the connection closes and the lock goes with it (back
     // in the pool it would keep the lock, and no replica would forward again).
@@ -57,8 +61,16 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     tracing::info!("forwarding database events");
+    if restarted {
+        bus.signal_gap("the database event listener reconnected");
+    }
     loop {
-        let n = listener.recv().await?;
+        // `try_recv` reports a lost connection instead of reconnecting behind our back: the
+        // caller listens again and only then signals the gap, so no write falls between the
+        // signal (on which candle feeds re-read the database) and the new LISTEN.
+        let Some(n) = listener.try_recv().await? else {
+            return Err(sqlx::Error::Protocol("the listener's connection was lost".into()));
+        };
         let Ok(mut v) = serde_json::from_str::<serde_json::Value>(n.payload()) else { continue };
         if v["row"].is_null() {
             // Too large to travel in the notification: announced by id, read here.

@@ -1,5 +1,8 @@
 //! Redis fan-out: one connection publishes, one pattern subscription feeds this replica's
-//! local channels; both reconnect with backoff.
+//! local channels; both reconnect with backoff. Nothing is lost silently: an event Redis would
+//! not take is delivered to this replica's subscribers and followed, once Redis takes messages
+//! again, by a gap signal to every replica; a replica whose subscription dropped signals a gap
+//! to its own subscribers when it is back.
 use super::{EventBus, Payload};
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
@@ -24,12 +27,19 @@ pub async fn start(url: &str, prefix: &str, bus: EventBus) -> anyhow::Result<Pub
         ConnectionManager::new(client.clone()).await.map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, Payload)>();
     let out_prefix = prefix.to_string();
+    let local = bus.clone();
     tokio::spawn(async move {
+        let mut lost = false;
         while let Some((topic, payload)) = rx.recv().await {
-            let channel = format!("{out_prefix}{topic}");
-            let body = payload.to_string();
-            if let Err(e) = redis::cmd("PUBLISH").arg(&channel).arg(&body).query_async::<i64>(&mut manager).await {
-                tracing::warn!(error = %e, "event not published to Redis");
+            let gap = super::gap("an event could not be published to Redis");
+            if lost && publish(&mut manager, &format!("{out_prefix}{}", super::GAP), &gap.to_string()).await {
+                lost = false;
+            }
+            if !publish(&mut manager, &format!("{out_prefix}{topic}"), &payload.to_string()).await {
+                // The other replicas missed it; this one's subscribers still get it.
+                tracing::warn!(topic, "event not published to Redis: delivered on this replica only");
+                local.deliver(&topic, payload);
+                lost = true;
             }
         }
     });
@@ -60,7 +70,20 @@ pub async fn start(url: &str, prefix: &str, bus: EventBus) -> anyhow::Result<Pub
                     }
                 }
             }
+            // Whatever was published while this replica was not listening is lost to it.
+            bus.deliver(super::GAP, super::gap("redis subscription reconnected"));
         }
     });
     Ok(Publisher { tx })
+}
+
+/// One PUBLISH, tried a second time after the connection manager's reconnect.
+async fn publish(manager: &mut ConnectionManager, channel: &str, body: &str) -> bool {
+    for _ in 0..2 {
+        match redis::cmd("PUBLISH").arg(channel).arg(body).query_async::<i64>(manager).await {
+            Ok(_) => return true,
+            Err(e) => tracing::debug!(error = %e, "PUBLISH failed"),
+        }
+    }
+    false
 }

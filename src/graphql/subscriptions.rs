@@ -149,6 +149,14 @@ fn feed(
                 None
             } else {
                 match ev {
+                    Ok(p) if crate::events::is_gap(&p) => {
+                        *ended = true;
+                        Some(Some(Err(ApiError::Unavailable(format!(
+                            "events may have been missed ({}); resubscribe with `since` to catch up from the database",
+                            p["gap"].as_str().unwrap_or("the event feed reconnected")
+                        ))
+                        .into())))
+                    }
                     Ok(p) => {
                         let row = p["row"].as_object().and_then(|r| row_of(t, r));
                         Some(row.filter(|r| !seen.contains(&format!("{}{:?}", key_of(r), r.cells))).map(Ok))
@@ -300,7 +308,9 @@ impl CandleFeed {
                 return Some((Ok(b), self));
             }
             let t = table("market_candles");
-            match self.live.next().await? {
+            let lagged = match self.live.next().await? {
+                // Events may have been lost upstream: catch up from the database, as when lagging.
+                Ok(p) if crate::events::is_gap(&p) => 0,
                 Ok(p) => {
                     let Some(row) = p["row"].as_object().and_then(|r| row_of(t, r)) else { continue };
                     if let Some(b) = bucket_of(&self.state, self.secs, &row).await {
@@ -310,22 +320,19 @@ impl CandleFeed {
                             self.queue.push_back(b);
                         }
                     }
+                    continue;
                 }
                 // Fell behind the bounded buffer: catch up from the database instead.
-                Err(BroadcastStreamRecvError::Lagged(n)) => {
-                    crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(n);
-                    // A symbol with nothing delivered yet catches up from `since` (or the last day).
-                    let fallback = self.floor;
-                    let from: Vec<_> = self
-                        .symbols
-                        .iter()
-                        .map(|s| (s.clone(), self.last.get(s).map_or(fallback, |(t, _)| *t)))
-                        .collect();
-                    match stored(&self.state, &from, self.secs).await {
-                        Ok(rows) => self.caught_up(rows),
-                        Err(e) => return Some((Err(e.into()), self)),
-                    }
-                }
+                Err(BroadcastStreamRecvError::Lagged(n)) => n,
+            };
+            crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(lagged);
+            // A symbol with nothing delivered yet catches up from `since` (or the last day).
+            let fallback = self.floor;
+            let from: Vec<_> =
+                self.symbols.iter().map(|s| (s.clone(), self.last.get(s).map_or(fallback, |(t, _)| *t))).collect();
+            match stored(&self.state, &from, self.secs).await {
+                Ok(rows) => self.caught_up(rows),
+                Err(e) => return Some((Err(e.into()), self)),
             }
         }
     }

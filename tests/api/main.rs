@@ -9,6 +9,7 @@ mod documents;
 mod faults;
 mod foundation;
 mod fuzz;
+mod gaps;
 mod http;
 mod live;
 mod memories;
