@@ -53,6 +53,27 @@ async fn register_login_me_and_secrets_never_leave() {
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         let sdl = quantgraph::export_schema();
         assert!(!sdl.contains("passwordHash") && !sdl.contains("dnseToken"));
+
+        // The derived field filters and orders like a column (for admins, who list users).
+        register(&app, "bo@example.com").await;
+        let admin = token(&app, quantgraph::auth::Role::Admin);
+        let q = r#"query($b: Boolean) { users(where: { email: { like: "%example.com" }, hasBrokerConnection: { eq: $b } }, orderBy: [{ hasBrokerConnection: DESC }, { email: ASC }]) { totalCount nodes { email hasBrokerConnection } } }"#;
+        let with = as_role(&app, &admin, q, json!({ "b": true })).await;
+        assert_eq!(
+            with["data"]["users"]["nodes"],
+            json!([{ "email": "ana@example.com", "hasBrokerConnection": true }]),
+            "{backend:?}: {with}"
+        );
+        let without = as_role(&app, &admin, q, json!({ "b": false })).await;
+        assert_eq!(
+            without["data"]["users"]["nodes"],
+            json!([{ "email": "bo@example.com", "hasBrokerConnection": false }]),
+            "{backend:?}: {without}"
+        );
+        let all = as_role(&app, &admin, q, json!({ "b": null })).await;
+        let emails: Vec<&str> =
+            all["data"]["users"]["nodes"].as_array().unwrap().iter().map(|n| n["email"].as_str().unwrap()).collect();
+        assert_eq!(emails, ["ana@example.com", "bo@example.com"], "{backend:?}: {all}");
     }
 }
 
