@@ -88,7 +88,7 @@ status=${PIPESTATUS[0]}
 # The read tests once more with the direct JSON writer switched off: the general executor
 # must pass them alone (the differential test compares the two byte for byte).
 if [ "$status" = 0 ] && [ $# = 0 ]; then
-  QUANTGRAPH_DIRECT_READS=false cargo test --test api -- read:: semantics:: buckets:: 2>&1 | tee -a "$WORK/test.log"
+  QUANTGRAPH_DIRECT_READS=false cargo test --test api -- read:: semantics:: buckets:: charts:: 2>&1 | tee -a "$WORK/test.log"
   status=${PIPESTATUS[0]}
 fi
 # The migration, bucket and live-feed tests once more on TimescaleDB.

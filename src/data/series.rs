@@ -28,6 +28,18 @@ pub fn unix_seconds(c: &Cell) -> Option<i64> {
     }
 }
 
+/// A cell as a JSON number (`numbers { … }`): exact below 2^53, a longer decimal rounded to
+/// the nearest double.
+pub fn as_number(c: &Cell) -> Option<f64> {
+    use rust_decimal::prelude::ToPrimitive as _;
+    match c {
+        Cell::Decimal(d) => d.to_f64(),
+        Cell::Int(n) => Some(*n as f64),
+        Cell::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
 /// Where a chart's rows are: the table, its time column and the bucket expression over it, and
 /// the condition selecting one instrument (a parameterised SQL fragment).
 struct Source<'a> {

@@ -5,16 +5,12 @@ use super::schema::tz_of;
 use super::schema::value_field;
 use crate::data::buckets::{candle_seconds, candles, ohlcv_bars, BarInterval, Bucket, MAX_BUCKETS};
 use crate::data::query::check_region;
-use crate::data::series::{self, unix_seconds, Series};
+use crate::data::series::{self, as_number, unix_seconds, Series};
 use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
 use crate::error::ApiError;
 use crate::AppState;
 use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use async_graphql::Value as GqlValue;
-
-fn arg_str(ctx: &async_graphql::dynamic::ResolverContext<'_>, name: &str) -> Option<String> {
-    ctx.args.get(name).and_then(|v| v.string().ok().map(String::from))
-}
 
 fn bucket_object(name: &str, start: &str, price: Kind) -> Object {
     let mut obj = Object::new(name).field(Field::new("bucket", TypeRef::named_nn(start), |ctx| {
@@ -62,21 +58,10 @@ fn column(s: &Series, i: usize, kind: Kind, tz: chrono_tz::Tz) -> GqlValue {
 
 /// Column `i` as JSON numbers (exact below 2^53; a longer decimal is rounded to the nearest double).
 fn numbers(s: &Series, i: usize) -> GqlValue {
-    use rust_decimal::prelude::ToPrimitive as _;
-    GqlValue::List(
-        s.buckets
-            .iter()
-            .map(|b| match &b.values[i] {
-                Cell::Decimal(d) => d.to_f64().map_or(GqlValue::Null, GqlValue::from),
-                Cell::Int(n) => GqlValue::from(*n as f64),
-                Cell::Float(f) => GqlValue::from(*f),
-                _ => GqlValue::Null,
-            })
-            .collect(),
-    )
+    GqlValue::List(s.buckets.iter().map(|b| as_number(&b.values[i]).map_or(GqlValue::Null, GqlValue::from)).collect())
 }
 
-const COLUMNS: [&str; 5] = ["o", "h", "l", "c", "v"];
+pub const COLUMNS: [&str; 5] = ["o", "h", "l", "c", "v"];
 
 /// A series type: `t`, the price and volume columns in `price`'s exact form, `numbers`, and
 /// the UDF `noData`/`nextTime` pair.
@@ -133,16 +118,6 @@ fn numbers_object() -> Object {
     obj
 }
 
-/// `countBack`: at least this many buckets ending at `to`, whatever `from` says.
-fn count_back(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Result<Option<u32>, ApiError> {
-    let n = ctx.args.get("countBack").filter(|v| !v.is_null()).map(|v| v.i64());
-    match n.transpose().map_err(|e| ApiError::bad(e.message))? {
-        None => Ok(None),
-        Some(n) if (0..=MAX_BUCKETS as i64).contains(&n) => Ok(Some(n as u32)),
-        Some(_) => Err(ApiError::bad(format!("countBack must be between 0 and {MAX_BUCKETS}"))),
-    }
-}
-
 /// Registers the bucket types and adds `ohlcvBars` and `candles` to the query root.
 pub fn register(
     mut builder: async_graphql::dynamic::SchemaBuilder,
@@ -182,7 +157,7 @@ pub fn register(
     let bars = bar_args(Field::new("ohlcvBars", TypeRef::named_nn_list_nn("OhlcvBucket"), |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let a = BarArgs::of(&ctx)?;
+            let a = BarArgs::parse(&args_of(&ctx))?;
             let rows = ohlcv_bars(&state.db, &a.ticker, &a.region, a.iv, a.from, a.to).await?;
             Ok(Some(FieldValue::list(rows.into_iter().map(|mut b| {
                 b.key = a.ticker.clone();
@@ -194,10 +169,8 @@ pub fn register(
     let bar_series = bar_args(Field::new("ohlcvSeries", TypeRef::named_nn("OhlcvSeries"), |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let a = BarArgs::of(&ctx)?;
-            let n = count_back(&ctx)?;
-            let s = series::ohlcv(&state.db, &a.ticker, &a.region, a.iv, a.from, a.to, n).await?;
-            Ok(Some(FieldValue::owned_any(s)))
+            let q = SeriesQuery::parse("ohlcvSeries", &args_of(&ctx)).expect("a series field")?;
+            Ok(Some(FieldValue::owned_any(q.read(&state.db).await?)))
         })
     }))
     .argument(count_back_arg())
@@ -205,7 +178,7 @@ pub fn register(
     let cds = candle_args(Field::new("candles", TypeRef::named_nn_list_nn("CandleBucket"), |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let a = CandleArgs::of(&ctx)?;
+            let a = CandleArgs::parse(&args_of(&ctx))?;
             let rows = candles(&state.db, &a.symbol, a.secs, a.from, a.to).await?;
             Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
         })
@@ -214,15 +187,35 @@ pub fn register(
     let candle_series = candle_args(Field::new("candleSeries", TypeRef::named_nn("CandleSeries"), |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let a = CandleArgs::of(&ctx)?;
-            let n = count_back(&ctx)?;
-            let s = series::candles(&state.db, &a.symbol, a.secs, a.from, a.to, n).await?;
-            Ok(Some(FieldValue::owned_any(s)))
+            let q = SeriesQuery::parse("candleSeries", &args_of(&ctx)).expect("a series field")?;
+            Ok(Some(FieldValue::owned_any(q.read(&state.db).await?)))
         })
     }))
     .argument(count_back_arg())
     .description("`candles` as chart columns (prices are numbers: the source stores them as DOUBLE PRECISION), with TradingView UDF history semantics for `countBack`, `noData` and `nextTime`.");
     (builder, query.field(bars).field(bar_series).field(cds).field(candle_series))
+}
+
+/// Argument values by name, as a resolver or a bound plan holds them.
+type Args = async_graphql::indexmap::IndexMap<async_graphql::Name, GqlValue>;
+
+fn args_of(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Args {
+    ctx.args.as_index_map().clone()
+}
+
+fn text(args: &Args, name: &str) -> Option<String> {
+    match args.get(name) {
+        Some(GqlValue::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn enum_name<'a>(args: &'a Args, name: &str) -> Option<&'a str> {
+    match args.get(name) {
+        Some(GqlValue::Enum(e)) => Some(e.as_str()),
+        Some(GqlValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    }
 }
 
 struct BarArgs {
@@ -234,17 +227,15 @@ struct BarArgs {
 }
 
 impl BarArgs {
-    fn of(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Result<BarArgs, ApiError> {
-        let ticker = arg_str(ctx, "ticker").unwrap_or_default();
-        let region = arg_str(ctx, "region").unwrap_or_default();
+    fn parse(args: &Args) -> Result<BarArgs, ApiError> {
+        let ticker = text(args, "ticker").unwrap_or_default();
+        let region = text(args, "region").unwrap_or_default();
         check_region(&region)?;
-        let iv = ctx
-            .args
-            .get("interval")
-            .and_then(|v| v.enum_name().ok().and_then(BarInterval::parse))
+        let iv = enum_name(args, "interval")
+            .and_then(BarInterval::parse)
             .ok_or_else(|| ApiError::bad("unknown interval"))?;
-        let from = arg_str(ctx, "from").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
-        let to = arg_str(ctx, "to").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
+        let from = text(args, "from").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
+        let to = text(args, "to").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
         ordered(from, to)?;
         Ok(BarArgs { ticker, region, iv, from, to })
     }
@@ -258,15 +249,12 @@ struct CandleArgs {
 }
 
 impl CandleArgs {
-    fn of(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Result<CandleArgs, ApiError> {
-        let symbol = arg_str(ctx, "symbol").unwrap_or_default();
-        let secs = ctx
-            .args
-            .get("interval")
-            .and_then(|v| v.enum_name().ok().and_then(candle_seconds))
-            .ok_or_else(|| ApiError::bad("unknown interval"))?;
-        let from = arg_str(ctx, "from").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
-        let to = arg_str(ctx, "to").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
+    fn parse(args: &Args) -> Result<CandleArgs, ApiError> {
+        let symbol = text(args, "symbol").unwrap_or_default();
+        let secs =
+            enum_name(args, "interval").and_then(candle_seconds).ok_or_else(|| ApiError::bad("unknown interval"))?;
+        let from = text(args, "from").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
+        let to = text(args, "to").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
         ordered(from, to)?;
         Ok(CandleArgs { symbol, secs, from, to })
     }
@@ -276,5 +264,91 @@ fn ordered<T: PartialOrd>(from: Option<T>, to: Option<T>) -> Result<(), ApiError
     match (from, to) {
         (Some(f), Some(t)) if f > t => Err(ApiError::bad("`from` is after `to`")),
         _ => Ok(()),
+    }
+}
+
+/// `countBack`: at least this many buckets ending at `to`, whatever `from` says.
+fn count_back(args: &Args) -> Result<Option<u32>, ApiError> {
+    match args.get("countBack") {
+        None | Some(GqlValue::Null) => Ok(None),
+        Some(GqlValue::Number(n)) => match n.as_i64() {
+            Some(n) if (0..=MAX_BUCKETS as i64).contains(&n) => Ok(Some(n as u32)),
+            _ => Err(ApiError::bad(format!("countBack must be between 0 and {MAX_BUCKETS}"))),
+        },
+        Some(_) => Err(ApiError::bad("countBack must be an Int")),
+    }
+}
+
+/// What an `ohlcvSeries` or `candleSeries` field reads: one parse of its arguments, used by its
+/// resolver and by the direct writer's plan alike.
+#[derive(Debug)]
+pub enum SeriesQuery {
+    Bars {
+        ticker: String,
+        region: String,
+        iv: BarInterval,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+        count_back: Option<u32>,
+    },
+    Candles {
+        symbol: String,
+        secs: i64,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        count_back: Option<u32>,
+    },
+}
+
+impl SeriesQuery {
+    /// The query of root field `field` (`ohlcvSeries` or `candleSeries`) with `args`; `None`
+    /// for any other field.
+    pub fn parse(field: &str, args: &Args) -> Option<Result<SeriesQuery, ApiError>> {
+        Some(match field {
+            "ohlcvSeries" => BarArgs::parse(args).and_then(|a| {
+                let count_back = count_back(args)?;
+                Ok(SeriesQuery::Bars {
+                    ticker: a.ticker,
+                    region: a.region,
+                    iv: a.iv,
+                    from: a.from,
+                    to: a.to,
+                    count_back,
+                })
+            }),
+            "candleSeries" => CandleArgs::parse(args).and_then(|a| {
+                let count_back = count_back(args)?;
+                Ok(SeriesQuery::Candles { symbol: a.symbol, secs: a.secs, from: a.from, to: a.to, count_back })
+            }),
+            _ => return None,
+        })
+    }
+
+    /// The series' GraphQL type and its price kind.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SeriesQuery::Bars { .. } => "OhlcvSeries",
+            SeriesQuery::Candles { .. } => "CandleSeries",
+        }
+    }
+
+    /// The kind of column `i` (open, high, low, close, volume).
+    pub fn kind(&self, i: usize) -> Kind {
+        match (self, i) {
+            (_, 4) => Kind::BigInt,
+            (SeriesQuery::Bars { .. }, _) => Kind::Decimal,
+            (SeriesQuery::Candles { .. }, _) => Kind::Float,
+        }
+    }
+
+    pub async fn read(&self, db: &crate::db::Db) -> Result<Series, ApiError> {
+        match self {
+            SeriesQuery::Bars { ticker, region, iv, from, to, count_back } => {
+                series::ohlcv(db, ticker, region, *iv, *from, *to, *count_back).await
+            }
+            SeriesQuery::Candles { symbol, secs, from, to, count_back } => {
+                series::candles(db, symbol, *secs, *from, *to, *count_back).await
+            }
+        }
     }
 }

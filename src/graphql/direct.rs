@@ -54,6 +54,11 @@ pub async fn execute(state: &AppState, op: &BoundOperation, tz: Tz) -> Result<St
                     None => out.buf.push_str("null"),
                 }
             }
+            RootPlan::Series { query, fields } => {
+                let series = query.read(&state.db).await.map_err(fail)?;
+                out.buf.reserve(series.buckets.len() * fields.len() * 12);
+                out.series(query, fields, &series);
+            }
             RootPlan::Other => return Err(fail(ApiError::Internal("not a direct read".into()))),
         }
     }

@@ -201,8 +201,63 @@ pub enum RootPlan {
         node: ObjectPlan,
         fetch: Fetch,
     },
+    /// Chart history (`ohlcvSeries`, `candleSeries`) and its selected columns.
+    Series {
+        query: super::buckets::SeriesQuery,
+        fields: Vec<SeriesField>,
+    },
     /// Not a catalog read (buckets, memories, users…), or arguments the resolver must report.
     Other,
+}
+
+/// A selected field of a series, in response order.
+#[derive(Debug)]
+pub enum SeriesField {
+    Typename {
+        key: Name,
+    },
+    Time {
+        key: Name,
+    },
+    /// Column `i` of `COLUMNS` (open, high, low, close, volume) in its exact form.
+    Column {
+        key: Name,
+        i: usize,
+    },
+    /// The `numbers { … }` object: its `Column`s (and `__typename`) as JSON numbers.
+    Numbers {
+        key: Name,
+        fields: Vec<SeriesField>,
+    },
+    NoData {
+        key: Name,
+    },
+    NextTime {
+        key: Name,
+    },
+}
+
+fn bind_series(b: &Binding<'_>, f: &CollectedField) -> Option<RootPlan> {
+    let query = super::buckets::SeriesQuery::parse(f.name.as_str(), &f.bound_args(b.vars))?.ok()?;
+    let fields = series_fields(&f.children)?;
+    Some(RootPlan::Series { query, fields })
+}
+
+fn series_fields(fields: &[CollectedField]) -> Option<Vec<SeriesField>> {
+    fields
+        .iter()
+        .map(|f| {
+            let key = f.key.clone();
+            Some(match f.name.as_str() {
+                "__typename" => SeriesField::Typename { key },
+                "t" => SeriesField::Time { key },
+                "noData" => SeriesField::NoData { key },
+                "nextTime" => SeriesField::NextTime { key },
+                "numbers" => SeriesField::Numbers { key, fields: series_fields(&f.children)? },
+                name => SeriesField::Column { key, i: super::buckets::COLUMNS.iter().position(|c| *c == name)? },
+            })
+        })
+        .collect()
 }
 
 /// A query operation bound to the catalog and the request's variables.
@@ -245,6 +300,8 @@ pub fn bind(b: &Binding<'_>, op: &CollectedOperation) -> BoundOperation {
                 bind_list_root(b, t, f).unwrap_or(RootPlan::Other)
             } else if let Some(t) = cat.tables.iter().find(|t| t.one_field == f.name.as_str()) {
                 bind_one_root(b, t, f).unwrap_or(RootPlan::Other)
+            } else if let Some(series) = bind_series(b, f) {
+                series
             } else {
                 RootPlan::Other
             };

@@ -1,7 +1,9 @@
 //! Writes the JSON of a bound read plan straight from its rows: no value tree, no resolver call
 //! per field. Values go through `Cell::render`, as on the general executor, so both agree.
-use super::plan::{ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField};
+use super::buckets::SeriesQuery;
+use super::plan::{ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, SeriesField};
 use crate::data::read::Row;
+use crate::data::series::{as_number, unix_seconds, Series};
 use crate::data::values::{Cell, Kind, Rendered};
 use crate::graphql::connection::{CountBy, Page};
 use chrono_tz::Tz;
@@ -61,16 +63,89 @@ impl JsonWriter {
         self.buf.push_str(if b { "true" } else { "false" });
     }
 
+    /// A JSON number as serde_json writes an f64 (`null` when not finite).
+    fn float(&mut self, v: f64) {
+        match serde_json::Number::from_f64(v) {
+            Some(n) => {
+                let _ = write!(self.buf, "{n}");
+            }
+            None => self.buf.push_str("null"),
+        }
+    }
+
+    /// A series object: its selected columns as arrays, values rendered as the resolvers do.
+    pub fn series(&mut self, q: &SeriesQuery, fields: &[SeriesField], s: &Series) {
+        self.buf.push('{');
+        let mut first = true;
+        for f in fields {
+            match f {
+                SeriesField::Typename { key } => {
+                    self.key(&mut first, key);
+                    self.str(q.type_name());
+                }
+                SeriesField::Time { key } => {
+                    self.key(&mut first, key);
+                    self.list(s.buckets.iter().filter_map(|b| unix_seconds(&b.start)), |w, t| w.float(t as f64));
+                }
+                SeriesField::Column { key, i } => {
+                    self.key(&mut first, key);
+                    let kind = q.kind(*i);
+                    self.list(s.buckets.iter(), |w, b| w.cell(&b.values[*i], kind));
+                }
+                SeriesField::Numbers { key, fields } => {
+                    self.key(&mut first, key);
+                    self.buf.push('{');
+                    let mut inner = true;
+                    for f in fields {
+                        match f {
+                            SeriesField::Column { key, i } => {
+                                self.key(&mut inner, key);
+                                self.list(s.buckets.iter(), |w, b| match as_number(&b.values[*i]) {
+                                    Some(v) => w.float(v),
+                                    None => w.buf.push_str("null"),
+                                });
+                            }
+                            SeriesField::Typename { key } => {
+                                self.key(&mut inner, key);
+                                self.str("SeriesNumbers");
+                            }
+                            _ => {}
+                        }
+                    }
+                    self.buf.push('}');
+                }
+                SeriesField::NoData { key } => {
+                    self.key(&mut first, key);
+                    self.bool(s.no_data);
+                }
+                SeriesField::NextTime { key } => {
+                    self.key(&mut first, key);
+                    match s.next_time {
+                        Some(t) => self.float(t as f64),
+                        None => self.buf.push_str("null"),
+                    }
+                }
+            }
+        }
+        self.buf.push('}');
+    }
+
+    fn list<T>(&mut self, items: impl Iterator<Item = T>, mut each: impl FnMut(&mut Self, T)) {
+        self.buf.push('[');
+        for (n, item) in items.enumerate() {
+            if n > 0 {
+                self.buf.push(',');
+            }
+            each(self, item);
+        }
+        self.buf.push(']');
+    }
+
     fn cell(&mut self, c: &Cell, kind: Kind) {
         match c.render(kind, self.tz) {
             Rendered::Null => self.buf.push_str("null"),
             Rendered::Int(v) => self.buf.push_str(itoa::Buffer::new().format(v)),
-            Rendered::Float(v) => match serde_json::Number::from_f64(v) {
-                Some(n) => {
-                    let _ = write!(self.buf, "{n}");
-                }
-                None => self.buf.push_str("null"),
-            },
+            Rendered::Float(v) => self.float(v),
             Rendered::Text(s) => self.str(s),
             Rendered::Plain(p) => {
                 self.buf.push('"');

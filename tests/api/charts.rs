@@ -203,3 +203,54 @@ async fn the_chart_page_draws_history_and_shows_a_candle_written_by_plain_sql() 
     assert!(report["inkedPixels"].as_u64().unwrap() > 1000, "nothing drawn: {report}");
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "no screenshot");
 }
+
+/// The direct writer answers series roots; its bytes must be the general executor's.
+#[tokio::test]
+async fn series_bytes_are_the_same_from_the_direct_writer_and_the_general_executor() {
+    for backend in backends() {
+        let direct = spawn_with(backend, true, |c| c.direct_reads = true).await;
+        let mut c = config(&direct.database_url);
+        c.direct_reads = false;
+        let general = TestApp::start(&c, backend).await;
+        let token = direct.app.state.tokens.issue("series-test", Role::Service, 600).unwrap();
+        let candles: Vec<Value> = (0..7)
+            .map(|m| json!({ "time": format!("2026-01-05T02:0{m}:00Z"), "symbol": "BYT", "open": 1.5 + m as f64 / 4.0, "high": 3, "low": 0.25, "close": 2.125, "volume": "9" }))
+            .collect();
+        let r = direct
+            .gql_with(
+                "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }",
+                json!({ "c": candles }),
+                &[("Authorization", &format!("Bearer {token}"))],
+            )
+            .await;
+        assert!(r.get("errors").is_none(), "{r}");
+        let docs = [
+            (
+                r#"{ ohlcvSeries(ticker: "005930", region: "KR", interval: DAY, countBack: 40) { t o h l c v noData nextTime numbers { o h l c v } } }"#,
+                json!({}),
+            ),
+            (
+                r#"query($iv: BarInterval!, $n: Int = 5, $skip: Boolean!) { a: ohlcvSeries(ticker: "005930", region: "KR", interval: $iv, countBack: $n) { __typename c t @skip(if: $skip) ...N } b: ohlcvSeries(ticker: "005930", region: "KR", interval: MONTH) { c c t } } fragment N on OhlcvSeries { numbers { __typename c } nextTime }"#,
+                json!({ "iv": "WEEK", "skip": true }),
+            ),
+            (
+                r#"{ s: candleSeries(symbol: "BYT", interval: M5) { t o h l c v numbers { v } noData } e: candleSeries(symbol: "BYT", interval: M1, from: "2030-01-01T00:00:00Z") { t noData nextTime } tickers(first: 1) { nodes { ticker } } }"#,
+                json!({}),
+            ),
+            (
+                r#"{ ohlcvSeries(ticker: "005930", region: "KR", interval: DAY, to: "1990-01-01") { t c noData nextTime } }"#,
+                json!({}),
+            ),
+            (r#"{ ohlcvSeries(ticker: "005930", region: "KR", interval: DAY, countBack: -3) { t } }"#, json!({})),
+        ];
+        for (doc, vars) in docs {
+            let raw = |app: &TestApp| {
+                let (http, url, body) = (app.http.clone(), app.url.clone(), json!({ "query": doc, "variables": vars }));
+                async move { http.post(url).json(&body).send().await.unwrap().text().await.unwrap() }
+            };
+            let (a, b) = (raw(&direct).await, raw(&general).await);
+            assert_eq!(a, b, "{backend:?}: {doc}");
+            assert!(a.contains("\"data\":{") || a.contains("BAD_USER_INPUT"), "{backend:?}: {a}");
+        }
+    }
+}
