@@ -40,9 +40,8 @@ impl Cluster {
         let d = d.as_str();
         let init = pg("initdb", &["-D", d, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
         assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-        let conf = format!(
-            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{d}'\nfsync = off\nsynchronous_commit = off\n"
-        );
+        // Durable settings (unlike the shared test cluster): a crash must not take acknowledged commits.
+        let conf = format!("listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{d}'\n");
         std::fs::OpenOptions::new()
             .append(true)
             .open(dir.join("postgresql.conf"))
@@ -129,4 +128,92 @@ async fn a_database_restart_costs_no_request_and_an_outage_answers_unavailable()
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(back, want);
+}
+
+#[tokio::test]
+async fn writes_acknowledged_across_a_database_restart_are_stored_exactly_once() {
+    let Some(cluster) = Cluster::start() else { return };
+    let mut c = config(&cluster.url());
+    c.db_pool = 4;
+    let app = App::build(&c, Startup { migrate: true, seed_if_empty: false }).await.expect("app starts");
+    let url = format!("http://{}/graphql", app.addr);
+    let token =
+        format!("Bearer {}", app.state.tokens.issue("fault-ingest", quantgraph::auth::Role::Service, 600).unwrap());
+    let http = reqwest::Client::new();
+    let write = move |i: i64| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            let t =
+                chrono::DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap() + chrono::Duration::minutes(i);
+            let c = json!([{ "time": t.to_rfc3339(), "symbol": "FLT", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": "1" }]);
+            let body = json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": c } });
+            let r: Value =
+                http.post(&url).header("Authorization", token).json(&body).send().await.unwrap().json().await.unwrap();
+            r
+        }
+    };
+    // A steady stream of single-candle writes; the database restarts in the middle of it.
+    let writer = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        for i in 0..400i64 {
+            let sent = std::time::Instant::now();
+            let r = write(i).await;
+            outcomes.push((i, r, std::time::Instant::now(), sent.elapsed()));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        outcomes
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    cluster.ctl(&["stop", "-m", "immediate", "-w"]);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    cluster.ctl(&["start", "-w", "-l", &format!("{}/log", cluster.dir.display())]);
+    let back = std::time::Instant::now();
+    let outcomes = writer.await.unwrap();
+
+    let mut acked = Vec::new();
+    let mut refused = 0;
+    let mut first_ok_after_back = None;
+    let slowest = outcomes.iter().map(|o| o.3).max().unwrap();
+    for (i, r, at, _) in &outcomes {
+        if r["data"]["ingestCandles"]["inserted"] == 1 {
+            acked.push(*i);
+            if *at > back && first_ok_after_back.is_none() {
+                first_ok_after_back = Some(*at - back);
+            }
+        } else {
+            refused += 1;
+            assert_eq!(code(r), Some("UNAVAILABLE"), "write {i}: {r}");
+        }
+    }
+    // Writes sent while the database is down either wait for a connection or are refused.
+    assert!(
+        refused > 0 || slowest >= std::time::Duration::from_millis(300),
+        "no write met the outage (slowest {slowest:?}): it happened outside the stream"
+    );
+    assert!(acked.len() > 200, "only {} of 400 writes acknowledged", acked.len());
+    let recovered = first_ok_after_back.expect("writes succeed again after the restart");
+    assert!(recovered < std::time::Duration::from_secs(5), "answered again only after {recovered:?}");
+
+    // Every acknowledged write is stored, once (the key is the candle's time).
+    let db = sea_orm::Database::connect(cluster.url()).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT (extract(epoch FROM time - timestamptz '2026-01-05 00:00:00+00') / 60)::bigint AS i, count(*) AS n \
+             FROM market_candles WHERE symbol = 'FLT' GROUP BY 1",
+        ))
+        .await
+        .unwrap();
+    let stored: std::collections::HashMap<i64, i64> =
+        rows.iter().map(|r| (r.try_get_by_index::<i64>(0).unwrap(), r.try_get_by_index::<i64>(1).unwrap())).collect();
+    for i in &acked {
+        assert_eq!(stored.get(i), Some(&1), "acknowledged write {i} is not stored exactly once");
+    }
+    eprintln!(
+        "{} writes: {} acknowledged (all stored once), {refused} refused with UNAVAILABLE, slowest {slowest:?}, answering again {recovered:?} after the database was back",
+        outcomes.len(),
+        acked.len()
+    );
+    db.close().await.ok();
 }
