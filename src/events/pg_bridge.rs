@@ -46,6 +46,8 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(),
     // the pool: when forwarding stops, the connection closes and the lock goes with it (back
     // in the pool it would keep the lock, and no replica would forward again).
     let mut lock_conn = pool.acquire().await?.detach();
+    // Taking over from another replica: writes between its end and this LISTEN reached no one.
+    let mut took_over = false;
     if bus.is_shared() {
         loop {
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -55,13 +57,14 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(),
             if got {
                 break;
             }
+            took_over = true;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     tracing::info!("forwarding database events");
-    if restarted {
+    if restarted || took_over {
         bus.signal_gap("the database event listener reconnected");
     }
     loop {

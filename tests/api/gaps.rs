@@ -133,3 +133,90 @@ async fn a_redis_restart_is_signalled_and_delivery_resumes() {
     redis.kill().ok();
     redis.wait().ok();
 }
+
+/// The backend pid of the session holding the event bridge's advisory lock (0x5147_4556, "QGEV").
+async fn bridge_holder(sql: &sea_orm::DatabaseConnection) -> Option<i32> {
+    let row = sql
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = \
+             (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = 1363625302",
+        ))
+        .await
+        .unwrap()?;
+    row.try_get_by_index::<i32>(0).ok()
+}
+
+#[tokio::test]
+async fn another_replica_takes_over_the_event_bridge_and_nothing_written_meanwhile_is_lost() {
+    let Some(redis) = redis_url() else { return };
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let prefix = format!("takeover-{}:", uuid::Uuid::new_v4().simple());
+    let database_url = fresh_database(Backend::Postgres).await;
+    // Replica A: the real binary, started first, so it holds the bridge; killed below.
+    let dir = std::env::temp_dir().join("quantgraph-tests").join(format!("a-{}", uuid::Uuid::new_v4().simple()));
+    let mut a = std::process::Command::new(env!("CARGO_BIN_EXE_quantgraph"))
+        .env("DATABASE_URL", &database_url)
+        .env("REDIS_URL", &redis)
+        .env("QUANTGRAPH_REDIS_PREFIX", &prefix)
+        .env("QUANTGRAPH_BIND", "127.0.0.1:0")
+        .env("QUANTGRAPH_DATA_DIR", &dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("replica A starts");
+    let admin = sea_orm::Database::connect(&database_url).await.unwrap();
+    let mut held = None;
+    for _ in 0..100 {
+        // Replica A migrates the new database, then takes the lock.
+        if let Some(pid) = bridge_holder(&admin).await {
+            held = Some(pid);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let a_pid = held.expect("replica A holds the event bridge");
+    // Replica B, with a subscriber.
+    let mut cb = config(&database_url);
+    cb.redis_url = Some(redis.clone());
+    cb.redis_prefix = prefix.clone();
+    let b = TestApp::start(&cb, Backend::Postgres).await;
+    let mut ws = Ws::connect(&b, None, false).await;
+    ws.subscribe("candles", CANDLES, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    admin.execute_unprepared(&candle_sql(0, 100.0)).await.unwrap();
+    assert_eq!(message_of(&mut ws, "candles").await["payload"]["data"]["candles"]["close"], 100.0);
+
+    // Kill A; write through the window in which no replica forwards.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let killed = std::time::Instant::now();
+    for m in 1..=10u32 {
+        admin.execute_unprepared(&candle_sql(m, 100.0 + m as f64)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut took_over = None;
+    while killed.elapsed() < Duration::from_secs(10) {
+        if bridge_holder(&admin).await.is_some_and(|p| p != a_pid) {
+            took_over = Some(killed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took_over = took_over.expect("replica B takes the event bridge over");
+    assert!(took_over < Duration::from_secs(5), "took over after {took_over:?}");
+    // Every candle of the window reaches B's subscriber (live, or from the catch-up the
+    // takeover's gap signal triggers), once.
+    let mut closes = Vec::new();
+    while closes.len() < 10 {
+        let m = message_of(&mut ws, "candles").await;
+        closes.push(m["payload"]["data"]["candles"]["close"].as_f64().unwrap_or_else(|| panic!("{m}")));
+    }
+    closes.sort_by(f64::total_cmp);
+    assert_eq!(closes, (1..=10).map(|m| 100.0 + m as f64).collect::<Vec<_>>(), "took over after {took_over:?}");
+    assert!(ws.next_data(Duration::from_millis(500)).await.is_none(), "a candle arrived twice");
+    eprintln!("the event bridge was taken over {took_over:?} after its replica was killed; 10 of 10 candles delivered");
+}
