@@ -129,19 +129,21 @@ async fn raw_buckets(
             "more than {MAX_BUCKETS} buckets: narrow `from`/`to` or widen `interval`"
         )));
     }
-    Ok(rows
-        .into_iter()
-        .map(|(_, mut cells)| {
-            let start = cells.remove(0);
-            // SQLite keeps decimals as written; show prices at the columns' DECIMAL(15,4) scale.
-            for c in &mut cells {
-                if let Cell::Decimal(d) = c {
-                    d.rescale(4);
-                }
+    Ok(rows.into_iter().map(|(_, cells)| Bucket::from_row(cells)).collect())
+}
+
+impl Bucket {
+    /// A bucket from a row of start, open, high, low, close, volume, count. SQLite keeps
+    /// decimals as written: prices are shown at the columns' DECIMAL(15,4) scale.
+    pub(crate) fn from_row(mut cells: Vec<Cell>) -> Bucket {
+        let start = cells.remove(0);
+        for c in &mut cells {
+            if let Cell::Decimal(d) = c {
+                d.rescale(4);
             }
-            Bucket { key: String::new(), start, values: cells }
-        })
-        .collect())
+        }
+        Bucket { key: String::new(), start, values: cells }
+    }
 }
 
 fn bar_filter<'a>(

@@ -161,19 +161,7 @@ async fn daily(
     if rows.len() > buckets::MAX_BUCKETS {
         return Err(ApiError::TooComplex(format!("more than {} buckets: narrow `from`/`to`", buckets::MAX_BUCKETS)));
     }
-    Ok(rows
-        .into_iter()
-        .map(|(_, mut cells)| {
-            let start = cells.remove(0);
-            // Prices at the columns' DECIMAL(15,4) scale, as the other bucket reads show them.
-            for c in &mut cells {
-                if let Cell::Decimal(d) = c {
-                    d.rescale(4);
-                }
-            }
-            Bucket { key: String::new(), start, values: cells }
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(_, cells)| Bucket::from_row(cells)).collect())
 }
 
 /// Minute candles of one symbol as a series of `secs`-wide buckets in [from, to].

@@ -121,16 +121,18 @@ async fn requests_are_traced_over_otlp_under_the_callers_trace_and_logged_as_jso
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller = "00f067aa0ba902b7";
     let q = "query Screen { tickers(first: 3) { nodes { ticker ohlcv(last: 2) { nodes { close } } } } }";
-    let r: Value = http
-        .post(&gw.url)
-        .header("traceparent", format!("00-{trace}-{caller}-01"))
-        .json(&json!({ "query": q, "operationName": "Screen" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let send = |headers: Vec<(&'static str, String)>, body: Value| {
+        let mut req = http.post(&gw.url).json(&body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let r = send(
+        vec![("traceparent", format!("00-{trace}-{caller}-01"))],
+        json!({ "query": q, "operationName": "Screen" }),
+    )
+    .await;
     assert_eq!(r["data"]["tickers"]["nodes"].as_array().map(Vec::len), Some(3), "{r}");
 
     let got = spans_of(&spans, trace, |s| {
@@ -149,29 +151,19 @@ async fn requests_are_traced_over_otlp_under_the_callers_trace_and_logged_as_jso
     assert!(sql.iter().all(|s| s.attributes.iter().any(|(k, v)| k == "db.query.text" && v.contains("SELECT"))));
 
     // A write's event publish is a span of its request too.
-    let login: Value = http
-        .post(&gw.url)
-        .json(&json!({ "query": "mutation { login(email: \"service@quantgraph.dev\", password: \"quantgraph\") { token } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = send(
+        vec![],
+        json!({ "query": "mutation { login(email: \"service@quantgraph.dev\", password: \"quantgraph\") { token } }" }),
+    )
+    .await;
     let token = login["data"]["login"]["token"].as_str().expect("a service token").to_string();
     let write_trace = "0af7651916cd43dd8448eb211c80319c";
     let candle = json!([{ "time": "2026-01-05T02:00:00Z", "symbol": "OTEL", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": "3" }]);
-    let w: Value = http
-        .post(&gw.url)
-        .header("traceparent", format!("00-{write_trace}-b7ad6b7169203331-01"))
-        .bearer_auth(&token)
-        .json(&json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": candle } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let w = send(
+        vec![("traceparent", format!("00-{write_trace}-b7ad6b7169203331-01")), ("authorization", format!("Bearer {token}"))],
+        json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": candle } }),
+    )
+    .await;
     assert_eq!(w["data"]["ingestCandles"]["inserted"], 1, "{w}");
     let got = spans_of(&spans, write_trace, |s| s.iter().any(|s| s.name == "events.publish")).await;
     assert!(got.iter().any(|s| s.name == "sql.statement"), "{got:?}");

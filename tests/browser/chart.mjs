@@ -2,35 +2,15 @@
 // history is drawn and the live feed subscribed, then waits for a bar closing at the price given
 // on stdin (written by the test with plain SQL), saves a screenshot and prints a JSON report.
 // Usage: node chart.mjs <gateway origin> <symbol> <screenshot path>
-import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
+import { offlinePage } from './offline.mjs';
 
 const [origin, symbol, screenshot] = process.argv.slice(2);
-const report = { requests: [], foreign: [], consoleErrors: [] };
-const loopback = (u) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(u).hostname);
+const report = {};
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-  ],
-});
+const { browser, page } = await offlinePage(report, { width: 1000, height: 560 });
 try {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 560 } });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('data:') || url.startsWith('blob:') || loopback(url)) {
-      report.requests.push(url);
-      return route.continue();
-    }
-    report.foreign.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && report.consoleErrors.push(m.text()));
-  page.on('pageerror', (e) => report.consoleErrors.push(String(e)));
   await page.goto(`${origin}/chart?symbol=${encodeURIComponent(symbol)}&interval=M1`);
   await page.waitForFunction(() => window.qgChart && window.qgChart.ready && window.qgChart.subscribed, null, { timeout: 20000 });
   report.history = await page.evaluate(() => window.qgChart.candles.data().map((b) => ({ time: b.time, close: b.close })));

@@ -2,33 +2,13 @@
 // subscription, and prints one JSON report on stdout for tests/api/browser.rs to judge.
 // Usage: node graphiql.mjs <gateway origin> <service token>
 // Any request for another origin is refused and listed in the report.
-import { chromium } from 'playwright-core';
+import { offlinePage } from './offline.mjs';
 
 const [origin, serviceToken] = process.argv.slice(2);
-const report = { requests: [], foreign: [], consoleErrors: [], websockets: [] };
-const loopback = (u) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(u).hostname);
+const report = { websockets: [] };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-  ],
-});
+const { browser, page } = await offlinePage(report);
 try {
-  const context = await browser.newContext();
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('data:') || loopback(url)) {
-      report.requests.push(url);
-      return route.continue();
-    }
-    report.foreign.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && report.consoleErrors.push(m.text()));
-  page.on('pageerror', (e) => report.consoleErrors.push(String(e)));
   page.on('websocket', (ws) => report.websockets.push(ws.url()));
 
   await page.goto(`${origin}/graphql`);
