@@ -127,7 +127,7 @@ impl App {
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<crate::http::client::Peer>())
                 .with_graceful_shutdown(async move {
                     let _ = rx.await;
                     // Open WebSockets are told and closed, so the graceful shutdown can finish.

@@ -1,7 +1,33 @@
 //! Who the client of a request is, by address: the peer, or — when the peer is a trusted
 //! proxy — the nearest address in `X-Forwarded-For` that is not one of the trusted proxies.
 use axum::http::HeaderMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// A TCP connection's peer, made once per accepted connection. Every request on the connection
+/// holds a clone; when the connection is gone and its last request done, the open-connection
+/// gauge goes down.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    _open: Arc<Open>,
+}
+
+#[derive(Debug)]
+struct Open;
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        crate::telemetry::METRICS.connections.dec();
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Peer {
+        crate::telemetry::METRICS.connections.inc();
+        Peer { addr: *stream.remote_addr(), _open: Arc::new(Open) }
+    }
+}
 
 /// `QUANTGRAPH_TRUSTED_PROXIES`: addresses or CIDR blocks, comma-separated.
 pub fn parse_proxies(list: Option<&str>) -> anyhow::Result<Vec<ipnet::IpNet>> {

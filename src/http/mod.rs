@@ -189,7 +189,7 @@ fn prune_limiter(shared: std::sync::Weak<Shared>) {
 
 async fn graphql_post(
     State(s): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<client::Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -198,7 +198,7 @@ async fn graphql_post(
         Err(refused) => return refused.respond(Media::Json),
     };
     match transport::read_post(&headers, &body) {
-        Ok(req) => serve(&s, peer, &headers, media, req, false).await,
+        Ok(req) => serve(&s, peer.addr, &headers, media, req, false).await,
         Err(refused) => refused.respond(media),
     }
 }
@@ -260,7 +260,7 @@ async fn serve(
 /// asking for a page without a query gets the playground; anything else is a query in the URL.
 async fn graphql_get_or_ws(
     State(s): State<Arc<Shared>>,
-    peer: ConnectInfo<SocketAddr>,
+    peer: ConnectInfo<client::Peer>,
     req: axum::extract::Request,
 ) -> Response {
     use axum::extract::FromRequestParts;
@@ -290,7 +290,7 @@ async fn graphql_get_or_ws(
         Err(refused) => return refused.respond(Media::Json),
     };
     match transport::read_get(query) {
-        Ok(gql) => serve(&s, peer.0, headers, media, gql, true).await,
+        Ok(gql) => serve(&s, peer.0.addr, headers, media, gql, true).await,
         Err(refused) => refused.respond(media),
     }
 }
@@ -299,7 +299,7 @@ async fn graphql_get_or_ws(
 /// in `connection_init` as `Authorization: Bearer …` (or `token`).
 async fn graphql_ws(
     State(s): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<client::Peer>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -332,7 +332,7 @@ async fn graphql_ws(
                     }
                     None => init_state.state.unauthenticated.clone(),
                 };
-                let key = token.unwrap_or_else(|| format!("addr:{}", peer.ip()));
+                let key = token.unwrap_or_else(|| format!("addr:{}", peer.addr.ip()));
                 {
                     let mut sockets = init_state.sockets.lock().expect("socket counts");
                     let n = sockets.entry(key.clone()).or_insert(0);
@@ -398,6 +398,6 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
 
 pub mod assets;
 pub mod chart;
-mod client;
+pub mod client;
 pub mod graphiql;
 mod transport;

@@ -11,6 +11,8 @@ pub struct Metrics {
     pub requests: HistogramVec,
     pub sql: Histogram,
     pub websockets: IntGauge,
+    /// Open client connections (HTTP keep-alive and WebSocket alike).
+    pub connections: IntGauge,
     pub subscriptions: IntGauge,
     pub rate_limited: IntCounter,
     /// Subscription events by stage: `published` (sent to the bus), `delivered` (to a local
@@ -45,6 +47,8 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("valid metric");
     let websockets =
         IntGauge::with_opts(Opts::new("quantgraph_websockets", "Open WebSocket connections.")).expect("valid metric");
+    let connections =
+        IntGauge::with_opts(Opts::new("quantgraph_connections", "Open client TCP connections.")).expect("valid metric");
     let subscriptions = IntGauge::with_opts(Opts::new("quantgraph_subscriptions", "Live subscriptions of every kind."))
         .expect("valid metric");
     let rate_limited =
@@ -56,13 +60,24 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(sql.clone()),
         Box::new(websockets.clone()),
+        Box::new(connections.clone()),
         Box::new(subscriptions.clone()),
         Box::new(rate_limited.clone()),
         Box::new(events.clone()),
     ] {
         registry.register(m).expect("registered once");
     }
-    Metrics { registry, requests, sql, websockets, subscriptions, rate_limited, events, names: Default::default() }
+    Metrics {
+        registry,
+        requests,
+        sql,
+        websockets,
+        connections,
+        subscriptions,
+        rate_limited,
+        events,
+        names: Default::default(),
+    }
 });
 
 impl Metrics {

@@ -175,6 +175,34 @@ async fn requests_are_traced_over_otlp_under_the_callers_trace_and_logged_as_jso
     let requests: Vec<&Value> = lines.iter().filter(|l| l["target"] == "quantgraph::request").collect();
     assert_eq!(requests.len(), 3, "{requests:?}");
     let screen = requests.iter().find(|l| l["trace_id"] == trace).expect("the request's line carries its trace id");
+
+    // Open client connections are a gauge: three more while three sockets are open, then back.
+    let metrics_url = gw.url.replace("/graphql", "/metrics");
+    let gauge = || {
+        let (http, url) = (http.clone(), metrics_url.clone());
+        async move {
+            let text = http.get(url).send().await.unwrap().text().await.unwrap();
+            text.lines().find_map(|l| l.strip_prefix("quantgraph_connections ")).map(|v| v.parse::<i64>().unwrap())
+        }
+    };
+    let settle = |want: i64| async move {
+        let mut got = None;
+        for _ in 0..50 {
+            got = gauge().await;
+            if got == Some(want) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("quantgraph_connections is {got:?}, not {want}");
+    };
+    let base = gauge().await.expect("a connection gauge");
+    let addr = gw.url.trim_start_matches("http://").trim_end_matches("/graphql").to_string();
+    let sockets: Vec<_> =
+        futures_util::future::join_all((0..3).map(|_| tokio::net::TcpStream::connect(addr.clone()))).await;
+    settle(base + 3).await;
+    drop(sockets);
+    settle(base).await;
     assert_eq!(
         (screen["operation"].as_str(), screen["outcome"].as_str(), screen["status"].as_u64()),
         (Some("Screen"), Some("ok"), Some(200))
