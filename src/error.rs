@@ -58,35 +58,30 @@ impl ApiError {
 /// a failover, a network cut): nothing about the request is wrong, and a read may be retried on
 /// another connection.
 pub fn is_connection_error(e: &sea_orm::DbErr) -> bool {
-    use sea_orm::{DbErr, RuntimeErr};
-    let sqlx = match e {
-        DbErr::ConnectionAcquire(_) => return true,
-        DbErr::Conn(RuntimeErr::SqlxError(s))
-        | DbErr::Query(RuntimeErr::SqlxError(s))
-        | DbErr::Exec(RuntimeErr::SqlxError(s)) => s,
-        _ => return false,
-    };
-    match &**sqlx {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        _ => is_broken_connection(e),
-    }
+    matches!(e, sea_orm::DbErr::ConnectionAcquire(_))
+        || matches!(sqlx_error(e), Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed))
+        || is_broken_connection(e)
 }
 
 /// The connection under a statement broke (as opposed to the pool having none to give): another
 /// connection may well work.
 pub fn is_broken_connection(e: &sea_orm::DbErr) -> bool {
-    use sea_orm::{DbErr, RuntimeErr};
-    let (DbErr::Conn(RuntimeErr::SqlxError(s))
-    | DbErr::Query(RuntimeErr::SqlxError(s))
-    | DbErr::Exec(RuntimeErr::SqlxError(s))) = e
-    else {
-        return false;
-    };
-    match &**s {
-        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+    match sqlx_error(e) {
+        Some(sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed) => true,
         // admin_shutdown, crash_shutdown, cannot_connect_now: the server is going or not back yet.
-        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("57P01" | "57P02" | "57P03")),
+        Some(sqlx::Error::Database(d)) => matches!(d.code().as_deref(), Some("57P01" | "57P02" | "57P03")),
         _ => false,
+    }
+}
+
+/// The driver's error under a sea-orm one, if any.
+fn sqlx_error(e: &sea_orm::DbErr) -> Option<&sqlx::Error> {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s)) => Some(s),
+        _ => None,
     }
 }
 

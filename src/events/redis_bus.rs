@@ -31,9 +31,9 @@ pub async fn start(url: &str, prefix: &str, bus: EventBus) -> anyhow::Result<Pub
     tokio::spawn(async move {
         let mut lost = false;
         while let Some((topic, payload)) = rx.recv().await {
-            let gap = super::gap("an event could not be published to Redis");
-            if lost && publish(&mut manager, &format!("{out_prefix}{}", super::GAP), &gap.to_string()).await {
-                lost = false;
+            if lost {
+                let gap = super::gap("an event could not be published to Redis").to_string();
+                lost = !publish(&mut manager, &format!("{out_prefix}{}", super::GAP), &gap).await;
             }
             if !publish(&mut manager, &format!("{out_prefix}{topic}"), &payload.to_string()).await {
                 // The other replicas missed it; this one's subscribers still get it.

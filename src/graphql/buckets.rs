@@ -61,6 +61,15 @@ fn numbers(s: &Series, i: usize) -> GqlValue {
     GqlValue::List(s.buckets.iter().map(|b| as_number(&b.values[i]).map_or(GqlValue::Null, GqlValue::from)).collect())
 }
 
+/// The kind of column `i` of `COLUMNS` in a series whose prices are `price`.
+fn column_kind(price: Kind, i: usize) -> Kind {
+    if COLUMNS[i] == "v" {
+        Kind::BigInt
+    } else {
+        price
+    }
+}
+
 pub const COLUMNS: [&str; 5] = ["o", "h", "l", "c", "v"];
 
 /// A series type: `t`, the price and volume columns in `price`'s exact form, `numbers`, and
@@ -79,7 +88,7 @@ fn series_object(name: &str, price: Kind, what: &str) -> Object {
             .description("Bucket starts in Unix seconds (UTC; a day starts at 00:00 UTC)."),
         );
     for (i, col) in COLUMNS.into_iter().enumerate() {
-        let kind = if col == "v" { Kind::BigInt } else { price };
+        let kind = column_kind(price, i);
         obj = obj.field(Field::new(col, TypeRef::named_nn_list(kind.scalar()), move |ctx| {
             let tz = tz_of(&ctx);
             FieldFuture::new(
@@ -334,10 +343,9 @@ impl SeriesQuery {
 
     /// The kind of column `i` (open, high, low, close, volume).
     pub fn kind(&self, i: usize) -> Kind {
-        match (self, i) {
-            (_, 4) => Kind::BigInt,
-            (SeriesQuery::Bars { .. }, _) => Kind::Decimal,
-            (SeriesQuery::Candles { .. }, _) => Kind::Float,
+        match self {
+            SeriesQuery::Bars { .. } => column_kind(Kind::Decimal, i),
+            SeriesQuery::Candles { .. } => column_kind(Kind::Float, i),
         }
     }
 
