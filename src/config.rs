@@ -135,6 +135,10 @@ pub struct Config {
     /// preset writes it): only those run, unless the caller is an admin.
     #[arg(long, env = "QUANTGRAPH_TRUSTED_DOCUMENTS", global = true)]
     pub trusted_documents: Option<std::path::PathBuf>,
+    /// Times a workflow run may be claimed: a run whose worker's lease lapses goes back to the
+    /// queue until then, and is marked failed after.
+    #[arg(long, env = "QUANTGRAPH_WORKFLOW_MAX_ATTEMPTS", default_value_t = 3, global = true)]
+    pub workflow_max_attempts: u32,
     /// Serve introspection and the playground (switch off in production if wanted).
     #[arg(long, env = "QUANTGRAPH_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub introspection: bool,

@@ -46,6 +46,8 @@ pub struct AppState {
     pub live_accounts: std::sync::Arc<auth::LiveAccounts>,
     /// Documents sent by hash: automatic persisted queries and the trusted documents.
     pub documents: std::sync::Arc<graphql::documents::Documents>,
+    /// Claims of one workflow run before a lapsed lease fails it.
+    pub workflow_max_attempts: u32,
 }
 
 pub use startup::App;

@@ -45,6 +45,19 @@ pub struct App {
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+/// Returns workflow runs whose worker stopped renewing to the queue, on every replica (the
+/// update is atomic per run, so replicas sweeping at once do not double up).
+async fn sweep_runs(state: AppState) {
+    let mut every = tokio::time::interval(graphql::workflow_runs::SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = graphql::workflow_runs::sweep(&state).await {
+            tracing::warn!(error = ?e, "lapsed workflow runs could not be returned to the queue");
+        }
+    }
 }
 
 /// What `App::build` does to the database before serving.
@@ -100,6 +113,7 @@ impl App {
                 config.persisted_query_bytes,
                 config.trusted_documents.as_deref(),
             )?),
+            workflow_max_attempts: config.workflow_max_attempts.max(1),
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },
@@ -107,6 +121,7 @@ impl App {
             },
         };
         crate::events::pg_bridge::start(&state.db.write, state.events.clone());
+        let sweeper = tokio::spawn(sweep_runs(state.clone()));
         let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
         let pipeline = Pipeline {
             index: SchemaIndex::from_sdl(&schema.sdl()).map_err(|e| anyhow::anyhow!("schema index: {e}"))?,
@@ -135,7 +150,7 @@ impl App {
                 })
                 .await;
         });
-        Ok(App { addr, state, shutdown: Some(tx), server })
+        Ok(App { addr, state, shutdown: Some(tx), server, sweeper })
     }
 
     /// Serves until the process gets Ctrl-C or SIGTERM.
@@ -156,5 +171,6 @@ impl App {
             let _ = tx.send(());
         }
         let _ = (&mut self.server).await;
+        self.sweeper.abort();
     }
 }

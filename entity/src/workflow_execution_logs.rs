@@ -17,6 +17,16 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub error_message: Option<String>,
     pub duration_ms: Option<i32>,
+    /// The worker that claimed this run (`claimWorkflowExecution`), as it named itself.
+    #[sea_orm(column_type = "String(StringLen::N(255))", nullable)]
+    pub claimed_by: Option<String>,
+    /// When the claim lapses unless the worker renews it; a lapsed run goes back to `pending`
+    /// (or to `failed` after its last attempt).
+    #[sea_orm(nullable)]
+    pub lease_expires_at: Option<DateTimeUtc>,
+    /// How many times a worker has claimed this run.
+    #[sea_orm(default_value = 0)]
+    pub attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

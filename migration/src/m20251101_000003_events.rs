@@ -40,7 +40,10 @@ pub(crate) fn tables() -> [(&'static str, String); 3] {
             format!(
                 "json_build_object('id', NEW.id::text, 'workflow_id', NEW.workflow_id::text, 'status', NEW.status, \
                  'executed_at', to_char(NEW.executed_at AT TIME ZONE 'UTC', {UTC}), 'result', NEW.result::text, \
-                 'error_message', NEW.error_message, 'duration_ms', NEW.duration_ms::text)"
+                 'error_message', NEW.error_message, 'duration_ms', NEW.duration_ms::text, \
+                 'claimed_by', NEW.claimed_by, \
+                 'lease_expires_at', to_char(NEW.lease_expires_at AT TIME ZONE 'UTC', {UTC}), \
+                 'attempts', NEW.attempts::text)"
             ),
         ),
     ]

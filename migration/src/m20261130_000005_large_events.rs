@@ -24,7 +24,7 @@ fn row_expression() -> String {
     tables().into_iter().find(|(t, _)| *t == TABLE).map(|(_, row)| row).expect("an event table")
 }
 
-fn function(oversize: bool) -> String {
+pub(crate) fn function(oversize: bool) -> String {
     let row = row_expression();
     let fallback = if oversize {
         format!(

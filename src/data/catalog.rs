@@ -377,6 +377,7 @@ fn build() -> Catalog {
             Owned(Owner::Via { column: "workflow_id", table: "workflows" }),
         )
         .order(&[("executed_at", true)])
+        .auto(&["claimed_by", "lease_expires_at", "attempts"])
         .rel::<workflows::Entity>("workflow", workflow_execution_logs::Relation::Workflow.def(), false),
         table::<value_chain_nodes::Entity>("ValueChainNode", "valueChainNodes", Public)
             .writes(

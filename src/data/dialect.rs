@@ -53,6 +53,9 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn after_bulk_load(&self) -> &'static [&'static str];
     /// Settings for a new connection pool.
     fn session_setup(&self) -> Option<&'static str>;
+    /// What ends a `SELECT` that picks rows for this transaction to take, passing over rows
+    /// another transaction holds (a work queue); SQLite runs one writer at a time anyway.
+    fn skip_locked(&self) -> &'static str;
 }
 
 #[derive(Debug)]
@@ -164,6 +167,9 @@ impl Dialect for Postgres {
             "ANALYZE",
         ]
     }
+    fn skip_locked(&self) -> &'static str {
+        " FOR UPDATE SKIP LOCKED"
+    }
     fn session_setup(&self) -> Option<&'static str> {
         None
     }
@@ -270,6 +276,9 @@ impl Dialect for Sqlite {
     }
     fn after_bulk_load(&self) -> &'static [&'static str] {
         &[]
+    }
+    fn skip_locked(&self) -> &'static str {
+        ""
     }
     fn session_setup(&self) -> Option<&'static str> {
         // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.

@@ -125,20 +125,27 @@ fn cell_text(v: &Cell) -> Value {
     }
 }
 
-/// The topic of a row event of `table` (from its payload's row), if the table has live feeds.
-pub fn topic(table: &str, row: &Map<String, Value>) -> Option<String> {
+/// The topics of a row event of `table` (from its payload's row); none when the table has no
+/// live feeds. A pending workflow run is also news to the workers waiting for work.
+pub fn topics(table: &str, row: &Map<String, Value>) -> Vec<String> {
     let s = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     match table {
-        "market_candles" => Some(format!("candle:{}", s("symbol"))),
-        "ohlcv_data" => Some(format!("bar:{}:{}", s("ticker"), s("region"))),
-        "workflow_execution_logs" => Some(format!("exec:{}", s("workflow_id"))),
-        _ => None,
+        "market_candles" => vec![format!("candle:{}", s("symbol"))],
+        "ohlcv_data" => vec![format!("bar:{}:{}", s("ticker"), s("region"))],
+        "workflow_execution_logs" if s("status") == "pending" => {
+            vec![format!("exec:{}", s("workflow_id")), PENDING_RUNS.to_string()]
+        }
+        "workflow_execution_logs" => vec![format!("exec:{}", s("workflow_id"))],
+        _ => Vec::new(),
     }
 }
 
+/// The topic of workflow runs waiting for a worker.
+pub const PENDING_RUNS: &str = "exec:pending";
+
 /// Whether changes of `t` are events.
 pub fn is_live(t: &Table) -> bool {
-    topic(t.name, &Map::new()).is_some()
+    !topics(t.name, &Map::new()).is_empty()
 }
 
 /// Publishes row events for rows the gateway itself wrote, after commit. On PostgreSQL the
@@ -147,8 +154,8 @@ pub fn is_live(t: &Table) -> bool {
 pub fn publish_rows(state: &AppState, t: &Table, rows: &[Row]) {
     for row in rows {
         let p = payload(t, row);
-        if let Some(topic) = p["row"].as_object().and_then(|r| topic(t.name, r)) {
-            state.events.publish(&topic, p);
+        for topic in p["row"].as_object().map(|r| topics(t.name, r)).unwrap_or_default() {
+            state.events.publish(&topic, p.clone());
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `quantgraph_events`; one dedicated connection listens and publishes onto the bus,
 //! reconnecting after a drop. With Redis, only the replica holding an advisory lock
 //! forwards, so an event is published once however many replicas run.
-use super::{topic, EventBus};
+use super::{topics, EventBus};
 use sea_orm::DatabaseConnection;
 use sqlx::postgres::PgListener;
 use std::sync::Arc;
@@ -87,8 +87,10 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(),
             }
         }
         let (Some(table), Some(row)) = (v["table"].as_str(), v["row"].as_object()) else { continue };
-        if let Some(t) = topic(table, row) {
-            bus.publish(&t, Arc::new(v.clone()));
+        let topics = topics(table, row);
+        let payload = Arc::new(v.clone());
+        for t in topics {
+            bus.publish(&t, payload.clone());
         }
     }
 }

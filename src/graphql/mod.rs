@@ -18,6 +18,7 @@ pub mod schema_index;
 pub mod snapshot;
 pub mod subscriptions;
 pub mod users;
+pub mod workflow_runs;
 
 use async_graphql::dynamic::{Object, Schema, SchemaError};
 
@@ -38,6 +39,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
     let (builder, query) = buckets::register(builder, query);
     let (builder, mutation) = mutations::register(builder, mutation);
     let (builder, query, mutation) = users::register(builder, query, mutation);
+    let mutation = workflow_runs::register(mutation);
     let (builder, query, mutation) = memories::register(builder, query, mutation);
     let (builder, query, mutation, snapshots) = snapshot::register(builder, query, mutation);
     let mut builder = subscriptions::register(builder, snapshots);

@@ -2,6 +2,7 @@
 //! that passes `since` first gets the stored rows after that point, then live rows, with
 //! nothing lost or repeated at the switch; one that falls behind is told so and closed.
 use super::schema::viewer_of;
+use crate::auth::Role;
 use crate::data::buckets::Bucket;
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::check_region;
@@ -502,5 +503,35 @@ pub fn register(
             .description("One workflow; all of the caller's when absent."),
     )
     .description("Status changes of the caller's workflow executions.");
-    builder.register(Subscription::new("Subscription").field(candles).field(bars).field(executions).field(snapshots))
+    let pending =
+        SubscriptionField::new("pendingWorkflowExecutions", TypeRef::named_nn("WorkflowExecutionLog"), |ctx| {
+            SubscriptionFieldFuture::new(async move {
+                let state = ctx.data::<AppState>()?;
+                match viewer_of(&ctx).role {
+                    Role::Service | Role::Admin => {}
+                    Role::Anonymous => {
+                        return Err(ApiError::Unauthenticated("sign in as a workflow worker".into()).into())
+                    }
+                    _ => {
+                        return Err(
+                            ApiError::Forbidden("only workflow workers (service role) see the queue".into()).into()
+                        )
+                    }
+                }
+                let t = table("workflow_execution_logs");
+                let (status, at) = (t.col("status").unwrap(), t.col("executed_at").unwrap());
+                let waiting = Cond::Cmp(status, Op::Eq, Cell::Text("pending".into()));
+                let order = vec![(at, false), (t.pk[0], false)];
+                let topics = vec![crate::events::PENDING_RUNS.to_string()];
+                let feed = subscribe_with_replay(state, t, topics, Some(waiting), order).await?;
+                Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any)))
+            })
+        })
+        .description(
+            "Workers: the runs pending now (oldest first), then each run that becomes pending. A run seen here \
+         may already be taken: `claimWorkflowExecution` hands out each run once.",
+        );
+    builder.register(
+        Subscription::new("Subscription").field(candles).field(bars).field(executions).field(pending).field(snapshots),
+    )
 }

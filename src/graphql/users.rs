@@ -1,5 +1,5 @@
 //! Accounts and the mutations that are not plain table writes: register, login, `me`, broker
-//! connection, tokens, allocations, and the workflow-execution life cycle.
+//! connection, tokens and allocations.
 use super::mutations::may_write;
 use super::schema::{app_state as state, viewer_of};
 use crate::auth::{hash_password, verify_password, Role, Viewer};
@@ -20,27 +20,32 @@ use uuid::Uuid;
 
 const LOGIN_TTL_SECS: u64 = 12 * 3600;
 
-fn t(name: &str) -> &'static Table {
+pub(crate) fn t(name: &str) -> &'static Table {
     Catalog::get().table(name)
 }
 
-fn arg(ctx: &ResolverContext<'_>, name: &str) -> Option<GqlValue> {
+pub(crate) fn arg(ctx: &ResolverContext<'_>, name: &str) -> Option<GqlValue> {
     ctx.args.get(name).map(|v| v.as_value().clone()).filter(|v| !matches!(v, GqlValue::Null))
 }
 
-fn arg_str(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<String> {
+pub(crate) fn arg_str(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<String> {
     match arg(ctx, name) {
         Some(GqlValue::String(s)) => Ok(s),
         _ => Err(ApiError::bad(format!("`{name}` is required"))),
     }
 }
 
-fn arg_uuid(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<Uuid> {
+pub(crate) fn arg_uuid(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(&arg_str(ctx, name)?).map_err(|_| ApiError::bad(format!("`{name}` is not a UUID")))
 }
 
 /// One row of `table` where `col = v` (no access rule: callers check first).
-async fn row_where<C: ConnectionTrait>(db: &C, table: &'static Table, col: &str, v: Cell) -> ApiResult<Option<Row>> {
+pub(crate) async fn row_where<C: ConnectionTrait>(
+    db: &C,
+    table: &'static Table,
+    col: &str,
+    v: Cell,
+) -> ApiResult<Option<Row>> {
     let cond = Cond::Cmp(table.col(col).expect("column"), Op::Eq, v);
     let q = crate::data::query::ListQuery::matching(cond, table.default_order.clone(), 1);
     Ok(read::list(db, table, &q, None).await?.into_iter().next())
@@ -135,88 +140,6 @@ async fn set_allocations(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Row>> {
         return Err(ApiError::bad(format!("allocations: the total is {total}%, more than 100%")));
     }
     tables::replace(&state.db, table, &Cond::Cmp(owner, Op::Eq, Cell::Uuid(me)), rows).await
-}
-
-async fn run_workflow(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
-    let state = state(ctx)?;
-    let viewer = viewer_of(ctx);
-    let workflows = t("workflows");
-    let id = arg_uuid(ctx, "id")?;
-    let access = crate::data::query::access(workflows, viewer)?;
-    let cond = Cond::All(vec![access, Cond::Cmp(workflows.col("id").unwrap(), Op::Eq, Cell::Uuid(id))]);
-    if read::count(&state.db.write, workflows, &cond).await? == 0 {
-        return Err(ApiError::NotFound("no such workflow".into()));
-    }
-    let logs = t("workflow_execution_logs");
-    let log_id = Uuid::new_v4();
-    let row = vec![
-        (logs.col("id").unwrap(), Cell::Uuid(log_id)),
-        (logs.col("workflow_id").unwrap(), Cell::Uuid(id)),
-        (logs.col("status").unwrap(), Cell::Text("pending".into())),
-    ];
-    let out = tables::create(&state.db, logs, vec![row])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::Internal("lost execution".into()))?;
-    crate::events::publish_execution(state, &out);
-    Ok(out)
-}
-
-async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
-    let state = state(ctx)?;
-    let viewer = viewer_of(ctx);
-    if !matches!(viewer.role, Role::Service | Role::Admin) {
-        return Err(if viewer.role == Role::Anonymous {
-            ApiError::Unauthenticated("sign in as a workflow worker".into())
-        } else {
-            ApiError::Forbidden("only workflow workers (service role) update executions".into())
-        });
-    }
-    let logs = t("workflow_execution_logs");
-    let id = arg_uuid(ctx, "id")?;
-    let status = arg_str(ctx, "status")?;
-    let current = row_where(&state.db.write, logs, "id", Cell::Uuid(id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such execution".into()))?;
-    let Cell::Text(from) = &current.cells[logs.col("status").unwrap()] else {
-        return Err(ApiError::Internal("status".into()));
-    };
-    let legal = matches!(
-        (from.as_str(), status.as_str()),
-        ("pending", "running") | ("running", "success") | ("running", "failed") | ("pending", "failed")
-    );
-    if !legal {
-        return Err(ApiError::bad(format!("status: cannot go from {from} to {status}")));
-    }
-    let mut patch = vec![(logs.col("status").unwrap(), Cell::Text(status.clone()))];
-    if let Some(r) = arg(ctx, "result") {
-        patch.push((
-            logs.col("result").unwrap(),
-            Cell::Json(Box::new(r.into_json().map_err(|e| ApiError::bad(e.to_string()))?)),
-        ));
-    }
-    if let Some(GqlValue::String(m)) = arg(ctx, "errorMessage") {
-        patch.push((logs.col("error_message").unwrap(), Cell::Text(m)));
-    }
-    if let Some(GqlValue::Number(n)) = arg(ctx, "durationMs") {
-        let ms = n
-            .as_i64()
-            .filter(|v| *v >= 0 && *v <= i32::MAX as i64)
-            .ok_or_else(|| ApiError::bad("durationMs: a non-negative Int"))?;
-        patch.push((logs.col("duration_ms").unwrap(), Cell::Int(ms)));
-    }
-    // Compare-and-set on the status, so two workers cannot both move the same execution.
-    let cond = Cond::All(vec![
-        Cond::Cmp(logs.col("id").unwrap(), Op::Eq, Cell::Uuid(id)),
-        Cond::Cmp(logs.col("status").unwrap(), Op::Eq, Cell::Text(from.clone())),
-    ]);
-    let by_id = Cond::Cmp(logs.col("id").unwrap(), Op::Eq, Cell::Uuid(id));
-    let out = tables::update_one(&state.db, logs, &cond, &patch, by_id).await.map_err(|e| match e {
-        ApiError::NotFound(_) => ApiError::Conflict("the execution changed meanwhile; read it again".into()),
-        other => other,
-    })?;
-    crate::events::publish_execution(state, &out);
-    Ok(out)
 }
 
 async fn issue_token(ctx: &ResolverContext<'_>) -> ApiResult<String> {
@@ -337,24 +260,6 @@ pub fn register(
             })
             .argument(InputValue::new("allocations", TypeRef::named_nn_list_nn("AllocationInput")))
             .description("Replaces the caller's allocations (each 0–100 %, total at most 100 %)."),
-        )
-        .field(
-            Field::new("runWorkflow", TypeRef::named_nn("WorkflowExecutionLog"), |ctx| {
-                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(run_workflow(&ctx).await?))) })
-            })
-            .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
-            .description("Queues a run of one of the caller's workflows (status `pending`)."),
-        )
-        .field(
-            Field::new("updateWorkflowExecution", TypeRef::named_nn("WorkflowExecutionLog"), |ctx| {
-                FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(update_execution(&ctx).await?))) })
-            })
-            .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
-            .argument(s("status"))
-            .argument(InputValue::new("result", TypeRef::named("JSON")))
-            .argument(InputValue::new("errorMessage", TypeRef::named(TypeRef::STRING)))
-            .argument(InputValue::new("durationMs", TypeRef::named(TypeRef::INT)))
-            .description("Workers move an execution pending → running → success | failed."),
         );
     (builder, query, mutation)
 }

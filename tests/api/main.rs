@@ -17,4 +17,5 @@ mod read;
 mod semantics;
 mod snapshot;
 mod telemetry;
+mod workers;
 mod writes;

@@ -1,0 +1,182 @@
+//! Workflow workers: claiming runs from the queue, leases that lapse, the pending-run feed.
+use crate::common::*;
+use quantgraph::auth::Role;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+const CLAIM: &str = "mutation($w: String!, $l: Int) { claimWorkflowExecution(worker: $w, leaseSeconds: $l) \
+                     { id status claimedBy attempts leaseExpiresAt } }";
+const FINISH: &str = "mutation($id: UUID!, $w: String, $s: String!) { \
+                      updateWorkflowExecution(id: $id, worker: $w, status: $s, result: { ok: true }) { status } }";
+const RENEW: &str = "mutation($id: UUID!, $w: String!, $l: Int) { \
+                     renewWorkflowExecutionLease(id: $id, worker: $w, leaseSeconds: $l) { leaseExpiresAt } }";
+const RUNS: &str =
+    "{ workflowExecutionLogs(first: 1000) { totalCount nodes { id status claimedBy attempts errorMessage } } }";
+
+/// A user with one workflow and `n` queued runs: (user token, workflow id, run ids).
+async fn queue(app: &TestApp, n: usize) -> (String, String, Vec<String>) {
+    let (user, _) = register(app, "owner@example.com").await;
+    let w = as_role(
+        app,
+        &user,
+        r#"mutation { createWorkflow(input: { name: "queue", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+        json!({}),
+    )
+    .await;
+    let wid = w["data"]["createWorkflow"]["id"].as_str().expect("workflow created").to_string();
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let r = as_role(app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
+        ids.push(r["data"]["runWorkflow"]["id"].as_str().expect("run queued").to_string());
+    }
+    (user, wid, ids)
+}
+
+async fn runs(app: &TestApp) -> Vec<Value> {
+    let admin = token(app, Role::Admin);
+    let r = as_role(app, &admin, RUNS, json!({})).await;
+    r["data"]["workflowExecutionLogs"]["nodes"].as_array().unwrap_or_else(|| panic!("{r}")).clone()
+}
+
+/// Four workers drain 200 runs: every run is executed exactly once, by the worker that claimed it.
+#[tokio::test]
+async fn four_workers_execute_each_of_200_runs_once() {
+    for backend in backends() {
+        let app = spawn_with(backend, false, |_| {}).await;
+        let (_, _, queued) = queue(&app, 200).await;
+        let svc = token(&app, Role::Service);
+        let workers: Vec<_> = (0..4)
+            .map(|i| {
+                let (http, url, svc) = (app.http.clone(), app.url.clone(), svc.clone());
+                tokio::spawn(async move {
+                    let name = format!("worker-{i}");
+                    let post = |q: &'static str, v: Value| {
+                        let req =
+                            http.post(&url).header("Authorization", &svc).json(&json!({ "query": q, "variables": v }));
+                        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+                    };
+                    let mut done = Vec::new();
+                    loop {
+                        let c = post(CLAIM, json!({ "w": name, "l": 60 })).await;
+                        assert!(c.get("errors").is_none(), "{c}");
+                        let run = &c["data"]["claimWorkflowExecution"];
+                        if run.is_null() {
+                            break;
+                        }
+                        assert_eq!(run["status"], "running");
+                        assert_eq!(run["claimedBy"], name.as_str());
+                        let id = run["id"].as_str().unwrap().to_string();
+                        let f = post(FINISH, json!({ "id": id, "w": name, "s": "success" })).await;
+                        assert_eq!(f["data"]["updateWorkflowExecution"]["status"], "success", "{f}");
+                        done.push(id);
+                    }
+                    (name, done)
+                })
+            })
+            .collect();
+        let mut by_worker = HashMap::new();
+        for w in workers {
+            let (name, done) = w.await.unwrap();
+            by_worker.insert(name, done);
+        }
+        let claimed: Vec<&String> = by_worker.values().flatten().collect();
+        assert_eq!(claimed.len(), 200, "{backend:?}: claims in all");
+        let distinct: HashSet<&String> = claimed.iter().copied().collect();
+        assert_eq!(distinct, queued.iter().collect(), "{backend:?}: each queued run claimed once");
+        assert!(by_worker.values().all(|d| !d.is_empty()), "{backend:?}: every worker got work");
+        let stored = runs(&app).await;
+        assert_eq!(stored.len(), 200);
+        for r in &stored {
+            let id = r["id"].as_str().unwrap().to_string();
+            let holder = by_worker.iter().find(|(_, d)| d.contains(&id)).map(|(n, _)| n.as_str());
+            assert_eq!(r["status"], "success", "{backend:?}: {r}");
+            assert_eq!(r["attempts"], 1, "{backend:?}: {r}");
+            assert_eq!(r["claimedBy"].as_str(), holder, "{backend:?}: {r}");
+        }
+    }
+}
+
+/// A worker that stops renewing loses its run to the next claimant, cannot report it any more,
+/// and the run fails once its attempts are used up.
+#[tokio::test]
+async fn a_lapsed_lease_returns_the_run_then_fails_it() {
+    for backend in backends() {
+        let app = spawn_with(backend, false, |c| c.workflow_max_attempts = 2).await;
+        let (user, _, ids) = queue(&app, 1).await;
+        let svc = token(&app, Role::Service);
+        assert_eq!(code(&as_role(&app, &user, CLAIM, json!({ "w": "u" })).await), Some("FORBIDDEN"));
+        assert_eq!(code(&app.gql(CLAIM, json!({ "w": "anon" })).await), Some("UNAUTHENTICATED"));
+        assert_eq!(code(&as_role(&app, &svc, CLAIM, json!({ "w": "a", "l": 0 })).await), Some("BAD_USER_INPUT"));
+
+        let a = as_role(&app, &svc, CLAIM, json!({ "w": "a", "l": 1 })).await;
+        assert_eq!(a["data"]["claimWorkflowExecution"]["id"], ids[0].as_str(), "{backend:?}: {a}");
+        let renewed = as_role(&app, &svc, RENEW, json!({ "id": ids[0], "w": "a", "l": 1 })).await;
+        assert!(renewed["data"]["renewWorkflowExecutionLease"]["leaseExpiresAt"].is_string(), "{renewed}");
+        assert_eq!(code(&as_role(&app, &svc, RENEW, json!({ "id": ids[0], "w": "b" })).await), Some("CONFLICT"));
+        let none = as_role(&app, &svc, CLAIM, json!({ "w": "b" })).await;
+        assert!(none["data"]["claimWorkflowExecution"].is_null(), "{backend:?}: held runs are not handed out: {none}");
+
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let b = as_role(&app, &svc, CLAIM, json!({ "w": "b", "l": 1 })).await;
+        let run = &b["data"]["claimWorkflowExecution"];
+        assert_eq!(run["id"], ids[0].as_str(), "{backend:?}: the lapsed run is claimable again: {b}");
+        assert_eq!((run["claimedBy"].as_str(), run["attempts"].as_i64()), (Some("b"), Some(2)));
+        let late = as_role(&app, &svc, FINISH, json!({ "id": ids[0], "w": "a", "s": "success" })).await;
+        assert_eq!(code(&late), Some("CONFLICT"), "{backend:?}: the first worker lost the run: {late}");
+        assert_eq!(code(&as_role(&app, &svc, RENEW, json!({ "id": ids[0], "w": "a" })).await), Some("CONFLICT"));
+
+        // The second worker stops too: its lapse is the run's last attempt, and the background sweep fails it.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let stored = loop {
+            let stored = runs(&app).await;
+            if stored[0]["status"] != "running" || std::time::Instant::now() > deadline {
+                break stored;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0]["status"], "failed", "{backend:?}: {stored:?}");
+        assert_eq!(stored[0]["attempts"], 2);
+        assert!(stored[0]["errorMessage"].as_str().unwrap_or("").contains("lease"), "{stored:?}");
+        let none = as_role(&app, &svc, CLAIM, json!({ "w": "c" })).await;
+        assert!(none["data"]["claimWorkflowExecution"].is_null(), "{backend:?}: a failed run is not retried: {none}");
+    }
+}
+
+/// Workers hear of runs waiting now and of each new one; other roles are refused.
+#[tokio::test]
+async fn workers_subscribe_to_pending_runs() {
+    const SUB: &str = "subscription { pendingWorkflowExecutions { id status workflowId } }";
+    let t = Duration::from_secs(10);
+    for backend in backends() {
+        let app = spawn_with(backend, false, |_| {}).await;
+        let (user, wid, ids) = queue(&app, 2).await;
+        let svc = token(&app, Role::Service);
+        let mut worker = Ws::connect(&app, svc.strip_prefix("Bearer "), false).await;
+        worker.subscribe("1", SUB, json!({})).await;
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let d = worker.next_data(t).await.expect("a replayed pending run");
+            assert_eq!(d["data"]["pendingWorkflowExecutions"]["status"], "pending", "{backend:?}: {d}");
+            seen.push(d["data"]["pendingWorkflowExecutions"]["id"].as_str().unwrap().to_string());
+        }
+        seen.sort();
+        let mut waiting = ids.clone();
+        waiting.sort();
+        assert_eq!(seen, waiting, "{backend:?}: the waiting runs");
+        let r =
+            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
+        let d = worker.next_data(t).await.expect("the new run");
+        assert_eq!(d["data"]["pendingWorkflowExecutions"]["id"], r["data"]["runWorkflow"]["id"], "{backend:?}: {d}");
+        // Claiming is not news to this feed: the next event is the next pending run only.
+        as_role(&app, &svc, CLAIM, json!({ "w": "a" })).await;
+        assert!(worker.recv(Duration::from_millis(500)).await.is_none(), "{backend:?}: a claim is not a pending run");
+
+        let mut other = Ws::connect(&app, user.strip_prefix("Bearer "), false).await;
+        other.subscribe("1", SUB, json!({})).await;
+        let e = other.recv(t).await.unwrap();
+        assert_eq!(message_code(&e), Some("FORBIDDEN"), "{backend:?}: {e}");
+    }
+}
