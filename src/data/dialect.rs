@@ -56,6 +56,8 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// What ends a `SELECT` that picks rows for this transaction to take, passing over rows
     /// another transaction holds (a work queue); SQLite runs one writer at a time anyway.
     fn skip_locked(&self) -> &'static str;
+    /// A UUID column as text that `Uuid::parse_str` reads back (SQLite stores them as 16-byte blobs).
+    fn uuid_text(&self, expr: &str) -> String;
 }
 
 #[derive(Debug)]
@@ -86,18 +88,75 @@ fn array_type(kind: Kind) -> ArrayType {
     }
 }
 
-/// `unnest(CAST($1 AS type[]), …)`: rows of the `cols` columns as one array parameter per
-/// column, so the statement text and its prepared plan are the same whatever the row count.
-pub fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
-    sql.push("unnest(");
+/// A stand-in of `kind` for a NULL inside an array parameter: the driver binds arrays without
+/// NULL elements, so NULLs travel in a separate flag array (`pg_rows`).
+fn filler(kind: Kind) -> Value {
+    use sea_orm::prelude::{Decimal, Uuid};
+    match kind {
+        Kind::Int => Value::Int(Some(0)),
+        Kind::BigInt => Value::BigInt(Some(0)),
+        Kind::Uuid => Value::Uuid(Some(Uuid::nil())),
+        Kind::Date => Value::ChronoDate(Some(chrono::NaiveDate::default())),
+        Kind::DateTime => Value::ChronoDateTimeUtc(Some(chrono::DateTime::<chrono::Utc>::default())),
+        Kind::Boolean => Value::Bool(Some(false)),
+        Kind::Float => Value::Double(Some(0.0)),
+        Kind::Decimal => Value::Decimal(Some(Decimal::ZERO)),
+        Kind::Json => Value::Json(Some(Box::new(serde_json::Value::Null))),
+        Kind::String => Value::String(Some(String::new())),
+    }
+}
+
+/// One array parameter per column: `CAST($n AS type[])`; a column holding NULLs gets a second,
+/// boolean array flagging them. Answers, per column, whether it has the flag array.
+fn pg_arrays(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) -> Vec<bool> {
+    let mut flagged = Vec::with_capacity(cols.len());
     for (i, c) in cols.iter().enumerate() {
         let kind = t.columns[*c].kind;
-        let vals: Vec<Value> = rows.iter().map(|k| k[i].to_value(kind)).collect();
+        let nulls = rows.iter().any(|r| r[i] == Cell::Null);
+        let vals: Vec<Value> =
+            rows.iter().map(|r| if r[i] == Cell::Null { filler(kind) } else { r[i].to_value(kind) }).collect();
         sql.push(if i > 0 { ", CAST(" } else { "CAST(" })
             .param(Value::Array(array_type(kind), Some(Box::new(vals))))
             .push(&format!(" AS {}[])", kind.pg_cast()));
+        if nulls {
+            let flags = rows.iter().map(|r| Value::Bool(Some(r[i] == Cell::Null))).collect();
+            sql.push(", CAST(").param(Value::Array(ArrayType::Bool, Some(Box::new(flags)))).push(" AS bool[])");
+        }
+        flagged.push(nulls);
     }
+    flagged
+}
+
+/// `unnest(CAST($1 AS type[]), …)`: rows of the `cols` columns (no NULLs: parent keys) as one
+/// array parameter per column, so the statement text and its prepared plan are the same
+/// whatever the row count.
+pub fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
+    sql.push("unnest(");
+    let flagged = pg_arrays(sql, t, cols, rows);
+    debug_assert!(!flagged.contains(&true), "parent keys hold no NULL");
     sql.push(")");
+}
+
+/// `SELECT … FROM unnest(…)`: the rows of the `cols` columns, NULLs included, as array
+/// parameters (see `pg_arrays`).
+pub fn pg_rows(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
+    let mut inner = Sql::with_dialect(sql.dialect);
+    inner.values = std::mem::take(&mut sql.values);
+    inner.push("unnest(");
+    let flagged = pg_arrays(&mut inner, t, cols, rows);
+    let (mut select, mut names) = (Vec::new(), Vec::new());
+    for (i, nulls) in flagged.iter().enumerate() {
+        names.push(format!("v{i}"));
+        if *nulls {
+            names.push(format!("n{i}"));
+            select.push(format!("CASE WHEN n{i} THEN NULL ELSE v{i} END"));
+        } else {
+            select.push(format!("v{i}"));
+        }
+    }
+    sql.push("SELECT ").push(&select.join(", ")).push(" FROM ").push(&inner.text);
+    sql.push(") AS u(").push(&names.join(", ")).push(")");
+    sql.values = inner.values;
 }
 
 impl Dialect for Postgres {
@@ -169,6 +228,9 @@ impl Dialect for Postgres {
     }
     fn skip_locked(&self) -> &'static str {
         " FOR UPDATE SKIP LOCKED"
+    }
+    fn uuid_text(&self, expr: &str) -> String {
+        format!("{expr}::text")
     }
     fn session_setup(&self) -> Option<&'static str> {
         None
@@ -279,6 +341,9 @@ impl Dialect for Sqlite {
     }
     fn skip_locked(&self) -> &'static str {
         ""
+    }
+    fn uuid_text(&self, expr: &str) -> String {
+        format!("hex({expr})")
     }
     fn session_setup(&self) -> Option<&'static str> {
         // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.

@@ -9,4 +9,5 @@ pub mod query;
 pub mod read;
 pub mod series;
 pub mod sql;
+pub mod value_chain;
 pub mod values;

@@ -306,6 +306,11 @@ impl Cell {
         match (self, kind) {
             (Cell::Null, k) => null_of(k),
             (Cell::Int(v), Kind::Int) => Value::Int(Some(*v as i32)),
+            // Inputs arrive as the literal was written (`1`, `0.62`): bound as the column's type,
+            // so an array parameter (PostgreSQL's bulk inserts) holds one type throughout.
+            (Cell::Int(v), Kind::Float) => Value::Double(Some(*v as f64)),
+            (Cell::Int(v), Kind::Decimal) => Value::Decimal(Some(Decimal::from(*v))),
+            (Cell::Decimal(d), Kind::Float) => Value::Double(Some(d.to_string().parse().unwrap_or(f64::NAN))),
             (Cell::Int(v), _) => Value::BigInt(Some(*v)),
             (Cell::Float(v), _) => Value::Double(Some(*v)),
             (Cell::Decimal(d), _) => Value::Decimal(Some(*d)),

@@ -18,6 +18,7 @@ pub mod schema_index;
 pub mod snapshot;
 pub mod subscriptions;
 pub mod users;
+pub mod value_chain;
 pub mod workflow_runs;
 
 use async_graphql::dynamic::{Object, Schema, SchemaError};
@@ -37,6 +38,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
     let mutation = Object::new("Mutation").description("Validated, transactional writes.");
     let (builder, query) = schema::register(builder, query);
     let (builder, query) = buckets::register(builder, query);
+    let (builder, query) = value_chain::register(builder, query);
     let (builder, mutation) = mutations::register(builder, mutation);
     let (builder, query, mutation) = users::register(builder, query, mutation);
     let mutation = workflow_runs::register(mutation);

@@ -2,7 +2,7 @@
 //! upsert with inserted/updated counts, update and delete — all bound by value, never by text.
 use super::rules::{check_row, Values};
 use crate::data::catalog::Table;
-use crate::data::dialect::{self, pg_unnest, Dialect};
+use crate::data::dialect::{self, pg_rows, Dialect};
 use crate::data::query::Cond;
 use crate::data::read;
 use crate::data::read::Row;
@@ -65,9 +65,6 @@ fn bind(t: &Table, i: usize, v: &Cell) -> Value {
             let mut d = *d;
             d.rescale(s);
             Value::Decimal(Some(d))
-        }
-        (Cell::Decimal(d), None) if c.kind == Kind::Float => {
-            Value::Double(Some(d.to_string().parse().unwrap_or_default()))
         }
         _ => v.to_value(c.kind),
     }
@@ -159,13 +156,9 @@ async fn pg_insert(
 ) -> ApiResult<(Vec<Vec<Cell>>, u64)> {
     let quoted = |i: &usize| format!("\"{}\"", t.columns[*i].name);
     let mut sql = Sql::with_dialect(&dialect::Postgres);
-    sql.push(&format!(
-        "INSERT INTO \"{}\" ({}) SELECT * FROM ",
-        t.name,
-        cols.iter().map(quoted).collect::<Vec<_>>().join(", ")
-    ));
+    sql.push(&format!("INSERT INTO \"{}\" ({}) ", t.name, cols.iter().map(quoted).collect::<Vec<_>>().join(", ")));
     let col_major: Vec<Vec<Cell>> = rows.iter().map(|r| r.iter().map(|(_, v)| v.clone()).collect()).collect();
-    pg_unnest(&mut sql, t, cols, &col_major);
+    pg_rows(&mut sql, t, cols, &col_major);
     if upsert {
         let updates: Vec<String> =
             cols.iter().filter(|i| !t.pk.contains(i)).map(|i| format!("{0} = EXCLUDED.{0}", quoted(i))).collect();

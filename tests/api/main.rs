@@ -17,5 +17,6 @@ mod read;
 mod semantics;
 mod snapshot;
 mod telemetry;
+mod value_chain;
 mod workers;
 mod writes;

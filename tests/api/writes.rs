@@ -406,3 +406,44 @@ async fn transaction_totals_round_and_overflow_by_one_rule() {
         assert_eq!(r["data"]["portfolioTransactions"]["totalCount"], "0", "{backend:?}: {r}");
     }
 }
+
+/// Explicit nulls and literals of another numeric form are stored as written, alone or mixed
+/// with values in one batch (PostgreSQL binds each column of a batch as one array).
+#[tokio::test]
+async fn nulls_and_numeric_literals_are_stored_as_written() {
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let admin = token(&app, Role::Admin);
+        let analyst = token(&app, Role::Analyst);
+        let s = as_role(
+            &app,
+            &analyst,
+            r#"mutation { createStrategy(input: { name: "nulls", description: null, factorWeights: null }) { name description factorWeights } }"#,
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            s["data"]["createStrategy"],
+            json!({ "name": "nulls", "description": null, "factorWeights": null }),
+            "{backend:?}: {s}"
+        );
+        let h = as_role(
+            &app,
+            &admin,
+            r#"mutation { recordEtfHoldings(holdings: [
+                { etfTicker: "E1VFVN30", region: "VN", constituentTicker: "HPG", constituentRegion: "VN", asOfDate: "2026-01-02", weight: 5, shares: null },
+                { etfTicker: "E1VFVN30", region: "VN", constituentTicker: "VNM", constituentRegion: "VN", asOfDate: "2026-01-02", weight: null, shares: 1200.5 }
+            ]) { constituentTicker weight shares } }"#,
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            h["data"]["recordEtfHoldings"],
+            json!([
+                { "constituentTicker": "HPG", "weight": "5.0000", "shares": null },
+                { "constituentTicker": "VNM", "weight": null, "shares": "1200.5000" }
+            ]),
+            "{backend:?}: {h}"
+        );
+    }
+}
