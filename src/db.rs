@@ -14,6 +14,9 @@ pub struct Db {
     pub write: DatabaseConnection,
     /// Reads; the replica when one is configured.
     pub read: DatabaseConnection,
+    /// The primary's pool for background work (returning lapsed workflow runs to the queue),
+    /// left out of the statement count, which counts what requests cost.
+    pub housekeeping: DatabaseConnection,
     pub backend: DbBackend,
     /// Where this backend's SQL differs.
     pub dialect: &'static dyn Dialect,
@@ -63,11 +66,12 @@ impl Db {
             });
             db
         };
-        let write = counted(
-            connect_one(&config.database_url, config.db_pool)
-                .await
-                .context("cannot open the database (DATABASE_URL)")?,
-        );
+        let primary = connect_one(&config.database_url, config.db_pool)
+            .await
+            .context("cannot open the database (DATABASE_URL)")?;
+        // A handle without the callback: housekeeping is not a request's statement.
+        let housekeeping = primary.clone();
+        let write = counted(primary);
         let read = match &config.database_read_url {
             Some(url) => counted(
                 connect_one(url, config.db_pool).await.context("cannot open the read replica (DATABASE_READ_URL)")?,
@@ -76,7 +80,7 @@ impl Db {
         };
         let backend = write.get_database_backend();
         let timescale = migration::timescaledb_installed(&write).await.unwrap_or(false);
-        Ok(Db { write, read, backend, dialect: dialect::of(backend), timescale, statements })
+        Ok(Db { write, read, housekeeping, backend, dialect: dialect::of(backend), timescale, statements })
     }
 
     /// Applies pending migrations; refuses a database migrated by a newer QuantGraph.

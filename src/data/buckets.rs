@@ -12,7 +12,7 @@ use sea_orm::Value;
 /// The largest number of buckets one request may return.
 pub const MAX_BUCKETS: usize = 20_000;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BarInterval {
     Day,
     Week,
@@ -71,14 +71,14 @@ impl BarInterval {
         }
     }
 
-    /// SQL for the bucket start of column `date`.
-    pub(crate) fn sql(self, dialect: &dyn Dialect) -> &'static str {
+    /// SQL for the bucket start of the date expression `col`.
+    pub(crate) fn sql(self, dialect: &dyn Dialect, col: &str) -> String {
         match self {
-            Self::Day => "date",
-            Self::Week => dialect.date_bucket(DateUnit::Week),
-            Self::Month => dialect.date_bucket(DateUnit::Month),
-            Self::Quarter => dialect.date_bucket(DateUnit::Quarter),
-            Self::Year => dialect.date_bucket(DateUnit::Year),
+            Self::Day => col.to_string(),
+            Self::Week => dialect.date_bucket(DateUnit::Week, col),
+            Self::Month => dialect.date_bucket(DateUnit::Month, col),
+            Self::Quarter => dialect.date_bucket(DateUnit::Quarter, col),
+            Self::Year => dialect.date_bucket(DateUnit::Year, col),
         }
     }
 }
@@ -175,7 +175,7 @@ async fn raw_bars(
     to: Option<NaiveDate>,
 ) -> ApiResult<Vec<Bucket>> {
     let mut filter = bar_filter(ticker, region, from, to);
-    raw_buckets(db, "ohlcv_data", "date", iv.sql(db.dialect), &mut filter, Kind::Decimal, Kind::Date).await
+    raw_buckets(db, "ohlcv_data", "date", &iv.sql(db.dialect, "date"), &mut filter, Kind::Decimal, Kind::Date).await
 }
 
 pub async fn ohlcv_bars(
@@ -242,7 +242,7 @@ pub async fn candles(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> ApiResult<Vec<Bucket>> {
-    let bucket = db.dialect.epoch_bucket(secs);
+    let bucket = db.dialect.epoch_bucket(secs, "time");
     let mut filter = |sql: &mut Sql| {
         sql.push("symbol = ").param(Value::String(Some(symbol.into())));
         if let Some(f) = from {

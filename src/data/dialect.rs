@@ -33,10 +33,10 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// Per-parent pages come from a LATERAL subquery (an index range scan per parent) rather
     /// than a ROW_NUMBER window over all parents' rows.
     fn lateral(&self) -> bool;
-    /// The start of the bucket of column `date`.
-    fn date_bucket(&self, unit: DateUnit) -> &'static str;
-    /// The start, in Unix seconds, of the `secs`-second bucket of column `time`.
-    fn epoch_bucket(&self, secs: i64) -> String;
+    /// The start of the bucket of the date expression `col`.
+    fn date_bucket(&self, unit: DateUnit, col: &str) -> String;
+    /// The start, in Unix seconds, of the `secs`-second bucket of the timestamp expression `col`.
+    fn epoch_bucket(&self, secs: i64, col: &str) -> String;
     /// `SELECT bucket, open, high, low, close, volume, count FROM table WHERE ` — the first and
     /// last rows by `time_col` give open and close; the caller writes the filter after it and
     /// then calls `close_ohlc`.
@@ -56,6 +56,14 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// What ends a `SELECT` that picks rows for this transaction to take, passing over rows
     /// another transaction holds (a work queue); SQLite runs one writer at a time anyway.
     fn skip_locked(&self) -> &'static str;
+    /// The exact sum of the DECIMAL(…, `scale`) expression `v`, as text `Decimal::from_str` reads
+    /// — or, where decimals are stored as text, as `integer part:fraction part` (in units of
+    /// 10^-scale), each summed as a 64-bit integer.
+    fn exact_sum(&self, v: &str, scale: u32) -> String;
+    /// The sample variance of `v`, given `mean`, the mean of `v` within its group (an inner
+    /// window) where `variance_needs_mean`.
+    fn variance(&self, v: &str, mean: &str) -> String;
+    fn variance_needs_mean(&self) -> bool;
     /// A UUID column as text that `Uuid::parse_str` reads back (SQLite stores them as 16-byte blobs).
     fn uuid_text(&self, expr: &str) -> String;
 }
@@ -191,16 +199,17 @@ impl Dialect for Postgres {
     fn lateral(&self) -> bool {
         true
     }
-    fn date_bucket(&self, unit: DateUnit) -> &'static str {
-        match unit {
-            DateUnit::Week => "date_trunc('week', date::timestamp)::date",
-            DateUnit::Month => "date_trunc('month', date::timestamp)::date",
-            DateUnit::Quarter => "date_trunc('quarter', date::timestamp)::date",
-            DateUnit::Year => "date_trunc('year', date::timestamp)::date",
-        }
+    fn date_bucket(&self, unit: DateUnit, col: &str) -> String {
+        let unit = match unit {
+            DateUnit::Week => "week",
+            DateUnit::Month => "month",
+            DateUnit::Quarter => "quarter",
+            DateUnit::Year => "year",
+        };
+        format!("date_trunc('{unit}', {col}::timestamp)::date")
     }
-    fn epoch_bucket(&self, secs: i64) -> String {
-        format!("(floor(extract(epoch FROM time) / {secs}) * {secs})::bigint")
+    fn epoch_bucket(&self, secs: i64, col: &str) -> String {
+        format!("(floor(extract(epoch FROM {col}) / {secs}) * {secs})::bigint")
     }
     fn open_ohlc(&self, sql: &mut Sql, table: &str, time_col: &str, bucket: &str, _numeric_text: bool) {
         sql.push(&format!(
@@ -231,6 +240,15 @@ impl Dialect for Postgres {
     }
     fn uuid_text(&self, expr: &str) -> String {
         format!("{expr}::text")
+    }
+    fn exact_sum(&self, v: &str, _scale: u32) -> String {
+        format!("CAST(sum({v}) AS TEXT)")
+    }
+    fn variance(&self, v: &str, _mean: &str) -> String {
+        format!("var_samp(CAST({v} AS DOUBLE PRECISION))")
+    }
+    fn variance_needs_mean(&self) -> bool {
+        false
     }
     fn session_setup(&self) -> Option<&'static str> {
         None
@@ -296,18 +314,18 @@ impl Dialect for Sqlite {
     fn lateral(&self) -> bool {
         false
     }
-    fn date_bucket(&self, unit: DateUnit) -> &'static str {
+    fn date_bucket(&self, unit: DateUnit, col: &str) -> String {
         match unit {
-            DateUnit::Week => "date(date, '-' || ((CAST(strftime('%w', date) AS INTEGER) + 6) % 7) || ' days')",
-            DateUnit::Month => "strftime('%Y-%m-01', date)",
-            DateUnit::Quarter => {
-                "printf('%s-%02d-01', strftime('%Y', date), ((CAST(strftime('%m', date) AS INTEGER) - 1) / 3) * 3 + 1)"
-            }
-            DateUnit::Year => "strftime('%Y-01-01', date)",
+            DateUnit::Week => format!("date({col}, '-' || ((CAST(strftime('%w', {col}) AS INTEGER) + 6) % 7) || ' days')"),
+            DateUnit::Month => format!("strftime('%Y-%m-01', {col})"),
+            DateUnit::Quarter => format!(
+                "printf('%s-%02d-01', strftime('%Y', {col}), ((CAST(strftime('%m', {col}) AS INTEGER) - 1) / 3) * 3 + 1)"
+            ),
+            DateUnit::Year => format!("strftime('%Y-01-01', {col})"),
         }
     }
-    fn epoch_bucket(&self, secs: i64) -> String {
-        format!("(CAST(strftime('%s', time) AS INTEGER) / {secs}) * {secs}")
+    fn epoch_bucket(&self, secs: i64, col: &str) -> String {
+        format!("(CAST(strftime('%s', {col}) AS INTEGER) / {secs}) * {secs}")
     }
     fn open_ohlc(&self, sql: &mut Sql, table: &str, time_col: &str, bucket: &str, numeric_text: bool) {
         // Decimals are text here: rank highs and lows as numbers.
@@ -344,6 +362,29 @@ impl Dialect for Sqlite {
     }
     fn uuid_text(&self, expr: &str) -> String {
         format!("hex({expr})")
+    }
+    fn exact_sum(&self, v: &str, scale: u32) -> String {
+        // Decimal text split at the point: the integer parts and the (signed, padded) fractions
+        // summed apart, both exactly.
+        let dot = format!("instr({v}, '.')");
+        let int = format!("CAST(CASE WHEN {dot} > 0 THEN substr({v}, 1, {dot} - 1) ELSE {v} END AS INTEGER)");
+        let frac = if scale == 0 {
+            "0".to_string()
+        } else {
+            format!(
+                "CASE WHEN {dot} > 0 THEN (CASE WHEN {v} LIKE '-%' THEN -1 ELSE 1 END) * \
+                 CAST(substr(substr({v}, {dot} + 1) || '{zeros}', 1, {scale}) AS INTEGER) ELSE 0 END",
+                zeros = "0".repeat(scale as usize)
+            )
+        };
+        format!("CAST(sum({int}) AS TEXT) || ':' || CAST(sum({frac}) AS TEXT)")
+    }
+    fn variance(&self, v: &str, mean: &str) -> String {
+        let x = format!("(CAST({v} AS REAL) - {mean})");
+        format!("sum({x} * {x}) / NULLIF(count({v}) - 1, 0)")
+    }
+    fn variance_needs_mean(&self) -> bool {
+        true
     }
     fn session_setup(&self) -> Option<&'static str> {
         // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.

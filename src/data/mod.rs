@@ -1,6 +1,7 @@
 //! The data layer, knowing nothing of GraphQL: the catalog of tables, the value model, list
 //! queries (conditions, orderings, keysets, access), SQL for each dialect, and the reads that
 //! run it. The GraphQL layer, the write service, the event bus and the seeder stand on it.
+pub mod aggregate;
 pub mod buckets;
 pub mod catalog;
 pub mod dialect;

@@ -175,6 +175,16 @@ pub fn encode_cursor(cells: &[Cell]) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json).unwrap_or_default())
 }
 
+/// A cursor holding a position in a list (groups of an aggregate), as `encode_cursor` wrote it.
+pub fn decode_position(s: &str) -> ApiResult<u64> {
+    let bad = || ApiError::bad("malformed cursor (use a cursor returned by this list)");
+    let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;
+    match serde_json::from_slice::<Vec<serde_json::Value>>(&bytes).map_err(|_| bad())?.as_slice() {
+        [v] => v.as_u64().ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
 pub fn decode_cursor(t: &Table, order: &[(usize, bool)], s: &str) -> ApiResult<Vec<Cell>> {
     let bad = || ApiError::bad("malformed cursor (use a cursor returned by this list with the same orderBy)");
     let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;

@@ -131,7 +131,7 @@ pub async fn count<C: ConnectionTrait>(db: &C, t: &Table, cond: &Cond) -> ApiRes
 }
 
 /// The condition of a relation read: the query's, and the relation's fixed values.
-fn fixed_and_cond(sql: &mut Sql, t: &Table, rel: &Relation, cond: &Cond) {
+pub(crate) fn fixed_and_cond(sql: &mut Sql, t: &Table, rel: &Relation, cond: &Cond) {
     let mut all = vec![cond.clone()];
     for (c, v) in &rel.fixed {
         all.push(Cond::Cmp(t.col(c).expect("fixed column"), Op::Eq, Cell::Text(v.clone())));
@@ -139,12 +139,12 @@ fn fixed_and_cond(sql: &mut Sql, t: &Table, rel: &Relation, cond: &Cond) {
     sql.cond("a", t, &Cond::All(all));
 }
 
-fn target_cols(t: &Table, rel: &Relation) -> Vec<usize> {
+pub(crate) fn target_cols(t: &Table, rel: &Relation) -> Vec<usize> {
     rel.to_cols.iter().map(|c| t.col(c).expect("relation column")).collect()
 }
 
 /// `p.__i` and the parents table joined to the target rows on the relation's columns.
-fn join_parents(sql: &mut Sql, t: &Table, cols: &[usize]) {
+pub(crate) fn join_parents(sql: &mut Sql, t: &Table, cols: &[usize]) {
     for (i, c) in cols.iter().enumerate() {
         sql.push(if i > 0 { " AND " } else { "" }).ident("a", &t.columns[*c].name).push(&format!(" = p.k{i}"));
     }

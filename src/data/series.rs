@@ -92,7 +92,7 @@ pub async fn ohlcv(
     let src = Source {
         table: "ohlcv_data",
         time_col: "date",
-        bucket: iv.sql(db.dialect).to_string(),
+        bucket: iv.sql(db.dialect, "date"),
         bucket_kind: Kind::Date,
         instrument: &instrument,
     };
@@ -179,7 +179,7 @@ pub async fn candles(
     let src = Source {
         table: "market_candles",
         time_col: "time",
-        bucket: db.dialect.epoch_bucket(secs),
+        bucket: db.dialect.epoch_bucket(secs, "time"),
         bucket_kind: Kind::BigInt,
         instrument: &instrument,
     };

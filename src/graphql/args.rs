@@ -12,7 +12,7 @@ fn field<'a>(obj: &'a async_graphql::indexmap::IndexMap<Name, GqlValue>, name: &
     obj.get(name).filter(|v| !matches!(v, GqlValue::Null))
 }
 
-fn page_size(v: Option<&GqlValue>, name: &str, limits: Limits) -> ApiResult<Option<u64>> {
+pub(crate) fn page_size(v: Option<&GqlValue>, name: &str, limits: Limits) -> ApiResult<Option<u64>> {
     match v {
         None | Some(GqlValue::Null) => Ok(None),
         Some(GqlValue::Number(n)) => match n.as_i64() {

@@ -1,4 +1,5 @@
 //! The GraphQL API: generic machinery over the catalog of tables, assembled into one schema.
+pub mod aggregate;
 pub mod args;
 pub mod buckets;
 pub mod collect;
@@ -38,6 +39,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
     let mutation = Object::new("Mutation").description("Validated, transactional writes.");
     let (builder, query) = schema::register(builder, query);
     let (builder, query) = buckets::register(builder, query);
+    let (builder, query) = aggregate::register(builder, query);
     let (builder, query) = value_chain::register(builder, query);
     let (builder, mutation) = mutations::register(builder, mutation);
     let (builder, query, mutation) = users::register(builder, query, mutation);

@@ -214,6 +214,7 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
     for rel in &t.relations {
         obj = obj.field(relation_field(t, rel));
     }
+    obj = super::aggregate::relation_fields(t, obj);
     let edge = Object::new(format!("{}Edge", t.type_name))
         .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
             FieldFuture::new(async move {

@@ -101,7 +101,7 @@ async fn request_context(headers: &HeaderMap, state: &AppState) -> Result<(Viewe
                 .ok_or_else(|| ApiError::Unauthenticated("use `Authorization: Bearer <token>`".into()))?;
             verified(state, token.trim()).await?
         }
-        None => state.unauthenticated.clone(),
+        None => state.unauthenticated,
     };
     Ok((viewer, RequestTz(tz)))
 }
@@ -330,7 +330,7 @@ async fn graphql_ws(
                     Some(t) => {
                         verified(&init_state.state, t).await.map_err(|e| async_graphql::Error::new(e.message()))?
                     }
-                    None => init_state.state.unauthenticated.clone(),
+                    None => init_state.state.unauthenticated,
                 };
                 let key = token.unwrap_or_else(|| format!("addr:{}", peer.addr.ip()));
                 {
@@ -383,7 +383,7 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     let body = format!(
         "# HELP quantgraph_graphql_requests_total GraphQL requests received.\n# TYPE quantgraph_graphql_requests_total counter\nquantgraph_graphql_requests_total {}\n\
-         # HELP quantgraph_sql_statements_total SQL statements sent to the database.\n# TYPE quantgraph_sql_statements_total counter\nquantgraph_sql_statements_total {}\n\
+         # HELP quantgraph_sql_statements_total SQL statements sent to the database for requests.\n# TYPE quantgraph_sql_statements_total counter\nquantgraph_sql_statements_total {}\n\
          # HELP quantgraph_plan_cache_hits_total Requests whose document was parsed, validated and collected already.\n# TYPE quantgraph_plan_cache_hits_total counter\nquantgraph_plan_cache_hits_total {}\n\
          # HELP quantgraph_plan_cache_misses_total Requests whose document had to be prepared.\n# TYPE quantgraph_plan_cache_misses_total counter\nquantgraph_plan_cache_misses_total {}\n\
          # HELP quantgraph_plan_cache_entries Documents held by the plan cache.\n# TYPE quantgraph_plan_cache_entries gauge\nquantgraph_plan_cache_entries {}\n",

@@ -1,6 +1,7 @@
 //! Batched relation loading: every parent of one relation level, with the same arguments,
 //! is answered by one SQL statement — including per-parent page limits and counts.
-use crate::data::catalog::Catalog;
+use crate::data::aggregate::{self, Aggregation, Groups};
+use crate::data::catalog::{Catalog, Relation};
 use crate::data::read;
 use crate::data::read::{RelationKey, Row};
 use crate::data::values::Cell;
@@ -91,10 +92,67 @@ impl Loader<RelKey> for CountLoader {
     }
 }
 
+/// One relation's aggregation, for one parent; parents of the same read are batched together.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AggKey {
+    pub read: Arc<AggRead>,
+    pub parent: Vec<Cell>,
+}
+
+#[derive(Debug)]
+pub struct AggRead {
+    pub rel: &'static Relation,
+    pub agg: Aggregation,
+}
+
+impl PartialEq for AggRead {
+    fn eq(&self, o: &Self) -> bool {
+        std::ptr::eq(self.rel, o.rel) && self.agg == o.agg
+    }
+}
+impl Eq for AggRead {}
+impl std::hash::Hash for AggRead {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::ptr::hash(self.rel, h);
+        self.agg.hash(h);
+    }
+}
+
+/// Groups per parent of a relation, one statement per aggregation and level.
+pub struct AggLoader {
+    pub db: DatabaseConnection,
+}
+
+impl Loader<AggKey> for AggLoader {
+    type Value = Arc<Groups>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[AggKey]) -> Result<HashMap<AggKey, Arc<Groups>>, Self::Error> {
+        let mut reads: Vec<(Arc<AggRead>, Vec<&AggKey>)> = Vec::new();
+        for k in keys {
+            match reads.iter_mut().find(|(r, _)| **r == *k.read) {
+                Some((_, v)) => v.push(k),
+                None => reads.push((k.read.clone(), vec![k])),
+            }
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for (read, ks) in reads {
+            let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
+            let mut per = aggregate::aggregate(&self.db, &read.agg, Some((read.rel, &parents))).await?;
+            for (i, k) in ks.into_iter().enumerate() {
+                let groups = per.iter_mut().find(|(p, _)| *p == i).map(|(_, g)| std::mem::take(g)).unwrap_or_default();
+                out.insert(k.clone(), Arc::new(groups));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The per-request loaders.
 pub struct Loaders {
     pub rel: DataLoader<RelLoader>,
     pub count: DataLoader<CountLoader>,
+    pub agg: DataLoader<AggLoader>,
 }
 
 impl Loaders {
@@ -102,6 +160,7 @@ impl Loaders {
         Loaders {
             rel: DataLoader::new(RelLoader { db: db.clone() }, tokio::spawn).max_batch_size(1000),
             count: DataLoader::new(CountLoader { db: db.clone() }, tokio::spawn).max_batch_size(1000),
+            agg: DataLoader::new(AggLoader { db: db.clone() }, tokio::spawn).max_batch_size(1000),
         }
     }
 }

@@ -104,7 +104,7 @@ pub async fn expire(db: &Db, now: DateTime<Utc>, max_attempts: u32) -> ApiResult
         .push(" AND \"lease_expires_at\" < ")
         .param(time(now))
         .push(" RETURNING \"id\"");
-    let tx = db.write.begin().await?;
+    let tx = db.housekeeping.begin().await?;
     let rows = changed(&tx, sql).await?;
     tx.commit().await?;
     Ok(rows)

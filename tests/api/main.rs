@@ -1,5 +1,6 @@
 //! Black-box tests: the real app on a random port, over HTTP, against SQLite and PostgreSQL.
 mod abuse;
+mod aggregates;
 mod browser;
 mod buckets;
 mod charts;
