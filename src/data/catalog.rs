@@ -87,6 +87,28 @@ pub struct Table {
     pub mutations: Vec<Mutation>,
     /// Name of the input type of new rows (default `{Type}Input`).
     pub input_name: String,
+    /// How `asOf:` reads this table as it was known on a day, if it can be.
+    pub as_of: Option<PointInTime>,
+}
+
+/// Point-in-time reads: for each `key`, the rows known latest at or before the day asked.
+#[derive(Debug, Clone)]
+pub struct PointInTime {
+    /// What one version covers: rows with the same key replace each other over time.
+    pub key: Vec<usize>,
+    pub known: Known,
+}
+
+/// When a row became known.
+#[derive(Debug, Clone, Copy)]
+pub enum Known {
+    /// On the day in this date column (scores as of that day, holdings on their snapshot day).
+    Date(usize),
+    /// At this timestamp (the row's last update); rows without one count as always known.
+    Timestamp(usize),
+    /// A fiscal period's figures, once filed: an annual (or unnamed) period on 31 March of the
+    /// next year, a quarter 45 days after it ends (`Q1`…`Q3`; `Q4` with the annual figures).
+    FiscalYear { year: usize, period: usize },
 }
 
 /// Who may write a table.
@@ -228,6 +250,7 @@ fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static
         writers: Writers::None,
         mutations: Vec::new(),
         input_name: format!("{type_name}Input"),
+        as_of: None,
     }
 }
 
@@ -282,6 +305,13 @@ impl Table {
         self
     }
 
+    /// Point-in-time reads (`asOf:`): one version per `key`, known at `known`.
+    fn as_of(mut self, key: &[&str], known: impl Fn(&Table) -> Known) -> Self {
+        let key = key.iter().map(|c| self.col(c).expect("as-of key column")).collect();
+        self.as_of = Some(PointInTime { key, known: known(&self) });
+        self
+    }
+
     fn input(mut self, name: &str) -> Self {
         self.input_name = name.to_string();
         self
@@ -312,13 +342,17 @@ fn build() -> Catalog {
             .rel_back::<factor_scores::Entity>("factorScores", factor_scores::Relation::Ticker.def())
             .shortcuts(&[("from", "date", "gte"), ("to", "date", "lte")]),
         table::<stock_details::Entity>("StockDetails", "stockDetails", Public)
+            .as_of(&["ticker", "region"], |t| Known::Timestamp(t.col("updated_at").unwrap()))
             .writes(Writers::Admin, &[Upsert("upsertStockDetails", "rows"), Delete("deleteStockDetails")])
             .rel::<tickers::Entity>("tickerInfo", stock_details::Relation::Ticker.def(), false),
         table::<etf_details::Entity>("EtfDetails", "etfDetails", Public)
+            .as_of(&["ticker", "region"], |t| Known::Timestamp(t.col("updated_at").unwrap()))
             .writes(Writers::Admin, &[Upsert("upsertEtfDetails", "rows"), Delete("deleteEtfDetails")])
             .rel::<tickers::Entity>("tickerInfo", etf_details::Relation::Ticker.def(), false)
             .rel_back::<etf_holdings::Entity>("holdings", etf_holdings::Relation::Etf.def()),
         table::<etf_holdings::Entity>("EtfHolding", "etfHoldings", Public)
+            // A holdings snapshot replaces the ETF's previous one as a whole.
+            .as_of(&["etf_ticker", "region"], |t| Known::Date(t.col("as_of_date").unwrap()))
             .writes(Writers::Admin, &[CreateMany("recordEtfHoldings", "holdings"), Delete("deleteEtfHolding")])
             .rel::<tickers::Entity>("constituent", etf_holdings::Relation::Constituent.def(), false)
             .rel::<etf_details::Entity>("etf", etf_holdings::Relation::Etf.def(), false),
@@ -329,8 +363,13 @@ fn build() -> Catalog {
             .writes(Writers::Service, &[Upsert("ingestOhlcv", "bars")])
             .rel::<tickers::Entity>("tickerInfo", ohlcv_data::Relation::Ticker.def(), false),
         table::<ticker_fundamentals::Entity>("TickerFundamentals", "tickerFundamentals", Public)
+            .as_of(&["ticker", "region", "period_type"], |t| Known::FiscalYear {
+                year: t.col("fiscal_year").unwrap(),
+                period: t.col("period_type").unwrap(),
+            })
             .writes(Writers::Service, &[Upsert("ingestFundamentals", "rows")]),
         table::<factor_scores::Entity>("FactorScore", "factorScores", Public)
+            .as_of(&["ticker", "region", "factor_name"], |t| Known::Date(t.col("date").unwrap()))
             .writes(Writers::Service, &[Upsert("ingestFactorScores", "rows")]),
         table::<strategies::Entity>("Strategy", "strategies", Research)
             .writes(Writers::Research, &[Create("createStrategy"), Update("updateStrategy"), Delete("deleteStrategy")])

@@ -64,6 +64,9 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// window) where `variance_needs_mean`.
     fn variance(&self, v: &str, mean: &str) -> String;
     fn variance_needs_mean(&self) -> bool;
+    /// The day a fiscal period's figures are known (see `catalog::Known::FiscalYear`), from the
+    /// year and period-type expressions.
+    fn fiscal_known(&self, year: &str, period: &str) -> String;
     /// A UUID column as text that `Uuid::parse_str` reads back (SQLite stores them as 16-byte blobs).
     fn uuid_text(&self, expr: &str) -> String;
 }
@@ -241,6 +244,12 @@ impl Dialect for Postgres {
     fn uuid_text(&self, expr: &str) -> String {
         format!("{expr}::text")
     }
+    fn fiscal_known(&self, year: &str, period: &str) -> String {
+        format!(
+            "CASE {period} WHEN 'Q1' THEN make_date({year}, 5, 15) WHEN 'Q2' THEN make_date({year}, 8, 14) \
+             WHEN 'Q3' THEN make_date({year}, 11, 14) ELSE make_date({year} + 1, 3, 31) END"
+        )
+    }
     fn exact_sum(&self, v: &str, _scale: u32) -> String {
         format!("CAST(sum({v}) AS TEXT)")
     }
@@ -362,6 +371,12 @@ impl Dialect for Sqlite {
     }
     fn uuid_text(&self, expr: &str) -> String {
         format!("hex({expr})")
+    }
+    fn fiscal_known(&self, year: &str, period: &str) -> String {
+        format!(
+            "CASE {period} WHEN 'Q1' THEN printf('%04d-05-15', {year}) WHEN 'Q2' THEN printf('%04d-08-14', {year}) \
+             WHEN 'Q3' THEN printf('%04d-11-14', {year}) ELSE printf('%04d-03-31', {year} + 1) END"
+        )
     }
     fn exact_sum(&self, v: &str, scale: u32) -> String {
         // Decimal text split at the point: the integer parts and the (signed, padded) fractions

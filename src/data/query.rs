@@ -46,6 +46,8 @@ pub enum Cond {
     TupleIn(Vec<usize>, Vec<Vec<Cell>>),
     /// `column IN (SELECT id FROM table WHERE user_id = value)`: ownership through a parent.
     OwnedVia(usize, &'static str, Cell),
+    /// The rows known latest at or before the end of this day, per the table's point-in-time key.
+    AsOf(chrono::NaiveDate),
     False,
 }
 

@@ -1,6 +1,6 @@
 //! SQL text with its bind values: conditions, orderings and column lists written for one
 //! dialect, and the run that reads rows back as cells.
-use super::catalog::Table;
+use super::catalog::{Known, Table};
 use super::dialect::{self, Dialect};
 use super::pg_binary;
 use super::query::Cond;
@@ -153,8 +153,55 @@ impl Sql {
                 .push("\" WHERE \"user_id\" = ")
                 .param(owner.to_value(Kind::Uuid))
                 .push(")"),
+            Cond::AsOf(day) => self.as_of(alias, t, *day),
             Cond::False => self.push("1=0"),
         }
+    }
+
+    /// When a row of `t` (as `alias`) became known: a date, a timestamp or a computed day.
+    fn known(&mut self, alias: &str, t: &Table, known: Known) -> &mut Self {
+        match known {
+            Known::Date(c) | Known::Timestamp(c) => self.ident(alias, &t.columns[c].name),
+            Known::FiscalYear { year, period } => {
+                let (y, p) = (
+                    format!("{alias}.\"{}\"", t.columns[year].name),
+                    format!("{alias}.\"{}\"", t.columns[period].name),
+                );
+                let e = self.dialect.fiscal_known(&y, &p);
+                self.push(&e)
+            }
+        }
+    }
+
+    /// Known by the end of `day`: on or before it, or (timestamps) before the next midnight, UTC.
+    fn known_by(&mut self, alias: &str, t: &Table, known: Known, day: chrono::NaiveDate) -> &mut Self {
+        self.known(alias, t, known);
+        match known {
+            Known::Timestamp(_) => {
+                let next = day.succ_opt().unwrap_or(day).and_time(chrono::NaiveTime::MIN).and_utc();
+                self.push(" < ").param(Cell::DateTime(next).to_value(Kind::DateTime))
+            }
+            _ => self.push(" <= ").param(Cell::Date(day).to_value(Kind::Date)),
+        }
+    }
+
+    /// The rows known latest by the end of `day`, one version per point-in-time key: known by
+    /// then, and no row with the same key known later but still by then.
+    fn as_of(&mut self, alias: &str, t: &Table, day: chrono::NaiveDate) -> &mut Self {
+        let Some(pit) = &t.as_of else { return self.push("1=1") };
+        let newer = format!("{alias}_newer");
+        self.push("(");
+        if let Known::Timestamp(c) = pit.known {
+            self.ident(alias, &t.columns[c].name).push(" IS NULL OR ");
+        }
+        self.known_by(alias, t, pit.known, day).push(") AND NOT EXISTS (SELECT 1 FROM \"").push(t.name);
+        self.push("\" ").push(&newer).push(" WHERE ");
+        for k in &pit.key {
+            let name = &t.columns[*k].name;
+            self.ident(&newer, name).push(" = ").ident(alias, name).push(" AND ");
+        }
+        self.known_by(&newer, t, pit.known, day).push(" AND ");
+        self.known(&newer, t, pit.known).push(" > ").known(alias, t, pit.known).push(")")
     }
 
     /// `ORDER BY` for `order`, reversed when paging backwards; NULLs always sort last.

@@ -218,7 +218,7 @@ fn limits(ctx: &ResolverContext<'_>) -> ApiResult<Limits> {
 }
 
 fn with_args(field: Field, t: &Table) -> Field {
-    field
+    super::schema::as_of_arg(field, t)
         .argument(InputValue::new("where", TypeRef::named(format!("{}Where", t.type_name))))
         .argument(
             InputValue::new("groupBy", TypeRef::named_nn_list(format!("{}GroupBy", t.type_name)))

@@ -169,6 +169,10 @@ pub fn list_query(
             }
         }
     }
+    if let (Some(v), Some(_)) = (field(args, "asOf"), &t.as_of) {
+        let GqlValue::String(s) = v else { return Err(ApiError::bad("asOf: a Date")) };
+        all.push(Cond::AsOf(crate::data::values::parse_date(s).map_err(|e| ApiError::bad(format!("asOf: {e}")))?));
+    }
     let order = parse_order(t, field(args, "orderBy"))?;
     let first = page_size(field(args, "first"), "first", limits)?;
     let last = page_size(field(args, "last"), "last", limits)?;

@@ -123,8 +123,19 @@ fn column_field(c: &Column, idx: usize) -> Field {
     })
 }
 
+/// `asOf:` on the reads of tables with point-in-time versions.
+pub(crate) fn as_of_arg(field: Field, t: &Table) -> Field {
+    match t.as_of {
+        Some(_) => field.argument(InputValue::new("asOf", TypeRef::named("Date")).description(
+            "Point in time: per key, only the version known latest by the end of this day (UTC), as a backtest \
+             would have seen it (README: when each table's rows are known).",
+        )),
+        None => field,
+    }
+}
+
 fn list_args(field: Field, t: &Table) -> Field {
-    field
+    as_of_arg(field, t)
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
         .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
@@ -181,6 +192,9 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
             }
         })
     });
+    if !rel.many {
+        field = as_of_arg(field, target);
+    }
     if rel.many {
         field = list_args(field, target);
         for (arg, col, _) in &rel.shortcuts {

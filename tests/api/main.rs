@@ -14,6 +14,7 @@ mod gaps;
 mod http;
 mod live;
 mod memories;
+mod point_in_time;
 mod read;
 mod semantics;
 mod snapshot;
