@@ -306,7 +306,7 @@ impl Table {
     }
 
     /// Point-in-time reads (`asOf:`): one version per `key`, known at `known`.
-    fn as_of(mut self, key: &[&str], known: impl Fn(&Table) -> Known) -> Self {
+    fn versioned(mut self, key: &[&str], known: impl Fn(&Table) -> Known) -> Self {
         let key = key.iter().map(|c| self.col(c).expect("as-of key column")).collect();
         self.as_of = Some(PointInTime { key, known: known(&self) });
         self
@@ -342,17 +342,17 @@ fn build() -> Catalog {
             .rel_back::<factor_scores::Entity>("factorScores", factor_scores::Relation::Ticker.def())
             .shortcuts(&[("from", "date", "gte"), ("to", "date", "lte")]),
         table::<stock_details::Entity>("StockDetails", "stockDetails", Public)
-            .as_of(&["ticker", "region"], |t| Known::Timestamp(t.col("updated_at").unwrap()))
+            .versioned(&["ticker", "region"], |t| Known::Timestamp(t.col("updated_at").unwrap()))
             .writes(Writers::Admin, &[Upsert("upsertStockDetails", "rows"), Delete("deleteStockDetails")])
             .rel::<tickers::Entity>("tickerInfo", stock_details::Relation::Ticker.def(), false),
         table::<etf_details::Entity>("EtfDetails", "etfDetails", Public)
-            .as_of(&["ticker", "region"], |t| Known::Timestamp(t.col("updated_at").unwrap()))
+            .versioned(&["ticker", "region"], |t| Known::Timestamp(t.col("updated_at").unwrap()))
             .writes(Writers::Admin, &[Upsert("upsertEtfDetails", "rows"), Delete("deleteEtfDetails")])
             .rel::<tickers::Entity>("tickerInfo", etf_details::Relation::Ticker.def(), false)
             .rel_back::<etf_holdings::Entity>("holdings", etf_holdings::Relation::Etf.def()),
         table::<etf_holdings::Entity>("EtfHolding", "etfHoldings", Public)
             // A holdings snapshot replaces the ETF's previous one as a whole.
-            .as_of(&["etf_ticker", "region"], |t| Known::Date(t.col("as_of_date").unwrap()))
+            .versioned(&["etf_ticker", "region"], |t| Known::Date(t.col("as_of_date").unwrap()))
             .writes(Writers::Admin, &[CreateMany("recordEtfHoldings", "holdings"), Delete("deleteEtfHolding")])
             .rel::<tickers::Entity>("constituent", etf_holdings::Relation::Constituent.def(), false)
             .rel::<etf_details::Entity>("etf", etf_holdings::Relation::Etf.def(), false),
@@ -363,13 +363,13 @@ fn build() -> Catalog {
             .writes(Writers::Service, &[Upsert("ingestOhlcv", "bars")])
             .rel::<tickers::Entity>("tickerInfo", ohlcv_data::Relation::Ticker.def(), false),
         table::<ticker_fundamentals::Entity>("TickerFundamentals", "tickerFundamentals", Public)
-            .as_of(&["ticker", "region", "period_type"], |t| Known::FiscalYear {
+            .versioned(&["ticker", "region", "period_type"], |t| Known::FiscalYear {
                 year: t.col("fiscal_year").unwrap(),
                 period: t.col("period_type").unwrap(),
             })
             .writes(Writers::Service, &[Upsert("ingestFundamentals", "rows")]),
         table::<factor_scores::Entity>("FactorScore", "factorScores", Public)
-            .as_of(&["ticker", "region", "factor_name"], |t| Known::Date(t.col("date").unwrap()))
+            .versioned(&["ticker", "region", "factor_name"], |t| Known::Date(t.col("date").unwrap()))
             .writes(Writers::Service, &[Upsert("ingestFactorScores", "rows")]),
         table::<strategies::Entity>("Strategy", "strategies", Research)
             .writes(Writers::Research, &[Create("createStrategy"), Update("updateStrategy"), Delete("deleteStrategy")])
