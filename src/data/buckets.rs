@@ -1,6 +1,7 @@
 //! Time buckets over daily bars and minute candles — first open, max high, min low, last
 //! close, summed volume and the row count per bucket. On TimescaleDB whole buckets come from the
 //! continuous aggregates and only partial edge buckets from raw rows.
+use super::derived::Derived;
 use super::dialect::{DateUnit, Dialect};
 use super::sql::{fetch, Sql};
 use super::values::{Cell, Kind};
@@ -102,6 +103,8 @@ pub struct Bucket {
     pub key: String,
     pub start: Cell,
     pub values: Vec<Cell>,
+    /// Derived series' values at this bucket, as asked.
+    pub derived: Vec<(Derived, Option<f64>)>,
 }
 
 /// Aggregates raw rows of `table` grouped by `bucket` (an SQL expression), oldest first.
@@ -142,7 +145,7 @@ impl Bucket {
                 d.rescale(4);
             }
         }
-        Bucket { key: String::new(), start, values: cells }
+        Bucket { key: String::new(), start, values: cells, derived: Vec::new() }
     }
 }
 
@@ -221,7 +224,7 @@ pub async fn ohlcv_bars(
     let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
     for (_, mut cells) in fetch(&db.read, sql, 0, &kinds).await? {
         let start = cells.remove(0);
-        out.push(Bucket { key: String::new(), start, values: cells });
+        out.push(Bucket { key: String::new(), start, values: cells, derived: Vec::new() });
     }
     if let (Some(t), Some(ft)) = (to, full_to) {
         let edge_from = full_from.map_or(ft, |ff| ft.max(ff));
@@ -262,6 +265,110 @@ pub async fn candles(
                 other => other,
             },
             values: b.values,
+            derived: Vec::new(),
         })
         .collect())
+}
+
+impl BarInterval {
+    /// Most daily rows one bucket holds.
+    pub fn max_days(self) -> usize {
+        match self {
+            Self::Day => 1,
+            Self::Week => 7,
+            Self::Month => 31,
+            Self::Quarter => 92,
+            Self::Year => 366,
+        }
+    }
+
+    /// Buckets per year, for annualising (252 trading days a year).
+    pub fn per_year(self) -> f64 {
+        match self {
+            Self::Day => 252.0,
+            Self::Week => 52.0,
+            Self::Month => 12.0,
+            Self::Quarter => 4.0,
+            Self::Year => 1.0,
+        }
+    }
+}
+
+/// The time of the `rows`-th stored row of a series before `before` (rows ordered by `col`
+/// under `filter`), or `None` when fewer rows exist: where reading must start for `rows` rows of
+/// history to be included.
+async fn rows_back(
+    db: &Db,
+    table: &str,
+    col: &str,
+    filter: &mut (dyn FnMut(&mut Sql) + Send),
+    before: Value,
+    rows: usize,
+    kind: Kind,
+) -> ApiResult<Option<Cell>> {
+    if rows == 0 {
+        return Ok(None);
+    }
+    let mut sql = Sql::with_dialect(db.dialect);
+    sql.push(&format!("SELECT {col} FROM {table} WHERE "));
+    filter(&mut sql);
+    sql.push(&format!(" AND {col} < ")).param(before);
+    sql.push(&format!(" ORDER BY {col} DESC LIMIT 1 OFFSET {}", rows - 1));
+    Ok(fetch(&db.read, sql, 0, &[kind]).await?.pop().and_then(|(_, mut c)| c.pop()))
+}
+
+/// Where to start reading `ticker`'s bars so that `buckets` whole buckets before `from` are
+/// included (`None`: from the first stored bar).
+pub async fn bar_history_start(
+    db: &Db,
+    ticker: &str,
+    region: &str,
+    iv: BarInterval,
+    from: NaiveDate,
+    buckets: usize,
+) -> ApiResult<Option<NaiveDate>> {
+    let mut filter = bar_filter(ticker, region, None, None);
+    let at = rows_back(
+        db,
+        "ohlcv_data",
+        "date",
+        &mut filter,
+        Value::ChronoDate(Some(from)),
+        buckets * iv.max_days(),
+        Kind::Date,
+    )
+    .await?;
+    Ok(match at {
+        Some(Cell::Date(d)) => Some(iv.start(d)),
+        _ => None,
+    })
+}
+
+/// The same for minute candles: a bucket of `secs` seconds holds at most `secs / 60` of them.
+pub async fn candle_history_start(
+    db: &Db,
+    symbol: &str,
+    secs: i64,
+    from: DateTime<Utc>,
+    buckets: usize,
+) -> ApiResult<Option<DateTime<Utc>>> {
+    let mut filter = |sql: &mut Sql| {
+        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
+    };
+    let rows = buckets * (secs / 60).max(1) as usize;
+    let at = rows_back(
+        db,
+        "market_candles",
+        "time",
+        &mut filter,
+        Value::ChronoDateTimeUtc(Some(from)),
+        rows,
+        Kind::DateTime,
+    )
+    .await?;
+    Ok(match at {
+        // The start of that candle's bucket.
+        Some(Cell::DateTime(t)) => DateTime::from_timestamp(t.timestamp().div_euclid(secs) * secs, 0),
+        _ => None,
+    })
 }

@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod buckets;
 pub mod catalog;
+pub mod derived;
 pub mod dialect;
 mod pg_binary;
 pub mod query;

@@ -3,7 +3,8 @@
 //! are in `data::buckets` and `data::series`).
 use super::schema::tz_of;
 use super::schema::value_field;
-use crate::data::buckets::{candle_seconds, candles, ohlcv_bars, BarInterval, Bucket, MAX_BUCKETS};
+use crate::data::buckets::{self, candle_seconds, candles, ohlcv_bars, BarInterval, Bucket, MAX_BUCKETS};
+use crate::data::derived::{self, Derived};
 use crate::data::query::check_region;
 use crate::data::series::{self, as_number, unix_seconds, Series};
 use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
@@ -48,7 +49,121 @@ fn bucket_object(name: &str, start: &str, price: Kind) -> Object {
             })
         }));
     }
+    for (name, arg, default, desc) in DERIVED {
+        let mut f = Field::new(name, TypeRef::named(TypeRef::FLOAT), move |ctx| {
+            FieldFuture::new(async move {
+                let b = ctx.parent_value.try_downcast_ref::<Bucket>()?;
+                let ask = derived_of(name, ctx.args.get(arg).map(|v| v.i64()).transpose()?)?;
+                let v = b
+                    .derived
+                    .iter()
+                    .find(|(d, _)| *d == ask)
+                    .ok_or_else(|| ApiError::Internal(format!("{name} not computed")))?;
+                Ok(v.1.map(GqlValue::from))
+            })
+        })
+        .description(desc);
+        if !arg.is_empty() {
+            let a =
+                InputValue::new(arg, TypeRef::named(TypeRef::INT)).description(format!("Buckets, 1 to {MAX_LENGTH}."));
+            f = f.argument(match default {
+                Some(d) => a.default_value(d),
+                None => a,
+            });
+        }
+        obj = obj.field(f);
+    }
     obj
+}
+
+/// Longest window a derived series takes.
+const MAX_LENGTH: i64 = 1000;
+
+/// Derived fields on buckets: (field, length argument, its default, description).
+const DERIVED: [(&str, &str, Option<i64>, &str); 7] = [
+    ("simpleReturn", "", None, "close / previous bucket's close − 1 (the previous stored bucket, also before `from`)."),
+    ("logReturn", "", None, "ln(close / previous bucket's close)."),
+    ("sma", "length", Some(20), "Mean of the last `length` closes; null until that many buckets exist."),
+    ("ema", "length", Some(20), "Exponential moving average of closes, α = 2 / (length + 1), seeded with the mean of the first `length` closes of the stored history."),
+    ("rsi", "length", Some(14), "Wilder's RSI over `length` changes (0–100; 100 without losses)."),
+    ("volatility", "length", Some(20), "Sample standard deviation of the last `length` log returns, annualised: × √252 for days (trading days), √52 weeks, √12 months, √4 quarters; candles × √(seconds in 365.25 days / bucket seconds)."),
+    ("vwap", "length", Some(1), "Σ typical price × volume / Σ volume over the last `length` buckets; typical price (high + low + close) / 3."),
+];
+
+fn derived_of(name: &str, length: Option<i64>) -> Result<Derived, ApiError> {
+    let n = || -> Result<usize, ApiError> {
+        let default = DERIVED.iter().find(|d| d.0 == name).and_then(|d| d.2).unwrap_or(1);
+        let n = length.unwrap_or(default);
+        if (1..=MAX_LENGTH).contains(&n) {
+            Ok(n as usize)
+        } else {
+            Err(ApiError::bad(format!("{name}: length 1 to {MAX_LENGTH}")))
+        }
+    };
+    Ok(match name {
+        "simpleReturn" => Derived::SimpleReturn,
+        "logReturn" => Derived::LogReturn,
+        "sma" => Derived::Sma(n()?),
+        "ema" => Derived::Ema(n()?),
+        "rsi" => Derived::Rsi(n()?),
+        "volatility" => Derived::Volatility(n()?),
+        _ => Derived::Vwap(n()?),
+    })
+}
+
+/// The derived series the selection asks for, each once.
+fn derived_asks(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Result<Vec<Derived>, ApiError> {
+    let mut out = Vec::new();
+    for f in ctx.field().selection_set() {
+        let Some((name, arg, ..)) = DERIVED.iter().find(|d| d.0 == f.name()) else { continue };
+        let args = f.arguments().map_err(|e| ApiError::bad(e.message))?;
+        let length = args.iter().find(|(n, _)| n.as_str() == *arg).and_then(|(_, v)| match v {
+            GqlValue::Number(n) => n.as_i64(),
+            _ => None,
+        });
+        let d = derived_of(name, length)?;
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Buckets before the range a derived series needs (for all but the recursive averages).
+fn lookback(asks: &[Derived]) -> usize {
+    asks.iter()
+        .map(|d| match d {
+            Derived::SimpleReturn | Derived::LogReturn => 1,
+            Derived::Sma(n) | Derived::Vwap(n) => n - 1,
+            Derived::Volatility(n) => *n,
+            Derived::Ema(_) | Derived::Rsi(_) => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Fills the derived values of `rows`, computed over `history` (the buckets before them) and
+/// `rows`; returns `rows`. A history bucket starting where `rows` start is the part of that
+/// bucket before `from`, and is left out: the previous bucket is the whole one before.
+fn attach(mut history: Vec<Bucket>, rows: Vec<Bucket>, asks: &[Derived], per_year: f64) -> Vec<Bucket> {
+    if asks.is_empty() {
+        return rows;
+    }
+    if let (Some(h), Some(r)) = (history.last(), rows.first()) {
+        if unix_seconds(&h.start) >= unix_seconds(&r.start) {
+            history.pop();
+        }
+    }
+    let skip = history.len();
+    let mut all = history;
+    all.extend(rows);
+    for d in asks {
+        let values = derived::compute(&all, *d, per_year);
+        for (b, v) in all.iter_mut().zip(values) {
+            b.derived.push((*d, v));
+        }
+    }
+    all.split_off(skip)
 }
 
 /// Column `i` of every bucket (open, high, low, close, volume).
@@ -167,7 +282,23 @@ pub fn register(
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
             let a = BarArgs::parse(&args_of(&ctx))?;
-            let rows = ohlcv_bars(&state.db, &a.ticker, &a.region, a.iv, a.from, a.to).await?;
+            let asks = derived_asks(&ctx)?;
+            let db = &state.db;
+            let rows = ohlcv_bars(db, &a.ticker, &a.region, a.iv, a.from, a.to).await?;
+            // Derived series also read the buckets before `from` they need (all, for the
+            // recursive averages); the buckets shown stay exactly those of the range.
+            let history = match a.from.and_then(|f| f.pred_opt().map(|p| (f, p))) {
+                Some((f, before)) if !asks.is_empty() => {
+                    let start = if asks.iter().any(|d| d.needs_all_history()) {
+                        None
+                    } else {
+                        buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, lookback(&asks)).await?
+                    };
+                    ohlcv_bars(db, &a.ticker, &a.region, a.iv, start, Some(before)).await?
+                }
+                _ => Vec::new(),
+            };
+            let rows = attach(history, rows, &asks, a.iv.per_year());
             Ok(Some(FieldValue::list(rows.into_iter().map(|mut b| {
                 b.key = a.ticker.clone();
                 FieldValue::owned_any(b)
@@ -188,7 +319,21 @@ pub fn register(
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
             let a = CandleArgs::parse(&args_of(&ctx))?;
-            let rows = candles(&state.db, &a.symbol, a.secs, a.from, a.to).await?;
+            let asks = derived_asks(&ctx)?;
+            let db = &state.db;
+            let rows = candles(db, &a.symbol, a.secs, a.from, a.to).await?;
+            let history = match a.from {
+                Some(f) if !asks.is_empty() => {
+                    let start = if asks.iter().any(|d| d.needs_all_history()) {
+                        None
+                    } else {
+                        buckets::candle_history_start(db, &a.symbol, a.secs, f, lookback(&asks)).await?
+                    };
+                    candles(db, &a.symbol, a.secs, start, Some(f - chrono::Duration::microseconds(1))).await?
+                }
+                _ => Vec::new(),
+            };
+            let rows = attach(history, rows, &asks, 365.25 * 86400.0 / a.secs as f64);
             Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
         })
     }))

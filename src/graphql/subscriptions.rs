@@ -218,6 +218,7 @@ fn minute_bucket(row: &Row) -> Option<Bucket> {
         key: symbol,
         start: c("time"),
         values: vec![c("open"), c("high"), c("low"), c("close"), c("volume"), Cell::Int(1)],
+        derived: Vec::new(),
     })
 }
 

@@ -5,6 +5,7 @@ mod browser;
 mod buckets;
 mod charts;
 mod common;
+mod derived;
 mod differential;
 mod documents;
 mod faults;
