@@ -99,6 +99,50 @@ fn dec(x: f64, scale: u32) -> Decimal {
 }
 
 /// Trading days (weekdays) ending on `end`, oldest first.
+/// Weekday exchange holidays of the demo's markets in its date range (KRX, NYSE, HOSE).
+const HOLIDAYS: [(&str, &str, &str); 40] = [
+    ("KR", "2024-12-25", "Christmas Day"),
+    ("KR", "2024-12-31", "Year-end closing"),
+    ("KR", "2025-01-01", "New Year's Day"),
+    ("KR", "2025-01-27", "Temporary holiday"),
+    ("KR", "2025-01-28", "Seollal"),
+    ("KR", "2025-01-29", "Seollal"),
+    ("KR", "2025-01-30", "Seollal"),
+    ("KR", "2025-03-03", "Independence Movement Day (substitute)"),
+    ("KR", "2025-05-05", "Children's Day; Buddha's Birthday"),
+    ("KR", "2025-05-06", "Substitute holiday"),
+    ("KR", "2025-06-03", "Presidential election"),
+    ("KR", "2025-06-06", "Memorial Day"),
+    ("KR", "2025-08-15", "Liberation Day"),
+    ("KR", "2025-10-03", "National Foundation Day"),
+    ("KR", "2025-10-06", "Chuseok"),
+    ("KR", "2025-10-07", "Chuseok"),
+    ("KR", "2025-10-08", "Chuseok (substitute)"),
+    ("KR", "2025-10-09", "Hangul Day"),
+    ("US", "2024-11-28", "Thanksgiving Day"),
+    ("US", "2024-12-25", "Christmas Day"),
+    ("US", "2025-01-01", "New Year's Day"),
+    ("US", "2025-01-09", "National Day of Mourning (President Carter)"),
+    ("US", "2025-01-20", "Martin Luther King Jr. Day"),
+    ("US", "2025-02-17", "Washington's Birthday"),
+    ("US", "2025-04-18", "Good Friday"),
+    ("US", "2025-05-26", "Memorial Day"),
+    ("US", "2025-06-19", "Juneteenth"),
+    ("US", "2025-07-04", "Independence Day"),
+    ("US", "2025-09-01", "Labor Day"),
+    ("VN", "2025-01-01", "New Year's Day"),
+    ("VN", "2025-01-27", "Tet holiday"),
+    ("VN", "2025-01-28", "Tet holiday"),
+    ("VN", "2025-01-29", "Tet holiday"),
+    ("VN", "2025-01-30", "Tet holiday"),
+    ("VN", "2025-01-31", "Tet holiday"),
+    ("VN", "2025-04-07", "Hung Kings' Commemoration (observed)"),
+    ("VN", "2025-04-30", "Reunification Day"),
+    ("VN", "2025-05-01", "Labour Day"),
+    ("VN", "2025-09-01", "National Day holiday"),
+    ("VN", "2025-09-02", "National Day"),
+];
+
 fn trading_days(end: NaiveDate, n: usize) -> Vec<NaiveDate> {
     let mut out = Vec::with_capacity(n);
     let mut day = end;
@@ -804,6 +848,12 @@ pub async fn run(db: &Db, scale: u32, progress: bool) -> anyhow::Result<()> {
         .await?;
     }
     ve.finish().await?;
+
+    let mut th = Batch::new(&tx, "trading_holidays", &["region", "date", "name"]);
+    for (region, day, name) in HOLIDAYS {
+        th.push(vec![s(region), Value::ChronoDate(NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()), s(name)]).await?;
+    }
+    th.finish().await?;
 
     tx.commit().await?;
     // Explicit ids were written: sequences move past them; statistics are fresh.

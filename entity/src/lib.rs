@@ -74,6 +74,7 @@ pub mod stock_details;
 pub mod strategies;
 pub mod ticker_fundamentals;
 pub mod tickers;
+pub mod trading_holidays;
 pub mod users;
 pub mod value_chain_edges;
 pub mod value_chain_nodes;

@@ -14,6 +14,7 @@ mod m20251101_000003_events;
 mod m20251123_000004_gateway_origin;
 mod m20261130_000005_large_events;
 mod m20261201_000006_workflow_claims;
+mod m20261201_000007_trading_calendar;
 
 pub use m20251123_000004_gateway_origin::ORIGIN_SETTING;
 pub use m20261130_000005_large_events::event_row_query;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251123_000004_gateway_origin::Migration),
             Box::new(m20261130_000005_large_events::Migration),
             Box::new(m20261201_000006_workflow_claims::Migration),
+            Box::new(m20261201_000007_trading_calendar::Migration),
         ]
     }
 }

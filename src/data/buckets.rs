@@ -105,6 +105,8 @@ pub struct Bucket {
     pub values: Vec<Cell>,
     /// Derived series' values at this bucket, as asked.
     pub derived: Vec<(Derived, Option<f64>)>,
+    /// Made up for a trading period without rows (`fill:`).
+    pub filled: bool,
 }
 
 /// Aggregates raw rows of `table` grouped by `bucket` (an SQL expression), oldest first.
@@ -145,7 +147,7 @@ impl Bucket {
                 d.rescale(4);
             }
         }
-        Bucket { key: String::new(), start, values: cells, derived: Vec::new() }
+        Bucket { key: String::new(), start, values: cells, derived: Vec::new(), filled: false }
     }
 }
 
@@ -224,7 +226,7 @@ pub async fn ohlcv_bars(
     let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
     for (_, mut cells) in fetch(&db.read, sql, 0, &kinds).await? {
         let start = cells.remove(0);
-        out.push(Bucket { key: String::new(), start, values: cells, derived: Vec::new() });
+        out.push(Bucket { key: String::new(), start, values: cells, derived: Vec::new(), filled: false });
     }
     if let (Some(t), Some(ft)) = (to, full_to) {
         let edge_from = full_from.map_or(ft, |ff| ft.max(ff));
@@ -266,6 +268,7 @@ pub async fn candles(
             },
             values: b.values,
             derived: Vec::new(),
+            filled: false,
         })
         .collect())
 }

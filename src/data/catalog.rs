@@ -432,6 +432,9 @@ fn build() -> Catalog {
             )
             .rel::<value_chain_nodes::Entity>("source", value_chain_edges::Relation::Source.def(), false)
             .rel::<value_chain_nodes::Entity>("target", value_chain_edges::Relation::Target.def(), false),
+        table::<trading_holidays::Entity>("TradingHoliday", "tradingHolidays", Public)
+            .order(&[("region", false), ("date", false)])
+            .writes(Writers::Admin, &[Create("createTradingHoliday"), Delete("deleteTradingHoliday")]),
         table::<portfolio_allocations::Entity>(
             "PortfolioAllocation",
             "portfolioAllocations",

@@ -145,6 +145,7 @@ mod tests {
                     Cell::Int(1),
                 ],
                 derived: Vec::new(),
+                filled: false,
             })
             .collect()
     }

@@ -3,6 +3,7 @@
 //! run it. The GraphQL layer, the write service, the event bus and the seeder stand on it.
 pub mod aggregate;
 pub mod buckets;
+pub mod calendar;
 pub mod catalog;
 pub mod derived;
 pub mod dialect;

@@ -4,6 +4,7 @@
 use super::schema::tz_of;
 use super::schema::value_field;
 use crate::data::buckets::{self, candle_seconds, candles, ohlcv_bars, BarInterval, Bucket, MAX_BUCKETS};
+use crate::data::calendar::{self, Fill};
 use crate::data::derived::{self, Derived};
 use crate::data::query::check_region;
 use crate::data::series::{self, as_number, unix_seconds, Series};
@@ -49,10 +50,21 @@ fn bucket_object(name: &str, start: &str, price: Kind) -> Object {
             })
         }));
     }
+    obj = obj.field(
+        Field::new("filled", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+            FieldFuture::new(async move {
+                Ok(Some(GqlValue::Boolean(ctx.parent_value.try_downcast_ref::<Bucket>()?.filled)))
+            })
+        })
+        .description("Made up by `fill:` for a trading period without rows (derived series are null on it)."),
+    );
     for (name, arg, default, desc) in DERIVED {
         let mut f = Field::new(name, TypeRef::named(TypeRef::FLOAT), move |ctx| {
             FieldFuture::new(async move {
                 let b = ctx.parent_value.try_downcast_ref::<Bucket>()?;
+                if b.filled {
+                    return Ok(None);
+                }
                 let ask = derived_of(name, ctx.args.get(arg).map(|v| v.i64()).transpose()?)?;
                 let v = b
                     .derived
@@ -74,6 +86,33 @@ fn bucket_object(name: &str, start: &str, price: Kind) -> Object {
         obj = obj.field(f);
     }
     obj
+}
+
+fn fill_mode(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Result<Fill, ApiError> {
+    let mode = ctx.args.get("fill").filter(|v| !v.is_null()).map(|v| v.enum_name().map(str::to_string));
+    Ok(match mode.transpose().map_err(|e| ApiError::bad(e.message))? {
+        Some(m) if m == "NULL" => Fill::Null,
+        Some(m) if m == "PREVIOUS" => Fill::Previous,
+        _ => Fill::None,
+    })
+}
+
+fn too_many(n: usize) -> Result<(), ApiError> {
+    if n > calendar::MAX_FILLED {
+        return Err(ApiError::TooComplex(format!(
+            "more than {} trading periods: narrow `from`/`to` or widen `interval`",
+            calendar::MAX_FILLED
+        )));
+    }
+    Ok(())
+}
+
+fn first_day(rows: &[Bucket]) -> Option<chrono::NaiveDate> {
+    rows.first().and_then(|b| if let Cell::Date(d) = b.start { Some(d) } else { None })
+}
+
+fn last_day(rows: &[Bucket]) -> Option<chrono::NaiveDate> {
+    rows.last().and_then(|b| if let Cell::Date(d) = b.start { Some(d) } else { None })
 }
 
 /// Longest window a derived series takes.
@@ -250,6 +289,9 @@ pub fn register(
     builder = builder
         .register(Enum::new("BarInterval").items(["DAY", "WEEK", "MONTH", "QUARTER", "YEAR"]))
         .register(Enum::new("CandleInterval").items(["M1", "M5", "M15", "M30", "H1", "H4", "D1"]))
+        .register(Enum::new("BucketFill").items(["NONE", "NULL", "PREVIOUS"]).description(
+            "Gap filling: NULL leaves a made-up bucket without prices; PREVIOUS carries the last close (volume 0).",
+        ))
         .register(
             bucket_object("OhlcvBucket", "Date", Kind::Decimal)
                 .description("Daily bars of one ticker aggregated over `bucket`."),
@@ -268,6 +310,12 @@ pub fn register(
             .argument(InputValue::new("from", TypeRef::named("Date")).description("First day, inclusive."))
             .argument(InputValue::new("to", TypeRef::named("Date")).description("Last day, inclusive."))
     };
+    let fill_arg = || {
+        InputValue::new("fill", TypeRef::named("BucketFill")).description(
+            "NONE (default): stored buckets only. NULL or PREVIOUS: one bucket per trading period in range (the \
+             region's weekdays without its holidays; candles: HOSE sessions), made up where no row exists.",
+        )
+    };
     let candle_args = |f: Field| {
         f.argument(InputValue::new("symbol", TypeRef::named_nn(TypeRef::STRING)))
             .argument(InputValue::new("interval", TypeRef::named_nn("CandleInterval")))
@@ -283,28 +331,43 @@ pub fn register(
             let state = ctx.data::<AppState>()?;
             let a = BarArgs::parse(&args_of(&ctx))?;
             let asks = derived_asks(&ctx)?;
+            let mode = fill_mode(&ctx)?;
             let db = &state.db;
             let rows = ohlcv_bars(db, &a.ticker, &a.region, a.iv, a.from, a.to).await?;
-            // Derived series also read the buckets before `from` they need (all, for the
-            // recursive averages); the buckets shown stay exactly those of the range.
+            // Derived series (and filling at the previous close) also read the buckets before
+            // `from` they need (all, for the recursive averages); the buckets shown stay
+            // exactly those of the range.
+            let back = lookback(&asks).max(usize::from(mode == Fill::Previous));
             let history = match a.from.and_then(|f| f.pred_opt().map(|p| (f, p))) {
-                Some((f, before)) if !asks.is_empty() => {
+                Some((f, before)) if back > 0 || !asks.is_empty() => {
                     let start = if asks.iter().any(|d| d.needs_all_history()) {
                         None
                     } else {
-                        buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, lookback(&asks)).await?
+                        buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, back).await?
                     };
                     ohlcv_bars(db, &a.ticker, &a.region, a.iv, start, Some(before)).await?
                 }
                 _ => Vec::new(),
             };
+            let previous = history.last().map(|b| b.values[3].clone());
             let rows = attach(history, rows, &asks, a.iv.per_year());
+            let rows = match (mode, a.from.or(first_day(&rows)), a.to.or(last_day(&rows))) {
+                (Fill::None, ..) | (_, None, _) | (_, _, None) => rows,
+                (_, Some(from), Some(to)) => {
+                    let hol = calendar::holidays(db, &a.region, from, to).await?;
+                    let periods: Vec<Cell> =
+                        calendar::bar_periods(a.iv, from, to, &hol).into_iter().map(Cell::Date).collect();
+                    too_many(periods.len())?;
+                    calendar::fill(rows, &periods, mode, previous, &a.ticker)
+                }
+            };
             Ok(Some(FieldValue::list(rows.into_iter().map(|mut b| {
                 b.key = a.ticker.clone();
                 FieldValue::owned_any(b)
             }))))
         })
     }))
+    .argument(fill_arg())
     .description("Daily bars of one ticker bucketed by day, week (from Monday), month, quarter or year; oldest first.");
     let bar_series = bar_args(Field::new("ohlcvSeries", TypeRef::named_nn("OhlcvSeries"), |ctx| {
         FieldFuture::new(async move {
@@ -320,23 +383,41 @@ pub fn register(
             let state = ctx.data::<AppState>()?;
             let a = CandleArgs::parse(&args_of(&ctx))?;
             let asks = derived_asks(&ctx)?;
+            let mode = fill_mode(&ctx)?;
             let db = &state.db;
             let rows = candles(db, &a.symbol, a.secs, a.from, a.to).await?;
+            let back = lookback(&asks).max(usize::from(mode == Fill::Previous));
             let history = match a.from {
-                Some(f) if !asks.is_empty() => {
+                Some(f) if back > 0 || !asks.is_empty() => {
                     let start = if asks.iter().any(|d| d.needs_all_history()) {
                         None
                     } else {
-                        buckets::candle_history_start(db, &a.symbol, a.secs, f, lookback(&asks)).await?
+                        buckets::candle_history_start(db, &a.symbol, a.secs, f, back).await?
                     };
                     candles(db, &a.symbol, a.secs, start, Some(f - chrono::Duration::microseconds(1))).await?
                 }
                 _ => Vec::new(),
             };
+            let previous = history.last().map(|b| b.values[3].clone());
             let rows = attach(history, rows, &asks, 365.25 * 86400.0 / a.secs as f64);
+            let times = |b: Option<&Bucket>| match b.map(|b| &b.start) {
+                Some(Cell::DateTime(t)) => Some(*t),
+                _ => None,
+            };
+            let rows = match (mode, a.from.or(times(rows.first())), a.to.or(times(rows.last()))) {
+                (Fill::None, ..) | (_, None, _) | (_, _, None) => rows,
+                (_, Some(from), Some(to)) => {
+                    let hol = calendar::holidays(db, "VN", from.date_naive(), to.date_naive()).await?;
+                    let periods: Vec<Cell> =
+                        calendar::candle_periods(a.secs, from, to, &hol).into_iter().map(Cell::DateTime).collect();
+                    too_many(periods.len())?;
+                    calendar::fill(rows, &periods, mode, previous, &a.symbol)
+                }
+            };
             Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
         })
     }))
+    .argument(fill_arg())
     .description("Minute candles of one symbol bucketed by minutes, hours or UTC days; oldest first.");
     let candle_series = candle_args(Field::new("candleSeries", TypeRef::named_nn("CandleSeries"), |ctx| {
         FieldFuture::new(async move {

@@ -219,6 +219,7 @@ fn minute_bucket(row: &Row) -> Option<Bucket> {
         start: c("time"),
         values: vec![c("open"), c("high"), c("low"), c("close"), c("volume"), Cell::Int(1)],
         derived: Vec::new(),
+        filled: false,
     })
 }
 

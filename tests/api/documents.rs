@@ -118,7 +118,7 @@ async fn a_codegen_client_runs_the_readme_operations_by_hash_against_trusted_doc
     let manifest = Path::new(CODEGEN_DIR).join("src/gql/persisted-documents.json");
     let documents: std::collections::BTreeMap<String, String> =
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    assert_eq!(documents.len(), 3, "the README's Screen, Chart and Login: {documents:?}");
+    assert_eq!(documents.len(), 4, "the README's Screen, Chart, Login and SectorMonths: {documents:?}");
     let app = spawn_with(Backend::Sqlite, true, |c| c.trusted_documents = Some(manifest.clone())).await;
 
     let out = tokio::process::Command::new("node")

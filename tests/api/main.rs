@@ -3,6 +3,7 @@ mod abuse;
 mod aggregates;
 mod browser;
 mod buckets;
+mod calendar;
 mod charts;
 mod common;
 mod derived;
