@@ -23,6 +23,8 @@ bench_database() {
       | "${PSQL[@]}" -d quantgraph -v ON_ERROR_STOP=1
     "${PSQL[@]}" -d quantgraph -c "VACUUM (FREEZE, ANALYZE)"
   fi
+  # Migrations added since the database was filled (idempotent).
+  DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/quantgraph" "$QG" migrate
 }
 
 pids=()
