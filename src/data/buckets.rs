@@ -137,6 +137,163 @@ async fn raw_buckets(
     Ok(rows.into_iter().map(|(_, cells)| Bucket::from_row(cells)).collect())
 }
 
+/// Where a read with derived series starts and what it shows: rows from `history` (`None`: the
+/// first stored), and — when the range has a start — rows from `from` on, the rows before it
+/// only up to the start of `from`'s bucket (`from_bucket`, a time), so every bucket shown is
+/// the one a read without derived series gives; shown are the buckets from `shown` (the start
+/// of `from`'s bucket as the bucket column holds it).
+pub struct Span {
+    pub history: Option<Value>,
+    pub from: Option<(Value, Value, Value)>,
+}
+
+/// As `raw_buckets`, with the derived series `asks` computed in the same statement over the
+/// buckets of `span` (`per_year` buckets make a year).
+#[allow(clippy::too_many_arguments)]
+async fn derived_buckets(
+    db: &Db,
+    table: &str,
+    time_col: &str,
+    bucket: &str,
+    filter: &mut (dyn FnMut(&mut Sql) + Send),
+    price: Kind,
+    bucket_kind: Kind,
+    span: Span,
+    asks: &[Derived],
+    per_year: f64,
+) -> ApiResult<Vec<Bucket>> {
+    let dialect = db.dialect;
+    let mut sql = Sql::with_dialect(dialect);
+    sql.push("WITH RECURSIVE b(b, o, h, l, c, v, n) AS (");
+    dialect.open_ohlc(&mut sql, table, time_col, bucket, price == Kind::Decimal);
+    filter(&mut sql);
+    if let Some(h) = span.history {
+        sql.push(&format!(" AND {time_col} >= ")).param(h);
+    }
+    let shown = match span.from {
+        Some((from, from_bucket, shown)) => {
+            sql.push(&format!(" AND ({time_col} >= ")).param(from);
+            sql.push(&format!(" OR {time_col} < ")).param(from_bucket).push(")");
+            Some(shown)
+        }
+        None => None,
+    };
+    dialect.close_ohlc(&mut sql);
+    sql.push(")").push(&super::derived::window_ctes(asks, per_year)).push(" SELECT * FROM w");
+    if let Some(shown) = shown {
+        sql.push(" WHERE b >= ").param(shown);
+    }
+    sql.push(&format!(" ORDER BY b LIMIT {}", MAX_BUCKETS + 1));
+    let mut kinds = vec![bucket_kind, price, price, price, price, Kind::BigInt, Kind::BigInt];
+    kinds.extend(asks.iter().map(|_| Kind::Float));
+    let rows = fetch(&db.read, sql, 0, &kinds).await?;
+    if rows.len() > MAX_BUCKETS {
+        return Err(ApiError::TooComplex(format!(
+            "more than {MAX_BUCKETS} buckets: narrow `from`/`to` or widen `interval`"
+        )));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(_, mut cells)| {
+            let values: Vec<Option<f64>> =
+                cells.split_off(7).into_iter().map(|c| if let Cell::Float(f) = c { Some(f) } else { None }).collect();
+            let mut b = Bucket::from_row(cells);
+            b.derived = asks.iter().copied().zip(values).collect();
+            b
+        })
+        .collect())
+}
+
+/// `ohlcv_bars` with derived series, read from `history` (see `Span`).
+#[allow(clippy::too_many_arguments)]
+pub async fn ohlcv_bars_derived(
+    db: &Db,
+    ticker: &str,
+    region: &str,
+    iv: BarInterval,
+    history: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    asks: &[Derived],
+) -> ApiResult<Vec<Bucket>> {
+    let mut filter = bar_filter(ticker, region, None, to);
+    let span = Span {
+        history: history.map(|h| Value::ChronoDate(Some(h))),
+        from: from.map(|f| {
+            let start = iv.start(f);
+            (Value::ChronoDate(Some(f)), Value::ChronoDate(Some(start)), Value::ChronoDate(Some(start)))
+        }),
+    };
+    let bucket = iv.sql(db.dialect, "date");
+    derived_buckets(
+        db,
+        "ohlcv_data",
+        "date",
+        &bucket,
+        &mut filter,
+        Kind::Decimal,
+        Kind::Date,
+        span,
+        asks,
+        iv.per_year(),
+    )
+    .await
+}
+
+/// `candles` with derived series, read from `history` (see `Span`).
+pub async fn candles_derived(
+    db: &Db,
+    symbol: &str,
+    secs: i64,
+    history: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    asks: &[Derived],
+) -> ApiResult<Vec<Bucket>> {
+    let bucket = db.dialect.epoch_bucket(secs, "time");
+    let mut filter = |sql: &mut Sql| {
+        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
+        if let Some(t) = to {
+            sql.push(" AND time <= ").param(Value::ChronoDateTimeUtc(Some(t)));
+        }
+    };
+    let span = Span {
+        history: history.map(|h| Value::ChronoDateTimeUtc(Some(h))),
+        from: from.map(|f| {
+            let start = f.timestamp().div_euclid(secs) * secs;
+            let at = DateTime::from_timestamp(start, 0).unwrap_or(f);
+            (Value::ChronoDateTimeUtc(Some(f)), Value::ChronoDateTimeUtc(Some(at)), Value::BigInt(Some(start)))
+        }),
+    };
+    let per_year = 365.25 * 86400.0 / secs as f64;
+    let rows = derived_buckets(
+        db,
+        "market_candles",
+        "time",
+        &bucket,
+        &mut filter,
+        Kind::Float,
+        Kind::BigInt,
+        span,
+        asks,
+        per_year,
+    )
+    .await?;
+    Ok(rows.into_iter().map(|b| epoch_start(b, symbol)).collect())
+}
+
+/// A candle bucket whose start was read as Unix seconds.
+fn epoch_start(b: Bucket, symbol: &str) -> Bucket {
+    Bucket {
+        key: symbol.to_string(),
+        start: match b.start {
+            Cell::Int(s) => DateTime::from_timestamp(s, 0).map(Cell::DateTime).unwrap_or(Cell::Null),
+            other => other,
+        },
+        ..b
+    }
+}
+
 impl Bucket {
     /// A bucket from a row of start, open, high, low, close, volume, count. SQLite keeps
     /// decimals as written: prices are shown at the columns' DECIMAL(15,4) scale.
@@ -258,19 +415,7 @@ pub async fn candles(
         }
     };
     let rows = raw_buckets(db, "market_candles", "time", &bucket, &mut filter, Kind::Float, Kind::BigInt).await?;
-    Ok(rows
-        .into_iter()
-        .map(|b| Bucket {
-            key: symbol.to_string(),
-            start: match b.start {
-                Cell::Int(s) => DateTime::from_timestamp(s, 0).map(Cell::DateTime).unwrap_or(Cell::Null),
-                other => other,
-            },
-            values: b.values,
-            derived: Vec::new(),
-            filled: false,
-        })
-        .collect())
+    Ok(rows.into_iter().map(|b| epoch_start(b, symbol)).collect())
 }
 
 impl BarInterval {

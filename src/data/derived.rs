@@ -1,10 +1,10 @@
 //! Series derived from buckets' closes (and highs, lows, volumes), for charts and notebooks:
-//! returns, moving averages, RSI, volatility, VWAP. Each value at a bucket uses that bucket and
-//! earlier ones only (no look-ahead), and is null unless as many buckets as asked exist — the
-//! buckets before the range asked for are read too (`buckets::with_history`), so the first
-//! bucket shown has a value whenever the stored history allows.
-use super::buckets::Bucket;
-use super::values::Cell;
+//! returns, moving averages, RSI, volatility, VWAP — in SQL, in the statement that makes the
+//! buckets: window functions over the buckets, and a recursive CTE per EMA or RSI (each value
+//! depends on the one before). Each value at a bucket uses that bucket and earlier ones only
+//! (no look-ahead), and is null unless as many buckets as asked exist; the buckets before the
+//! range asked for are read too, so the first bucket shown has a value whenever the stored
+//! history allows.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Derived {
@@ -33,137 +33,85 @@ impl Derived {
     }
 }
 
-fn num(c: &Cell) -> Option<f64> {
-    match c {
-        Cell::Float(f) => Some(*f),
-        Cell::Decimal(d) => d.to_string().parse().ok(),
-        Cell::Int(i) => Some(*i as f64),
-        _ => None,
-    }
-}
-
-/// The values of `d` at each bucket (oldest first); `per_year` buckets make a year.
-pub fn compute(buckets: &[Bucket], d: Derived, per_year: f64) -> Vec<Option<f64>> {
-    let n = buckets.len();
-    let close: Vec<Option<f64>> = buckets.iter().map(|b| num(&b.values[3])).collect();
-    let ratio = |i: usize| -> Option<f64> {
-        let (c, p) = (close[i]?, close[i.checked_sub(1)?]?);
-        (p != 0.0).then(|| c / p)
-    };
-    match d {
-        Derived::SimpleReturn => (0..n).map(|i| ratio(i).map(|r| r - 1.0)).collect(),
-        Derived::LogReturn => (0..n).map(|i| ratio(i).filter(|r| *r > 0.0).map(f64::ln)).collect(),
-        Derived::Sma(len) => (0..n)
-            .map(|i| {
-                let w = close.get((i + 1).checked_sub(len)?..=i)?;
-                w.iter().copied().sum::<Option<f64>>().map(|s| s / len as f64)
-            })
-            .collect(),
-        Derived::Ema(len) => {
-            let alpha = 2.0 / (len as f64 + 1.0);
-            let mut out = vec![None; n];
-            let mut ema: Option<f64> = None;
-            for i in 0..n {
-                ema = match (ema, close[i]) {
-                    (Some(e), Some(c)) => Some(alpha * c + (1.0 - alpha) * e),
-                    (None, _) if i + 1 == len => {
-                        close[..len].iter().copied().sum::<Option<f64>>().map(|s| s / len as f64)
-                    }
-                    (e, _) => e.filter(|_| close[i].is_some()),
-                };
-                out[i] = ema;
+/// The statement's parts after the bucket rows `b(b, o, h, l, c, v, n)`: CTEs numbering the
+/// buckets and computing the changes (`r`, `s`), a recursive CTE per EMA or RSI, and `w`, the
+/// buckets with one column per ask (window functions over the buckets up to each one).
+pub fn window_ctes(asks: &[Derived], per_year: f64) -> String {
+    let f = "DOUBLE PRECISION";
+    let mut out = format!(
+        ", r AS (SELECT b, o, h, l, c, v, n, row_number() OVER (ORDER BY b) AS i, CAST(c AS {f}) AS cf, \
+         CAST(h AS {f}) AS hf, CAST(l AS {f}) AS lf, CAST(v AS {f}) AS vf, \
+         CAST(c AS {f}) - lag(CAST(c AS {f})) OVER (ORDER BY b) AS d, \
+         CAST(c AS {f}) / NULLIF(lag(CAST(c AS {f})) OVER (ORDER BY b), 0) AS ratio FROM b), \
+         s AS (SELECT r.*, CASE WHEN ratio > 0 THEN ln(ratio) END AS lr, \
+         CASE WHEN d IS NULL THEN NULL WHEN d > 0 THEN d ELSE 0.0 END AS gain, \
+         CASE WHEN d IS NULL THEN NULL WHEN d < 0 THEN -d ELSE 0.0 END AS loss FROM r)"
+    );
+    let frame = |n: usize| format!("OVER (ORDER BY s.i ROWS BETWEEN {} PRECEDING AND CURRENT ROW)", n - 1);
+    let mut cols = Vec::new();
+    let mut joins = String::new();
+    for (k, d) in asks.iter().enumerate() {
+        let col = match *d {
+            Derived::SimpleReturn => "s.ratio - 1".to_string(),
+            Derived::LogReturn => "s.lr".to_string(),
+            Derived::Sma(n) => format!("CASE WHEN count(s.cf) {w} = {n} THEN avg(s.cf) {w} END", w = frame(n)),
+            Derived::Vwap(n) => format!(
+                "CASE WHEN count(s.cf) {w} = {n} THEN sum((s.hf + s.lf + s.cf) / 3.0 * s.vf) {w} / NULLIF(sum(s.vf) {w}, 0) END",
+                w = frame(n)
+            ),
+            Derived::Volatility(n) if n < 2 => "NULL".to_string(),
+            Derived::Volatility(n) => {
+                let w = frame(n);
+                let var = format!("((sum(s.lr * s.lr) {w} - sum(s.lr) {w} * sum(s.lr) {w} / {n}.0) / {}.0)", n - 1);
+                format!("CASE WHEN count(s.lr) {w} = {n} THEN sqrt((CASE WHEN {var} < 0 THEN 0.0 ELSE {var} END) * {per_year:?}) END")
             }
-            out
-        }
-        Derived::Rsi(len) => {
-            let mut out = vec![None; n];
-            let (mut gain, mut loss) = (0.0, 0.0);
-            for i in 1..n {
-                let (Some(c), Some(p)) = (close[i], close[i - 1]) else { return out };
-                let change = c - p;
-                let (g, l) = (change.max(0.0), (-change).max(0.0));
-                if i <= len {
-                    gain += g / len as f64;
-                    loss += l / len as f64;
-                } else {
-                    gain = (gain * (len as f64 - 1.0) + g) / len as f64;
-                    loss = (loss * (len as f64 - 1.0) + l) / len as f64;
-                }
-                if i >= len {
-                    out[i] = Some(if loss == 0.0 { 100.0 } else { 100.0 - 100.0 / (1.0 + gain / loss) });
-                }
+            Derived::Ema(n) => {
+                let a = 2.0 / (n as f64 + 1.0);
+                out.push_str(&format!(
+                    ", e{k}(i, v) AS (SELECT i, m FROM (SELECT s.i, avg(s.cf) {w} AS m FROM s) x WHERE i = {n} \
+                     UNION ALL SELECT s.i, {a:?} * s.cf + {b:?} * e{k}.v FROM e{k} JOIN s ON s.i = e{k}.i + 1)",
+                    w = frame(n),
+                    b = 1.0 - a
+                ));
+                joins.push_str(&format!(" LEFT JOIN e{k} ON e{k}.i = s.i"));
+                format!("e{k}.v")
             }
-            out
-        }
-        Derived::Volatility(len) => {
-            let logs = compute(buckets, Derived::LogReturn, per_year);
-            (0..n)
-                .map(|i| {
-                    let w: Vec<f64> =
-                        logs.get((i + 1).checked_sub(len)?..=i)?.iter().copied().collect::<Option<_>>()?;
-                    if len < 2 {
-                        return None;
-                    }
-                    let m = w.iter().sum::<f64>() / len as f64;
-                    let var = w.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (len - 1) as f64;
-                    Some((var * per_year).sqrt())
-                })
-                .collect()
-        }
-        Derived::Vwap(len) => (0..n)
-            .map(|i| {
-                let w = buckets.get((i + 1).checked_sub(len)?..=i)?;
-                let (mut pv, mut v) = (0.0, 0.0);
-                for b in w {
-                    let (h, l, c, vol) =
-                        (num(&b.values[1])?, num(&b.values[2])?, num(&b.values[3])?, num(&b.values[4])?);
-                    pv += (h + l + c) / 3.0 * vol;
-                    v += vol;
-                }
-                (v > 0.0).then(|| pv / v)
-            })
-            .collect(),
+            Derived::Rsi(n) => {
+                out.push_str(&format!(
+                    ", e{k}(i, g, l) AS (SELECT i, ag, al FROM (SELECT s.i, avg(s.gain) {w} AS ag, avg(s.loss) {w} AS al FROM s) x \
+                     WHERE i = {n1} UNION ALL SELECT s.i, (e{k}.g * {m}.0 + s.gain) / {n}.0, (e{k}.l * {m}.0 + s.loss) / {n}.0 \
+                     FROM e{k} JOIN s ON s.i = e{k}.i + 1)",
+                    w = frame(n),
+                    n1 = n + 1,
+                    m = n - 1
+                ));
+                joins.push_str(&format!(" LEFT JOIN e{k} ON e{k}.i = s.i"));
+                format!("CASE WHEN e{k}.l = 0 THEN 100.0 ELSE 100.0 - 100.0 / (1.0 + e{k}.g / e{k}.l) END")
+            }
+        };
+        cols.push(format!("{col} AS x{k}"));
     }
+    out.push_str(&format!(", w AS (SELECT s.b, s.o, s.h, s.l, s.c, s.v, s.n"));
+    for c in &cols {
+        out.push_str(", ");
+        out.push_str(c);
+    }
+    out.push_str(&format!(" FROM s{joins})"));
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn bars(closes: &[f64]) -> Vec<Bucket> {
-        closes
-            .iter()
-            .map(|c| Bucket {
-                key: String::new(),
-                start: Cell::Null,
-                values: vec![
-                    Cell::Float(*c),
-                    Cell::Float(*c),
-                    Cell::Float(*c),
-                    Cell::Float(*c),
-                    Cell::Int(10),
-                    Cell::Int(1),
-                ],
-                derived: Vec::new(),
-                filled: false,
-            })
-            .collect()
-    }
-
     #[test]
-    fn textbook_values() {
-        let b = bars(&[10.0, 11.0, 12.0, 11.0, 13.0]);
-        assert_eq!(compute(&b, Derived::Sma(3), 252.0), vec![None, None, Some(11.0), Some(34.0 / 3.0), Some(12.0)]);
-        let ema = compute(&b, Derived::Ema(3), 252.0);
-        assert_eq!(ema[..2], [None, None]);
-        assert_eq!(ema[2], Some(11.0));
-        assert_eq!(ema[3], Some(0.5 * 11.0 + 0.5 * 11.0));
-        assert_eq!(ema[4], Some(0.5 * 13.0 + 0.5 * 11.0));
-        // Changes +1 +1 −1 +2: first average gain 2/2, loss 0 → 100; then gain (1·1+0)/2, loss (0+1)/2.
-        let rsi = compute(&b, Derived::Rsi(2), 252.0);
-        assert_eq!(rsi[..3], [None, None, Some(100.0)]);
-        assert_eq!(rsi[3], Some(50.0));
-        assert_eq!(compute(&b, Derived::SimpleReturn, 252.0)[1], Some(0.10000000000000009));
-        assert!(compute(&b, Derived::Volatility(5), 252.0).iter().all(Option::is_none), "needs 5 returns");
+    fn windows_and_recursive_averages() {
+        let sql = window_ctes(&[Derived::Sma(20), Derived::Ema(3), Derived::Rsi(14), Derived::Volatility(5)], 252.0);
+        assert!(sql.contains(
+            "CASE WHEN count(s.cf) OVER (ORDER BY s.i ROWS BETWEEN 19 PRECEDING AND CURRENT ROW) = 20 THEN avg(s.cf)"
+        ));
+        assert!(sql.contains(", e1(i, v) AS (SELECT i, m FROM (SELECT s.i, avg(s.cf) OVER (ORDER BY s.i ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS m FROM s) x WHERE i = 3 UNION ALL SELECT s.i, 0.5 * s.cf + 0.5 * e1.v FROM e1 JOIN s ON s.i = e1.i + 1)"), "{sql}");
+        assert!(sql.contains("WHERE i = 15 UNION ALL SELECT s.i, (e2.g * 13.0 + s.gain) / 14.0"), "{sql}");
+        assert!(sql.ends_with("FROM s LEFT JOIN e1 ON e1.i = s.i LEFT JOIN e2 ON e2.i = s.i)"), "{sql}");
     }
 }

@@ -5,7 +5,7 @@ use super::schema::tz_of;
 use super::schema::value_field;
 use crate::data::buckets::{self, candle_seconds, candles, ohlcv_bars, BarInterval, Bucket, MAX_BUCKETS};
 use crate::data::calendar::{self, Fill};
-use crate::data::derived::{self, Derived};
+use crate::data::derived::Derived;
 use crate::data::query::check_region;
 use crate::data::series::{self, as_number, unix_seconds, Series};
 use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
@@ -181,30 +181,6 @@ fn lookback(asks: &[Derived]) -> usize {
         .unwrap_or(0)
 }
 
-/// Fills the derived values of `rows`, computed over `history` (the buckets before them) and
-/// `rows`; returns `rows`. A history bucket starting where `rows` start is the part of that
-/// bucket before `from`, and is left out: the previous bucket is the whole one before.
-fn attach(mut history: Vec<Bucket>, rows: Vec<Bucket>, asks: &[Derived], per_year: f64) -> Vec<Bucket> {
-    if asks.is_empty() {
-        return rows;
-    }
-    if let (Some(h), Some(r)) = (history.last(), rows.first()) {
-        if unix_seconds(&h.start) >= unix_seconds(&r.start) {
-            history.pop();
-        }
-    }
-    let skip = history.len();
-    let mut all = history;
-    all.extend(rows);
-    for d in asks {
-        let values = derived::compute(&all, *d, per_year);
-        for (b, v) in all.iter_mut().zip(values) {
-            b.derived.push((*d, v));
-        }
-    }
-    all.split_off(skip)
-}
-
 /// Column `i` of every bucket (open, high, low, close, volume).
 fn column(s: &Series, i: usize, kind: Kind, tz: chrono_tz::Tz) -> GqlValue {
     GqlValue::List(s.buckets.iter().map(|b| b.values[i].to_gql(kind, tz)).collect())
@@ -333,24 +309,29 @@ pub fn register(
             let asks = derived_asks(&ctx)?;
             let mode = fill_mode(&ctx)?;
             let db = &state.db;
-            let rows = ohlcv_bars(db, &a.ticker, &a.region, a.iv, a.from, a.to).await?;
-            // Derived series (and filling at the previous close) also read the buckets before
-            // `from` they need (all, for the recursive averages); the buckets shown stay
-            // exactly those of the range.
-            let back = lookback(&asks).max(usize::from(mode == Fill::Previous));
-            let history = match a.from.and_then(|f| f.pred_opt().map(|p| (f, p))) {
-                Some((f, before)) if back > 0 || !asks.is_empty() => {
-                    let start = if asks.iter().any(|d| d.needs_all_history()) {
-                        None
-                    } else {
-                        buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, back).await?
-                    };
-                    ohlcv_bars(db, &a.ticker, &a.region, a.iv, start, Some(before)).await?
+            // Derived series also read the buckets before `from` they need (all, for the
+            // recursive averages), in the statement that makes the buckets.
+            let rows = match (asks.is_empty(), a.from) {
+                (true, _) => ohlcv_bars(db, &a.ticker, &a.region, a.iv, a.from, a.to).await?,
+                (false, Some(f)) if !asks.iter().any(|d| d.needs_all_history()) => {
+                    let start = buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, lookback(&asks)).await?;
+                    buckets::ohlcv_bars_derived(db, &a.ticker, &a.region, a.iv, start, a.from, a.to, &asks).await?
                 }
-                _ => Vec::new(),
+                (false, _) => {
+                    buckets::ohlcv_bars_derived(db, &a.ticker, &a.region, a.iv, None, a.from, a.to, &asks).await?
+                }
             };
-            let previous = history.last().map(|b| b.values[3].clone());
-            let rows = attach(history, rows, &asks, a.iv.per_year());
+            // Filling at the previous close reads the close before `from` when it needs it.
+            let previous = match a.from.and_then(|f| f.pred_opt().map(|p| (f, p))) {
+                Some((f, before)) if mode == Fill::Previous => {
+                    let start = buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, 1).await?;
+                    ohlcv_bars(db, &a.ticker, &a.region, a.iv, start, Some(before))
+                        .await?
+                        .pop()
+                        .map(|b| b.values[3].clone())
+                }
+                _ => None,
+            };
             let rows = match (mode, a.from.or(first_day(&rows)), a.to.or(last_day(&rows))) {
                 (Fill::None, ..) | (_, None, _) | (_, _, None) => rows,
                 (_, Some(from), Some(to)) => {
@@ -385,21 +366,22 @@ pub fn register(
             let asks = derived_asks(&ctx)?;
             let mode = fill_mode(&ctx)?;
             let db = &state.db;
-            let rows = candles(db, &a.symbol, a.secs, a.from, a.to).await?;
-            let back = lookback(&asks).max(usize::from(mode == Fill::Previous));
-            let history = match a.from {
-                Some(f) if back > 0 || !asks.is_empty() => {
-                    let start = if asks.iter().any(|d| d.needs_all_history()) {
-                        None
-                    } else {
-                        buckets::candle_history_start(db, &a.symbol, a.secs, f, back).await?
-                    };
-                    candles(db, &a.symbol, a.secs, start, Some(f - chrono::Duration::microseconds(1))).await?
+            let rows = match (asks.is_empty(), a.from) {
+                (true, _) => candles(db, &a.symbol, a.secs, a.from, a.to).await?,
+                (false, Some(f)) if !asks.iter().any(|d| d.needs_all_history()) => {
+                    let start = buckets::candle_history_start(db, &a.symbol, a.secs, f, lookback(&asks)).await?;
+                    buckets::candles_derived(db, &a.symbol, a.secs, start, a.from, a.to, &asks).await?
                 }
-                _ => Vec::new(),
+                (false, _) => buckets::candles_derived(db, &a.symbol, a.secs, None, a.from, a.to, &asks).await?,
             };
-            let previous = history.last().map(|b| b.values[3].clone());
-            let rows = attach(history, rows, &asks, 365.25 * 86400.0 / a.secs as f64);
+            let previous = match a.from {
+                Some(f) if mode == Fill::Previous => {
+                    let start = buckets::candle_history_start(db, &a.symbol, a.secs, f, 1).await?;
+                    let before = f - chrono::Duration::microseconds(1);
+                    candles(db, &a.symbol, a.secs, start, Some(before)).await?.pop().map(|b| b.values[3].clone())
+                }
+                _ => None,
+            };
             let times = |b: Option<&Bucket>| match b.map(|b| &b.start) {
                 Some(Cell::DateTime(t)) => Some(*t),
                 _ => None,
