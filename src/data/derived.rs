@@ -91,7 +91,7 @@ pub fn window_ctes(asks: &[Derived], per_year: f64) -> String {
         };
         cols.push(format!("{col} AS x{k}"));
     }
-    out.push_str(&format!(", w AS (SELECT s.b, s.o, s.h, s.l, s.c, s.v, s.n"));
+    out.push_str(", w AS (SELECT s.b, s.o, s.h, s.l, s.c, s.v, s.n");
     for c in &cols {
         out.push_str(", ");
         out.push_str(c);
