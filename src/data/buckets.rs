@@ -109,6 +109,26 @@ pub struct Bucket {
     pub filled: bool,
 }
 
+/// Opens the select of buckets: grouped rows, or — when the bucket is the time column itself
+/// (daily bars by day: one row per bucket) — the rows as they are.
+fn open_buckets(sql: &mut Sql, table: &str, time_col: &str, bucket: &str, price: Kind) {
+    if bucket == time_col {
+        sql.push(&format!(
+            "SELECT {time_col} AS b, open, high, low, close, volume, CAST(1 AS BIGINT) FROM \"{table}\" WHERE "
+        ));
+    } else {
+        sql.dialect.open_ohlc(sql, table, time_col, bucket, price == Kind::Decimal);
+    }
+}
+
+fn close_buckets(sql: &mut Sql, time_col: &str, bucket: &str) {
+    if bucket == time_col {
+        sql.push(" ORDER BY 1");
+    } else {
+        sql.dialect.close_ohlc(sql);
+    }
+}
+
 /// Aggregates raw rows of `table` grouped by `bucket` (an SQL expression), oldest first.
 /// `rank_numeric` ranks highs and lows as numbers (SQLite keeps decimals as text).
 #[allow(clippy::too_many_arguments)]
@@ -123,9 +143,9 @@ async fn raw_buckets(
 ) -> ApiResult<Vec<Bucket>> {
     let dialect = db.dialect;
     let mut sql = Sql::with_dialect(dialect);
-    dialect.open_ohlc(&mut sql, table, time_col, bucket, price == Kind::Decimal);
+    open_buckets(&mut sql, table, time_col, bucket, price);
     filter(&mut sql);
-    dialect.close_ohlc(&mut sql);
+    close_buckets(&mut sql, time_col, bucket);
     sql.push(&format!(" LIMIT {}", MAX_BUCKETS + 1));
     let kinds = [bucket_kind, price, price, price, price, Kind::BigInt, Kind::BigInt];
     let rows = fetch(&db.read, sql, 0, &kinds).await?;
@@ -165,7 +185,7 @@ async fn derived_buckets(
     let dialect = db.dialect;
     let mut sql = Sql::with_dialect(dialect);
     sql.push("WITH RECURSIVE b(b, o, h, l, c, v, n) AS (");
-    dialect.open_ohlc(&mut sql, table, time_col, bucket, price == Kind::Decimal);
+    open_buckets(&mut sql, table, time_col, bucket, price);
     filter(&mut sql);
     if let Some(h) = span.history {
         sql.push(&format!(" AND {time_col} >= ")).param(h);
@@ -178,7 +198,7 @@ async fn derived_buckets(
         }
         None => None,
     };
-    dialect.close_ohlc(&mut sql);
+    close_buckets(&mut sql, time_col, bucket);
     sql.push(")").push(&super::derived::window_ctes(asks, per_year)).push(" SELECT * FROM w");
     if let Some(shown) = shown {
         sql.push(" WHERE b >= ").param(shown);
