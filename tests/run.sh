@@ -88,13 +88,13 @@ status=${PIPESTATUS[0]}
 # The read tests once more with the direct JSON writer switched off: the general executor
 # must pass them alone (the differential test compares the two byte for byte).
 if [ "$status" = 0 ] && [ $# = 0 ]; then
-  QUANTGRAPH_DIRECT_READS=false cargo test --test api -- read:: semantics:: buckets:: charts:: 2>&1 | tee -a "$WORK/test.log"
+  QUANTGRAPH_DIRECT_READS=false cargo test --test api -- read:: semantics:: buckets:: charts:: point_in_time:: 2>&1 | tee -a "$WORK/test.log"
   status=${PIPESTATUS[0]}
 fi
-# The migration, bucket and live-feed tests once more on TimescaleDB.
+# The migration, bucket, live-feed and analytics tests once more on TimescaleDB (hypertables).
 if [ "$status" = 0 ] && [ $# = 0 ]; then
   if [ -n "$TSDB_URL" ]; then
-    QG_TEST_PG_URL=$TSDB_URL QG_TEST_EXPECT_TIMESCALE=1 cargo test --test api -- foundation:: buckets:: live:: 2>&1 | tee -a "$WORK/test.log"
+    QG_TEST_PG_URL=$TSDB_URL QG_TEST_EXPECT_TIMESCALE=1 cargo test --test api -- foundation:: buckets:: live:: aggregates:: derived:: calendar:: point_in_time:: 2>&1 | tee -a "$WORK/test.log"
     status=${PIPESTATUS[0]}
   elif [ "$CI" = true ]; then
     echo "CI=true but TimescaleDB is neither installed ($TSDB_LIB) nor buildable (set TIMESCALEDB_TARBALL)"
