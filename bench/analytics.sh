@@ -8,13 +8,7 @@
 # DURATION (seconds, default 15), C.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-OUT="$ROOT/bench/results/analytics-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
-bench_database
-trap bench_cleanup EXIT
-bench_gateway "$OUT/quantgraph.log"
-wait_ready "http://127.0.0.1:$QG_PORT/readyz"
-URL="http://127.0.0.1:$QG_PORT/graphql"
+bench_start analytics
 DURATION=${DURATION:-15}
 C=${C:-16}
 FROM=$("${PSQL[@]}" -d quantgraph -tAc "SELECT min(date) + 365 FROM ohlcv_data WHERE ticker = 'ALSP' AND region = 'US' AND timeframe = 'D'")

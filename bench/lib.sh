@@ -42,6 +42,18 @@ bench_gateway() {
   pids+=("$QG_PID")
 }
 
+# The common start of a bench named $1: OUT (its results directory), the database, the gateway
+# (ready), URL; everything stopped on exit.
+bench_start() {
+  OUT="$ROOT/bench/results/$1-$(date +%Y%m%d-%H%M%S)"
+  mkdir -p "$OUT"
+  bench_database
+  trap bench_cleanup EXIT
+  bench_gateway "$OUT/quantgraph.log"
+  wait_ready "http://127.0.0.1:$QG_PORT/readyz"
+  URL="http://127.0.0.1:$QG_PORT/graphql"
+}
+
 wait_ready() {
   for _ in $(seq 1 60); do
     curl -sf "$1" >/dev/null && return 0

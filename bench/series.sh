@@ -5,13 +5,7 @@
 # (wrk, 16 connections, 2 threads). One command; extra: DURATION (seconds, default 15).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-OUT="$ROOT/bench/results/series-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
-bench_database
-trap bench_cleanup EXIT
-bench_gateway "$OUT/quantgraph.log"
-wait_ready "http://127.0.0.1:$QG_PORT/readyz"
-URL="http://127.0.0.1:$QG_PORT/graphql"
+bench_start series
 DURATION=${DURATION:-15}
 last=$("${PSQL[@]}" -d quantgraph -tAc "SELECT max(date) FROM (SELECT date FROM ohlcv_data WHERE ticker = 'ALSP' AND region = 'US' AND timeframe = 'D' ORDER BY date LIMIT 500) d")
 python3 - "$OUT" "$last" "$ROOT/bench/queries/q2_chart.graphql" <<'PY'

@@ -146,15 +146,29 @@ async fn raw_buckets(
     open_buckets(&mut sql, table, time_col, bucket, price);
     filter(&mut sql);
     close_buckets(&mut sql, time_col, bucket);
+    let rows = bucket_rows(db, sql, bucket_kind, price, 0).await?;
+    Ok(rows.into_iter().map(|(_, cells)| Bucket::from_row(cells)).collect())
+}
+
+/// Runs a bucket select (start, open, high, low, close, volume, count, then `extra` Float
+/// columns), at most `MAX_BUCKETS` of them.
+async fn bucket_rows(
+    db: &Db,
+    mut sql: Sql,
+    start: Kind,
+    price: Kind,
+    extra: usize,
+) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
     sql.push(&format!(" LIMIT {}", MAX_BUCKETS + 1));
-    let kinds = [bucket_kind, price, price, price, price, Kind::BigInt, Kind::BigInt];
+    let mut kinds = vec![start, price, price, price, price, Kind::BigInt, Kind::BigInt];
+    kinds.extend(std::iter::repeat_n(Kind::Float, extra));
     let rows = fetch(&db.read, sql, 0, &kinds).await?;
     if rows.len() > MAX_BUCKETS {
         return Err(ApiError::TooComplex(format!(
             "more than {MAX_BUCKETS} buckets: narrow `from`/`to` or widen `interval`"
         )));
     }
-    Ok(rows.into_iter().map(|(_, cells)| Bucket::from_row(cells)).collect())
+    Ok(rows)
 }
 
 /// Where a read with derived series starts and what it shows: rows from `history` (`None`: the
@@ -203,15 +217,8 @@ async fn derived_buckets(
     if let Some(shown) = shown {
         sql.push(" WHERE b >= ").param(shown);
     }
-    sql.push(&format!(" ORDER BY b LIMIT {}", MAX_BUCKETS + 1));
-    let mut kinds = vec![bucket_kind, price, price, price, price, Kind::BigInt, Kind::BigInt];
-    kinds.extend(asks.iter().map(|_| Kind::Float));
-    let rows = fetch(&db.read, sql, 0, &kinds).await?;
-    if rows.len() > MAX_BUCKETS {
-        return Err(ApiError::TooComplex(format!(
-            "more than {MAX_BUCKETS} buckets: narrow `from`/`to` or widen `interval`"
-        )));
-    }
+    sql.push(" ORDER BY b");
+    let rows = bucket_rows(db, sql, bucket_kind, price, asks.len()).await?;
     Ok(rows
         .into_iter()
         .map(|(_, mut cells)| {
