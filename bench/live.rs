@@ -1,5 +1,6 @@
-//! Live-feed bench: holds N WebSocket subscribers on one gateway, ingests candles at a fixed
-//! rate through `ingestCandles`, and reports delivery latency (ingest request → receipt).
+//! Live-feed bench: holds N subscriptions on one gateway (`--per-connection` of them per
+//! WebSocket connection, default 1), ingests candles at a fixed rate through `ingestCandles`,
+//! and reports delivery latency (ingest request → receipt).
 //! Run through `bench/live.sh`, which starts the gateway and PostgreSQL.
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -35,6 +36,7 @@ async fn main() {
     let seconds: u64 = arg("--seconds", "10").parse().unwrap();
     let token = arg("--token", "");
     let pid = arg("--pid", "0");
+    let per: usize = arg("--per-connection", "1").parse().unwrap();
 
     let rss0 = rss_kb(&pid);
     let latencies =
@@ -42,21 +44,24 @@ async fn main() {
     let received = Arc::new(AtomicU64::new(0));
     let connected = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
-    for i in 0..subscribers {
+    for c in 0..subscribers.div_ceil(per) {
         let (addr, lat, rec, con) = (addr.clone(), latencies.clone(), received.clone(), connected.clone());
+        let subs: Vec<usize> = (c * per..((c + 1) * per).min(subscribers)).collect();
         tokio::spawn(async move {
             let mut req = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
             req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
             let Ok((mut ws, _)) = tokio_tungstenite::connect_async(req).await else { return };
             ws.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
             let _ack = ws.next().await;
-            let q = format!("subscription {{ candles(symbols: [\"S{}\"]) {{ volume }} }}", i % symbols);
-            ws.send(Message::Text(
-                json!({ "id": "1", "type": "subscribe", "payload": { "query": q } }).to_string().into(),
-            ))
-            .await
-            .unwrap();
-            con.fetch_add(1, Ordering::Relaxed);
+            for i in &subs {
+                let q = format!("subscription {{ candles(symbols: [\"S{}\"]) {{ volume }} }}", i % symbols);
+                ws.send(Message::Text(
+                    json!({ "id": i.to_string(), "type": "subscribe", "payload": { "query": q } }).to_string().into(),
+                ))
+                .await
+                .unwrap();
+            }
+            con.fetch_add(subs.len() as u64, Ordering::Relaxed);
             while let Some(Ok(msg)) = ws.next().await {
                 if let Message::Text(t) = msg {
                     let v: Value = serde_json::from_str(&t).unwrap_or_default();
@@ -77,7 +82,12 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss1 = rss_kb(&pid);
-    println!("subscribers connected: {} in {:.1} s", connected.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
+    println!(
+        "subscriptions: {} over {} connections in {:.1} s",
+        connected.load(Ordering::Relaxed),
+        subscribers.div_ceil(per),
+        t0.elapsed().as_secs_f64()
+    );
     println!(
         "gateway RSS: {} KiB idle before, {} KiB with subscribers: {:.1} KiB per subscriber",
         rss0,
