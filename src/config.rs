@@ -135,6 +135,10 @@ pub struct Config {
     /// preset writes it): only those run, unless the caller is an admin.
     #[arg(long, env = "QUANTGRAPH_TRUSTED_DOCUMENTS", global = true)]
     pub trusted_documents: Option<std::path::PathBuf>,
+    /// Closed bars a slow live-bar subscriber may have waiting before it is closed and told to
+    /// resubscribe with `since` (forming bars are conflated: latest wins).
+    #[arg(long, env = "QUANTGRAPH_MAX_PENDING_CLOSED_BARS", default_value_t = 1000, global = true)]
+    pub max_pending_closed_bars: usize,
     /// Times a workflow run may be claimed: a run whose worker's lease lapses goes back to the
     /// queue until then, and is marked failed after.
     #[arg(long, env = "QUANTGRAPH_WORKFLOW_MAX_ATTEMPTS", default_value_t = 3, global = true)]

@@ -48,7 +48,16 @@ pub struct AppState {
     pub documents: std::sync::Arc<graphql::documents::Documents>,
     /// Claims of one workflow run before a lapsed lease fails it.
     pub workflow_max_attempts: u32,
+    /// Closed bars a slow live-bar subscriber may fall behind before it is told to resubscribe.
+    pub max_pending_closed_bars: usize,
+    /// The seq base of live bars by (symbol, bucket seconds, bucket start), counted once.
+    pub bar_bases: std::sync::Arc<BarBases>,
+    /// Most events one live-bar subscription has held for a slow client (`/metrics`).
+    pub live_queue_peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// Seq bases of live bars, each counted once however many subscribers meet the bar.
+pub type BarBases = cache::bounded::Bounded<(String, i64, i64), std::sync::Arc<tokio::sync::OnceCell<i64>>>;
 
 pub use startup::App;
 

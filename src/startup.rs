@@ -114,6 +114,9 @@ impl App {
                 config.trusted_documents.as_deref(),
             )?),
             workflow_max_attempts: config.workflow_max_attempts.max(1),
+            max_pending_closed_bars: config.max_pending_closed_bars.max(1),
+            bar_bases: Arc::new(crate::cache::bounded::Bounded::new(100_000, 16 * 1024 * 1024, |_| 96)),
+            live_queue_peak: Default::default(),
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },

@@ -107,6 +107,10 @@ pub struct Bucket {
     pub derived: Vec<(Derived, Option<f64>)>,
     /// Made up for a trading period without rows (`fill:`).
     pub filled: bool,
+    /// A live bar's place in its feed (`events::bars`); none in history.
+    pub seq: Option<i64>,
+    /// The bucket's period is over (history), or a live bar sent once more as it closes.
+    pub closed: bool,
 }
 
 /// Opens the select of buckets: grouped rows, or — when the bucket is the time column itself
@@ -231,6 +235,36 @@ async fn derived_buckets(
         .collect())
 }
 
+/// The candles and the `secs` buckets of `symbol` before `start` (Unix seconds), added: the
+/// seq base of the bucket starting there (`events::bars`).
+pub async fn candles_before(db: &Db, symbol: &str, secs: i64, start: i64) -> ApiResult<i64> {
+    let mut sql = Sql::with_dialect(db.dialect);
+    let bucket = db.dialect.epoch_bucket(secs, "time");
+    sql.push(&format!("SELECT count(*), count(DISTINCT {bucket}) FROM market_candles WHERE symbol = "));
+    sql.param(Value::String(Some(symbol.into())));
+    sql.push(" AND time < ").param(Value::ChronoDateTimeUtc(DateTime::from_timestamp(start, 0)));
+    let rows = fetch(&db.read, sql, 0, &[Kind::BigInt, Kind::BigInt]).await?;
+    Ok(match rows.first().map(|(_, c)| (&c[0], &c[1])) {
+        Some((Cell::Int(c), Cell::Int(d))) => c + d,
+        _ => 0,
+    })
+}
+
+/// The time (Unix seconds) of the newest stored candle of `symbols`, if any.
+pub async fn newest_candle(db: &Db, symbols: &[String]) -> ApiResult<Option<i64>> {
+    let mut sql = Sql::with_dialect(db.dialect);
+    sql.push("SELECT max(time) FROM market_candles WHERE symbol IN (");
+    for (i, s) in symbols.iter().enumerate() {
+        sql.push(if i > 0 { ", " } else { "" }).param(Value::String(Some(s.clone())));
+    }
+    sql.push(")");
+    let rows = fetch(&db.read, sql, 0, &[Kind::DateTime]).await?;
+    Ok(match rows.first().and_then(|(_, c)| c.first()) {
+        Some(Cell::DateTime(t)) => Some(t.timestamp()),
+        _ => None,
+    })
+}
+
 /// `ohlcv_bars` with derived series, read from `history` (see `Span`).
 #[allow(clippy::too_many_arguments)]
 pub async fn ohlcv_bars_derived(
@@ -252,19 +286,10 @@ pub async fn ohlcv_bars_derived(
         }),
     };
     let bucket = iv.sql(db.dialect, "date");
-    derived_buckets(
-        db,
-        "ohlcv_data",
-        "date",
-        &bucket,
-        &mut filter,
-        Kind::Decimal,
-        Kind::Date,
-        span,
-        asks,
-        iv.per_year(),
-    )
-    .await
+    let (price, start) = (Kind::Decimal, Kind::Date);
+    let rows = derived_buckets(db, "ohlcv_data", "date", &bucket, &mut filter, price, start, span, asks, iv.per_year())
+        .await?;
+    Ok(bars_over(rows, iv))
 }
 
 /// `candles` with derived series, read from `history` (see `Span`).
@@ -306,7 +331,15 @@ pub async fn candles_derived(
         per_year,
     )
     .await?;
-    Ok(rows.into_iter().map(|b| epoch_start(b, symbol)).collect())
+    Ok(rows.into_iter().map(|b| over(epoch_start(b, symbol), secs)).collect())
+}
+
+/// Marks a candle bucket whose period is not over yet as not closed.
+fn over(mut b: Bucket, secs: i64) -> Bucket {
+    if let Cell::DateTime(t) = b.start {
+        b.closed = t.timestamp() + secs <= Utc::now().timestamp();
+    }
+    b
 }
 
 /// A candle bucket whose start was read as Unix seconds.
@@ -331,7 +364,7 @@ impl Bucket {
                 d.rescale(4);
             }
         }
-        Bucket { key: String::new(), start, values: cells, derived: Vec::new(), filled: false }
+        Bucket { key: String::new(), start, values: cells, derived: Vec::new(), filled: false, seq: None, closed: true }
     }
 }
 
@@ -377,7 +410,7 @@ pub async fn ohlcv_bars(
 ) -> ApiResult<Vec<Bucket>> {
     let backend = db.backend;
     let Some((view, col)) = iv.aggregate().filter(|_| db.timescale) else {
-        return raw_bars(db, ticker, region, iv, from, to).await;
+        return Ok(bars_over(raw_bars(db, ticker, region, iv, from, to).await?, iv));
     };
     // Whole buckets [full_from, full_to) from the aggregate; partial edges from raw rows.
     let full_from = from.map(|f| if iv.start(f) == f { f } else { iv.next(iv.start(f)) });
@@ -410,7 +443,15 @@ pub async fn ohlcv_bars(
     let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
     for (_, mut cells) in fetch(&db.read, sql, 0, &kinds).await? {
         let start = cells.remove(0);
-        out.push(Bucket { key: String::new(), start, values: cells, derived: Vec::new(), filled: false });
+        out.push(Bucket {
+            key: String::new(),
+            start,
+            values: cells,
+            derived: Vec::new(),
+            filled: false,
+            seq: None,
+            closed: true,
+        });
     }
     if let (Some(t), Some(ft)) = (to, full_to) {
         let edge_from = full_from.map_or(ft, |ff| ft.max(ff));
@@ -421,7 +462,18 @@ pub async fn ohlcv_bars(
     if out.len() > MAX_BUCKETS {
         return Err(ApiError::TooComplex(format!("more than {MAX_BUCKETS} buckets: narrow `from`/`to`")));
     }
-    Ok(out)
+    Ok(bars_over(out, iv))
+}
+
+/// Marks the bars whose period has not ended (UTC) as not closed.
+fn bars_over(mut out: Vec<Bucket>, iv: BarInterval) -> Vec<Bucket> {
+    let today = Utc::now().date_naive();
+    for b in &mut out {
+        if let Cell::Date(d) = b.start {
+            b.closed = iv.next(d) <= today;
+        }
+    }
+    out
 }
 
 pub async fn candles(
@@ -442,7 +494,7 @@ pub async fn candles(
         }
     };
     let rows = raw_buckets(db, "market_candles", "time", &bucket, &mut filter, Kind::Float, Kind::BigInt).await?;
-    Ok(rows.into_iter().map(|b| epoch_start(b, symbol)).collect())
+    Ok(rows.into_iter().map(|b| over(epoch_start(b, symbol), secs)).collect())
 }
 
 impl BarInterval {

@@ -104,7 +104,15 @@ pub fn fill(stored: Vec<Bucket>, periods: &[Cell], mode: Fill, mut previous: Opt
             (Fill::Previous, Some(c)) => vec![c.clone(), c.clone(), c.clone(), c.clone(), Cell::Int(0), Cell::Int(0)],
             _ => vec![Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Int(0)],
         };
-        out.push(Bucket { key: key.to_string(), start: p.clone(), values, derived: Vec::new(), filled: true });
+        out.push(Bucket {
+            key: key.to_string(),
+            start: p.clone(),
+            values,
+            derived: Vec::new(),
+            filled: true,
+            seq: None,
+            closed: true,
+        });
     }
     out
 }

@@ -165,5 +165,6 @@ pub fn publish_execution(state: &AppState, row: &Row) {
     publish_rows(state, row.table, std::slice::from_ref(row));
 }
 
+pub mod bars;
 pub mod pg_bridge;
 pub mod redis_bus;

@@ -50,6 +50,31 @@ fn bucket_object(name: &str, start: &str, price: Kind) -> Object {
             })
         }));
     }
+    obj = obj
+        .field(
+            Field::new("seq", TypeRef::named("BigInt"), |ctx| {
+                FieldFuture::new(async move {
+                    let b = ctx.parent_value.try_downcast_ref::<Bucket>()?;
+                    Ok(b.seq.map(|s| GqlValue::String(s.to_string())))
+                })
+            })
+            .description(
+                "Live bars: the event's number for its symbol and interval, one more per event, the same on every \
+                 replica and on a replay with `since` (candles and buckets stored before the bar, plus its candles; \
+                 a correction of a minute repeats it). Null in history.",
+            ),
+        )
+        .field(
+            Field::new("closed", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
+                FieldFuture::new(async move {
+                    Ok(Some(GqlValue::Boolean(ctx.parent_value.try_downcast_ref::<Bucket>()?.closed)))
+                })
+            })
+            .description(
+                "History: the bucket's period is over. Live: the final state of a bar, sent once when a candle of a \
+                 later bucket arrives; until then the forming bar is sent as it changes (same `bucket`: replace it).",
+            ),
+        );
     obj = obj.field(
         Field::new("filled", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
             FieldFuture::new(async move {

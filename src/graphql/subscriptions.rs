@@ -11,6 +11,7 @@ use crate::data::read;
 use crate::data::read::Row;
 use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
 use crate::error::ApiError;
+use crate::events::bars::{BarEvent, Conflated, Forming, Minute, TooFarBehind};
 use crate::events::Payload;
 use crate::AppState;
 use async_graphql::dynamic::{
@@ -19,7 +20,7 @@ use async_graphql::dynamic::{
 use async_graphql::Value as GqlValue;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
@@ -209,168 +210,301 @@ fn strings(v: Option<GqlValue>) -> Vec<String> {
     }
 }
 
-/// A minute candle as a one-minute bucket.
-fn minute_bucket(row: &Row) -> Option<Bucket> {
+/// Minute candles read per statement when a feed replays (`since`) or catches up.
+const PAGE: u64 = 1000;
+
+fn candles_table() -> &'static Table {
+    table("market_candles")
+}
+
+/// A candle row as (symbol, minute in Unix seconds, values).
+fn minute_of(row: &Row) -> Option<(String, i64, Minute)> {
     let t = row.table;
-    let c = |n: &str| row.cells[t.col(n).expect("candle column")].clone();
-    let Cell::Text(symbol) = c("symbol") else { return None };
-    Some(Bucket {
-        key: symbol,
-        start: c("time"),
-        values: vec![c("open"), c("high"), c("low"), c("close"), c("volume"), Cell::Int(1)],
+    let c = |n: &str| &row.cells[t.col(n).expect("candle column")];
+    let f = |n: &str| match c(n) {
+        Cell::Float(v) => Some(*v),
+        Cell::Int(v) => Some(*v as f64),
+        Cell::Decimal(d) => d.to_string().parse().ok(),
+        _ => None,
+    };
+    let (Cell::Text(symbol), Cell::DateTime(at)) = (c("symbol"), c("time")) else { return None };
+    let volume = match c("volume") {
+        Cell::Int(v) => *v,
+        _ => 0,
+    };
+    let m = Minute { open: f("open")?, high: f("high")?, low: f("low")?, close: f("close")?, volume };
+    Some((symbol.clone(), at.timestamp(), m))
+}
+
+/// A bar event as the `CandleBucket` a subscriber reads.
+fn bucket_of_event(e: BarEvent) -> Bucket {
+    let b = e.bar;
+    Bucket {
+        key: e.symbol,
+        start: chrono::DateTime::from_timestamp(e.start, 0).map_or(Cell::Null, Cell::DateTime),
+        values: vec![
+            Cell::Float(b.open),
+            Cell::Float(b.high),
+            Cell::Float(b.low),
+            Cell::Float(b.close),
+            Cell::Int(b.volume),
+            Cell::Int(e.count),
+        ],
         derived: Vec::new(),
         filled: false,
-    })
-}
-
-fn bucket_sig(b: &Bucket) -> String {
-    format!("{}{:?}{:?}", b.key, b.start, b.values)
-}
-
-/// Stored candles (or buckets) of `symbols`, each from its own starting point, oldest first.
-async fn stored(
-    state: &AppState,
-    from: &[(String, chrono::DateTime<chrono::Utc>)],
-    secs: i64,
-) -> Result<Vec<Bucket>, ApiError> {
-    let mut out = Vec::new();
-    for (sym, t) in from {
-        out.extend(crate::data::buckets::candles(&state.db, sym, secs, Some(*t), None).await?);
+        seq: Some(e.seq),
+        closed: e.closed,
     }
-    out.sort_by_key(|b| match b.start {
-        Cell::DateTime(t) => t,
-        _ => chrono::DateTime::<chrono::Utc>::MIN_UTC,
-    });
-    Ok(out)
 }
 
-/// The bucket a live candle row updates (the candle itself for one minute).
-async fn bucket_of(state: &AppState, secs: i64, row: &Row) -> Option<Bucket> {
-    let b = minute_bucket(row)?;
-    if secs == 60 {
-        return Some(b);
-    }
-    let Cell::DateTime(t) = b.start else { return None };
-    let start = chrono::DateTime::from_timestamp(t.timestamp() / secs * secs, 0)?;
-    let end = start + chrono::Duration::seconds(secs) - chrono::Duration::microseconds(1);
-    crate::data::buckets::candles(&state.db, &b.key, secs, Some(start), Some(end)).await.ok()?.pop()
+/// What a subscription's feed hands its stream: events, conflated, and how it ended.
+struct Outbox {
+    queue: Conflated,
+    end: Option<ApiError>,
 }
 
-/// Where a candle feed stands.
-struct CandleFeed {
+type Shared = Arc<(std::sync::Mutex<Outbox>, tokio::sync::Notify)>;
+
+/// Folds a symbol set's minute candles into live bars (`events::bars`), reading from the
+/// database what the live events cannot tell: the candles and buckets before a bar (its seq),
+/// the bar's earlier candles, and — replaying `since` or after falling behind — the candles
+/// missed, a page at a time.
+struct BarFeed {
     state: AppState,
     symbols: Vec<String>,
     secs: i64,
-    live: BoxStream<'static, Result<Payload, BroadcastStreamRecvError>>,
-    queue: std::collections::VecDeque<Bucket>,
-    /// What the last read from the database delivered: live duplicates of it are dropped.
-    seen: HashSet<String>,
-    /// Per symbol, the newest bucket start delivered and what was delivered for it: a
-    /// lagging feed catches up from there without repeating it.
-    last: std::collections::HashMap<String, (chrono::DateTime<chrono::Utc>, HashSet<String>)>,
-    floor: chrono::DateTime<chrono::Utc>,
-    /// Per symbol, the newest bucket the last database read returned: older live events were
-    /// covered by that read (candles arrive in time order; a late correction during a lag is
-    /// superseded by the read).
-    watermark: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>,
+    forming: HashMap<String, Forming>,
+    /// Per symbol, the newest minute folded in.
+    last: HashMap<String, i64>,
+    /// Where catching up starts for a symbol with nothing folded yet.
+    floor: i64,
+    out: Shared,
 }
 
-impl CandleFeed {
-    /// Records what a read from the database delivered (see `seen` and `watermark`).
-    fn caught_up(&mut self, rows: Vec<Bucket>) {
-        self.seen = rows.iter().map(bucket_sig).collect();
-        for b in &rows {
-            if let Cell::DateTime(t) = b.start {
-                let w = self.watermark.entry(b.key.clone()).or_insert(t);
-                *w = (*w).max(t);
-            }
-        }
-        for b in rows {
-            let done = matches!((&b.start, self.last.get(&b.key)), (Cell::DateTime(t), Some((l, sigs))) if t == l && sigs.contains(&bucket_sig(&b)));
-            if !done {
-                self.queue.push_back(b);
-            }
-        }
+impl BarFeed {
+    fn bucket(&self, minute: i64) -> i64 {
+        minute - minute.rem_euclid(self.secs)
     }
 
-    fn delivered(&mut self, b: &Bucket) {
-        let Cell::DateTime(t) = b.start else { return };
-        let e = self.last.entry(b.key.clone()).or_insert_with(|| (t, HashSet::new()));
-        if t > e.0 {
-            *e = (t, HashSet::new());
-        }
-        if t == e.0 {
-            e.1.insert(bucket_sig(b));
-        }
+    fn send(&self, e: BarEvent) -> bool {
+        let (lock, notify) = &*self.out;
+        let mut out = lock.lock().expect("outbox");
+        let ok = match out.queue.push(e) {
+            Ok(()) => true,
+            Err(TooFarBehind(n)) => {
+                out.end = Some(ApiError::TooComplex(format!(
+                    "subscriber fell more than {n} closed bars behind and was closed; resubscribe with `since`"
+                )));
+                false
+            }
+        };
+        self.state.live_queue_peak.fetch_max(out.queue.high_water, SeqCst);
+        notify.notify_one();
+        ok
     }
 
-    async fn next(mut self) -> Option<(async_graphql::Result<Bucket>, Self)> {
+    fn fail(&self, e: ApiError) {
+        let (lock, notify) = &*self.out;
+        lock.lock().expect("outbox").end = Some(e);
+        notify.notify_one();
+    }
+
+    /// The forming bar of `symbol` for the bucket starting at `start`, up to (not including)
+    /// `minute`, as stored: its seq base (candles and buckets before it) and its candles.
+    async fn load(&self, symbol: &str, start: i64, minute: i64) -> Result<Forming, ApiError> {
+        // Every subscriber of the symbol meets the same bucket at once: one count for all.
+        let key = (symbol.to_string(), self.secs, start);
+        let cell = self.state.bar_bases.get(&key).unwrap_or_else(|| {
+            let cell = Arc::new(tokio::sync::OnceCell::new());
+            self.state.bar_bases.put(key, cell.clone());
+            cell
+        });
+        let db = &self.state.db;
+        let base = *cell.get_or_try_init(|| crate::data::buckets::candles_before(db, symbol, self.secs, start)).await?;
+        if minute == start {
+            return Ok(Forming { start, base, minutes: Default::default() });
+        }
+        let t = candles_table();
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).map_or(Cell::Null, Cell::DateTime);
+        let (sym, time) = (t.col("symbol").unwrap(), t.col("time").unwrap());
+        let cond = Cond::All(vec![
+            Cond::Cmp(sym, Op::Eq, Cell::Text(symbol.to_string())),
+            Cond::Cmp(time, Op::Gte, at(start)),
+            Cond::Cmp(time, Op::Lt, at(minute)),
+        ]);
+        let q = crate::data::query::ListQuery::matching(cond, vec![(time, false)], (self.secs / 60 + 1) as u64);
+        let mut minutes = std::collections::BTreeMap::new();
+        for row in read::list(&self.state.db.read, t, &q, None).await? {
+            if let Some((_, m, c)) = minute_of(&row) {
+                minutes.insert(m, c);
+            }
+        }
+        Ok(Forming { start, base, minutes })
+    }
+
+    /// Folds one candle in; answers false when the subscriber is to be closed.
+    async fn fold(&mut self, symbol: String, minute: i64, m: Minute, live: bool) -> Result<bool, ApiError> {
+        let start = self.bucket(minute);
+        let last = self.last.get(&symbol).copied();
+        if let Some(f) = self.forming.get(&symbol) {
+            if start < f.start {
+                // A correction of a closed bar: charts cannot take it live; history has it.
+                return Ok(true);
+            }
+            if live && last.is_some_and(|l| minute <= l) && f.minutes.get(&minute) == Some(&m) {
+                // Already folded in (a replay overlapping live events).
+                return Ok(true);
+            }
+        }
+        let forming = match self.forming.remove(&symbol) {
+            Some(f) if f.start == start => f,
+            Some(f) => {
+                // Following the symbol, the first candle of a bucket seen is its first stored
+                // (an earlier one missed would have been a lag, and a catch-up).
+                let (closed, next) = f.close(&symbol, start);
+                if !self.send(closed) {
+                    return Ok(false);
+                }
+                next
+            }
+            None => self.load(&symbol, start, minute).await?,
+        };
+        let mut forming = forming;
+        let e = forming.add(&symbol, minute, m);
+        self.forming.insert(symbol.clone(), forming);
+        self.last.insert(symbol, last.map_or(minute, |l| l.max(minute)));
+        Ok(self.send(e))
+    }
+
+    /// Folds in the stored candles after each symbol's last one (or `from`), a page at a time.
+    async fn catch_up(&mut self, from: Option<i64>) -> Result<bool, ApiError> {
+        let t = candles_table();
+        let (sym, time) = (t.col("symbol").unwrap(), t.col("time").unwrap());
+        let order = vec![(time, false), (sym, false)];
+        let start = from.unwrap_or_else(|| {
+            self.symbols.iter().map(|s| self.last.get(s).copied().unwrap_or(self.floor)).min().unwrap_or(self.floor)
+        });
+        // After every symbol at `start` (rows at that time were folded in, or stored before).
+        let mut cursor = vec![
+            Cell::DateTime(
+                chrono::DateTime::from_timestamp(start, 0).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            ),
+            Cell::Text("\u{10FFFF}".into()),
+        ];
         loop {
-            if let Some(b) = self.queue.pop_front() {
-                self.delivered(&b);
-                return Some((Ok(b), self));
-            }
-            let t = table("market_candles");
-            let lagged = match self.live.next().await? {
-                // Events may have been lost upstream: catch up from the database, as when lagging.
-                Ok(p) if crate::events::is_gap(&p) => 0,
-                Ok(p) => {
-                    let Some(row) = p["row"].as_object().and_then(|r| row_of(t, r)) else { continue };
-                    if let Some(b) = bucket_of(&self.state, self.secs, &row).await {
-                        let covered =
-                            matches!((&b.start, self.watermark.get(&b.key)), (Cell::DateTime(t), Some(w)) if t < w);
-                        if !covered && !self.seen.contains(&bucket_sig(&b)) {
-                            self.queue.push_back(b);
-                        }
-                    }
+            let symbols = Cond::In(sym, self.symbols.iter().map(|s| Cell::Text(s.clone())).collect(), false);
+            let after = crate::data::query::keyset(t, &order, &cursor, true);
+            let q = crate::data::query::ListQuery::matching(Cond::All(vec![symbols, after]), order.clone(), PAGE);
+            let mut rows = read::list(&self.state.db.read, t, &q, None).await?;
+            rows.truncate(PAGE as usize);
+            let n = rows.len();
+            for row in rows {
+                cursor = vec![row.cells[time].clone(), row.cells[sym].clone()];
+                let Some((symbol, minute, m)) = minute_of(&row) else { continue };
+                if self.last.get(&symbol).is_some_and(|l| minute <= *l) {
                     continue;
                 }
-                // Fell behind the bounded buffer: catch up from the database instead.
-                Err(BroadcastStreamRecvError::Lagged(n)) => n,
+                if !self.fold(symbol, minute, m, false).await? {
+                    return Ok(false);
+                }
+            }
+            if (n as u64) < PAGE {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Runs the feed: the replay after `since`, then live candles, catching up from the
+    /// database whenever events may have been missed.
+    async fn run(
+        mut self,
+        mut live: BoxStream<'static, Result<Payload, BroadcastStreamRecvError>>,
+        since: Option<i64>,
+    ) {
+        if let Some(s) = since {
+            match self.catch_up(Some(s)).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => return self.fail(e),
+            }
+        }
+        let t = candles_table();
+        while let Some(ev) = live.next().await {
+            let step = match ev {
+                Ok(p) if crate::events::is_gap(&p) => self.catch_up(None).await,
+                Ok(p) => match p["row"].as_object().and_then(|r| row_of(t, r)).as_ref().and_then(minute_of) {
+                    Some((symbol, minute, m)) => self.fold(symbol, minute, m, true).await,
+                    None => Ok(true),
+                },
+                Err(BroadcastStreamRecvError::Lagged(n)) => {
+                    crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(n);
+                    self.catch_up(None).await
+                }
             };
-            crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(lagged);
-            // A symbol with nothing delivered yet catches up from `since` (or the last day).
-            let fallback = self.floor;
-            let from: Vec<_> =
-                self.symbols.iter().map(|s| (s.clone(), self.last.get(s).map_or(fallback, |(t, _)| *t))).collect();
-            match stored(&self.state, &from, self.secs).await {
-                Ok(rows) => self.caught_up(rows),
-                Err(e) => return Some((Err(e.into()), self)),
+            match step {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => return self.fail(e),
             }
         }
     }
 }
 
-/// Candles (or running buckets of `secs`) of `symbols`: the stored ones after `since`, then live.
+/// Aborts the feed's task when the subscription's stream is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Live bars of `symbols` in `secs` buckets: the replay after `since` first, then live.
 async fn candle_feed(
     state: AppState,
     symbols: Vec<String>,
     secs: i64,
     since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<BoxStream<'static, async_graphql::Result<Bucket>>, ApiError> {
-    // Subscribe first: the replay below may overlap live events, never miss them.
+    // Subscribe first: the replay overlaps live events, never misses them.
     let receivers: Vec<_> = symbols.iter().map(|s| state.events.subscribe(&format!("candle:{s}"))).collect();
     let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new)).boxed();
-    let floor =
-        since.map_or_else(|| chrono::Utc::now() - chrono::Duration::days(1), |s| s + chrono::Duration::microseconds(1));
-    let mut feed = CandleFeed {
-        state,
-        symbols,
-        secs,
-        live,
-        queue: Default::default(),
-        seen: HashSet::new(),
-        last: Default::default(),
-        floor,
-        watermark: Default::default(),
+    // Without `since`, what is new is what is stored after the newest candle stored now.
+    let floor = match since {
+        Some(s) => s.timestamp(),
+        None => crate::data::buckets::newest_candle(&state.db, &symbols).await?.unwrap_or(0),
     };
-    if let Some(since) = since {
-        let from: Vec<_> =
-            feed.symbols.iter().map(|s| (s.clone(), since + chrono::Duration::microseconds(1))).collect();
-        let rows = stored(&feed.state, &from, secs).await?;
-        feed.caught_up(rows);
-    }
-    Ok(stream::unfold(feed, CandleFeed::next).boxed())
+    let max_closed = state.max_pending_closed_bars;
+    let out: Shared =
+        Arc::new((std::sync::Mutex::new(Outbox { queue: Conflated::new(max_closed), end: None }), Default::default()));
+    let feed = BarFeed { state, symbols, secs, forming: HashMap::new(), last: HashMap::new(), floor, out: out.clone() };
+    let task = tokio::spawn(feed.run(live, since.map(|s| s.timestamp())));
+    let guard = Arc::new(AbortOnDrop(task.abort_handle()));
+    Ok(stream::unfold((out, guard, false), |(out, guard, ended)| async move {
+        if ended {
+            return None;
+        }
+        loop {
+            let next = {
+                let notified = out.1.notified();
+                let ready = {
+                    let mut o = out.0.lock().expect("outbox");
+                    match o.queue.pop() {
+                        Some(e) => Some((Ok(bucket_of_event(e)), false)),
+                        None => o.end.take().map(|e| (Err(e.into()), true)),
+                    }
+                };
+                if ready.is_none() {
+                    notified.await;
+                }
+                ready
+            };
+            if let Some((item, ended)) = next {
+                return Some((item, (out, guard, ended)));
+            }
+        }
+    })
+    .boxed())
 }
 
 pub fn register(

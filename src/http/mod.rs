@@ -386,12 +386,14 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
          # HELP quantgraph_sql_statements_total SQL statements sent to the database for requests.\n# TYPE quantgraph_sql_statements_total counter\nquantgraph_sql_statements_total {}\n\
          # HELP quantgraph_plan_cache_hits_total Requests whose document was parsed, validated and collected already.\n# TYPE quantgraph_plan_cache_hits_total counter\nquantgraph_plan_cache_hits_total {}\n\
          # HELP quantgraph_plan_cache_misses_total Requests whose document had to be prepared.\n# TYPE quantgraph_plan_cache_misses_total counter\nquantgraph_plan_cache_misses_total {}\n\
-         # HELP quantgraph_plan_cache_entries Documents held by the plan cache.\n# TYPE quantgraph_plan_cache_entries gauge\nquantgraph_plan_cache_entries {}\n",
+         # HELP quantgraph_plan_cache_entries Documents held by the plan cache.\n# TYPE quantgraph_plan_cache_entries gauge\nquantgraph_plan_cache_entries {}\n\
+         # HELP quantgraph_live_queue_peak Most events one live-bar subscription has held for a slow client (forming bars conflated).\n# TYPE quantgraph_live_queue_peak gauge\nquantgraph_live_queue_peak {}\n",
         s.requests.load(Ordering::Relaxed),
         s.state.db.statements.load(Ordering::Relaxed),
         s.pipeline.cache.hits.load(Ordering::Relaxed),
         s.pipeline.cache.misses.load(Ordering::Relaxed),
-        s.pipeline.cache.len()
+        s.pipeline.cache.len(),
+        s.state.live_queue_peak.load(Ordering::Relaxed)
     ) + &METRICS.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

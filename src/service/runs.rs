@@ -87,6 +87,14 @@ pub async fn renew(db: &Db, id: Uuid, worker: &str, lease_until: DateTime<Utc>) 
 /// Returns the runs whose lease lapsed before `now` to `pending`, or fails those already tried
 /// `max_attempts` times; answers the rows it changed (to publish).
 pub async fn expire(db: &Db, now: DateTime<Utc>, max_attempts: u32) -> ApiResult<Vec<Row>> {
+    // Looked for first with a read: most sweeps find nothing, and a write would take SQLite's
+    // one writer's lock from the requests for nothing.
+    let mut probe = Sql::with_dialect(db.dialect);
+    probe.push("SELECT 1 FROM \"workflow_execution_logs\" WHERE \"status\" = ").param(text("running"));
+    probe.push(" AND \"lease_expires_at\" < ").param(time(now)).push(" LIMIT 1");
+    if db.housekeeping.query_all_raw(probe.statement()).await?.is_empty() {
+        return Ok(Vec::new());
+    }
     let attempts = Value::Int(Some(max_attempts.min(i32::MAX as u32) as i32));
     let mut sql = Sql::with_dialect(db.dialect);
     sql.push("UPDATE \"workflow_execution_logs\" SET \"status\" = CASE WHEN \"attempts\" >= ")

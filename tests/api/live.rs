@@ -28,8 +28,17 @@ async fn ingest(app: &TestApp, token: &str, candles: Vec<Value>) {
     assert!(r.get("errors").is_none(), "{r}");
 }
 
-const SUB: &str =
-    "subscription($s: [String!]!, $since: DateTime) { candles(symbols: $s, since: $since) { symbol bucket close count } }";
+const SUB: &str = "subscription($s: [String!]!, $since: DateTime) { candles(symbols: $s, since: $since) { symbol bucket close count seq closed } }";
+
+/// The next update of a candle feed: a bar's closing event (its last update once more) skipped.
+async fn next_update(ws: &mut Ws, t: Duration) -> Option<Value> {
+    loop {
+        let d = ws.next_data(t).await?;
+        if d["data"]["candles"]["closed"] != true {
+            return Some(d);
+        }
+    }
+}
 
 #[tokio::test]
 async fn candles_reach_subscribers_from_mutations_and_plain_sql() {
@@ -44,14 +53,14 @@ async fn candles_reach_subscribers_from_mutations_and_plain_sql() {
             ws.subscribe("1", SUB, json!({ "s": [sym] })).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
             ingest(&app, &token, vec![candle(sym, 1, 100.5), candle("OTHER", 1, 10.0)]).await;
-            let got = ws.next_data(T).await.expect("a candle");
+            let got = next_update(&mut ws, T).await.expect("a candle");
             assert_eq!(got["data"]["candles"]["symbol"], sym, "{backend:?} legacy={legacy}: {got}");
             assert_eq!(got["data"]["candles"]["close"], 100.5);
             if backend == Backend::Postgres {
                 // Another program writes with plain SQL; the trigger bridge reports it.
                 let db = app.sql().await;
                 db.execute_unprepared(&format!("INSERT INTO market_candles (time, symbol, open, high, low, close, volume) VALUES ('2026-01-05T02:09:00Z', '{sym}', 1, 2, 0.5, 1.5, 7)")).await.unwrap();
-                let got = ws.next_data(T).await.expect("a candle written by SQL");
+                let got = next_update(&mut ws, T).await.expect("a candle written by SQL");
                 assert_eq!(got["data"]["candles"]["close"], 1.5, "{got}");
                 // A rolled-back write reports nothing.
                 db.execute_unprepared(&format!("BEGIN; INSERT INTO market_candles (time, symbol, open, high, low, close, volume) VALUES ('2026-01-05T02:10:00Z', '{sym}', 1, 2, 0.5, 9.5, 7); ROLLBACK;")).await.unwrap();
@@ -115,14 +124,20 @@ async fn executions_reach_only_their_owner() {
 }
 
 /// Subscribers joining at random moments during a 10,000-candle ingest, each replaying from
-/// before the first candle, see every candle exactly once.
+/// before the first candle and read only after it, end with every bar's final state once, in
+/// order, numbered as a live subscriber numbers them (a reader this slow gets the closed bars
+/// and the forming bar's latest state).
 #[tokio::test]
 async fn since_replays_then_goes_live_without_gap_or_duplicate() {
     for backend in backends() {
-        let app = spawn(backend).await;
+        let app = spawn_with(backend, true, |c| c.max_pending_closed_bars = 20_000).await;
         let token = svc(&app);
         let total = 10_000;
         let since = "2026-01-05T01:59:00Z";
+        // A live subscriber from before the first candle: the reference numbering.
+        let mut live = Ws::connect(&app, None, false).await;
+        live.subscribe("1", SUB, json!({ "s": ["RESUME"] })).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let ingest_task = {
             let url = app.url.clone();
             let token = token.clone();
@@ -153,20 +168,40 @@ async fn since_replays_then_goes_live_without_gap_or_duplicate() {
             subs.push(ws);
         }
         ingest_task.await.unwrap();
+        // Per bucket time, the seq of its closing event (the last minute: of its update).
+        let (reference, last_update) = bars_of(&mut live, total).await;
+        assert_eq!(reference.len(), total - 1, "{backend:?}: the live subscriber missed closed bars");
         for (k, ws) in subs.iter_mut().enumerate() {
-            let mut seen = HashSet::new();
-            while seen.len() < total {
-                let Some(d) = ws.next_data(T).await else { break };
-                let time = d["data"]["candles"]["bucket"].as_str().unwrap_or_else(|| panic!("{d}")).to_string();
-                assert!(seen.insert(time.clone()), "{backend:?}: subscriber {k} got {time} twice");
-            }
-            assert_eq!(seen.len(), total, "{backend:?}: subscriber {k} missed candles");
+            let (closed, last) = bars_of(ws, total).await;
+            assert_eq!(closed, reference, "{backend:?}: subscriber {k}: the closed bars as numbered live");
+            assert_eq!(last, last_update, "{backend:?}: subscriber {k}: the forming bar");
             assert!(
                 ws.next_data(Duration::from_millis(300)).await.is_none(),
                 "{backend:?}: subscriber {k} got extra events"
             );
         }
     }
+}
+
+/// A feed read to its end: per bucket time the seq of its closing event, and the forming bar
+/// after the `total - 1` closed ones (seq strictly increasing throughout).
+async fn bars_of(ws: &mut Ws, total: usize) -> (std::collections::BTreeMap<String, i64>, Option<(String, i64)>) {
+    let mut closed = std::collections::BTreeMap::new();
+    let (mut previous, mut last) = (0, None);
+    while closed.len() < total - 1 || last.is_none() {
+        let Some(d) = ws.next_data(T).await else { break };
+        let c = &d["data"]["candles"];
+        let time = c["bucket"].as_str().unwrap_or_else(|| panic!("{d}")).to_string();
+        let seq: i64 = c["seq"].as_str().unwrap().parse().unwrap();
+        assert!(seq > previous, "seq {seq} after {previous}");
+        previous = seq;
+        if c["closed"] == true {
+            assert!(closed.insert(time, seq).is_none(), "a bar closed twice");
+        } else if closed.len() == total - 1 {
+            last = Some((time, seq));
+        }
+    }
+    (closed, last)
 }
 
 /// Two gateways sharing Redis (and PostgreSQL): a candle written through A, or by plain SQL,
@@ -194,9 +229,9 @@ async fn redis_fans_out_across_replicas() {
     let got = ws.next_data(T).await.expect("candle via Redis");
     assert_eq!(got["data"]["candles"]["close"], 42.0);
     a.sql().await.execute_unprepared("INSERT INTO market_candles (time, symbol, open, high, low, close, volume) VALUES ('2026-01-05T03:00:00Z', 'FAN', 1, 2, 0.5, 43, 7)").await.unwrap();
-    let got = ws.next_data(T).await.expect("SQL candle via Redis");
+    let got = next_update(&mut ws, T).await.expect("SQL candle via Redis");
     assert_eq!(got["data"]["candles"]["close"], 43.0);
-    assert!(ws.next_data(Duration::from_millis(800)).await.is_none(), "a candle arrived twice");
+    assert!(next_update(&mut ws, Duration::from_millis(800)).await.is_none(), "a candle arrived twice");
 }
 
 #[tokio::test]
@@ -361,5 +396,112 @@ async fn a_plain_sql_write_too_large_to_notify_is_stored_and_delivered() {
         let e = &got["data"]["workflowExecution"];
         assert_eq!(e["status"], "success", "{got}");
         assert_eq!(e["result"]["blob"].as_str().map(str::len), Some(20_000));
+    }
+}
+
+/// A subscriber reading ten times slower than a 1,000 candles/s feed gets every closed bar and
+/// the latest state of the forming one — its last view equals the stored bars — while the
+/// gateway holds a bounded queue for it; one falling further behind than the bound is told to
+/// resubscribe.
+#[tokio::test]
+async fn slow_subscribers_get_conflated_bars_within_a_bound() {
+    const FIVE: &str = "subscription { candles(symbols: [\"SLOW\"], interval: M5) { bucket open high low close volume count seq closed } }";
+    for backend in backends() {
+        let app = spawn_with(backend, false, |c| c.max_pending_closed_bars = 1000).await;
+        let token = svc(&app);
+        let mut ws = Ws::connect(&app, None, false).await;
+        ws.subscribe("1", FIVE, json!({})).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // 3,000 candles (600 five-minute bars) at 1,000/s, in batches of 100 every 100 ms.
+        let feed = {
+            let (url, token) = (app.url.clone(), token.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                for b in 0..30i64 {
+                    tick.tick().await;
+                    let batch: Vec<Value> =
+                        (0..100).map(|i| candle("SLOW", b * 100 + i, 100.0 + ((b * 100 + i) % 17) as f64)).collect();
+                    let r: Value = http
+                        .post(&url)
+                        .header("Authorization", format!("Bearer {token}"))
+                        .json(&json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": batch } }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    assert!(r.get("errors").is_none(), "{r}");
+                }
+            })
+        };
+        // Read 100 events a second while the feed runs (it makes about 1,200), then the rest.
+        let mut bars = std::collections::BTreeMap::new();
+        let (mut received, mut previous) = (0usize, 0i64);
+        let mut reading = |d: Value| {
+            let c = d["data"]["candles"].clone();
+            let seq: i64 = c["seq"].as_str().unwrap_or_else(|| panic!("{d}")).parse().unwrap();
+            assert!(seq > previous, "{backend:?}: seq {seq} after {previous}");
+            previous = seq;
+            received += 1;
+            let key = c["bucket"].as_str().unwrap().to_string();
+            bars.insert(key, json!([c["open"], c["high"], c["low"], c["close"], c["volume"], c["count"]]));
+        };
+        while !feed.is_finished() {
+            if let Some(d) = ws.next_data(T).await {
+                reading(d);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        feed.await.unwrap();
+        while let Some(d) = ws.next_data(Duration::from_secs(2)).await {
+            reading(d);
+        }
+        let stored = app
+            .data(r#"{ candles(symbol: "SLOW", interval: M5) { bucket open high low close volume count } }"#, json!({}))
+            .await;
+        let stored: std::collections::BTreeMap<String, Value> = stored["candles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["bucket"].as_str().unwrap().to_string(),
+                    json!([b["open"], b["high"], b["low"], b["close"], b["volume"], b["count"]]),
+                )
+            })
+            .collect();
+        assert_eq!(stored.len(), 600);
+        assert_eq!(bars, stored, "{backend:?}: the subscriber's last view is the stored bars");
+        // 3,000 updates and 599 closings were made; a reader this slow got fewer: conflated.
+        assert_eq!(previous, 3000 + 599, "{backend:?}: the last event's seq");
+        assert!(received < 3000, "{backend:?}: {received} events read: nothing was conflated");
+        let metrics = app.http.get(app.url.replace("/graphql", "/metrics")).send().await.unwrap().text().await.unwrap();
+        let peak: i64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("quantgraph_live_queue_peak "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the queue peak in /metrics");
+        assert!(peak > 10 && peak <= 1001, "{backend:?}: queue peak {peak}: held, and within the bound");
+
+        // A bound of 50 closed bars, and a reader that does not read: told to resubscribe.
+        let app = spawn_with(backend, false, |c| c.max_pending_closed_bars = 50).await;
+        let mut ws = Ws::connect(&app, None, false).await;
+        ws.subscribe("1", SUB, json!({ "s": ["STUCK"] })).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for b in 0..10i64 {
+            ingest(&app, &svc(&app), (0..500).map(|i| candle("STUCK", b * 500 + i, 10.0)).collect()).await;
+        }
+        let mut told = None;
+        while let Some(m) = ws.recv(T).await {
+            if message_code(&m).is_some() {
+                told = Some(m);
+                break;
+            }
+        }
+        let told = told.expect("the subscriber is told");
+        assert_eq!(message_code(&told), Some("QUERY_TOO_COMPLEX"), "{told}");
+        assert!(told.to_string().contains("since"), "{told}");
     }
 }
