@@ -54,7 +54,7 @@ async fn main() {
             ws.send(Message::Text(json!({ "type": "connection_init" }).to_string().into())).await.unwrap();
             let _ack = ws.next().await;
             for i in &subs {
-                let q = format!("subscription {{ candles(symbols: [\"S{}\"]) {{ volume }} }}", i % symbols);
+                let q = format!("subscription {{ candles(symbols: [\"S{}\"]) {{ volume closed }} }}", i % symbols);
                 ws.send(Message::Text(
                     json!({ "id": i.to_string(), "type": "subscribe", "payload": { "query": q } }).to_string().into(),
                 ))
@@ -65,8 +65,11 @@ async fn main() {
             while let Some(Ok(msg)) = ws.next().await {
                 if let Message::Text(t) = msg {
                     let v: Value = serde_json::from_str(&t).unwrap_or_default();
-                    if let Some(sent) =
-                        v["payload"]["data"]["candles"]["volume"].as_str().and_then(|s| s.parse::<u64>().ok())
+                    // A bar's update carries its candle's send time; its closing event, sent when a
+                    // later candle arrives, repeats it and is not a delivery of that candle.
+                    let bar = &v["payload"]["data"]["candles"];
+                    if let (Some(sent), false) =
+                        (bar["volume"].as_str().and_then(|s| s.parse::<u64>().ok()), bar["closed"] == true)
                     {
                         lat.lock().unwrap().push(now_us().saturating_sub(sent));
                         rec.fetch_add(1, Ordering::Relaxed);
