@@ -133,24 +133,40 @@ fn close_buckets(sql: &mut Sql, time_col: &str, bucket: &str) {
     }
 }
 
-/// Aggregates raw rows of `table` grouped by `bucket` (an SQL expression), oldest first.
-/// `rank_numeric` ranks highs and lows as numbers (SQLite keeps decimals as text).
-#[allow(clippy::too_many_arguments)]
-async fn raw_buckets(
-    db: &Db,
-    table: &str,
-    time_col: &str,
-    bucket: &str,
-    filter: &mut (dyn FnMut(&mut Sql) + Send),
+/// Where buckets come from: daily bars or minute candles, the bucket's SQL, and the kinds of
+/// prices and of bucket starts.
+struct Source {
+    table: &'static str,
+    time_col: &'static str,
+    bucket: String,
     price: Kind,
-    bucket_kind: Kind,
-) -> ApiResult<Vec<Bucket>> {
-    let dialect = db.dialect;
-    let mut sql = Sql::with_dialect(dialect);
-    open_buckets(&mut sql, table, time_col, bucket, price);
+    start: Kind,
+}
+
+impl Source {
+    fn bars(db: &Db, iv: BarInterval) -> Source {
+        Source {
+            table: "ohlcv_data",
+            time_col: "date",
+            bucket: iv.sql(db.dialect, "date"),
+            price: Kind::Decimal,
+            start: Kind::Date,
+        }
+    }
+
+    fn candles(db: &Db, secs: i64) -> Source {
+        let bucket = db.dialect.epoch_bucket(secs, "time");
+        Source { table: "market_candles", time_col: "time", bucket, price: Kind::Float, start: Kind::BigInt }
+    }
+}
+
+/// Aggregates the raw rows of `src` matching `filter` into buckets, oldest first.
+async fn raw_buckets(db: &Db, src: &Source, filter: &mut (dyn FnMut(&mut Sql) + Send)) -> ApiResult<Vec<Bucket>> {
+    let mut sql = Sql::with_dialect(db.dialect);
+    open_buckets(&mut sql, src.table, src.time_col, &src.bucket, src.price);
     filter(&mut sql);
-    close_buckets(&mut sql, time_col, bucket);
-    let rows = bucket_rows(db, sql, bucket_kind, price, 0).await?;
+    close_buckets(&mut sql, src.time_col, &src.bucket);
+    let rows = bucket_rows(db, sql, src.start, src.price, 0).await?;
     Ok(rows.into_iter().map(|(_, cells)| Bucket::from_row(cells)).collect())
 }
 
@@ -187,23 +203,18 @@ pub struct Span {
 
 /// As `raw_buckets`, with the derived series `asks` computed in the same statement over the
 /// buckets of `span` (`per_year` buckets make a year).
-#[allow(clippy::too_many_arguments)]
 async fn derived_buckets(
     db: &Db,
-    table: &str,
-    time_col: &str,
-    bucket: &str,
+    src: &Source,
     filter: &mut (dyn FnMut(&mut Sql) + Send),
-    price: Kind,
-    bucket_kind: Kind,
     span: Span,
     asks: &[Derived],
     per_year: f64,
 ) -> ApiResult<Vec<Bucket>> {
-    let dialect = db.dialect;
+    let (dialect, time_col) = (db.dialect, src.time_col);
     let mut sql = Sql::with_dialect(dialect);
     sql.push("WITH RECURSIVE b(b, o, h, l, c, v, n) AS (");
-    open_buckets(&mut sql, table, time_col, bucket, price);
+    open_buckets(&mut sql, src.table, time_col, &src.bucket, src.price);
     filter(&mut sql);
     if let Some(h) = span.history {
         sql.push(&format!(" AND {time_col} >= ")).param(h);
@@ -216,13 +227,13 @@ async fn derived_buckets(
         }
         None => None,
     };
-    close_buckets(&mut sql, time_col, bucket);
+    close_buckets(&mut sql, time_col, &src.bucket);
     sql.push(")").push(&super::derived::window_ctes(asks, per_year)).push(" SELECT * FROM w");
     if let Some(shown) = shown {
         sql.push(" WHERE b >= ").param(shown);
     }
     sql.push(" ORDER BY b");
-    let rows = bucket_rows(db, sql, bucket_kind, price, asks.len()).await?;
+    let rows = bucket_rows(db, sql, src.start, src.price, asks.len()).await?;
     Ok(rows
         .into_iter()
         .map(|(_, mut cells)| {
@@ -285,10 +296,7 @@ pub async fn ohlcv_bars_derived(
             (Value::ChronoDate(Some(f)), Value::ChronoDate(Some(start)), Value::ChronoDate(Some(start)))
         }),
     };
-    let bucket = iv.sql(db.dialect, "date");
-    let (price, start) = (Kind::Decimal, Kind::Date);
-    let rows = derived_buckets(db, "ohlcv_data", "date", &bucket, &mut filter, price, start, span, asks, iv.per_year())
-        .await?;
+    let rows = derived_buckets(db, &Source::bars(db, iv), &mut filter, span, asks, iv.per_year()).await?;
     Ok(bars_over(rows, iv))
 }
 
@@ -302,7 +310,6 @@ pub async fn candles_derived(
     to: Option<DateTime<Utc>>,
     asks: &[Derived],
 ) -> ApiResult<Vec<Bucket>> {
-    let bucket = db.dialect.epoch_bucket(secs, "time");
     let mut filter = |sql: &mut Sql| {
         sql.push("symbol = ").param(Value::String(Some(symbol.into())));
         if let Some(t) = to {
@@ -318,19 +325,7 @@ pub async fn candles_derived(
         }),
     };
     let per_year = 365.25 * 86400.0 / secs as f64;
-    let rows = derived_buckets(
-        db,
-        "market_candles",
-        "time",
-        &bucket,
-        &mut filter,
-        Kind::Float,
-        Kind::BigInt,
-        span,
-        asks,
-        per_year,
-    )
-    .await?;
+    let rows = derived_buckets(db, &Source::candles(db, secs), &mut filter, span, asks, per_year).await?;
     Ok(rows.into_iter().map(|b| over(epoch_start(b, symbol), secs)).collect())
 }
 
@@ -397,7 +392,7 @@ async fn raw_bars(
     to: Option<NaiveDate>,
 ) -> ApiResult<Vec<Bucket>> {
     let mut filter = bar_filter(ticker, region, from, to);
-    raw_buckets(db, "ohlcv_data", "date", &iv.sql(db.dialect, "date"), &mut filter, Kind::Decimal, Kind::Date).await
+    raw_buckets(db, &Source::bars(db, iv), &mut filter).await
 }
 
 pub async fn ohlcv_bars(
@@ -483,7 +478,6 @@ pub async fn candles(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> ApiResult<Vec<Bucket>> {
-    let bucket = db.dialect.epoch_bucket(secs, "time");
     let mut filter = |sql: &mut Sql| {
         sql.push("symbol = ").param(Value::String(Some(symbol.into())));
         if let Some(f) = from {
@@ -493,7 +487,7 @@ pub async fn candles(
             sql.push(" AND time <= ").param(Value::ChronoDateTimeUtc(Some(t)));
         }
     };
-    let rows = raw_buckets(db, "market_candles", "time", &bucket, &mut filter, Kind::Float, Kind::BigInt).await?;
+    let rows = raw_buckets(db, &Source::candles(db, secs), &mut filter).await?;
     Ok(rows.into_iter().map(|b| over(epoch_start(b, symbol), secs)).collect())
 }
 

@@ -17,6 +17,21 @@ fn candle(symbol: &str, minute: i64, close: f64) -> Value {
     json!({ "time": t.to_rfc3339(), "symbol": symbol, "open": close, "high": close + 1.0, "low": close - 1.0, "close": close, "volume": "100" })
 }
 
+/// Ingests `batch` through the endpoint at `url` (from a task without the app at hand).
+async fn post_candles(http: &reqwest::Client, url: &str, token: &str, batch: Vec<Value>) {
+    let r: Value = http
+        .post(url)
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": batch } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r.get("errors").is_none(), "{r}");
+}
+
 async fn ingest(app: &TestApp, token: &str, candles: Vec<Value>) {
     let r = app
         .gql_with(
@@ -146,17 +161,7 @@ async fn since_replays_then_goes_live_without_gap_or_duplicate() {
                 for chunk in 0..20 {
                     let batch: Vec<Value> =
                         (0..total / 20).map(|i| candle("RESUME", (chunk * (total / 20) + i) as i64, 100.0)).collect();
-                    let r: Value = http
-                        .post(&url)
-                        .header("Authorization", format!("Bearer {token}"))
-                        .json(&json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": batch } }))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    assert!(r.get("errors").is_none(), "{r}");
+                    post_candles(&http, &url, &token, batch).await;
                 }
             })
         };
@@ -422,17 +427,7 @@ async fn slow_subscribers_get_conflated_bars_within_a_bound() {
                     tick.tick().await;
                     let batch: Vec<Value> =
                         (0..100).map(|i| candle("SLOW", b * 100 + i, 100.0 + ((b * 100 + i) % 17) as f64)).collect();
-                    let r: Value = http
-                        .post(&url)
-                        .header("Authorization", format!("Bearer {token}"))
-                        .json(&json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": batch } }))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    assert!(r.get("errors").is_none(), "{r}");
+                    post_candles(&http, &url, &token, batch).await;
                 }
             })
         };
