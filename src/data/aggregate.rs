@@ -167,8 +167,13 @@ fn measure_sql(d: &dyn Dialect, m: Measure, v: &str, kind: Kind, scale: u32, mea
     }
 }
 
-/// The statement: with `parents`, groups per parent of `rel` (leading with the parent's number).
-pub fn aggregate_sql(d: &'static dyn Dialect, a: &Aggregation, rel: Option<(&Relation, &[Vec<Cell>])>) -> Sql {
+/// The statement — with `parents`, groups per parent of `rel` (leading with the parent's
+/// number) — and the kinds of the columns it reads: keys, count, measure outputs, total.
+pub fn aggregate_sql(
+    d: &'static dyn Dialect,
+    a: &Aggregation,
+    rel: Option<(&Relation, &[Vec<Cell>])>,
+) -> (Sql, Vec<Kind>) {
     let t = a.table;
     let mut sql = Sql::with_dialect(d);
     let cols = rel.map(|(r, _)| target_cols(t, r));
@@ -294,7 +299,12 @@ pub fn aggregate_sql(d: &'static dyn Dialect, a: &Aggregation, rel: Option<(&Rel
         a.offset + a.limit + 1,
         if rel.is_some() { "__i, " } else { "" }
     ));
-    sql
+    let mut kinds: Vec<Kind> =
+        a.keys.iter().map(|k| if let Some(Bucket::Seconds(_)) = k.bucket { Kind::BigInt } else { k.kind(t) }).collect();
+    kinds.push(Kind::BigInt);
+    kinds.extend(parts.outputs.iter().map(|(_, k)| *k));
+    kinds.push(Kind::BigInt);
+    (sql, kinds)
 }
 
 fn same(a: &[&'static Relation], b: &[&'static Relation]) -> bool {
@@ -338,19 +348,9 @@ pub async fn aggregate<C: ConnectionTrait>(
     rel: Option<(&Relation, &[Vec<Cell>])>,
 ) -> ApiResult<Vec<(usize, Groups)>> {
     let d = super::dialect::of(db.get_database_backend());
-    let sql = aggregate_sql(d, a, rel);
+    let (sql, kinds) = aggregate_sql(d, a, rel);
     let t = a.table;
     let lead = usize::from(rel.is_some());
-    let mut kinds: Vec<Kind> =
-        a.keys.iter().map(|k| if let Some(Bucket::Seconds(_)) = k.bucket { Kind::BigInt } else { k.kind(t) }).collect();
-    kinds.push(Kind::BigInt);
-    let mut parts = Parts { outputs: Vec::new() };
-    for (m, c) in &a.measures {
-        let col = &t.columns[*c];
-        measure_sql(d, *m, "v", col.kind, col.scale.unwrap_or(0), "m", &mut parts);
-    }
-    kinds.extend(parts.outputs.iter().map(|(_, k)| *k));
-    kinds.push(Kind::BigInt);
     let rows = fetch(db, sql, lead, &kinds).await?;
     let mut out: Vec<(usize, Groups)> = Vec::new();
     for (parent, cells) in rows {
@@ -473,7 +473,7 @@ mod tests {
 
     #[test]
     fn one_statement_with_joins_along_the_key_paths() {
-        let pg = aggregate_sql(&Postgres, &by_month_and_sector(), None).text;
+        let pg = aggregate_sql(&Postgres, &by_month_and_sector(), None).0.text;
         assert!(pg.contains(
             "FROM \"ohlcv_data\" a LEFT JOIN \"tickers\" j0 ON j0.\"ticker\" = a.\"ticker\" AND j0.\"region\" = a.\"region\" \
              LEFT JOIN \"stock_details\" j1 ON j1.\"ticker\" = j0.\"ticker\" AND j1.\"region\" = j0.\"region\""
@@ -484,7 +484,7 @@ mod tests {
         );
         assert!(pg.contains("CAST(sum(g.v0) AS TEXT), count(g.v0), var_samp(CAST(g.v1 AS DOUBLE PRECISION))"), "{pg}");
         assert!(pg.ends_with(") x WHERE __rn > 0 AND __rn <= 11 ORDER BY __rn"), "{pg}");
-        let lite = aggregate_sql(&Sqlite, &by_month_and_sector(), None).text;
+        let lite = aggregate_sql(&Sqlite, &by_month_and_sector(), None).0.text;
         assert!(lite.contains("avg(CAST(a.\"close\" AS REAL)) OVER (PARTITION BY j1.\"sector\", strftime('%Y-%m-01', a.\"date\")) AS m1"), "{lite}");
         assert!(
             lite.contains(

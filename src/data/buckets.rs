@@ -310,12 +310,7 @@ pub async fn candles_derived(
     to: Option<DateTime<Utc>>,
     asks: &[Derived],
 ) -> ApiResult<Vec<Bucket>> {
-    let mut filter = |sql: &mut Sql| {
-        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
-        if let Some(t) = to {
-            sql.push(" AND time <= ").param(Value::ChronoDateTimeUtc(Some(t)));
-        }
-    };
+    let mut filter = candle_filter(symbol, None, to);
     let span = Span {
         history: history.map(|h| Value::ChronoDateTimeUtc(Some(h))),
         from: from.map(|f| {
@@ -378,6 +373,22 @@ fn bar_filter<'a>(
         }
         if let Some(t) = to {
             sql.push(" AND date <= ").param(Value::ChronoDate(Some(t)));
+        }
+    }
+}
+
+fn candle_filter<'a>(
+    symbol: &'a str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> impl FnMut(&mut Sql) + Send + 'a {
+    move |sql: &mut Sql| {
+        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
+        if let Some(f) = from {
+            sql.push(" AND time >= ").param(Value::ChronoDateTimeUtc(Some(f)));
+        }
+        if let Some(t) = to {
+            sql.push(" AND time <= ").param(Value::ChronoDateTimeUtc(Some(t)));
         }
     }
 }
@@ -478,15 +489,7 @@ pub async fn candles(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> ApiResult<Vec<Bucket>> {
-    let mut filter = |sql: &mut Sql| {
-        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
-        if let Some(f) = from {
-            sql.push(" AND time >= ").param(Value::ChronoDateTimeUtc(Some(f)));
-        }
-        if let Some(t) = to {
-            sql.push(" AND time <= ").param(Value::ChronoDateTimeUtc(Some(t)));
-        }
-    };
+    let mut filter = candle_filter(symbol, from, to);
     let rows = raw_buckets(db, &Source::candles(db, secs), &mut filter).await?;
     Ok(rows.into_iter().map(|b| over(epoch_start(b, symbol), secs)).collect())
 }
@@ -573,9 +576,7 @@ pub async fn candle_history_start(
     from: DateTime<Utc>,
     buckets: usize,
 ) -> ApiResult<Option<DateTime<Utc>>> {
-    let mut filter = |sql: &mut Sql| {
-        sql.push("symbol = ").param(Value::String(Some(symbol.into())));
-    };
+    let mut filter = candle_filter(symbol, None, None);
     let rows = buckets * (secs / 60).max(1) as usize;
     let at = rows_back(
         db,
