@@ -1,8 +1,10 @@
 //! Time buckets over daily bars and minute candles — first open, max high, min low, last
 //! close, summed volume and the row count per bucket. On TimescaleDB whole buckets come from the
 //! continuous aggregates and only partial edge buckets from raw rows.
+use super::catalog::Table;
 use super::derived::Derived;
 use super::dialect::{DateUnit, Dialect};
+use super::query::Cond;
 use super::sql::{fetch, Sql};
 use super::values::{Cell, Kind};
 use crate::db::Db;
@@ -246,14 +248,12 @@ async fn derived_buckets(
         .collect())
 }
 
-/// The candles and the `secs` buckets of `symbol` before `start` (Unix seconds), added: the
-/// seq base of the bucket starting there (`events::bars`).
-pub async fn candles_before(db: &Db, symbol: &str, secs: i64, start: i64) -> ApiResult<i64> {
+/// The rows of `t` matching `cond` (one series before a bucket's start) plus the buckets
+/// (`bucket`, SQL) they fall in: the seq base of the bucket starting there (`events::bars`).
+pub async fn rows_and_buckets(db: &Db, t: &Table, cond: &Cond, bucket: &str) -> ApiResult<i64> {
     let mut sql = Sql::with_dialect(db.dialect);
-    let bucket = db.dialect.epoch_bucket(secs, "time");
-    sql.push(&format!("SELECT count(*), count(DISTINCT {bucket}) FROM market_candles WHERE symbol = "));
-    sql.param(Value::String(Some(symbol.into())));
-    sql.push(" AND time < ").param(Value::ChronoDateTimeUtc(DateTime::from_timestamp(start, 0)));
+    sql.push(&format!("SELECT count(*), count(DISTINCT {bucket}) FROM \"{}\" x WHERE ", t.name));
+    sql.cond("x", t, cond);
     let rows = fetch(&db.read, sql, 0, &[Kind::BigInt, Kind::BigInt]).await?;
     Ok(match rows.first().map(|(_, c)| (&c[0], &c[1])) {
         Some((Cell::Int(c), Cell::Int(d))) => c + d,
@@ -261,19 +261,13 @@ pub async fn candles_before(db: &Db, symbol: &str, secs: i64, start: i64) -> Api
     })
 }
 
-/// The time (Unix seconds) of the newest stored candle of `symbols`, if any.
-pub async fn newest_candle(db: &Db, symbols: &[String]) -> ApiResult<Option<i64>> {
+/// The newest `time` of the rows of `t` matching `cond`, if any.
+pub async fn newest(db: &Db, t: &Table, cond: &Cond, time: usize) -> ApiResult<Option<Cell>> {
     let mut sql = Sql::with_dialect(db.dialect);
-    sql.push("SELECT max(time) FROM market_candles WHERE symbol IN (");
-    for (i, s) in symbols.iter().enumerate() {
-        sql.push(if i > 0 { ", " } else { "" }).param(Value::String(Some(s.clone())));
-    }
-    sql.push(")");
-    let rows = fetch(&db.read, sql, 0, &[Kind::DateTime]).await?;
-    Ok(match rows.first().and_then(|(_, c)| c.first()) {
-        Some(Cell::DateTime(t)) => Some(t.timestamp()),
-        _ => None,
-    })
+    sql.push("SELECT max(").col("x", t, time).push(&format!(") FROM \"{}\" x WHERE ", t.name));
+    sql.cond("x", t, cond);
+    let rows = fetch(&db.read, sql, 0, &[t.columns[time].kind]).await?;
+    Ok(rows.into_iter().next().and_then(|(_, mut c)| c.pop()).filter(|c| !matches!(c, Cell::Null)))
 }
 
 /// `ohlcv_bars` with derived series, read from `history` (see `Span`).

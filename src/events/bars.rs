@@ -1,61 +1,93 @@
-//! Live bars as charting libraries take them: minute candles folded into the forming bar of
-//! their bucket, each change sent with the bucket's time (same time: replace the bar), and once
-//! more, `closed`, when a candle of a later bucket arrives.
+//! Live bars as charting libraries take them: minute candles (or daily bars) folded into the
+//! forming bar of their bucket, each change sent with the bucket's time (same time: replace the
+//! bar), and once more, `closed`, when a row of a later bucket arrives.
 //!
-//! `seq` numbers the events of one symbol and interval from the stored data alone, so every
-//! replica and every replay agrees: the k-th bucket with n candles so far has
-//! `seq = C + D + n`, C being the candles and D the buckets before it, and its closing event
-//! `C + D + n + 1` — one more than its last update, one less than the next bucket's first. A
-//! correction of a minute already in the bar repeats its seq with the new values.
+//! `seq` numbers the events of one series and interval from the stored data alone, so every
+//! replica and every replay agrees: the k-th bucket with n rows so far has `seq = C + D + n`,
+//! C being the rows and D the buckets before it, and its closing event `C + D + n + 1` — one
+//! more than its last update, one less than the next bucket's first. A correction of a row
+//! already in the bar repeats its seq with the new values.
+use rust_decimal::Decimal;
 use std::collections::{BTreeMap, VecDeque};
 
-/// One minute candle: open, high, low, close, volume.
+/// A price of a bar: candles' DOUBLE PRECISION or daily bars' nullable DECIMAL.
+pub trait Price: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    fn higher(self, other: Self) -> Self;
+    fn lower(self, other: Self) -> Self;
+}
+
+impl Price for f64 {
+    fn higher(self, other: Self) -> Self {
+        self.max(other)
+    }
+    fn lower(self, other: Self) -> Self {
+        self.min(other)
+    }
+}
+
+/// As SQL's `max`/`min`: a missing price is skipped.
+impl Price for Option<Decimal> {
+    fn higher(self, other: Self) -> Self {
+        match (self, other) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+    fn lower(self, other: Self) -> Self {
+        match (self, other) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// One row folded into a bar (a minute candle or a daily bar): open, high, low, close, volume.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Minute {
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
+pub struct Ohlcv<P> {
+    pub open: P,
+    pub high: P,
+    pub low: P,
+    pub close: P,
     pub volume: i64,
 }
 
-/// A bar as sent: its bucket start (Unix seconds), values, count of candles, seq and whether
-/// it is closed.
+/// A bar as sent: its series, bucket start (Unix seconds), values, count of rows, seq and
+/// whether it is closed.
 #[derive(Clone, Debug, PartialEq)]
-pub struct BarEvent {
+pub struct BarEvent<P> {
     pub symbol: String,
     pub start: i64,
-    pub bar: Minute,
+    pub bar: Ohlcv<P>,
     pub count: i64,
     pub seq: i64,
     pub closed: bool,
 }
 
-/// The forming bar of one symbol.
+/// The forming bar of one series.
 #[derive(Debug)]
-pub struct Forming {
+pub struct Forming<P> {
     pub start: i64,
     /// `C + D` of this bucket (see the module's text).
     pub base: i64,
-    /// The bucket's candles by minute (Unix seconds).
-    pub minutes: BTreeMap<i64, Minute>,
+    /// The bucket's rows by time (Unix seconds).
+    pub minutes: BTreeMap<i64, Ohlcv<P>>,
 }
 
-impl Forming {
-    pub fn bar(&self) -> Minute {
+impl<P: Price> Forming<P> {
+    pub fn bar(&self) -> Ohlcv<P> {
         let mut it = self.minutes.values();
         let first = *it.next().expect("a forming bar has a candle");
         let mut bar = first;
         for m in it {
-            bar.high = bar.high.max(m.high);
-            bar.low = bar.low.min(m.low);
+            bar.high = bar.high.higher(m.high);
+            bar.low = bar.low.lower(m.low);
             bar.volume += m.volume;
         }
         bar.close = self.minutes.values().next_back().expect("a candle").close;
         bar
     }
 
-    fn event(&self, symbol: &str, closed: bool) -> BarEvent {
+    fn event(&self, symbol: &str, closed: bool) -> BarEvent<P> {
         let n = self.minutes.len() as i64;
         BarEvent {
             symbol: symbol.to_string(),
@@ -67,14 +99,14 @@ impl Forming {
         }
     }
 
-    /// Adds (or replaces) the candle at `minute`; answers the update event.
-    pub fn add(&mut self, symbol: &str, minute: i64, m: Minute) -> BarEvent {
+    /// Adds (or replaces) the row at `minute`; answers the update event.
+    pub fn add(&mut self, symbol: &str, minute: i64, m: Ohlcv<P>) -> BarEvent<P> {
         self.minutes.insert(minute, m);
         self.event(symbol, false)
     }
 
     /// The closing event, then the next bucket's forming bar (starting at `start`).
-    pub fn close(self, symbol: &str, start: i64) -> (BarEvent, Forming) {
+    pub fn close(self, symbol: &str, start: i64) -> (BarEvent<P>, Forming<P>) {
         let closed = self.event(symbol, true);
         let next = Forming { start, base: closed.seq, minutes: BTreeMap::new() };
         (closed, next)
@@ -84,8 +116,8 @@ impl Forming {
 /// Events waiting for a slow subscriber: the latest state of each forming bar (an update
 /// replaces an unsent one of the same bar) and every closed bar, up to `max_closed` of them.
 #[derive(Debug)]
-pub struct Conflated {
-    queue: VecDeque<BarEvent>,
+pub struct Conflated<P> {
+    queue: VecDeque<BarEvent<P>>,
     closed: usize,
     max_closed: usize,
     /// Most events held at once, for the metrics.
@@ -96,13 +128,13 @@ pub struct Conflated {
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooFarBehind(pub usize);
 
-impl Conflated {
+impl<P: Price> Conflated<P> {
     pub fn new(max_closed: usize) -> Self {
         Conflated { queue: VecDeque::new(), closed: 0, max_closed, high_water: 0 }
     }
 
-    pub fn push(&mut self, e: BarEvent) -> Result<(), TooFarBehind> {
-        let same = |q: &BarEvent| q.symbol == e.symbol && q.start == e.start && !q.closed;
+    pub fn push(&mut self, e: BarEvent<P>) -> Result<(), TooFarBehind> {
+        let same = |q: &BarEvent<P>| q.symbol == e.symbol && q.start == e.start && !q.closed;
         if let Some(pos) = self.queue.iter().rposition(same) {
             if e.closed {
                 // The closed bar carries the final state: the unsent update is superseded.
@@ -123,7 +155,7 @@ impl Conflated {
         Ok(())
     }
 
-    pub fn pop(&mut self) -> Option<BarEvent> {
+    pub fn pop(&mut self) -> Option<BarEvent<P>> {
         let e = self.queue.pop_front()?;
         if e.closed {
             self.closed -= 1;
@@ -144,8 +176,8 @@ impl Conflated {
 mod tests {
     use super::*;
 
-    fn m(close: f64) -> Minute {
-        Minute { open: close, high: close + 1.0, low: close - 1.0, close, volume: 10 }
+    fn m(close: f64) -> Ohlcv<f64> {
+        Ohlcv { open: close, high: close + 1.0, low: close - 1.0, close, volume: 10 }
     }
 
     #[test]
@@ -173,5 +205,15 @@ mod tests {
         q.push(ev(60, 4, true)).unwrap();
         q.push(ev(120, 5, true)).unwrap();
         assert_eq!(q.push(ev(180, 6, true)), Err(TooFarBehind(2)));
+    }
+
+    #[test]
+    fn missing_daily_prices_are_skipped_as_sql_does() {
+        let d = |s: &str| Some(s.parse::<Decimal>().unwrap());
+        let bar = |high, low| Ohlcv { open: d("1"), high, low, close: d("1"), volume: 1 };
+        let mut f = Forming { start: 0, base: 0, minutes: BTreeMap::new() };
+        f.add("S", 0, bar(None, d("0.5")));
+        let e = f.add("S", 86400, bar(d("2.25"), None));
+        assert_eq!((e.bar.high, e.bar.low, e.bar.volume), (d("2.25"), d("0.5"), 2));
     }
 }

@@ -8,6 +8,7 @@ pub mod cost;
 pub mod direct;
 pub mod document;
 pub mod documents;
+pub mod live_bars;
 pub mod memories;
 pub mod mutations;
 pub mod pipeline;

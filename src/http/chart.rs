@@ -37,7 +37,7 @@ const HISTORY = {
     s: candleSeries(symbol: $symbol, interval: $interval, countBack: $n) { t noData numbers { o h l c v } } }`,
 };
 const LIVE = {
-  bars: `subscription($t: [TickerKey!]!) { ohlcvBars(tickers: $t) { date open high low close volume } }`,
+  bars: `subscription($t: [TickerKey!]!, $interval: BarInterval) { ohlcvBars(tickers: $t, interval: $interval) { bucket open high low close volume } }`,
   candles: `subscription($s: [String!]!, $interval: CandleInterval) { candles(symbols: $s, interval: $interval) { bucket open high low close volume } }`,
 };
 const $ = (id) => document.getElementById(id);
@@ -72,16 +72,15 @@ function follow(kind, vars) {
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     if (msg.type === 'connection_ack') {
-      const variables = kind === 'bars' ? { t: [{ ticker: vars.ticker, region: vars.region }] } : { s: [vars.symbol], interval: vars.interval };
+      const variables = kind === 'bars' ? { t: [{ ticker: vars.ticker, region: vars.region }], interval: vars.interval } : { s: [vars.symbol], interval: vars.interval };
       ws.send(JSON.stringify({ id: 'live', type: 'subscribe', payload: { query: LIVE[kind], variables } }));
       window.qgChart.subscribed = true;
     } else if (msg.type === 'ping') {
       ws.send(JSON.stringify({ type: 'pong' }));
     } else if (msg.type === 'next' && msg.payload.data) {
       const b = msg.payload.data.ohlcvBars || msg.payload.data.candles;
-      const time = Date.parse(b.bucket || b.date + 'T00:00:00Z') / 1000;
-      // Daily bars stream each day; other widths would need bucketing here, so only DAY follows.
-      if (kind === 'bars' && vars.interval !== 'DAY') return;
+      // The forming bar of `bucket` (a date, or a time with its offset): same time replaces it.
+      const time = Date.parse(b.bucket) / 1000;
       show({ time, open: +b.open, high: +b.high, low: +b.low, close: +b.close, volume: +b.volume });
       window.qgChart.live += 1;
       status(`live: ${window.qgChart.live} update(s)`);

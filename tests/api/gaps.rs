@@ -8,7 +8,8 @@ use serde_json::json;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(15);
-const BARS: &str = r#"subscription { ohlcvBars(tickers: [{ ticker: "HPG", region: "VN" }]) { ticker date close } }"#;
+/// A row subscription (a workers' queue): told when events may have been missed.
+const ROWS: &str = "subscription { pendingWorkflowExecutions { id } }";
 const CANDLES: &str = r#"subscription { candles(symbols: ["GAP"]) { symbol bucket close closed } }"#;
 
 fn candle_sql(minute: u32, close: f64) -> String {
@@ -45,8 +46,9 @@ async fn a_database_listener_reconnect_is_signalled_and_candles_catch_up() {
     }
     let app = spawn(Backend::Postgres).await;
     let sql = app.sql().await;
-    let mut ws = Ws::connect(&app, None, false).await;
-    ws.subscribe("bars", BARS, json!({})).await;
+    let worker = app.app.state.tokens.issue("gap-worker", Role::Service, 600).unwrap();
+    let mut ws = Ws::connect(&app, Some(&worker), false).await;
+    ws.subscribe("rows", ROWS, json!({})).await;
     ws.subscribe("candles", CANDLES, json!({})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     sql.execute_unprepared(&candle_sql(1, 101.0)).await.unwrap();
@@ -63,7 +65,7 @@ async fn a_database_listener_reconnect_is_signalled_and_candles_catch_up() {
     assert!(cut.rows_affected() >= 1, "no listener to cut");
 
     // The row subscription is told, with a code and what to do.
-    let told = message_of(&mut ws, "bars").await;
+    let told = message_of(&mut ws, "rows").await;
     assert_eq!(message_code(&told), Some("UNAVAILABLE"), "{told}");
     assert!(told.to_string().contains("since"), "{told}");
 
@@ -111,8 +113,8 @@ async fn a_redis_restart_is_signalled_and_delivery_resumes() {
             assert!(r.get("errors").is_none(), "{r}");
         }
     };
-    let mut ws = Ws::connect(&app, None, false).await;
-    ws.subscribe("bars", BARS, json!({})).await;
+    let mut ws = Ws::connect(&app, Some(token.trim_start_matches("Bearer ")), false).await;
+    ws.subscribe("rows", ROWS, json!({})).await;
     ws.subscribe("candles", CANDLES, json!({})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     ingest(10.0).await;
@@ -125,7 +127,7 @@ async fn a_redis_restart_is_signalled_and_delivery_resumes() {
     assert_eq!(candle_update(&mut ws).await["payload"]["data"]["candles"]["close"], 11.0);
     let mut redis = start();
     // Once the subscription is back, row subscribers learn that they may have missed events.
-    let told = message_of(&mut ws, "bars").await;
+    let told = message_of(&mut ws, "rows").await;
     assert_eq!(message_code(&told), Some("UNAVAILABLE"), "{told}");
     // And events flow through Redis again.
     let mut got = Vec::new();

@@ -336,37 +336,146 @@ async fn shutdown_closes_subscribers_cleanly() {
     }
 }
 
+async fn next_bar(ws: &mut Ws) -> Value {
+    ws.next_data(T).await.expect("a live bar")["data"]["ohlcvBars"].clone()
+}
+
+fn record<T: Clone>(seen: &mut Vec<T>, e: T) -> T {
+    seen.push(e.clone());
+    e
+}
+
+/// Daily bars stream as live bars: the forming bar of each interval as daily bars are written
+/// (through the gateway or by plain SQL), `closed` once a later bucket starts, `seq` counted
+/// from the stored bars; a subscriber resuming with `since` gets the same events.
 #[tokio::test]
-async fn daily_bars_reach_subscribers_with_their_database_ids() {
+async fn daily_bars_stream_as_live_bars_with_seq_and_closed() {
+    const SUB: &str = "subscription($i: BarInterval, $s: Date) { ohlcvBars(tickers: [{ ticker: \"HPG\", region: \"VN\" }], interval: $i, since: $s) { symbol bucket open high low close volume count seq closed } }";
+    const HISTORY: &str = "query($i: BarInterval!, $to: Date) { ohlcvBars(ticker: \"HPG\", region: \"VN\", interval: $i, to: $to) { count } }";
     for backend in backends() {
         let app = spawn(backend).await;
-        let mut ws = Ws::connect(&app, None, false).await;
-        let sub = r#"subscription { ohlcvBars(tickers: [{ ticker: "HPG", region: "VN" }]) { id ticker date close } }"#;
-        ws.subscribe("b", sub, json!({})).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let bar = json!({ "ticker": "HPG", "region": "VN", "date": "2031-01-02", "timeframe": "D", "open": "12000",
-                          "high": "12400.5", "low": "11900", "close": "12345.6789", "volume": "4200000000" });
-        let r = app
-            .gql_with(
-                "mutation($b: [OhlcvInput!]!) { ingestOhlcv(bars: $b) { inserted } }",
-                json!({ "b": [bar] }),
-                &[("Authorization", &format!("Bearer {}", svc(&app)))],
+        // The seq base of a bucket: the daily bars and the buckets stored before it.
+        let base = |i: &'static str, to: &'static str| {
+            let app = &app;
+            async move {
+                let d = app.data(HISTORY, json!({ "i": i, "to": to })).await;
+                let b = d["ohlcvBars"].as_array().unwrap().clone();
+                b.len() as i64 + b.iter().map(|x| x["count"].as_i64().unwrap()).sum::<i64>()
+            }
+        };
+        let (days, weeks) = (base("DAY", "2031-01-01").await, base("WEEK", "2030-12-29").await);
+        assert!(days > 0, "{backend:?}: the seeded history has HPG bars");
+        let mut day = Ws::connect(&app, None, false).await;
+        day.subscribe("d", SUB, json!({ "i": "DAY" })).await;
+        let mut week = Ws::connect(&app, None, false).await;
+        week.subscribe("w", SUB, json!({ "i": "WEEK" })).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ingest = |date: &'static str, high: &'static str, close: &'static str| {
+            let (app, token) = (&app, svc(&app));
+            async move {
+                let bar = json!({ "ticker": "HPG", "region": "VN", "date": date, "timeframe": "D", "open": "12000",
+                                  "high": high, "low": "11900", "close": close, "volume": "4200000000" });
+                let r = app
+                    .gql_with(
+                        "mutation($b: [OhlcvInput!]!) { ingestOhlcv(bars: $b) { inserted } }",
+                        json!({ "b": [bar] }),
+                        &[("Authorization", &format!("Bearer {token}"))],
+                    )
+                    .await;
+                assert!(r.get("errors").is_none(), "{r}");
+            }
+        };
+        // (bucket, close, count, seq, closed) of each event.
+        let shape = |b: &Value| {
+            (
+                b["bucket"].as_str().unwrap().to_string(),
+                b["close"].clone(),
+                b["count"].as_i64().unwrap(),
+                b["seq"].as_str().unwrap().parse::<i64>().unwrap(),
+                b["closed"].as_bool().unwrap(),
             )
-            .await;
-        assert!(r.get("errors").is_none(), "{r}");
-        let got = ws.next_data(T).await.expect("a bar");
-        let b = &got["data"]["ohlcvBars"];
-        assert_eq!(b["close"], "12345.6789", "{backend:?}: {got}");
-        assert_eq!(b["date"], "2031-01-02");
-        let id =
-            b["id"].as_str().unwrap_or_else(|| panic!("{backend:?}: the event has the row's id: {got}")).to_string();
+        };
+        let mut seen_day = Vec::new();
+        ingest("2031-01-02", "12400.5", "12345.6789").await;
+        let d = next_bar(&mut day).await;
+        seen_day.push(shape(&d));
+        assert_eq!(
+            (d["symbol"].clone(), d["open"].clone(), d["high"].clone(), d["volume"].clone()),
+            (json!("HPG"), json!("12000.0000"), json!("12400.5000"), json!("4200000000")),
+            "{backend:?}: {d}"
+        );
+        assert_eq!(shape(&d), ("2031-01-02".into(), json!("12345.6789"), 1, days + 1, false));
+        let w = next_bar(&mut week).await;
+        assert_eq!(shape(&w), ("2030-12-30".into(), json!("12345.6789"), 1, weeks + 1, false), "{backend:?}: {w}");
+
+        ingest("2031-01-03", "12500", "12450").await;
+        assert_eq!(
+            record(&mut seen_day, shape(&next_bar(&mut day).await)),
+            ("2031-01-02".into(), json!("12345.6789"), 1, days + 2, true),
+            "{backend:?}"
+        );
+        assert_eq!(
+            record(&mut seen_day, shape(&next_bar(&mut day).await)),
+            ("2031-01-03".into(), json!("12450.0000"), 1, days + 3, false)
+        );
+        let w = next_bar(&mut week).await;
+        assert_eq!(
+            shape(&w),
+            ("2030-12-30".into(), json!("12450.0000"), 2, weeks + 2, false),
+            "the week's forming bar is replaced"
+        );
+        assert_eq!(w["high"], "12500.0000");
+
         if backend == Backend::Postgres {
-            let db = app.sql().await;
-            db.execute_unprepared(&format!("UPDATE ohlcv_data SET close = 12346 WHERE id = {id}")).await.unwrap();
-            let got = ws.next_data(T).await.expect("a bar corrected by SQL");
-            assert_eq!(got["data"]["ohlcvBars"]["close"], "12346.0000", "{got}");
-            assert_eq!(got["data"]["ohlcvBars"]["id"], id);
+            // A correction by plain SQL replaces the forming bar, with the same seq.
+            app.sql()
+                .await
+                .execute_unprepared("UPDATE ohlcv_data SET close = 12460 WHERE ticker = 'HPG' AND date = '2031-01-03'")
+                .await
+                .unwrap();
+            assert_eq!(
+                record(&mut seen_day, shape(&next_bar(&mut day).await)),
+                ("2031-01-03".into(), json!("12460.0000"), 1, days + 3, false)
+            );
+            assert_eq!(
+                shape(&next_bar(&mut week).await),
+                ("2030-12-30".into(), json!("12460.0000"), 2, weeks + 2, false)
+            );
         }
+        let last = if backend == Backend::Postgres { "12460.0000" } else { "12450.0000" };
+        ingest("2031-01-06", "12600", "12550").await;
+        assert_eq!(
+            record(&mut seen_day, shape(&next_bar(&mut day).await)),
+            ("2031-01-03".into(), json!(last), 1, days + 4, true)
+        );
+        assert_eq!(
+            record(&mut seen_day, shape(&next_bar(&mut day).await)),
+            ("2031-01-06".into(), json!("12550.0000"), 1, days + 5, false)
+        );
+        assert_eq!(
+            shape(&next_bar(&mut week).await),
+            ("2030-12-30".into(), json!(last), 2, weeks + 3, true),
+            "{backend:?}"
+        );
+        assert_eq!(shape(&next_bar(&mut week).await), ("2031-01-06".into(), json!("12550.0000"), 1, weeks + 4, false));
+
+        // Resuming after the first of January: the bars a live subscriber saw, by the same seq,
+        // corrections folded in; updates a closing superseded are conflated away, as for a slow
+        // reader, but every closed bar comes.
+        let seen: std::collections::BTreeMap<i64, _> = seen_day.into_iter().map(|e| (e.3, e)).collect();
+        let mut again = Ws::connect(&app, None, false).await;
+        again.subscribe("d", SUB, json!({ "i": "DAY", "s": "2031-01-01" })).await;
+        let mut replay = Vec::new();
+        while let Some(m) = again.recv(Duration::from_millis(500)).await {
+            replay.push(shape(&m["payload"]["data"]["ohlcvBars"]));
+        }
+        assert!(replay.windows(2).all(|w| w[0].3 < w[1].3), "{backend:?}: in seq order: {replay:?}");
+        for e in &replay {
+            assert_eq!(Some(e), seen.get(&e.3), "{backend:?}: as seen live");
+        }
+        let closed: Vec<i64> = replay.iter().filter(|e| e.4).map(|e| e.3).collect();
+        assert_eq!(closed, vec![days + 2, days + 4], "{backend:?}: every closed bar: {replay:?}");
+        assert_eq!(replay.last().map(|e| e.3), Some(days + 5));
     }
 }
 
