@@ -136,16 +136,22 @@ fn key_of(row: &Row) -> String {
 
 type Item = async_graphql::Result<Row>;
 
-/// Live rows of `topics` after `replay` (already read from the database). Live rows equal to a
-/// replayed one are dropped, so the switch neither repeats nor loses a row.
+/// What tells a row apart from a changed version of it.
+fn identity(r: &Row) -> String {
+    format!("{}{:?}", key_of(r), r.cells)
+}
+
+type Seen = Arc<std::sync::Mutex<HashSet<String>>>;
+
+/// Live rows of `topics` after `head` (the replay). Live rows equal to a replayed one (noted in
+/// `seen`) are dropped, so the switch neither repeats nor loses a row.
 fn feed(
     t: &'static Table,
     receivers: Vec<tokio::sync::broadcast::Receiver<Payload>>,
-    replay: Vec<Row>,
+    head: BoxStream<'static, Item>,
+    seen: Seen,
 ) -> BoxStream<'static, Item> {
     let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new)).boxed();
-    let seen: HashSet<String> = replay.iter().map(|r| format!("{}{:?}", key_of(r), r.cells)).collect();
-    let head = stream::iter(replay.into_iter().map(Ok));
     let tail = live
         .scan(false, move |ended, ev: Result<Payload, BroadcastStreamRecvError>| {
             let out = if *ended {
@@ -162,7 +168,8 @@ fn feed(
                     }
                     Ok(p) => {
                         let row = p["row"].as_object().and_then(|r| row_of(t, r));
-                        Some(row.filter(|r| !seen.contains(&format!("{}{:?}", key_of(r), r.cells))).map(Ok))
+                        let seen = seen.lock().expect("seen");
+                        Some(row.filter(|r| !seen.contains(&identity(r))).map(Ok))
                     }
                     Err(BroadcastStreamRecvError::Lagged(n)) => {
                         crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(n);
@@ -180,7 +187,49 @@ fn feed(
     head.chain(tail).boxed()
 }
 
-/// Subscribes to `topics`, then reads the rows of `t` matching `cond` (the replay).
+/// Rows a replay reads per statement, as the subscriber takes them.
+const PAGE: u64 = 1000;
+
+/// The rows of `t` matching `cond` in `order` (ending in the primary key), at most
+/// `MAX_REPLAY`, read a page at a time; each noted in `seen`.
+fn replay(
+    state: AppState,
+    t: &'static Table,
+    cond: Cond,
+    order: Vec<(usize, bool)>,
+    seen: Seen,
+) -> BoxStream<'static, Item> {
+    let pages = stream::unfold(Some((Vec::<Cell>::new(), 0u64)), move |at| {
+        let (state, cond, order, seen) = (state.clone(), cond.clone(), order.clone(), seen.clone());
+        async move {
+            let (cursor, sent) = at?;
+            let cond = if cursor.is_empty() {
+                cond
+            } else {
+                Cond::All(vec![cond, crate::data::query::keyset(t, &order, &cursor, true)])
+            };
+            let want = PAGE.min(MAX_REPLAY - sent);
+            let q = crate::data::query::ListQuery::matching(cond, order.clone(), want);
+            let mut rows = match read::list(&state.db.read, t, &q, None).await {
+                Ok(rows) => rows,
+                Err(e) => return Some((vec![Err(e.into())], None)),
+            };
+            rows.truncate(want as usize);
+            seen.lock().expect("seen").extend(rows.iter().map(identity));
+            let sent = sent + rows.len() as u64;
+            let next = match rows.last() {
+                Some(last) if rows.len() as u64 == want && sent < MAX_REPLAY => {
+                    Some((order.iter().map(|(c, _)| last.cells[*c].clone()).collect(), sent))
+                }
+                _ => None,
+            };
+            Some((rows.into_iter().map(Ok).collect::<Vec<Item>>(), next))
+        }
+    });
+    pages.flat_map(stream::iter).boxed()
+}
+
+/// Subscribes to `topics`, then replays the rows of `t` matching `cond`.
 async fn subscribe_with_replay(
     state: &AppState,
     t: &'static Table,
@@ -188,18 +237,14 @@ async fn subscribe_with_replay(
     cond: Option<Cond>,
     order: Vec<(usize, bool)>,
 ) -> Result<BoxStream<'static, Item>, ApiError> {
-    // Receivers exist from here on; the replay below may overlap them, never miss.
+    // Receivers exist from here on; the replay read after may overlap them, never miss.
     let receivers: Vec<_> = topics.iter().map(|tp| state.events.subscribe(tp)).collect();
-    let replay = match cond {
-        Some(cond) => {
-            let q = crate::data::query::ListQuery::matching(cond, order, MAX_REPLAY);
-            let mut rows = read::list(&state.db.read, t, &q, None).await?;
-            rows.truncate(MAX_REPLAY as usize);
-            rows
-        }
-        None => Vec::new(),
+    let seen = Seen::default();
+    let head = match cond {
+        Some(cond) => replay(state.clone(), t, cond, order, seen.clone()),
+        None => stream::empty().boxed(),
     };
-    Ok(feed(t, receivers, replay))
+    Ok(feed(t, receivers, head, seen))
 }
 
 fn strings(v: Option<GqlValue>) -> Vec<String> {

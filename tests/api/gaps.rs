@@ -80,23 +80,28 @@ async fn a_database_listener_reconnect_is_signalled_and_candles_catch_up() {
     assert!(!closes.contains(&101.0), "the catch-up repeated a delivered candle: {closes:?}");
 }
 
-#[tokio::test]
-async fn a_redis_restart_is_signalled_and_delivery_resumes() {
-    if redis_url().is_none() {
-        return;
-    }
-    // A Redis of this test's own: restarting the shared one would disturb the other tests.
+/// A Redis of the test's own (restarting the shared one would disturb the other tests): how to
+/// start it, and its URL.
+fn own_redis() -> (impl Fn() -> std::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let start = || {
+    let start = move || {
         std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server starts")
     };
+    (start, format!("redis://127.0.0.1:{port}"))
+}
+
+#[tokio::test]
+async fn a_redis_restart_is_signalled_and_delivery_resumes() {
+    if redis_url().is_none() {
+        return;
+    }
+    let (start, url) = own_redis();
     let mut redis = start();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let url = format!("redis://127.0.0.1:{port}");
     let app = spawn_with(Backend::Sqlite, true, |c| c.redis_url = Some(url.clone())).await;
     let token = format!("Bearer {}", app.app.state.tokens.issue("gap-test", Role::Service, 600).unwrap());
     let ingest = |close: f64| {
@@ -142,6 +147,76 @@ async fn a_redis_restart_is_signalled_and_delivery_resumes() {
         }
     }
     assert!(got.iter().any(|m| m["id"] == "candles"), "no candle after Redis came back: {got:?}");
+    redis.kill().ok();
+    redis.wait().ok();
+}
+
+/// Two replicas, candles written through A once every 40 ms while Redis is stopped and started
+/// again: the live-bar subscribers on A (local delivery) and on B (through Redis, caught up from
+/// the database when Redis is back) each end with every bar closed exactly once, in order, with
+/// its stored values, and the last one forming.
+#[tokio::test]
+async fn two_replicas_deliver_every_bar_exactly_once_through_a_redis_restart() {
+    if redis_url().is_none() || !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    const SUB: &str = "subscription { candles(symbols: [\"ONCE\"], interval: M1) { bucket close seq closed } }";
+    const N: u32 = 60;
+    let (start, url) = own_redis();
+    let mut redis = start();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let a = spawn_with(Backend::Postgres, false, |c| c.redis_url = Some(url.clone())).await;
+    let mut cb = config(&a.database_url);
+    cb.redis_url = Some(url.clone());
+    let b = TestApp::start(&cb, Backend::Postgres).await;
+    let mut on_a = Ws::connect(&a, None, false).await;
+    let mut on_b = Ws::connect(&b, None, false).await;
+    on_a.subscribe("a", SUB, json!({})).await;
+    on_b.subscribe("b", SUB, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let token = format!("Bearer {}", a.app.state.tokens.issue("once", Role::Service, 600).unwrap());
+    let at = |m: u32| format!("2026-02-02T{:02}:{:02}:00Z", 9 + m / 60, m % 60);
+    for m in 0..N {
+        if m == 20 {
+            redis.kill().unwrap();
+            redis.wait().unwrap();
+        }
+        if m == 40 {
+            redis = start();
+        }
+        let c = json!([{ "time": at(m), "symbol": "ONCE", "open": 1, "high": 500, "low": 0.5, "close": 100 + m, "volume": "1" }]);
+        let r = a
+            .gql_with(
+                "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }",
+                json!({ "c": c }),
+                &[("Authorization", &token)],
+            )
+            .await;
+        assert!(r.get("errors").is_none(), "candle {m}: {r}");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    for (name, ws) in [("A", &mut on_a), ("B", &mut on_b)] {
+        // (bucket, close, seq, closed) until the last candle's bar is seen.
+        let mut got: Vec<(String, f64, i64, bool)> = Vec::new();
+        while !got.last().is_some_and(|e| e.0 == at(N - 1)) {
+            let m = ws.recv(Duration::from_secs(20)).await.unwrap_or_else(|| panic!("{name}: stalled after {got:?}"));
+            let e = &m["payload"]["data"]["candles"];
+            assert!(e.is_object(), "{name}: {m}");
+            let seq = e["seq"].as_str().unwrap().parse().unwrap();
+            got.push((
+                e["bucket"].as_str().unwrap().to_string(),
+                e["close"].as_f64().unwrap(),
+                seq,
+                e["closed"].as_bool().unwrap(),
+            ));
+        }
+        assert!(got.windows(2).all(|w| w[0].2 < w[1].2), "{name}: an event repeated or out of order: {got:?}");
+        let closed: Vec<(String, f64)> = got.iter().filter(|e| e.3).map(|e| (e.0.clone(), e.1)).collect();
+        let stored: Vec<(String, f64)> = (0..N - 1).map(|m| (at(m), 100.0 + m as f64)).collect();
+        assert_eq!(closed, stored, "{name}: every bar closed once, in order");
+        assert_eq!(got.last().map(|e| (e.1, e.3)), Some((100.0 + (N - 1) as f64, false)), "{name}");
+        assert!(ws.recv(Duration::from_millis(500)).await.is_none(), "{name}: nothing more");
+    }
     redis.kill().ok();
     redis.wait().ok();
 }

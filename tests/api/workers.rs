@@ -145,6 +145,55 @@ async fn a_lapsed_lease_returns_the_run_then_fails_it() {
     }
 }
 
+/// A backlog longer than a replay page (1,000) reaches a worker whole: every waiting run once,
+/// oldest first, then the live ones.
+#[tokio::test]
+async fn a_long_backlog_is_replayed_in_pages_every_run_once() {
+    const SUB: &str = "subscription { pendingWorkflowExecutions { id executedAt } }";
+    for backend in backends() {
+        let app = spawn_with(backend, false, |_| {}).await;
+        let (user, wid, _) = queue(&app, 0).await;
+        let mut ids = HashSet::new();
+        for _ in 0..26 {
+            let runs = (0..100).map(|_| {
+                as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid }))
+            });
+            for r in futures_util::future::join_all(runs).await {
+                ids.insert(r["data"]["runWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_string());
+            }
+        }
+        assert_eq!(ids.len(), 2600);
+        let svc = token(&app, Role::Service);
+        let mut worker = Ws::connect(&app, svc.strip_prefix("Bearer "), false).await;
+        let before = app.statements().await;
+        worker.subscribe("1", SUB, json!({})).await;
+        let mut got = Vec::new();
+        while got.len() < 2600 {
+            let d = worker
+                .next_data(Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|| panic!("{backend:?}: stalled at {}", got.len()));
+            let e = &d["data"]["pendingWorkflowExecutions"];
+            got.push((
+                e["executedAt"].as_str().unwrap_or_else(|| panic!("{d}")).to_string(),
+                e["id"].as_str().unwrap().to_string(),
+            ));
+        }
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let disorder: Vec<_> = got.windows(2).filter(|w| at(&w[0].0) > at(&w[1].0)).collect();
+        assert!(disorder.is_empty(), "{backend:?}: oldest first: {:?}", &disorder[..disorder.len().min(3)]);
+        let distinct: HashSet<String> = got.iter().map(|g| g.1.clone()).collect();
+        assert_eq!(distinct, ids, "{backend:?}: every waiting run, once");
+        // Read as 1,000 + 1,000 + 600 rows, never all at once.
+        assert_eq!(app.statements().await - before, 3, "{backend:?}: pages read");
+        let r =
+            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
+        let d = worker.next_data(Duration::from_secs(10)).await.expect("the new run");
+        assert_eq!(d["data"]["pendingWorkflowExecutions"]["id"], r["data"]["runWorkflow"]["id"], "{backend:?}");
+        assert!(worker.recv(Duration::from_millis(300)).await.is_none(), "{backend:?}: nothing twice");
+    }
+}
+
 /// Workers hear of runs waiting now and of each new one; other roles are refused.
 #[tokio::test]
 async fn workers_subscribe_to_pending_runs() {
