@@ -198,7 +198,7 @@ async fn two_replicas_deliver_every_bar_exactly_once_through_a_redis_restart() {
     for (name, ws) in [("A", &mut on_a), ("B", &mut on_b)] {
         // (bucket, close, seq, closed) until the last candle's bar is seen.
         let mut got: Vec<(String, f64, i64, bool)> = Vec::new();
-        while !got.last().is_some_and(|e| e.0 == at(N - 1)) {
+        while got.last().is_none_or(|e| e.0 != at(N - 1)) {
             let m = ws.recv(Duration::from_secs(20)).await.unwrap_or_else(|| panic!("{name}: stalled after {got:?}"));
             let e = &m["payload"]["data"]["candles"];
             assert!(e.is_object(), "{name}: {m}");
