@@ -1,9 +1,13 @@
 //! Database connections (primary and optional read replica), backend facts and migrations.
-use crate::config::Config;
+use crate::config::{Config, ReadDriver};
 use crate::data::dialect::{self, Dialect};
+use crate::data::pg_reads::PgReads;
 use anyhow::{anyhow, Context};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, Statement,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +17,7 @@ pub struct Db {
     /// Writes and anything that must see its own writes.
     pub write: DatabaseConnection,
     /// Reads; the replica when one is configured.
-    pub read: DatabaseConnection,
+    pub read: Reads,
     /// The primary's pool for background work (returning lapsed workflow runs to the queue),
     /// left out of the statement count, which counts what requests cost.
     pub housekeeping: DatabaseConnection,
@@ -53,6 +57,57 @@ fn one_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).to_string()
 }
 
+/// A statement run for a request: timed in the metrics, traced, logged at debug.
+pub fn observe(sql: &str, elapsed: Duration) {
+    crate::telemetry::METRICS.sql.observe(elapsed.as_secs_f64());
+    crate::telemetry::traces::sql_statement(sql, elapsed);
+    tracing::debug!(target: "quantgraph::sql", elapsed_us = elapsed.as_micros() as u64, sql = %sql);
+}
+
+/// A connection reads run on: the sea-orm ones, and `Reads`, which on PostgreSQL runs them
+/// through tokio-postgres where it can (`data::pg_reads`).
+pub trait Conn: ConnectionTrait {
+    fn pg_reads(&self) -> Option<&PgReads> {
+        None
+    }
+}
+
+impl Conn for DatabaseConnection {}
+impl Conn for DatabaseTransaction {}
+
+/// The read pool: sea-orm's, and on PostgreSQL (unless `QUANTGRAPH_PG_READ_DRIVER=sqlx`)
+/// tokio-postgres's for the reads of `data::sql::fetch`.
+#[derive(Clone)]
+pub struct Reads {
+    pub conn: DatabaseConnection,
+    pub pg: Option<Arc<PgReads>>,
+}
+
+impl Conn for Reads {
+    fn pg_reads(&self) -> Option<&PgReads> {
+        self.pg.as_deref()
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Reads {
+    fn get_database_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.conn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.conn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.conn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.conn.query_all_raw(stmt).await
+    }
+}
+
 impl Db {
     pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         let statements = Arc::new(AtomicU64::new(0));
@@ -60,9 +115,7 @@ impl Db {
             let n = statements.clone();
             db.set_metric_callback(move |info| {
                 n.fetch_add(1, Ordering::Relaxed);
-                crate::telemetry::METRICS.sql.observe(info.elapsed.as_secs_f64());
-                crate::telemetry::traces::sql_statement(&info.statement.sql, info.elapsed);
-                tracing::debug!(target: "quantgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
+                observe(&info.statement.sql, info.elapsed);
             });
             db
         };
@@ -72,6 +125,7 @@ impl Db {
         // A handle without the callback: housekeeping is not a request's statement.
         let housekeeping = primary.clone();
         let write = counted(primary);
+        let read_url = config.database_read_url.as_deref().unwrap_or(&config.database_url);
         let read = match &config.database_read_url {
             Some(url) => counted(
                 connect_one(url, config.db_pool).await.context("cannot open the read replica (DATABASE_READ_URL)")?,
@@ -79,6 +133,13 @@ impl Db {
             None => write.clone(),
         };
         let backend = write.get_database_backend();
+        let pg = match (backend, config.pg_read_driver) {
+            (DbBackend::Postgres, ReadDriver::TokioPostgres) => {
+                PgReads::new(read_url, config.db_pool as usize, statements.clone())?.map(Arc::new)
+            }
+            _ => None,
+        };
+        let read = Reads { conn: read, pg };
         let timescale = migration::timescaledb_installed(&write).await.unwrap_or(false);
         Ok(Db { write, read, housekeeping, backend, dialect: dialect::of(backend), timescale, statements })
     }

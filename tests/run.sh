@@ -85,10 +85,11 @@ export QG_FUZZ_CASES=${QG_FUZZ_CASES:-50000}
 set +e
 cargo test --workspace "$@" 2>&1 | tee "$WORK/test.log"
 status=${PIPESTATUS[0]}
-# The read tests once more with the direct JSON writer switched off: the general executor
-# must pass them alone (the differential test compares the two byte for byte).
+# The read tests once more with the direct JSON writer switched off and reads on sea-orm's
+# driver: the general executor must pass them alone (the differential test compares the two
+# byte for byte), and so must the sqlx reads.
 if [ "$status" = 0 ] && [ $# = 0 ]; then
-  QUANTGRAPH_DIRECT_READS=false cargo test --test api -- read:: semantics:: buckets:: charts:: point_in_time:: 2>&1 | tee -a "$WORK/test.log"
+  QUANTGRAPH_DIRECT_READS=false QUANTGRAPH_PG_READ_DRIVER=sqlx cargo test --test api -- read:: semantics:: buckets:: charts:: point_in_time:: 2>&1 | tee -a "$WORK/test.log"
   status=${PIPESTATUS[0]}
 fi
 # The migration, bucket, live-feed and analytics tests once more on TimescaleDB (hypertables).

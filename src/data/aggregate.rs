@@ -11,9 +11,9 @@ use super::read::{fixed_and_cond, join_parents, target_cols};
 use super::sql::{fetch, Sql};
 use super::values::{Cell, Kind};
 use crate::auth::Viewer;
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use rust_decimal::Decimal;
-use sea_orm::ConnectionTrait;
 use std::str::FromStr;
 
 /// Most relation hops from the table to a grouped column.
@@ -342,7 +342,7 @@ fn write_joins(sql: &mut Sql, t: &'static Table, joins: &[Vec<&'static Relation>
 }
 
 /// Runs `a`; with `rel`, per parent (by the parents' index).
-pub async fn aggregate<C: ConnectionTrait>(
+pub async fn aggregate<C: Conn>(
     db: &C,
     a: &Aggregation,
     rel: Option<(&Relation, &[Vec<Cell>])>,

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod derived;
 pub mod dialect;
 mod pg_binary;
+pub mod pg_reads;
 pub mod query;
 pub mod read;
 pub mod series;

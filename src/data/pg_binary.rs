@@ -27,6 +27,8 @@ const DATE: u32 = 1082;
 const TIMESTAMPTZ: u32 = 1184;
 const NUMERIC: u32 = 1700;
 const UUID: u32 = 2950;
+const JSON: u32 = 114;
+const JSONB: u32 = 3802;
 
 /// How one result column is decoded here.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +42,28 @@ pub enum Wire {
     Date,
     TimestampTz,
     Uuid,
+    /// `json` (text) or `jsonb` (a version byte, 1, then text).
+    Json {
+        versioned: bool,
+    },
+}
+
+/// The decoder of a column of type `oid` read as `kind`, if there is one.
+pub fn wire_of(kind: Kind, oid: u32) -> Option<Wire> {
+    Some(match (kind, oid) {
+        (Kind::Int | Kind::BigInt, INT2 | INT4 | INT8) => Wire::Int,
+        (Kind::Float, FLOAT4) => Wire::Float4,
+        (Kind::Float, FLOAT8) => Wire::Float8,
+        (Kind::Decimal, NUMERIC) => Wire::Numeric,
+        (Kind::String, TEXT | VARCHAR | BPCHAR) => Wire::Text,
+        (Kind::Boolean, BOOL) => Wire::Bool,
+        (Kind::Date, DATE) => Wire::Date,
+        (Kind::DateTime, TIMESTAMPTZ) => Wire::TimestampTz,
+        (Kind::Uuid, UUID) => Wire::Uuid,
+        (Kind::Json, JSON) => Wire::Json { versioned: false },
+        (Kind::Json, JSONB) => Wire::Json { versioned: true },
+        _ => return None,
+    })
 }
 
 /// For each of the `kinds` columns after the first `skip` of a result, the wire decoder, chosen
@@ -53,28 +77,20 @@ pub fn wires(row: &QueryResult, skip: usize, kinds: &[Kind]) -> Option<Vec<Optio
         return None;
     }
     let columns = row.columns();
-    let wire = |i: usize, kind: Kind| -> Option<Wire> {
-        let oid = columns.get(skip + i)?.type_info().oid()?.0;
-        Some(match (kind, oid) {
-            (Kind::Int | Kind::BigInt, INT2 | INT4 | INT8) => Wire::Int,
-            (Kind::Float, FLOAT4) => Wire::Float4,
-            (Kind::Float, FLOAT8) => Wire::Float8,
-            (Kind::Decimal, NUMERIC) => Wire::Numeric,
-            (Kind::String, TEXT | VARCHAR | BPCHAR) => Wire::Text,
-            (Kind::Boolean, BOOL) => Wire::Bool,
-            (Kind::Date, DATE) => Wire::Date,
-            (Kind::DateTime, TIMESTAMPTZ) => Wire::TimestampTz,
-            (Kind::Uuid, UUID) => Wire::Uuid,
-            _ => return None,
-        })
-    };
+    let wire = |i: usize, kind: Kind| wire_of(kind, columns.get(skip + i)?.type_info().oid()?.0);
     Some(kinds.iter().enumerate().map(|(i, k)| wire(i, *k)).collect())
 }
 
 /// Column `i` of `row` (binary, as `wires` checked) decoded as `wire`, or `None` when the
 /// generic decoder must handle it.
 pub fn cell(row: &QueryResult, i: usize, wire: Wire) -> Option<Cell> {
-    let Some(bytes) = row.try_as_pg_row()?.try_get_unchecked::<Option<&[u8]>, _>(i).ok()? else {
+    decode(row.try_as_pg_row()?.try_get_unchecked::<Option<&[u8]>, _>(i).ok()?, wire)
+}
+
+/// A cell from its binary form (`None` bytes: SQL NULL), or `None` when it is not what `wire`
+/// reads.
+pub fn decode(bytes: Option<&[u8]>, wire: Wire) -> Option<Cell> {
+    let Some(bytes) = bytes else {
         return Some(Cell::Null);
     };
     match wire {
@@ -87,6 +103,10 @@ pub fn cell(row: &QueryResult, i: usize, wire: Wire) -> Option<Cell> {
         Wire::Date => date(bytes).map(Cell::Date),
         Wire::TimestampTz => timestamptz(bytes).map(Cell::DateTime),
         Wire::Uuid => Some(Cell::Uuid(Uuid::from_slice(bytes).ok()?)),
+        Wire::Json { versioned } => {
+            let text = if versioned { bytes.strip_prefix(&[1])? } else { bytes };
+            Some(Cell::Json(Box::new(serde_json::from_slice(text).ok()?)))
+        }
     }
 }
 

@@ -6,8 +6,10 @@ use super::query::ListQuery;
 use super::query::{pinned, Cond, Op};
 use super::sql::{fetch, fetch_placed, Sql};
 use super::values::{Cell, Kind};
+use crate::db::Conn;
+use crate::db::Reads;
 use crate::error::ApiResult;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use std::sync::Arc;
 
 /// One row of a table, as read, with the relation reads prefetched for it.
@@ -96,7 +98,7 @@ pub fn list_sql(d: &'static dyn Dialect, t: &Table, q: &ListQuery, proj: &[usize
     sql
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<'_>) -> ApiResult<Vec<Row>> {
+pub async fn list<C: Conn>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<'_>) -> ApiResult<Vec<Row>> {
     let proj = projection(t, cols);
     let d = dialect::of(db.get_database_backend());
     let rows = table_rows(db, t, &proj, list_sql(d, t, q, &proj), 0).await?;
@@ -105,7 +107,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, t: &'static Table, q: &ListQuery, 
 
 /// The rows of `t` that `sql` selects: `skip` leading columns (the first read as the lead
 /// number), then the `proj` columns, each landing in its column's place (the rest `Null`).
-async fn table_rows<C: ConnectionTrait>(
+async fn table_rows<C: Conn>(
     db: &C,
     t: &'static Table,
     proj: &[usize],
@@ -117,7 +119,7 @@ async fn table_rows<C: ConnectionTrait>(
     Ok(rows.into_iter().map(|(i, cells)| (i, Row::new(t, cells, d))).collect())
 }
 
-pub async fn count<C: ConnectionTrait>(db: &C, t: &Table, cond: &Cond) -> ApiResult<i64> {
+pub async fn count<C: Conn>(db: &C, t: &Table, cond: &Cond) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) FROM \"").push(t.name).push("\" a WHERE ").cond("a", t, cond);
     let rows = fetch(db, sql, 0, &[Kind::BigInt]).await?;
@@ -171,7 +173,7 @@ pub fn batch_one_sql(
 
 /// Target rows of a to-one relation for many parents. Returns (parent index, row).
 pub async fn batch_one(
-    db: &DatabaseConnection,
+    db: &Reads,
     t: &'static Table,
     rel: &Relation,
     cond: &Cond,
@@ -184,12 +186,7 @@ pub async fn batch_one(
 }
 
 /// Runs a batched read whose rows lead with their parent's number (from 1, as WITH ORDINALITY).
-async fn parent_rows(
-    db: &DatabaseConnection,
-    t: &'static Table,
-    proj: &[usize],
-    sql: Sql,
-) -> ApiResult<Vec<(usize, Row)>> {
+async fn parent_rows(db: &Reads, t: &'static Table, proj: &[usize], sql: Sql) -> ApiResult<Vec<(usize, Row)>> {
     let rows = table_rows(db, t, proj, sql, 1).await?;
     Ok(rows.into_iter().map(|(i, row)| (i as usize - 1, row)).collect())
 }
@@ -234,7 +231,7 @@ pub fn batch_many_sql(
 
 /// Per-parent pages of a to-many relation. Returns (parent index, row).
 pub async fn batch_many(
-    db: &DatabaseConnection,
+    db: &Reads,
     t: &'static Table,
     rel: &Relation,
     q: &ListQuery,
@@ -261,7 +258,7 @@ pub fn batch_count_sql(d: &'static dyn Dialect, t: &Table, rel: &Relation, cond:
 
 /// Row counts per parent (by index; parents without rows are left out).
 pub async fn batch_count(
-    db: &DatabaseConnection,
+    db: &Reads,
     t: &'static Table,
     rel: &Relation,
     cond: &Cond,

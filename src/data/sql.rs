@@ -5,8 +5,9 @@ use super::dialect::{self, Dialect};
 use super::pg_binary;
 use super::query::Cond;
 use super::values::{Cell, Kind};
+use crate::db::Conn;
 use crate::error::ApiResult;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{DbBackend, Statement, Value};
 
 /// SQL text with its bind values, written for one dialect.
 pub struct Sql {
@@ -256,10 +257,7 @@ impl Sql {
 /// request, a few times, while the pool replaces them.
 const READ_RETRIES: usize = 4;
 
-async fn read_retrying<C: ConnectionTrait>(
-    db: &C,
-    stmt: sea_orm::Statement,
-) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+async fn read_retrying<C: Conn>(db: &C, stmt: sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
     let mut tries = 0;
     loop {
         match db.query_all_raw(stmt.clone()).await {
@@ -269,25 +267,56 @@ async fn read_retrying<C: ConnectionTrait>(
     }
 }
 
+/// The cells of one row as read: in order, or each in its column's slot of a row `width`
+/// cells wide (the others `Null`).
+pub(crate) struct Placed<'a> {
+    cells: Vec<Cell>,
+    slots: Option<&'a [usize]>,
+}
+
+impl<'a> Placed<'a> {
+    pub(crate) fn new(place: Option<(&'a [usize], usize)>, n: usize) -> Self {
+        match place {
+            // Not `vec![Cell::Null; n]`: that clones a Cell per slot, a measurable cost on wide pages.
+            Some((slots, width)) => {
+                Placed { cells: std::iter::repeat_with(|| Cell::Null).take(width).collect(), slots: Some(slots) }
+            }
+            None => Placed { cells: Vec::with_capacity(n), slots: None },
+        }
+    }
+
+    /// The `i`th cell read.
+    pub(crate) fn put(&mut self, i: usize, cell: Cell) {
+        match self.slots {
+            Some(slots) => self.cells[slots[i]] = cell,
+            None => self.cells.push(cell),
+        }
+    }
+
+    pub(crate) fn into_cells(self) -> Vec<Cell> {
+        self.cells
+    }
+}
+
 /// Runs `sql` and reads `kinds` from the first columns after `skip` leading ones.
-pub async fn fetch<C: ConnectionTrait>(
-    db: &C,
-    sql: Sql,
-    skip: usize,
-    kinds: &[Kind],
-) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
+pub async fn fetch<C: Conn>(db: &C, sql: Sql, skip: usize, kinds: &[Kind]) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
     fetch_placed(db, sql, skip, kinds, None).await
 }
 
 /// As `fetch`, with the `i`th decoded cell placed at `slots[i]` of a row `width` cells wide
 /// (the others `Null`): table rows read straight into their column positions.
-pub async fn fetch_placed<C: ConnectionTrait>(
+pub async fn fetch_placed<C: Conn>(
     db: &C,
     sql: Sql,
     skip: usize,
     kinds: &[Kind],
     place: Option<(&[usize], usize)>,
 ) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
+    if let Some(pg) = db.pg_reads() {
+        if let Some(done) = pg.fetch(&sql.text, &sql.values, skip, kinds, place).await {
+            return done;
+        }
+    }
     let dialect = sql.dialect;
     let rows = read_retrying(db, sql.statement()).await?;
     let wires = rows.first().and_then(|r| pg_binary::wires(r, skip, kinds));
@@ -298,23 +327,16 @@ pub async fn fetch_placed<C: ConnectionTrait>(
         } else {
             0
         };
-        let mut cells = match place {
-            // Not `vec![Cell::Null; n]`: that clones a Cell per slot, a measurable cost on wide pages.
-            Some((_, width)) => std::iter::repeat_with(|| Cell::Null).take(width).collect(),
-            None => Vec::with_capacity(kinds.len()),
-        };
+        let mut cells = Placed::new(place, kinds.len());
         for (i, k) in kinds.iter().enumerate() {
             let wire = wires.as_ref().and_then(|w| w[i]);
             let cell = match wire.and_then(|w| pg_binary::cell(row, skip + i, w)) {
                 Some(cell) => cell,
                 None => Cell::read(row, skip + i, *k, dialect)?,
             };
-            match place {
-                Some((slots, _)) => cells[slots[i]] = cell,
-                None => cells.push(cell),
-            }
+            cells.put(i, cell);
         }
-        out.push((lead, cells));
+        out.push((lead, cells.into_cells()));
     }
     Ok(out)
 }

@@ -6,8 +6,9 @@ use super::catalog::{Catalog, Table};
 use super::read::Row;
 use super::sql::{fetch, Sql};
 use super::values::{Cell, Kind};
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -94,7 +95,7 @@ pub fn walk_sql(d: &'static dyn super::dialect::Dialect, symbol: &str, w: &Walk)
 }
 
 /// The nodes reached from the node of `symbol`, nearest first; none when no node has it.
-pub async fn walk<C: ConnectionTrait>(db: &C, symbol: &str, w: &Walk) -> ApiResult<Vec<Reached>> {
+pub async fn walk<C: Conn>(db: &C, symbol: &str, w: &Walk) -> ApiResult<Vec<Reached>> {
     let t = nodes();
     let d = super::dialect::of(db.get_database_backend());
     let mut kinds = vec![Kind::Int, Kind::String, Kind::Float, Kind::BigInt];

@@ -9,12 +9,12 @@ use crate::data::query::{Limits, ListQuery};
 use crate::data::read;
 use crate::data::read::{Fetched, RelationKey, Row};
 use crate::data::values::Cell;
+use crate::db::Reads;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::args::{list_query, one_query};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Name, Variables};
 use futures_util::future::BoxFuture;
-use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -404,7 +404,7 @@ fn bind_connection(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]
 }
 
 /// Reads the relations of `fetch` for all `rows` at once, level by level, and attaches them.
-pub fn prefetch<'a>(db: &'a DatabaseConnection, fetch: &'a Fetch, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
+pub fn prefetch<'a>(db: &'a Reads, fetch: &'a Fetch, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());

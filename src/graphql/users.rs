@@ -8,6 +8,7 @@ use crate::data::query::{Cond, Op};
 use crate::data::read;
 use crate::data::read::Row;
 use crate::data::values::Cell;
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::service::write;
 use crate::service::{accounts, tables};
@@ -15,7 +16,6 @@ use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
 use async_graphql::Value as GqlValue;
-use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 const LOGIN_TTL_SECS: u64 = 12 * 3600;
@@ -40,18 +40,13 @@ pub(crate) fn arg_uuid(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<Uuid>
 }
 
 /// One row of `table` where `col = v` (no access rule: callers check first).
-pub(crate) async fn row_where<C: ConnectionTrait>(
-    db: &C,
-    table: &'static Table,
-    col: &str,
-    v: Cell,
-) -> ApiResult<Option<Row>> {
+pub(crate) async fn row_where<C: Conn>(db: &C, table: &'static Table, col: &str, v: Cell) -> ApiResult<Option<Row>> {
     let cond = Cond::Cmp(table.col(col).expect("column"), Op::Eq, v);
     let q = crate::data::query::ListQuery::matching(cond, table.default_order.clone(), 1);
     Ok(read::list(db, table, &q, None).await?.into_iter().next())
 }
 
-async fn user_row<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<Row> {
+async fn user_row<C: Conn>(db: &C, id: Uuid) -> ApiResult<Row> {
     row_where(db, t("users"), "id", Cell::Uuid(id)).await?.ok_or_else(|| ApiError::NotFound("no such user".into()))
 }
 

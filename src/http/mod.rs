@@ -374,7 +374,7 @@ async fn graphql_ws(
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {
-    match s.state.db.read.ping().await {
+    match s.state.db.read.conn.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
     }

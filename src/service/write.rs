@@ -8,6 +8,7 @@ use crate::data::read;
 use crate::data::read::Row;
 use crate::data::sql::{fetch, Sql};
 use crate::data::values::{Cell, Kind};
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{Name, Value as GqlValue};
@@ -225,7 +226,7 @@ pub fn key_cond(t: &Table, keys: &[Vec<Cell>]) -> Cond {
 }
 
 /// Reads back written rows by key, in the order of `keys`.
-pub async fn reread<C: ConnectionTrait>(db: &C, t: &'static Table, keys: &[Vec<Cell>]) -> ApiResult<Vec<Row>> {
+pub async fn reread<C: Conn>(db: &C, t: &'static Table, keys: &[Vec<Cell>]) -> ApiResult<Vec<Row>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
