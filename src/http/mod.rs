@@ -297,6 +297,19 @@ async fn graphql_get_or_ws(
 
 /// WebSocket subscriptions (graphql-transport-ws and the legacy graphql-ws); the token comes
 /// in `connection_init` as `Authorization: Bearer …` (or `token`).
+/// A subscription sent before `connection_init` is answered with the close the
+/// graphql-transport-ws spec names, 4401 Unauthorized; async-graphql sends 1011, which tells
+/// clients (and monitoring) that the server failed.
+fn spec_close(m: axum::extract::ws::Message) -> axum::extract::ws::Message {
+    use axum::extract::ws::{CloseFrame, Message};
+    match m {
+        Message::Close(Some(f)) if f.code == 1011 && f.reason == "The handshake is not completed." => {
+            Message::Close(Some(CloseFrame { code: 4401, reason: "Unauthorized".into() }))
+        }
+        m => m,
+    }
+}
+
 async fn graphql_ws(
     State(s): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<client::Peer>,
@@ -319,7 +332,10 @@ async fn graphql_ws(
         let stream = futures_util::StreamExt::take_until(stream, async move {
             let _ = closing.wait_for(|c| *c).await;
         });
-        GraphQLWebSocket::new_with_pair(&mut sink, stream, schema, protocol)
+        let spec_closes = futures_util::SinkExt::with(&mut sink, |m| {
+            futures_util::future::ready(Ok::<_, axum::Error>(spec_close(m)))
+        });
+        GraphQLWebSocket::new_with_pair(spec_closes, stream, schema, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
                 let token = ["Authorization", "authorization"]
                     .iter()

@@ -279,3 +279,67 @@ pub async fn register(app: &TestApp, email: &str) -> (String, String) {
         r["data"]["register"]["user"]["id"].as_str().unwrap().to_string(),
     )
 }
+
+/// The binary cargo built, run as a process of its own on SQLite with its demo data, with
+/// `env` besides; killed when dropped.
+pub struct Binary {
+    pub child: std::process::Child,
+    /// Where it serves GraphQL (`http://…/graphql`).
+    pub url: String,
+    /// Its log lines so far.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Binary {
+    pub async fn start(env: &[(&str, &str)]) -> Binary {
+        use std::io::BufRead as _;
+        let dir = std::env::temp_dir().join("quantgraph-tests").join(format!("bin-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_quantgraph"));
+        cmd.env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("qg.db").display()))
+            .env("QUANTGRAPH_DATA_DIR", dir.join("data"))
+            .env("QUANTGRAPH_BIND", "127.0.0.1:0");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let logs: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stderr, sink) = (child.stderr.take().unwrap(), logs.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("serving GraphQL at ") {
+                    let url = line[at + 19..].split(['"', ' ']).next().unwrap().to_string();
+                    let _ = tx.send(url);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let url = tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .expect("the gateway says where it serves");
+        Binary { child, url, logs }
+    }
+
+    /// Resident memory of the process, KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

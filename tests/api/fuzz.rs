@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-const TOKENS: [&str; 24] = [
+pub(crate) const TOKENS: [&str; 24] = [
     "{",
     "}",
     "(",

@@ -609,3 +609,29 @@ async fn slow_subscribers_get_conflated_bars_within_a_bound() {
         assert!(told.to_string().contains("since"), "{told}");
     }
 }
+
+/// graphql-transport-ws: a subscription sent before `connection_init` closes the socket with
+/// 4401 Unauthorized (not 1011, which says the server failed); the legacy protocol is answered
+/// the same way. Found by the WebSocket fuzzer.
+#[tokio::test]
+async fn a_subscription_before_the_handshake_is_closed_as_unauthorized() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let app = spawn(Backend::Sqlite).await;
+    for proto in ["graphql-transport-ws", "graphql-ws"] {
+        let mut req = format!("ws://{}/graphql/ws", app.app.addr).into_client_request().unwrap();
+        req.headers_mut().insert("Sec-WebSocket-Protocol", proto.parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let kind = if proto == "graphql-ws" { "start" } else { "subscribe" };
+        let sub = json!({ "type": kind, "id": "1", "payload": { "query": "subscription { candles(symbols: [\"HPG\"]) { close } }" } });
+        ws.send(Message::Text(sub.to_string().into())).await.unwrap();
+        let close = loop {
+            match tokio::time::timeout(T, ws.next()).await.expect("an answer") {
+                Some(Ok(Message::Close(f))) => break f.map(|f| (u16::from(f.code), f.reason.to_string())),
+                Some(Ok(_)) => continue,
+                other => panic!("{proto}: {other:?}"),
+            }
+        };
+        assert_eq!(close, Some((4401, "Unauthorized".to_string())), "{proto}");
+    }
+}

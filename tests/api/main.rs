@@ -12,6 +12,7 @@ mod documents;
 mod faults;
 mod foundation;
 mod fuzz;
+mod fuzz_ws;
 mod gaps;
 mod http;
 mod live;

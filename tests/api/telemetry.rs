@@ -1,9 +1,9 @@
 //! Traces and logs of the real binary: spans over OTLP (HTTP/protobuf) to a receiver in this
 //! test, continuing the caller's `traceparent`, and JSON log lines carrying the trace id.
+use crate::common::Binary;
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message as _;
 use serde_json::{json, Value};
-use std::io::BufRead as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,52 +52,15 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
     (format!("http://{addr}"), spans)
 }
 
-struct Gateway {
-    child: std::process::Child,
-    url: String,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The release or debug binary cargo built, on SQLite with its demo data.
-async fn gateway(otlp: &str) -> Gateway {
-    let dir = std::env::temp_dir().join("quantgraph-tests").join(format!("otel-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quantgraph"))
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("qg.db").display()))
-        .env("QUANTGRAPH_DATA_DIR", dir.join("data"))
-        .env("QUANTGRAPH_BIND", "127.0.0.1:0")
-        .env("QUANTGRAPH_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let logs: Arc<Mutex<Vec<String>>> = Default::default();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stderr, sink) = (child.stderr.take().unwrap(), logs.clone());
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("serving GraphQL at ") {
-                let url = line[at + 19..].split(['"', ' ']).next().unwrap().to_string();
-                let _ = tx.send(url);
-            }
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
-        .await
-        .unwrap()
-        .expect("the gateway says where it serves");
-    Gateway { child, url, logs }
+/// The binary, traced to `otlp`, logging JSON lines.
+async fn gateway(otlp: &str) -> Binary {
+    Binary::start(&[
+        ("QUANTGRAPH_LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ])
+    .await
 }
 
 /// The spans of `trace` once `enough` holds for them (the exporter sends in batches).
