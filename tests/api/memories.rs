@@ -2,8 +2,8 @@
 //! user, and search quality against an exact ranking. Runs on the embedded store, and on the
 //! Qdrant server at `QG_TEST_QDRANT_URL` when one is given.
 use crate::common::*;
-use rand::{Rng, SeedableRng};
 use quantgraph::vector::EXACT_BELOW;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 const DIM: usize = 1536;
@@ -160,98 +160,112 @@ fn exact_top(k: usize, q: &[f32], items: &[(usize, &Vec<f32>)]) -> Vec<usize> {
     scored.into_iter().take(k).map(|(_, i)| i).collect()
 }
 
-/// Recall@10 against brute force over 16,000 memories: unfiltered (the HNSW graph), filtered by
-/// type and company (about 400 matches: scored exactly, `EXACT_BELOW`), and filtered by company
-/// alone with more than 10,000 matches (the graph walked under a filter).
-#[tokio::test]
-async fn search_recall_against_an_exact_ranking() {
-    const N: usize = 16_000;
-    const TYPES: [&str; 3] = ["AUDIT_FINDING", "PREFERENCE", "ANALYSIS"];
-    const COMPANIES: [&str; 5] = ["HPG", "FPT", "VNM", "VCB", "MWG"];
-    // HPG holds about 70% of the memories, the rest share the others.
-    let company = |r: &mut rand_chacha::ChaCha8Rng| if r.gen_bool(0.7) { "HPG" } else { COMPANIES[r.gen_range(1..5)] };
-    let app = spawn_with(Backend::Sqlite, false, |c| c.max_body_bytes = 64 << 20).await;
-    let (auth, _) = register(&app, "recall@example.com").await;
-    let mut r = rng(7);
-    let data: Vec<(&str, &str, Vec<f32>)> = (0..N)
-        .map(|_| (TYPES[r.gen_range(0..3)], company(&mut r), vector(&mut r)))
-        .collect();
-    let mut ids = Vec::with_capacity(N);
-    for (c, chunk) in data.chunks(500).enumerate() {
+type Item = (&'static str, &'static str, Vec<f32>);
+const TYPES: [&str; 3] = ["AUDIT_FINDING", "PREFERENCE", "ANALYSIS"];
+const COMPANIES: [&str; 5] = ["HPG", "FPT", "VNM", "VCB", "MWG"];
+
+/// Adds `items` (numbered from `first` in their content) in batches of 500.
+async fn add_all(app: &TestApp, auth: &str, items: &[Item], first: usize) {
+    for (c, chunk) in items.chunks(500).enumerate() {
         let batch: Vec<Value> = chunk
             .iter()
             .enumerate()
-            .map(|(k, (t, co, e))| memory(t, co, "2025-06-01T00:00:00Z", &format!("m{}", c * 500 + k), e))
+            .map(|(k, (t, co, e))| memory(t, co, "2025-06-01T00:00:00Z", &format!("m{}", first + c * 500 + k), e))
             .collect();
         let got = ok(
-            &app,
-            &auth,
+            app,
+            auth,
             "mutation($i: [MemoryInput!]!) { addMemories(inputs: $i) { content } }",
             json!({ "i": batch }),
         )
         .await;
-        ids.extend(
-            got["addMemories"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["content"].as_str().unwrap()[1..].parse::<usize>().unwrap()),
-        );
+        assert_eq!(got["addMemories"].as_array().map(Vec::len), Some(chunk.len()));
     }
-    assert_eq!(ids.len(), N);
     // Measure the indexed state, not the brief window before the index is built.
     app.app.state.memories.settle().await.unwrap();
+}
 
-    let mut report = Vec::new();
-    for mode in ["unfiltered", "filtered", "broadly filtered"] {
-        let (mut found, mut wanted) = (0usize, 0usize);
-        for q in 0..20 {
-            let e = vector(&mut r);
-            let (t, co) = match mode {
-                "broadly filtered" => (None, "HPG"),
-                _ => (Some(TYPES[q % 3]), COMPANIES[1 + q % 4]),
-            };
-            let filtered = mode != "unfiltered";
-            let pool: Vec<(usize, &Vec<f32>)> = data
-                .iter()
-                .enumerate()
-                .filter(|(_, (dt, dc, _))| !filtered || (t.is_none_or(|t| *dt == t) && *dc == co))
-                .map(|(i, (_, _, v))| (i, v))
-                .collect();
-            match mode {
-                "filtered" => assert!(pool.len() <= EXACT_BELOW as usize, "{} matches", pool.len()),
-                "broadly filtered" => assert!(pool.len() > EXACT_BELOW as usize, "{} matches", pool.len()),
-                _ => {}
-            }
-            let truth = exact_top(10, &e, &pool);
-            let w = match (mode, t) {
-                ("unfiltered", _) => Value::Null,
-                (_, Some(t)) => json!({ "memoryType": t, "company": co }),
-                (_, None) => json!({ "company": co }),
-            };
-            let hits = ok(&app, &auth, "query($e: [Float!]!, $w: MemoryWhere) { searchMemories(embedding: $e, where: $w, limit: 10) { memory { content memoryType company } } }", json!({ "e": e, "w": w })).await;
-            let got: Vec<usize> = hits["searchMemories"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| {
-                    if filtered {
-                        if let Some(t) = t {
-                            assert_eq!(h["memory"]["memoryType"], t);
-                        }
-                        assert_eq!(h["memory"]["company"], co);
-                    }
-                    h["memory"]["content"].as_str().unwrap()[1..].parse().unwrap()
-                })
-                .collect();
-            found += truth.iter().filter(|i| got.contains(i)).count();
-            wanted += truth.len();
+/// Recall@10 of 20 searches against brute force over `data`, with the filter `mode` names.
+async fn recall(app: &TestApp, auth: &str, data: &[Item], mode: &str, r: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    let (mut found, mut wanted) = (0usize, 0usize);
+    for q in 0..20 {
+        let e = vector(r);
+        let (t, co) = match mode {
+            "broadly filtered" => (None, "HPG"),
+            _ => (Some(TYPES[q % 3]), COMPANIES[1 + q % 4]),
+        };
+        let filtered = mode != "unfiltered";
+        let pool: Vec<(usize, &Vec<f32>)> = data
+            .iter()
+            .enumerate()
+            .filter(|(_, (dt, dc, _))| !filtered || (t.is_none_or(|t| *dt == t) && *dc == co))
+            .map(|(i, (_, _, v))| (i, v))
+            .collect();
+        match mode {
+            "filtered" => assert!(pool.len() <= EXACT_BELOW as usize, "{} matches", pool.len()),
+            "broadly filtered" => assert!(pool.len() > EXACT_BELOW as usize, "{} matches", pool.len()),
+            _ => {}
         }
-        let recall = found as f64 / wanted as f64;
-        report.push(format!("{mode} recall@10 = {recall:.3}"));
-        assert!(recall >= 0.95, "{report:?}");
+        let truth = exact_top(10, &e, &pool);
+        let w = match (mode, t) {
+            ("unfiltered", _) => Value::Null,
+            (_, Some(t)) => json!({ "memoryType": t, "company": co }),
+            (_, None) => json!({ "company": co }),
+        };
+        let hits = ok(app, auth, "query($e: [Float!]!, $w: MemoryWhere) { searchMemories(embedding: $e, where: $w, limit: 10) { memory { content memoryType company } } }", json!({ "e": e, "w": w })).await;
+        let got: Vec<usize> = hits["searchMemories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                if filtered {
+                    if let Some(t) = t {
+                        assert_eq!(h["memory"]["memoryType"], t);
+                    }
+                    assert_eq!(h["memory"]["company"], co);
+                }
+                h["memory"]["content"].as_str().unwrap()[1..].parse().unwrap()
+            })
+            .collect();
+        assert_eq!(got.len(), 10, "{mode}: ten hits");
+        found += truth.iter().filter(|i| got.contains(i)).count();
+        wanted += truth.len();
     }
-    eprintln!("{N} memories: {}", report.join(", "));
+    found as f64 / wanted as f64
+}
+
+/// Recall@10 against brute force: over 10,000 memories unfiltered (the HNSW graph) and filtered
+/// by type and company (about 250 matches: scored exactly, `EXACT_BELOW`); then, 4,000 more
+/// memories of HPG later, filtered by company alone with more than 10,000 matches (the graph
+/// walked under a filter).
+#[tokio::test]
+async fn search_recall_against_an_exact_ranking() {
+    const N: usize = 10_000;
+    const MORE: usize = 4_000;
+    let app = spawn_with(Backend::Sqlite, false, |c| c.max_body_bytes = 64 << 20).await;
+    let (auth, _) = register(&app, "recall@example.com").await;
+    let mut r = rng(7);
+    // HPG holds about 70% of the memories, the rest share the others.
+    let mut data: Vec<Item> = (0..N)
+        .map(|_| {
+            let co = if r.gen_bool(0.7) { "HPG" } else { COMPANIES[r.gen_range(1..5)] };
+            (TYPES[r.gen_range(0..3)], co, vector(&mut r))
+        })
+        .collect();
+    add_all(&app, &auth, &data, 0).await;
+    let mut report = Vec::new();
+    for mode in ["unfiltered", "filtered"] {
+        let got = recall(&app, &auth, &data, mode, &mut r).await;
+        report.push(format!("{mode} recall@10 = {got:.3}"));
+        assert!(got >= 0.95, "{report:?}");
+    }
+    let more: Vec<Item> = (0..MORE).map(|_| (TYPES[r.gen_range(0..3)], "HPG", vector(&mut r))).collect();
+    add_all(&app, &auth, &more, N).await;
+    data.extend(more);
+    let got = recall(&app, &auth, &data, "broadly filtered", &mut r).await;
+    report.push(format!("broadly filtered recall@10 = {got:.3}"));
+    eprintln!("{N} + {MORE} memories: {}", report.join(", "));
+    assert!(got >= 0.95, "{report:?}");
 }
 
 #[tokio::test]
