@@ -43,6 +43,10 @@ struct Shards {
     /// Qdrant server instead).
     _lock: std::fs::File,
     shards: Mutex<HashMap<Uuid, Arc<UserShard>>>,
+    /// Users whose memories were dropped (or are being dropped): a call that got past the
+    /// account check before the user was deleted must not open, or make anew, the directory
+    /// being deleted. Ids are never reused, and it holds only this process's deletions.
+    dropped: Mutex<std::collections::HashSet<Uuid>>,
     /// Index builds scheduled or running, for `settle`.
     pending: AtomicUsize,
 }
@@ -89,6 +93,7 @@ impl EmbeddedStore {
             search_ef,
             _lock: lock,
             shards: Mutex::default(),
+            dropped: Mutex::default(),
             pending: AtomicUsize::new(0),
         })))
     }
@@ -104,6 +109,9 @@ impl Shards {
         let mut shards = self.shards.lock().expect("shard map");
         if let Some(s) = shards.get(&user) {
             return Ok(Some(s.clone()));
+        }
+        if self.dropped.lock().expect("dropped users").contains(&user) {
+            return if create { Err(ApiError::NotFound("no such user".into())) } else { Ok(None) };
         }
         let dir = self.dir(user);
         let shard = if dir.join("edge_config.json").exists() {
@@ -287,7 +295,12 @@ impl MemoryStore for EmbeddedStore {
 
     async fn drop_user(&self, user: Uuid) -> ApiResult<()> {
         blocking(&self.0, move |st| {
-            let shard = st.shards.lock().expect("shard map").remove(&user);
+            let shard = {
+                // Under the map's lock, as `shard` checks: from here on no call opens it again.
+                let mut shards = st.shards.lock().expect("shard map");
+                st.dropped.lock().expect("dropped users").insert(user);
+                shards.remove(&user)
+            };
             if let Some(mut s) = shard {
                 // Wait out calls still holding the shard, so it is flushed and closed before
                 // its directory goes.
@@ -303,12 +316,20 @@ impl MemoryStore for EmbeddedStore {
                             std::thread::sleep(Duration::from_millis(20));
                             waited += Duration::from_millis(20);
                         }
-                        Err(_) => return Err(ApiError::Internal("memory collection is busy".into())),
+                        Err(back) => {
+                            // Not dropped: the user stays, and so do their memories.
+                            st.shards.lock().expect("shard map").insert(user, back);
+                            st.dropped.lock().expect("dropped users").remove(&user);
+                            return Err(ApiError::Internal("memory collection is busy".into()));
+                        }
                     }
                 }
             }
             match std::fs::remove_dir_all(st.dir(user)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(edge_err(e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    st.dropped.lock().expect("dropped users").remove(&user);
+                    Err(edge_err(e))
+                }
                 _ => Ok(()),
             }
         })
