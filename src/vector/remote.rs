@@ -157,70 +157,94 @@ impl RemoteStore {
                     return Err(unavailable("create_collection", e));
                 }
             }
-            let indexes = INDEXED_KEYWORDS
-                .iter()
-                .map(|k| (*k, FieldType::Keyword))
-                .chain([(INDEXED_DATETIME, FieldType::Datetime)]);
-            for (field, ty) in indexes {
-                retry("create_field_index", || {
-                    self.client.create_field_index(CreateFieldIndexCollectionBuilder::new(&name, field, ty).wait(true))
-                })
-                .await
-                .map_err(|e| unavailable("create_field_index", e))?;
-            }
+        }
+        // Its payload indexes, made now where they are missing: a replica (or an earlier call)
+        // that made the collection may have failed before making them all.
+        let info = retry("collection_info", || self.client.collection_info(&name))
+            .await
+            .map_err(|e| unavailable("collection_info", e))?;
+        let have: HashSet<String> = info.result.map(|r| r.payload_schema.into_keys().collect()).unwrap_or_default();
+        let indexes =
+            INDEXED_KEYWORDS.iter().map(|k| (*k, FieldType::Keyword)).chain([(INDEXED_DATETIME, FieldType::Datetime)]);
+        for (field, ty) in indexes.filter(|(f, _)| !have.contains(*f)) {
+            retry("create_field_index", || {
+                self.client.create_field_index(CreateFieldIndexCollectionBuilder::new(&name, field, ty).wait(true))
+            })
+            .await
+            .map_err(|e| unavailable("create_field_index", e))?;
         }
         self.known.lock().expect("collections").insert(name.clone());
         Ok(Some(name))
+    }
+
+    /// Runs `call` on the user's collection (made first with `create`); `None` when there is
+    /// none. A collection this replica knew but another deleted (`deleteUser` there) answers
+    /// NotFound: it is forgotten and looked up once more, so a read finds nothing and an add
+    /// makes it anew.
+    async fn on<T, F, Fut>(&self, user: Uuid, create: bool, what: &str, call: F) -> ApiResult<Option<T>>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, QdrantError>>,
+    {
+        for again in [false, true] {
+            let Some(name) = self.collection(user, create).await? else { return Ok(None) };
+            match retry(what, || call(name.clone())).await {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) if not_found(&e) && !again => {
+                    self.known.lock().expect("collections").remove(&name);
+                }
+                Err(e) if not_found(&e) && !create => return Ok(None),
+                Err(e) => return Err(unavailable(what, e)),
+            }
+        }
+        unreachable!("the second pass returns")
     }
 }
 
 #[async_trait::async_trait]
 impl MemoryStore for RemoteStore {
     async fn add(&self, user: Uuid, items: Vec<(Memory, Vec<f32>)>) -> ApiResult<()> {
-        let name = self.collection(user, true).await?.expect("created");
         let points: Vec<PointStruct> = items
             .into_iter()
             .map(|(m, v)| PointStruct::new(m.id.to_string(), v, Payload::from(payload(user, &m))))
             .collect();
-        retry("upsert", || self.client.upsert_points(UpsertPointsBuilder::new(&name, points.clone()).wait(true)))
-            .await
-            .map_err(|e| unavailable("upsert", e))?;
+        self.on(user, true, "upsert", |name| {
+            self.client.upsert_points(UpsertPointsBuilder::new(name, points.clone()).wait(true))
+        })
+        .await?;
         Ok(())
     }
 
     async fn delete(&self, user: Uuid, id: Uuid) -> ApiResult<bool> {
-        let Some(name) = self.collection(user, false).await? else { return Ok(false) };
         let ids: Vec<PointId> = vec![id.to_string().into()];
-        let found = retry("get", || self.client.get_points(GetPointsBuilder::new(&name, ids.clone())))
-            .await
-            .map_err(|e| unavailable("get", e))?;
-        if found.result.is_empty() {
+        let found =
+            self.on(user, false, "get", |name| self.client.get_points(GetPointsBuilder::new(name, ids.clone())));
+        if found.await?.is_none_or(|f| f.result.is_empty()) {
             return Ok(false);
         }
-        retry("delete", || {
+        let deleted = self.on(user, false, "delete", |name| {
             self.client
-                .delete_points(DeletePointsBuilder::new(&name).points(PointsIdsList { ids: ids.clone() }).wait(true))
-        })
-        .await
-        .map_err(|e| unavailable("delete", e))?;
-        Ok(true)
+                .delete_points(DeletePointsBuilder::new(name).points(PointsIdsList { ids: ids.clone() }).wait(true))
+        });
+        Ok(deleted.await?.is_some())
     }
 
     async fn list(&self, user: Uuid, req: ListRequest) -> ApiResult<MemoryPage> {
         let ListRequest { filter, after, limit } = req;
-        let Some(name) = self.collection(user, false).await? else {
+        let scroll = |name: String| {
+            let mut req = ScrollPointsBuilder::new(name).limit((limit + 2) as u32).with_payload(true);
+            if let Some(f) = remote_filter(&filter) {
+                req = req.filter(f);
+            }
+            if let Some(a) = after {
+                // Inclusive: the cursor's own point comes back first and is dropped below.
+                req = req.offset(PointId::from(a.to_string()));
+            }
+            self.client.scroll(req.build())
+        };
+        let Some(res) = self.on(user, false, "scroll", scroll).await? else {
             return Ok(MemoryPage { memories: vec![], has_next: false });
         };
-        let mut req = ScrollPointsBuilder::new(&name).limit((limit + 2) as u32).with_payload(true);
-        if let Some(f) = remote_filter(&filter) {
-            req = req.filter(f);
-        }
-        if let Some(a) = after {
-            // Inclusive: the cursor's own point comes back first and is dropped below.
-            req = req.offset(PointId::from(a.to_string()));
-        }
-        let req = req.build();
-        let res = retry("scroll", || self.client.scroll(req.clone())).await.map_err(|e| unavailable("scroll", e))?;
         let mut memories: Vec<Memory> = res
             .result
             .into_iter()
@@ -233,29 +257,31 @@ impl MemoryStore for RemoteStore {
     }
 
     async fn count(&self, user: Uuid, filter: &MemoryFilter) -> ApiResult<u64> {
-        let Some(name) = self.collection(user, false).await? else { return Ok(0) };
-        let mut req = CountPointsBuilder::new(&name).exact(true);
-        if let Some(f) = remote_filter(filter) {
-            req = req.filter(f);
-        }
-        let req = req.build();
-        let res = retry("count", || self.client.count(req.clone())).await.map_err(|e| unavailable("count", e))?;
-        Ok(res.result.map_or(0, |r| r.count))
+        let count = |name: String| {
+            let mut req = CountPointsBuilder::new(name).exact(true);
+            if let Some(f) = remote_filter(filter) {
+                req = req.filter(f);
+            }
+            self.client.count(req.build())
+        };
+        let res = self.on(user, false, "count", count).await?;
+        Ok(res.and_then(|r| r.result).map_or(0, |r| r.count))
     }
 
     async fn search(&self, user: Uuid, req: SearchRequest) -> ApiResult<Vec<MemoryHit>> {
         let SearchRequest { embedding, filter, limit, exact } = req;
-        let Some(name) = self.collection(user, false).await? else { return Ok(vec![]) };
-        let mut req = QueryPointsBuilder::new(&name)
-            .query(embedding)
-            .limit(limit as u64)
-            .params(SearchParamsBuilder::default().hnsw_ef(self.search_ef.max(limit) as u64).exact(exact))
-            .with_payload(true);
-        if let Some(f) = remote_filter(&filter) {
-            req = req.filter(f);
-        }
-        let req = req.build();
-        let res = retry("query", || self.client.query(req.clone())).await.map_err(|e| unavailable("query", e))?;
+        let query = |name: String| {
+            let mut req = QueryPointsBuilder::new(name)
+                .query(embedding.clone())
+                .limit(limit as u64)
+                .params(SearchParamsBuilder::default().hnsw_ef(self.search_ef.max(limit) as u64).exact(exact))
+                .with_payload(true);
+            if let Some(f) = remote_filter(&filter) {
+                req = req.filter(f);
+            }
+            self.client.query(req.build())
+        };
+        let Some(res) = self.on(user, false, "query", query).await? else { return Ok(vec![]) };
         Ok(res
             .result
             .into_iter()

@@ -315,6 +315,62 @@ async fn adds_racing_the_deletion_of_their_user_leave_nothing_behind() {
     assert!(!dir.exists(), "{} is left after the deletion", dir.display());
 }
 
+/// Two replicas on one Qdrant server (`QG_TEST_QDRANT_URL`; the embedded store has one
+/// process per directory, so this is the remote store's alone): a collection one replica knew
+/// and the other deleted is found empty, and made anew by the next add, not answered
+/// `INTERNAL`; payload indexes missing from an existing collection (a replica that failed
+/// half-way) are made by the next replica to use it.
+#[tokio::test]
+async fn replicas_sharing_a_qdrant_server_agree_on_deleted_collections_and_indexes() {
+    let Ok(url) = std::env::var("QG_TEST_QDRANT_URL") else {
+        eprintln!("QG_TEST_QDRANT_URL is not set: the remote store's replica test needs a Qdrant server");
+        return;
+    };
+    use quantgraph::vector::{memory_id, Memory, MemoryFilter};
+    let a = spawn_with(Backend::Sqlite, false, |_| {}).await;
+    let mut cb = config(&a.database_url);
+    cb.qdrant_url = Some(url.clone());
+    let b = TestApp::start(&cb, Backend::Sqlite).await;
+    let (sa, sb) = (&a.app.state.memories, &b.app.state.memories);
+    let item = |content: &str| {
+        let at = chrono::Utc::now();
+        let m = Memory {
+            id: memory_id(at).unwrap(),
+            memory_type: "ANALYSIS".into(),
+            company: Some("HPG".into()),
+            timestamp: at,
+            content: content.into(),
+        };
+        (m, axis(3, 4))
+    };
+    let user = uuid::Uuid::new_v4();
+    sb.add(user, vec![item("on b")]).await.unwrap();
+    assert_eq!(sa.count(user, &MemoryFilter::default()).await.unwrap(), 1, "A sees what B added");
+    sa.drop_user(user).await.unwrap();
+    // B knew the collection; A deleted it.
+    assert_eq!(sb.count(user, &MemoryFilter::default()).await.unwrap(), 0, "B finds it gone");
+    sb.add(user, vec![item("again")]).await.unwrap();
+    assert_eq!(sa.count(user, &MemoryFilter::default()).await.unwrap(), 1, "made anew by B's add");
+
+    // A collection left without its payload indexes is completed by the next replica to use it.
+    let client = qdrant_client::Qdrant::from_url(&url).build().unwrap();
+    let other = uuid::Uuid::new_v4();
+    let name = format!("user_memories_{}", other.simple());
+    client
+        .create_collection(qdrant_client::qdrant::CreateCollectionBuilder::new(&name).vectors_config(
+            qdrant_client::qdrant::VectorParamsBuilder::new(1536, qdrant_client::qdrant::Distance::Cosine),
+        ))
+        .await
+        .unwrap();
+    sa.add(other, vec![item("indexed")]).await.unwrap();
+    let info = client.collection_info(&name).await.unwrap().result.unwrap();
+    let mut fields: Vec<String> = info.payload_schema.into_keys().collect();
+    fields.sort();
+    assert_eq!(fields, ["company", "memory_type", "timestamp"]);
+    sa.drop_user(user).await.unwrap();
+    sa.drop_user(other).await.unwrap();
+}
+
 #[tokio::test]
 async fn an_unreachable_qdrant_server_is_unavailable_and_the_rest_keeps_working() {
     // Nothing listens on this loopback port: every call fails as with a server that is down.
