@@ -291,13 +291,17 @@ pub fn register(
     .argument(InputValue::new("symbols", TypeRef::named_nn_list_nn(TypeRef::STRING)))
     .argument(
         InputValue::new("interval", TypeRef::named("CandleInterval"))
-            .description("M1 (default): each candle; longer: the updated running bucket."),
+            .description("M1 (default): a bar per minute; longer: the running M5…D1 bar."),
     )
     .argument(
         InputValue::new("since", TypeRef::named("DateTime"))
-            .description("Replay stored candles (or buckets) after this time first."),
+            .description("Replay the bars made of the stored candles after this time first."),
     )
-    .description("Every new or corrected minute candle of these symbols, or the running bucket it updates.");
+    .description(
+        "Live bars of these symbols as charts take them: the forming bar each time a minute candle of it is \
+         written (same `bucket`: replace it), then once with `closed: true` when a candle of a later bucket \
+         arrives; `seq` counts them.",
+    );
     let bars = SubscriptionField::new("ohlcvBars", TypeRef::named_nn("OhlcvBucket"), |ctx| {
         SubscriptionFieldFuture::new(async move {
             let state = ctx.data::<AppState>()?.clone();

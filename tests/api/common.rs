@@ -326,7 +326,7 @@ impl Binary {
         Binary { child, url, logs }
     }
 
-    /// Resident memory of the process, KiB (`VmRSS`).
+    /// Resident memory of the process (`VmRSS`), KiB.
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         status
@@ -342,4 +342,16 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Ingests minute candles through the gateway as `token` (a service token, without "Bearer").
+pub async fn ingest_candles(app: &TestApp, token: &str, candles: Vec<Value>) {
+    let r = app
+        .gql_with(
+            "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted updated } }",
+            json!({ "c": candles }),
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
 }

@@ -32,17 +32,6 @@ async fn post_candles(http: &reqwest::Client, url: &str, token: &str, batch: Vec
     assert!(r.get("errors").is_none(), "{r}");
 }
 
-async fn ingest(app: &TestApp, token: &str, candles: Vec<Value>) {
-    let r = app
-        .gql_with(
-            "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted updated } }",
-            json!({ "c": candles }),
-            &[("Authorization", &format!("Bearer {token}"))],
-        )
-        .await;
-    assert!(r.get("errors").is_none(), "{r}");
-}
-
 const SUB: &str = "subscription($s: [String!]!, $since: DateTime) { candles(symbols: $s, since: $since) { symbol bucket close count seq closed } }";
 
 /// The next update of a candle feed: a bar's closing event (its last update once more) skipped.
@@ -67,7 +56,7 @@ async fn candles_reach_subscribers_from_mutations_and_plain_sql() {
             let mut ws = Ws::connect_to(&app, path, None, legacy).await;
             ws.subscribe("1", SUB, json!({ "s": [sym] })).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
-            ingest(&app, &token, vec![candle(sym, 1, 100.5), candle("OTHER", 1, 10.0)]).await;
+            ingest_candles(&app, &token, vec![candle(sym, 1, 100.5), candle("OTHER", 1, 10.0)]).await;
             let got = next_update(&mut ws, T).await.expect("a candle");
             assert_eq!(got["data"]["candles"]["symbol"], sym, "{backend:?} legacy={legacy}: {got}");
             assert_eq!(got["data"]["candles"]["close"], 100.5);
@@ -230,7 +219,7 @@ async fn redis_fans_out_across_replicas() {
     let mut ws = Ws::connect(&b, None, false).await;
     ws.subscribe("1", SUB, json!({ "s": ["FAN"] })).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    ingest(&a, &svc(&a), vec![candle("FAN", 1, 42.0)]).await;
+    ingest_candles(&a, &svc(&a), vec![candle("FAN", 1, 42.0)]).await;
     let got = ws.next_data(T).await.expect("candle via Redis");
     assert_eq!(got["data"]["candles"]["close"], 42.0);
     a.sql().await.execute_unprepared("INSERT INTO market_candles (time, symbol, open, high, low, close, volume) VALUES ('2026-01-05T03:00:00Z', 'FAN', 1, 2, 0.5, 43, 7)").await.unwrap();
@@ -252,10 +241,10 @@ async fn longer_intervals_stream_the_running_bucket() {
         )
         .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        ingest(&app, &token, vec![candle("RUN", 5, 10.0)]).await;
+        ingest_candles(&app, &token, vec![candle("RUN", 5, 10.0)]).await;
         let first = ws.next_data(T).await.unwrap();
         assert_eq!(first["data"]["candles"]["count"], 1, "{backend:?}: {first}");
-        ingest(&app, &token, vec![candle("RUN", 6, 12.0)]).await;
+        ingest_candles(&app, &token, vec![candle("RUN", 6, 12.0)]).await;
         let second = ws.next_data(T).await.unwrap();
         let b = &second["data"]["candles"];
         assert_eq!(
@@ -294,7 +283,7 @@ async fn connections_and_subscriptions_are_limited() {
         m.is_none() || m.as_ref().is_some_and(|m| m["type"] == "complete" && m["id"] != "4"),
         "the fourth subscription was refused: {m:?}"
     );
-    ingest(&app, &svc(&app), vec![candle("LIM", 0, 10.0)]).await;
+    ingest_candles(&app, &svc(&app), vec![candle("LIM", 0, 10.0)]).await;
     let mut seen = HashSet::new();
     while let Some(m) = ws.recv(Duration::from_secs(2)).await {
         if m["type"] == "next" {
@@ -595,7 +584,7 @@ async fn slow_subscribers_get_conflated_bars_within_a_bound() {
         ws.subscribe("1", SUB, json!({ "s": ["STUCK"] })).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         for b in 0..10i64 {
-            ingest(&app, &svc(&app), (0..500).map(|i| candle("STUCK", b * 500 + i, 10.0)).collect()).await;
+            ingest_candles(&app, &svc(&app), (0..500).map(|i| candle("STUCK", b * 500 + i, 10.0)).collect()).await;
         }
         let mut told = None;
         while let Some(m) = ws.recv(T).await {
