@@ -28,6 +28,9 @@ pub struct RemoteStore {
     search_ef: usize,
     /// Collections known to exist, so a call does not ask each time.
     known: Mutex<HashSet<String>>,
+    /// Users this replica dropped: an add that passed the account check just before the
+    /// deletion must not make the collection anew (ids are never reused).
+    dropped: Mutex<HashSet<Uuid>>,
 }
 
 fn transient(e: &QdrantError) -> bool {
@@ -128,53 +131,74 @@ impl RemoteStore {
             .skip_compatibility_check()
             .build()
             .map_err(|e| anyhow::anyhow!("QDRANT_URL: {e}"))?;
-        Ok(RemoteStore { client, search_ef, known: Mutex::default() })
+        Ok(RemoteStore { client, search_ef, known: Mutex::default(), dropped: Mutex::default() })
     }
 
-    /// Whether the user's collection exists; with `create`, makes it (and its indexes) if not.
+    /// The user's collection, if it exists; with `create`, made (with its indexes) if not.
     async fn collection(&self, user: Uuid, create: bool) -> ApiResult<Option<String>> {
+        if self.dropped.lock().expect("dropped users").contains(&user) {
+            return if create { Err(ApiError::NotFound("no such user".into())) } else { Ok(None) };
+        }
         let name = collection(user);
         if self.known.lock().expect("collections").contains(&name) {
             return Ok(Some(name));
         }
-        let exists = retry("collection_exists", || self.client.collection_exists(&name))
+        // Twice: a collection deleted between its look-up and its indexes is made again (or,
+        // reading, found gone).
+        for _ in 0..2 {
+            match self.open(&name, create).await {
+                Ok(false) => return Ok(None),
+                Ok(true) => {
+                    self.known.lock().expect("collections").insert(name.clone());
+                    return Ok(Some(name));
+                }
+                Err((_, e)) if not_found(&e) && !create => return Ok(None),
+                Err((_, e)) if not_found(&e) => {}
+                Err((what, e)) => return Err(unavailable(what, e)),
+            }
+        }
+        Err(ApiError::Unavailable("the memory store is unavailable; try again shortly".into()))
+    }
+
+    /// Finds (with `create`, makes) the collection `name` and its payload indexes; false when
+    /// there is none.
+    async fn open(&self, name: &str, create: bool) -> Result<bool, (&'static str, QdrantError)> {
+        let exists = retry("collection_exists", || self.client.collection_exists(name))
             .await
-            .map_err(|e| unavailable("collection_exists", e))?;
+            .map_err(|e| ("collection_exists", e))?;
         if !exists {
             if !create {
-                return Ok(None);
+                return Ok(false);
             }
             let made = retry("create_collection", || {
                 self.client.create_collection(
-                    CreateCollectionBuilder::new(&name)
+                    CreateCollectionBuilder::new(name)
                         .vectors_config(VectorParamsBuilder::new(DIMENSION as u64, Distance::Cosine).on_disk(true)),
                 )
             })
             .await;
             // Another replica may have made it a moment ago.
             if let Err(e) = made {
-                if !retry("collection_exists", || self.client.collection_exists(&name)).await.unwrap_or(false) {
-                    return Err(unavailable("create_collection", e));
+                if !retry("collection_exists", || self.client.collection_exists(name)).await.unwrap_or(false) {
+                    return Err(("create_collection", e));
                 }
             }
         }
         // Its payload indexes, made now where they are missing: a replica (or an earlier call)
         // that made the collection may have failed before making them all.
-        let info = retry("collection_info", || self.client.collection_info(&name))
-            .await
-            .map_err(|e| unavailable("collection_info", e))?;
+        let info =
+            retry("collection_info", || self.client.collection_info(name)).await.map_err(|e| ("collection_info", e))?;
         let have: HashSet<String> = info.result.map(|r| r.payload_schema.into_keys().collect()).unwrap_or_default();
         let indexes =
             INDEXED_KEYWORDS.iter().map(|k| (*k, FieldType::Keyword)).chain([(INDEXED_DATETIME, FieldType::Datetime)]);
         for (field, ty) in indexes.filter(|(f, _)| !have.contains(*f)) {
             retry("create_field_index", || {
-                self.client.create_field_index(CreateFieldIndexCollectionBuilder::new(&name, field, ty).wait(true))
+                self.client.create_field_index(CreateFieldIndexCollectionBuilder::new(name, field, ty).wait(true))
             })
             .await
-            .map_err(|e| unavailable("create_field_index", e))?;
+            .map_err(|e| ("create_field_index", e))?;
         }
-        self.known.lock().expect("collections").insert(name.clone());
-        Ok(Some(name))
+        Ok(true)
     }
 
     /// Runs `call` on the user's collection (made first with `create`); `None` when there is
@@ -291,9 +315,15 @@ impl MemoryStore for RemoteStore {
 
     async fn drop_user(&self, user: Uuid) -> ApiResult<()> {
         let name = collection(user);
+        // From here on this replica neither reads nor makes it again (`collection`).
+        self.dropped.lock().expect("dropped users").insert(user);
         self.known.lock().expect("collections").remove(&name);
         match retry("delete_collection", || self.client.delete_collection(&name)).await {
-            Err(e) if !not_found(&e) => Err(unavailable("delete_collection", e)),
+            Err(e) if !not_found(&e) => {
+                // Not dropped: the user stays, and so do their memories.
+                self.dropped.lock().expect("dropped users").remove(&user);
+                Err(unavailable("delete_collection", e))
+            }
             _ => Ok(()),
         }
     }

@@ -350,7 +350,7 @@ async fn replicas_sharing_a_qdrant_server_agree_on_deleted_collections_and_index
     // B knew the collection; A deleted it.
     assert_eq!(sb.count(user, &MemoryFilter::default()).await.unwrap(), 0, "B finds it gone");
     sb.add(user, vec![item("again")]).await.unwrap();
-    assert_eq!(sa.count(user, &MemoryFilter::default()).await.unwrap(), 1, "made anew by B's add");
+    assert_eq!(sb.count(user, &MemoryFilter::default()).await.unwrap(), 1, "made anew by B's add");
 
     // A collection left without its payload indexes is completed by the next replica to use it.
     let client = qdrant_client::Qdrant::from_url(&url).build().unwrap();
@@ -367,7 +367,7 @@ async fn replicas_sharing_a_qdrant_server_agree_on_deleted_collections_and_index
     let mut fields: Vec<String> = info.payload_schema.into_keys().collect();
     fields.sort();
     assert_eq!(fields, ["company", "memory_type", "timestamp"]);
-    sa.drop_user(user).await.unwrap();
+    sb.drop_user(user).await.unwrap();
     sa.drop_user(other).await.unwrap();
 }
 
