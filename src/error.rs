@@ -20,6 +20,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The database is down or the connection broke: nothing about the request is wrong.
+    pub fn database_unreachable() -> ApiError {
+        ApiError::Unavailable("the database cannot be reached right now: retry shortly".into())
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadInput(_) => "BAD_USER_INPUT",
@@ -89,7 +94,7 @@ impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
         if is_connection_error(&e) {
             tracing::warn!(error = %e, "database unreachable");
-            return ApiError::Unavailable("the database cannot be reached right now: retry shortly".into());
+            return ApiError::database_unreachable();
         }
         if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
             return ApiError::Conflict("a row with the same key already exists".into());

@@ -7,7 +7,7 @@
 //! below, result columns with a binary decoder for their kind, no TLS. Anything else returns
 //! `None` before running and the caller reads through sea-orm as before.
 use super::pg_binary::{self, Wire};
-use super::sql::Placed;
+use super::sql::{Placed, READ_RETRIES};
 use super::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
@@ -21,9 +21,6 @@ use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 /// Prepared statements kept per connection before the cache is emptied (distinct texts come
 /// from `IN` lists of different lengths, so the set is not bounded by the schema).
 const MAX_PREPARED: usize = 256;
-
-/// A read is tried again on another connection when its connection broke (as in `sql.rs`).
-const READ_RETRIES: usize = 4;
 
 pub struct PgReads {
     pool: Pool,
@@ -89,7 +86,7 @@ fn broken(e: &tokio_postgres::Error) -> bool {
 
 fn unreachable_now(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %e, "database unreachable");
-    ApiError::Unavailable("the database cannot be reached right now: retry shortly".into())
+    ApiError::database_unreachable()
 }
 
 impl PgReads {

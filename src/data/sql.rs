@@ -255,7 +255,7 @@ impl Sql {
 /// Pooled connections that died with their server (a restart, a failover) fail at once on
 /// their next statement; a read is tried again on another connection rather than failing the
 /// request, a few times, while the pool replaces them.
-const READ_RETRIES: usize = 4;
+pub(crate) const READ_RETRIES: usize = 4;
 
 async fn read_retrying<C: Conn>(db: &C, stmt: sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
     let mut tries = 0;
