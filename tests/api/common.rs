@@ -326,6 +326,16 @@ impl Binary {
         Binary { child, url, logs }
     }
 
+    /// Migrates the database at `url` and fills it with the demo data, as `quantgraph seed` does.
+    pub fn seed(url: &str) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_quantgraph"))
+            .arg("seed")
+            .env("DATABASE_URL", url)
+            .output()
+            .expect("the binary runs");
+        assert!(out.status.success(), "seed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Resident memory of the process (`VmRSS`), KiB.
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();

@@ -268,10 +268,10 @@ impl Gen {
     }
 }
 
-async fn raw(app: &TestApp, auth: &str, q: &str, vars: &Value) -> String {
-    let resp = app
-        .http
-        .post(&app.url)
+/// The body a gateway at `url` answers, as bytes-exact text.
+pub(crate) async fn raw(http: &reqwest::Client, url: &str, auth: &str, q: &str, vars: &Value) -> String {
+    let resp = http
+        .post(url)
         .header("Authorization", auth)
         .json(&json!({ "query": q, "variables": vars }))
         .send()
@@ -281,12 +281,12 @@ async fn raw(app: &TestApp, auth: &str, q: &str, vars: &Value) -> String {
 }
 
 /// Key arguments of the first row of each table with a one-row field.
-pub(crate) async fn row_keys(app: &TestApp, auth: &str) -> HashMap<&'static str, String> {
+pub(crate) async fn row_keys(http: &reqwest::Client, url: &str, auth: &str) -> HashMap<&'static str, String> {
     let mut out = HashMap::new();
     for t in &Catalog::get().tables {
         let fields: Vec<&str> = t.key.iter().map(|k| t.columns[*k].field.as_str()).collect();
         let q = format!("{{ {}(first: 1) {{ nodes {{ {} }} }} }}", t.list_field, fields.join(" "));
-        let r: Value = serde_json::from_str(&raw(app, auth, &q, &json!({})).await).unwrap();
+        let r: Value = serde_json::from_str(&raw(http, url, auth, &q, &json!({})).await).unwrap();
         let Some(row) = r["data"][t.list_field]["nodes"].get(0) else { continue };
         let args: Vec<String> = fields.iter().map(|f| format!("{f}: {}", row[*f])).collect();
         out.insert(t.type_name, args.join(", "));
@@ -304,15 +304,15 @@ async fn direct_writer_and_general_executor_give_the_same_bytes() {
         c.direct_reads = false;
         let general = TestApp::start(&c, backend).await;
         let auth = token(&direct, quantgraph::auth::Role::Admin);
-        let keys = row_keys(&direct, &auth).await;
+        let keys = row_keys(&direct.http, &direct.url, &auth).await;
         assert!(keys.contains_key("Ticker"), "{backend:?}: no ticker to read");
         let mut g = Gen::new(seed, keys);
         let n = docs;
         let (mut with_data, mut with_errors) = (0, 0);
         for i in 0..n {
             let (doc, vars) = g.document();
-            let a = raw(&direct, &auth, &doc, &vars).await;
-            let b = raw(&general, &auth, &doc, &vars).await;
+            let a = raw(&direct.http, &direct.url, &auth, &doc, &vars).await;
+            let b = raw(&general.http, &general.url, &auth, &doc, &vars).await;
             assert_eq!(a, b, "{backend:?}: document {i} (seed {seed}) answers differ:\n{doc}\nvariables: {vars}");
             let v: Value = serde_json::from_str(&a).unwrap();
             if v.get("errors").is_some() {
