@@ -388,3 +388,101 @@ async fn an_unreachable_qdrant_server_is_unavailable_and_the_rest_keeps_working(
     let tickers = ok(&app, &auth, "{ tickers(first: 1) { nodes { ticker } } }", json!({})).await;
     assert_eq!(tickers["tickers"]["nodes"].as_array().unwrap().len(), 1);
 }
+
+/// A loopback link to a server that the test can cut and restore, as a network fault would:
+/// while cut, nothing listens on its port and every open connection is dropped.
+struct Link {
+    addr: std::net::SocketAddr,
+    to: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Link {
+    async fn to(server: &str) -> Link {
+        let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let mut link = Link { addr, to: server.to_string(), task: None };
+        link.restore().await;
+        link
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        let to = self.to.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut open = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let to = to.clone();
+                open.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Aborting the task drops the listener and, with the `JoinSet`, every open connection.
+    async fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// Qdrant unreachable, then back (`QG_TEST_QDRANT_URL`; the embedded store cannot go away):
+/// memories answer `UNAVAILABLE` meanwhile and everything else is served; once the server is
+/// reachable again the same gateway stores and finds memories within 5 s, with nothing lost.
+#[tokio::test]
+async fn qdrant_down_then_back_is_unavailable_meanwhile_and_serves_again_after() {
+    let Ok(url) = std::env::var("QG_TEST_QDRANT_URL") else {
+        eprintln!("QG_TEST_QDRANT_URL is not set: the Qdrant fault test needs a Qdrant server");
+        return;
+    };
+    let server = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut link = Link::to(&server).await;
+    let via = format!("http://{}", link.addr);
+    let app = spawn_with(Backend::Sqlite, true, |c| c.qdrant_url = Some(via)).await;
+    let (auth, _) = register(&app, "flaky@example.com").await;
+    let add = |content: &'static str, e: Vec<f32>| {
+        let (app, auth) = (&app, &auth);
+        async move {
+            as_role(app, auth, ADD, json!({ "i": memory("ANALYSIS", "HPG", "2025-01-01T00:00:00Z", content, &e) }))
+                .await
+        }
+    };
+    let first = add("before", axis(1, 2)).await;
+    assert!(first.get("errors").is_none(), "{first}");
+    let found = ok(&app, &auth, SEARCH, json!({ "e": axis(1, 2), "n": 5 })).await;
+    assert_eq!(found["searchMemories"][0]["memory"]["content"], "before");
+
+    link.cut().await;
+    let down = add("during", axis(3, 4)).await;
+    assert_eq!(code(&down), Some("UNAVAILABLE"), "{down}");
+    let search = as_role(&app, &auth, SEARCH, json!({ "e": axis(1, 2) })).await;
+    assert_eq!(code(&search), Some("UNAVAILABLE"), "{search}");
+    assert!(search["data"].is_null() || search["data"]["searchMemories"].is_null(), "no partial answer: {search}");
+    // Nothing else is affected.
+    assert_eq!(ok(&app, &auth, "{ me { email } }", json!({})).await["me"]["email"], "flaky@example.com");
+    let tickers = ok(&app, &auth, "{ tickers(first: 2) { nodes { ticker } } }", json!({})).await;
+    assert_eq!(tickers["tickers"]["nodes"].as_array().unwrap().len(), 2);
+
+    link.restore().await;
+    let back = std::time::Instant::now();
+    let again = loop {
+        let r = add("after", axis(5, 6)).await;
+        if r.get("errors").is_none() || back.elapsed() > std::time::Duration::from_secs(5) {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(again.get("errors").is_none(), "not served 5 s after Qdrant is back: {again}");
+    eprintln!("memories served again {} ms after the link came back", back.elapsed().as_millis());
+    let all = ok(&app, &auth, LIST, json!({ "n": 10 })).await;
+    assert_eq!(
+        all["memories"]["totalCount"], "2",
+        "the memory from before is kept, the refused one is not stored: {all}"
+    );
+    let found = ok(&app, &auth, SEARCH, json!({ "e": axis(5, 6), "n": 1 })).await;
+    assert_eq!(found["searchMemories"][0]["memory"]["content"], "after");
+}
