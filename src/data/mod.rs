@@ -7,7 +7,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod derived;
 pub mod dialect;
-mod pg_binary;
+pub mod pg_binary;
 pub mod pg_reads;
 pub mod query;
 pub mod read;

@@ -178,9 +178,75 @@ pub fn numeric(b: &[u8]) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(m, dscale as u32).ok()
 }
 
+/// NUMERIC written as the `Decimal` that `numeric` decodes would show itself (every digit of the
+/// column's display scale), straight from the base-10000 digits: a page of prices is thousands of
+/// these. `false`, with nothing written, for what `numeric` must decide (NaN, more than 28
+/// digits, digits past the display scale): the caller then decodes.
+pub fn numeric_text(b: &[u8], out: &mut String) -> bool {
+    let word = |i: usize| -> Option<u16> { Some(u16::from_be_bytes(b.get(2 * i..2 * i + 2)?.try_into().ok()?)) };
+    let (Some(ndigits), Some(weight), Some(sign), Some(dscale)) = (word(0), word(1), word(2), word(3)) else {
+        return false;
+    };
+    let (ndigits, weight, dscale) = (ndigits as usize, weight as i16 as i64, dscale as usize);
+    let int_groups = (weight + 1).max(0) as usize;
+    if !matches!(sign, 0x0000 | 0x4000) || b.len() != 8 + 2 * ndigits || int_groups * 4 + dscale > 28 {
+        return false;
+    }
+    // Group k is worth 10000^(weight − k); absent groups are zeros.
+    let group = |k: i64| if (0..ndigits as i64).contains(&k) { word(4 + k as usize).unwrap_or(0) } else { 0 };
+    let mut text = [0u8; 40];
+    let mut n = 0;
+    let push4 = |text: &mut [u8; 40], n: &mut usize, g: u16| {
+        for (j, d) in [g / 1000, g / 100 % 10, g / 10 % 10, g % 10].into_iter().enumerate() {
+            text[*n + j] = b'0' + d as u8;
+        }
+        *n += 4;
+    };
+    if sign == 0x4000 {
+        if ndigits == 0 {
+            return false; // a negative zero: `numeric`'s to show
+        }
+        text[0] = b'-';
+        n = 1;
+    }
+    if int_groups == 0 {
+        text[n] = b'0';
+        n += 1;
+    } else {
+        let mut digits = itoa::Buffer::new();
+        let lead = digits.format(group(0)).as_bytes();
+        text[n..n + lead.len()].copy_from_slice(lead);
+        n += lead.len();
+        for k in 1..int_groups as i64 {
+            push4(&mut text, &mut n, group(k));
+        }
+    }
+    let frac_groups = dscale.div_ceil(4);
+    if dscale > 0 {
+        text[n] = b'.';
+        n += 1;
+        for f in 1..=frac_groups as i64 {
+            push4(&mut text, &mut n, group(weight + f));
+        }
+        // The last group's digits past the scale must be zeros; they are not shown.
+        let cut = frac_groups * 4 - dscale;
+        if text[n - cut..n].iter().any(|d| *d != b'0') {
+            return false;
+        }
+        n -= cut;
+    }
+    // Groups wholly past the scale must be zeros too.
+    if (weight + frac_groups as i64 + 1..ndigits as i64).any(|k| group(k) != 0) {
+        return false;
+    }
+    out.push_str(std::str::from_utf8(&text[..n]).unwrap_or_default());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
     use std::str::FromStr;
 
     /// The wire form of `text` as PostgreSQL's `numeric_send` writes it.
@@ -241,7 +307,6 @@ mod tests {
 
     #[test]
     fn random_numerics_decode_as_their_text_parses() {
-        use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         for _ in 0..20_000 {
             let int: u64 = match rng.gen_range(0..3) {
@@ -256,6 +321,56 @@ mod tests {
             let want = Decimal::from_str(&text).unwrap();
             let got = numeric(&wire(&text)).unwrap_or_else(|| panic!("{text} not decoded"));
             assert_eq!((got, got.scale()), (want, want.scale()), "{text}");
+        }
+    }
+
+    /// `numeric_text` writes what `numeric`'s Decimal shows, or leaves the value to it.
+    fn same_text(b: &[u8]) -> bool {
+        let mut out = String::new();
+        let wrote = numeric_text(b, &mut out);
+        match numeric(b) {
+            Some(d) => !wrote || out == d.to_string(),
+            None => !wrote && out.is_empty(),
+        }
+    }
+
+    #[test]
+    fn numeric_text_is_the_decimals_text() {
+        for text in ["41.5600", "0.0000", "0", "-0.0001", "12345678.9", "100000000", "0.05", "-98765.4321", "10000"] {
+            let mut out = String::new();
+            assert!(numeric_text(&wire(text), &mut out), "{text} written");
+            assert_eq!(out, text);
+        }
+        // Too many digits for the short way: left to `numeric`.
+        assert!(!numeric_text(&wire("79228162514264337593543950335"), &mut String::new()));
+        assert!(!numeric_text(&[0, 0, 0, 0, 0xC0, 0, 0, 0], &mut String::new())); // NaN
+                                                                                  // Digits past the display scale (not what PostgreSQL sends): `numeric`'s to refuse.
+        assert!(!numeric_text(&[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0x04, 0xd2], &mut String::new()));
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        for _ in 0..50_000 {
+            let int: u64 = match r.gen_range(0..3) {
+                0 => r.gen_range(0..1000),
+                1 => r.gen_range(0..10_000_000_000),
+                _ => r.gen(),
+            };
+            let scale = r.gen_range(0..=10);
+            let frac: String = (0..scale).map(|_| char::from(b'0' + r.gen_range(0..10u8))).collect();
+            let sign = if r.gen_bool(0.3) { "-" } else { "" };
+            let text = if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
+            let mut out = String::new();
+            if numeric_text(&wire(&text), &mut out) {
+                assert_eq!(out, numeric(&wire(&text)).unwrap().to_string(), "{text}");
+            } else {
+                // Only values of more than 20 digits (five groups and more), and a negative zero
+                // (which PostgreSQL never sends), may take the long way.
+                let digits = text.trim_start_matches('-').replace('.', "").len();
+                let zero = numeric(&wire(&text)).is_some_and(|d| d.is_zero());
+                assert!(out.is_empty() && (digits > 20 || zero), "{text} left to numeric");
+            }
+            // And any bytes at all: the same text or none.
+            let len = r.gen_range(0..16);
+            let junk: Vec<u8> = (0..len).map(|_| r.gen()).collect();
+            assert!(same_text(&junk), "{junk:?}");
         }
     }
 

@@ -122,23 +122,52 @@ impl PgReads {
         kinds: &[Kind],
         place: Option<(&[usize], usize)>,
     ) -> Option<ApiResult<Vec<(i64, Vec<Cell>)>>> {
+        self.retried(text, values, skip, kinds, |rows, lead, wires| decode_rows(&rows, skip, lead, wires, place)).await
+    }
+
+    /// Runs `text` with `values` and keeps its rows as they came, with the decoder of each of
+    /// the `kinds` columns, for a writer that shows them without decoding them into cells.
+    pub async fn fetch_wire(
+        &self,
+        text: &str,
+        values: &[Value],
+        kinds: &[Kind],
+    ) -> Option<ApiResult<(Vec<tokio_postgres::Row>, Vec<Wire>)>> {
+        self.retried(text, values, 0, kinds, |rows, _, wires| Ok((rows, wires.to_vec()))).await
+    }
+
+    /// Runs the statement, on another connection when one breaks under it, and reads its rows
+    /// with `read` (given the decoders of the lead and the `kinds` columns).
+    async fn retried<T>(
+        &self,
+        text: &str,
+        values: &[Value],
+        skip: usize,
+        kinds: &[Kind],
+        read: impl Fn(Vec<tokio_postgres::Row>, Option<Wire>, &[Wire]) -> Result<T, Failure>,
+    ) -> Option<ApiResult<T>> {
         let params: Vec<Param> = values.iter().map(param).collect::<Option<_>>()?;
         let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
         let mut tries = 0;
         loop {
-            match self.run(text, &params, &types, skip, kinds, place).await {
-                Some(Err(Failure::Broken(e))) if tries < READ_RETRIES => {
+            let result = match self.run(text, &params, &types, skip, kinds).await? {
+                Ok((rows, lead, wires)) => read(rows, lead, &wires),
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(Failure::Broken(e)) if tries < READ_RETRIES => {
                     tracing::debug!(error = %e, "a pooled connection broke; reading on another");
                     tries += 1;
                 }
-                Some(Err(Failure::Broken(e))) => return Some(Err(unreachable_now(e))),
-                Some(Err(Failure::Api(e))) => return Some(Err(e)),
-                Some(Ok(rows)) => return Some(Ok(rows)),
-                None => return None,
+                Err(Failure::Broken(e)) => return Some(Err(unreachable_now(e))),
+                Err(Failure::Api(e)) => return Some(Err(e)),
+                Ok(rows) => return Some(Ok(rows)),
             }
         }
     }
 
+    /// The rows of one run, with the decoders of the lead column (if `skip` > 0) and of the
+    /// `kinds` columns; `None` when a column has no binary decoder here.
     async fn run(
         &self,
         text: &str,
@@ -146,8 +175,7 @@ impl PgReads {
         types: &[Type],
         skip: usize,
         kinds: &[Kind],
-        place: Option<(&[usize], usize)>,
-    ) -> Option<Result<Vec<(i64, Vec<Cell>)>, Failure>> {
+    ) -> Option<Result<(Vec<tokio_postgres::Row>, Option<Wire>, Vec<Wire>), Failure>> {
         let client = match self.pool.get().await {
             Ok(c) => c,
             Err(PoolError::Backend(e)) if broken(&e) => return Some(Err(Failure::Broken(e.to_string()))),
@@ -173,36 +201,7 @@ impl PgReads {
         let started = Instant::now();
         let result = client.query(&stmt, &refs).await;
         self.observe(text, started.elapsed());
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(e) => return Some(Err(Failure::of(e))),
-        };
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let get = |i: usize, w: Wire| -> Result<Cell, Failure> {
-                let raw: Option<Raw> = row.try_get(i).map_err(Failure::of)?;
-                pg_binary::decode(raw.map(|r| r.0), w).ok_or_else(|| {
-                    Failure::Api(ApiError::Internal(format!("column {i}: a value not decodable as {w:?}")))
-                })
-            };
-            let n = match lead {
-                Some(w) => match get(0, w) {
-                    Ok(Cell::Int(n)) => n,
-                    Ok(_) => 0,
-                    Err(e) => return Some(Err(e)),
-                },
-                None => 0,
-            };
-            let mut cells = Placed::new(place, kinds.len());
-            for (i, w) in wires.iter().enumerate() {
-                match get(skip + i, *w) {
-                    Ok(c) => cells.put(i, c),
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            out.push((n, cells.into_cells()));
-        }
-        Some(Ok(out))
+        Some(result.map(|rows| (rows, lead, wires)).map_err(Failure::of))
     }
 
     /// Counted and timed as the sea-orm pools' statements are (`db::observe`).
@@ -210,6 +209,45 @@ impl PgReads {
         self.statements.fetch_add(1, Ordering::Relaxed);
         crate::db::observe(text, elapsed);
     }
+}
+
+/// Column `i` of `row` as it came (`None`: SQL NULL).
+pub fn raw(row: &tokio_postgres::Row, i: usize) -> Option<&[u8]> {
+    row.try_get::<_, Option<Raw>>(i).ok().flatten().map(|r| r.0)
+}
+
+fn undecodable(i: usize, w: Wire) -> Failure {
+    Failure::Api(ApiError::Internal(format!("column {i}: a value not decodable as {w:?}")))
+}
+
+/// Rows decoded into cells: the lead number (if any), then the `wires` columns after `skip`.
+fn decode_rows(
+    rows: &[tokio_postgres::Row],
+    skip: usize,
+    lead: Option<Wire>,
+    wires: &[Wire],
+    place: Option<(&[usize], usize)>,
+) -> Result<Vec<(i64, Vec<Cell>)>, Failure> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let get = |i: usize, w: Wire| -> Result<Cell, Failure> {
+            let raw: Option<Raw> = row.try_get(i).map_err(Failure::of)?;
+            pg_binary::decode(raw.map(|r| r.0), w).ok_or_else(|| undecodable(i, w))
+        };
+        let n = match lead {
+            Some(w) => match get(0, w)? {
+                Cell::Int(n) => n,
+                _ => 0,
+            },
+            None => 0,
+        };
+        let mut cells = Placed::new(place, wires.len());
+        for (i, w) in wires.iter().enumerate() {
+            cells.put(i, get(skip + i, *w)?);
+        }
+        out.push((n, cells.into_cells()));
+    }
+    Ok(out)
 }
 
 enum Failure {

@@ -2,6 +2,8 @@
 //! parents (LATERAL over parameter arrays on PostgreSQL, a window on SQLite).
 use super::catalog::{Relation, Table};
 use super::dialect::{self, Dialect};
+use super::pg_binary::{self, Wire};
+use super::pg_reads;
 use super::query::ListQuery;
 use super::query::{pinned, Cond, Op};
 use super::sql::{fetch, fetch_placed, Sql};
@@ -103,6 +105,54 @@ pub async fn list<C: Conn>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<
     let d = dialect::of(db.get_database_backend());
     let rows = table_rows(db, t, &proj, list_sql(d, t, q, &proj), 0).await?;
     Ok(rows.into_iter().map(|(_, row)| row).collect())
+}
+
+/// A row of a table as PostgreSQL sent it, for a writer that shows its columns without
+/// decoding them into cells first (`list_wire`).
+pub struct WireRow {
+    pub row: tokio_postgres::Row,
+    pub layout: Arc<WireLayout>,
+}
+
+/// Where each table column is in a `WireRow` (`None`: not read), and its decoder.
+pub struct WireLayout {
+    pub at: Vec<Option<(usize, Wire)>>,
+}
+
+impl WireRow {
+    /// Table column `col` as it came, with its decoder; `None` when it was not read.
+    pub fn raw(&self, col: usize) -> Option<(Option<&[u8]>, Wire)> {
+        let (i, wire) = (*self.layout.at.get(col)?)?;
+        Some((pg_reads::raw(&self.row, i), wire))
+    }
+
+    /// Table column `col` decoded (`Null` when not read), as `list` would have read it.
+    pub fn cell(&self, col: usize) -> Cell {
+        self.raw(col).and_then(|(raw, wire)| pg_binary::decode(raw, wire)).unwrap_or(Cell::Null)
+    }
+}
+
+/// As `list`, with the rows kept as PostgreSQL sent them; `None` where reads do not run on
+/// tokio-postgres (SQLite, the sqlx driver, a column without a binary decoder).
+pub async fn list_wire<C: Conn>(
+    db: &C,
+    t: &'static Table,
+    q: &ListQuery,
+    cols: Cols<'_>,
+) -> Option<ApiResult<Vec<WireRow>>> {
+    let pg = db.pg_reads()?;
+    let proj = projection(t, cols);
+    let sql = list_sql(dialect::of(db.get_database_backend()), t, q, &proj);
+    let (rows, wires) = match pg.fetch_wire(&sql.text, &sql.values, &kinds(t, &proj)).await? {
+        Ok(read) => read,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut at = vec![None; t.columns.len()];
+    for (i, (col, wire)) in proj.iter().zip(wires).enumerate() {
+        at[*col] = Some((i, wire));
+    }
+    let layout = Arc::new(WireLayout { at });
+    Some(Ok(rows.into_iter().map(|row| WireRow { row, layout: layout.clone() }).collect()))
 }
 
 /// The rows of `t` that `sql` selects: `skip` leading columns (the first read as the lead

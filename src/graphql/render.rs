@@ -2,21 +2,42 @@
 //! per field. Values go through `Cell::render`, as on the general executor, so both agree.
 use super::buckets::SeriesQuery;
 use super::plan::{ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, SeriesField};
-use crate::data::read::Row;
+use crate::data::pg_binary::{self, Wire};
+use crate::data::read::{Row, WireRow};
 use crate::data::series::{as_number, unix_seconds, Series};
 use crate::data::values::{Cell, Kind, Rendered};
-use crate::graphql::connection::{CountBy, Page};
+use crate::graphql::connection::{CountBy, Page, PageRow};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
 
 pub struct JsonWriter {
     pub buf: String,
     pub tz: Tz,
+    /// A value PostgreSQL sent that could not be shown (written as `null`): the answer must be
+    /// an error instead.
+    pub fault: Option<String>,
+}
+
+/// A row the writer shows as a node.
+pub trait Shown: PageRow {
+    fn write(&self, w: &mut JsonWriter, node: &ObjectPlan);
+}
+
+impl Shown for Row {
+    fn write(&self, w: &mut JsonWriter, node: &ObjectPlan) {
+        w.row(node, self)
+    }
+}
+
+impl Shown for WireRow {
+    fn write(&self, w: &mut JsonWriter, node: &ObjectPlan) {
+        w.wire_row(node, self)
+    }
 }
 
 impl JsonWriter {
     pub fn new(capacity: usize, tz: Tz) -> Self {
-        JsonWriter { buf: String::with_capacity(capacity), tz }
+        JsonWriter { buf: String::with_capacity(capacity), tz, fault: None }
     }
 
     /// A JSON string, escaped as serde_json escapes it; runs without escapes are copied whole.
@@ -194,14 +215,71 @@ impl JsonWriter {
         self.buf.push('}');
     }
 
-    fn cursor_or_null(&mut self, page: &Page, row: Option<&Row>) {
+    /// A row as PostgreSQL sent it, each column shown as its decoded cell would be (`row`).
+    /// Only plans without relations get these rows (their reads need decoded keys).
+    fn wire_row(&mut self, plan: &ObjectPlan, row: &WireRow) {
+        self.buf.push('{');
+        let mut first = true;
+        for f in &plan.fields {
+            match f {
+                ObjectField::Column { key, col } => {
+                    self.key(&mut first, key);
+                    match row.raw(*col) {
+                        Some((raw, wire)) => self.wire_cell(raw, wire, plan.table.columns[*col].kind),
+                        None => self.buf.push_str("null"),
+                    }
+                }
+                ObjectField::Typename { key } => {
+                    self.key(&mut first, key);
+                    self.str(plan.table.type_name);
+                }
+                ObjectField::Relation(r) => {
+                    self.key(&mut first, &r.key);
+                    self.buf.push_str("null");
+                    self.fault = Some("a relation under a row read without decoding".into());
+                }
+            }
+        }
+        self.buf.push('}');
+    }
+
+    /// A cell from its wire bytes. Decimals are written from their digits (`numeric_text`
+    /// gives `Decimal`'s text), text as it came; the rest through its `Cell`, as `row` does.
+    fn wire_cell(&mut self, raw: Option<&[u8]>, wire: Wire, kind: Kind) {
+        match (raw, wire) {
+            (Some(b), Wire::Numeric) => {
+                self.buf.push('"');
+                if pg_binary::numeric_text(b, &mut self.buf) {
+                    self.buf.push('"');
+                    return;
+                }
+                self.buf.pop();
+            }
+            (Some(b), Wire::Text) => {
+                if let Ok(s) = std::str::from_utf8(b) {
+                    self.str(s);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        match pg_binary::decode(raw, wire) {
+            Some(c) => self.cell(&c, kind),
+            None => {
+                self.buf.push_str("null");
+                self.fault = Some(format!("a value not decodable as {wire:?}"));
+            }
+        }
+    }
+
+    fn cursor_or_null<R: PageRow>(&mut self, page: &Page<R>, row: Option<&R>) {
         match row {
             Some(r) => self.str(&page.cursor(r)),
             None => self.buf.push_str("null"),
         }
     }
 
-    pub fn page(&mut self, conn: &ConnectionPlan, page: &Page) {
+    pub fn page<R: Shown>(&mut self, conn: &ConnectionPlan, page: &Page<R>) {
         self.buf.push('{');
         let mut first = true;
         for f in &conn.fields {
@@ -213,7 +291,7 @@ impl JsonWriter {
                         if i > 0 {
                             self.buf.push(',');
                         }
-                        self.row(node, r);
+                        r.write(self, node);
                     }
                     self.buf.push(']');
                 }
@@ -234,7 +312,7 @@ impl JsonWriter {
                                 }
                                 EdgeField::Node { key, node } => {
                                     self.key(&mut inner, key);
-                                    self.row(node, r);
+                                    r.write(self, node);
                                 }
                                 EdgeField::Typename { key } => {
                                     self.key(&mut inner, key);
