@@ -305,19 +305,28 @@ mod tests {
         }
     }
 
+    /// A decimal's text: small, price-like or up to 20 integer digits, up to `max_scale` places.
+    fn random_text(rng: &mut impl Rng, max_scale: usize) -> String {
+        let int: u64 = match rng.gen_range(0..3) {
+            0 => rng.gen_range(0..1000),
+            1 => rng.gen_range(0..10_000_000_000),
+            _ => rng.gen(),
+        };
+        let scale = rng.gen_range(0..=max_scale);
+        let frac: String = (0..scale).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
+        let sign = if rng.gen_bool(0.3) { "-" } else { "" };
+        if scale == 0 {
+            format!("{sign}{int}")
+        } else {
+            format!("{sign}{int}.{frac}")
+        }
+    }
+
     #[test]
     fn random_numerics_decode_as_their_text_parses() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         for _ in 0..20_000 {
-            let int: u64 = match rng.gen_range(0..3) {
-                0 => rng.gen_range(0..1000),
-                1 => rng.gen_range(0..10_000_000_000),
-                _ => rng.gen(),
-            };
-            let scale = rng.gen_range(0..=8);
-            let frac: String = (0..scale).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
-            let sign = if rng.gen_bool(0.3) { "-" } else { "" };
-            let text = if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
+            let text = random_text(&mut rng, 8);
             let want = Decimal::from_str(&text).unwrap();
             let got = numeric(&wire(&text)).unwrap_or_else(|| panic!("{text} not decoded"));
             assert_eq!((got, got.scale()), (want, want.scale()), "{text}");
@@ -343,20 +352,12 @@ mod tests {
         }
         // Too many digits for the short way: left to `numeric`.
         assert!(!numeric_text(&wire("79228162514264337593543950335"), &mut String::new()));
-        assert!(!numeric_text(&[0, 0, 0, 0, 0xC0, 0, 0, 0], &mut String::new())); // NaN
-                                                                                  // Digits past the display scale (not what PostgreSQL sends): `numeric`'s to refuse.
+        // NaN, and digits past the display scale (not what PostgreSQL sends): `numeric`'s to refuse.
+        assert!(!numeric_text(&[0, 0, 0, 0, 0xC0, 0, 0, 0], &mut String::new()));
         assert!(!numeric_text(&[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0x04, 0xd2], &mut String::new()));
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(12);
         for _ in 0..50_000 {
-            let int: u64 = match r.gen_range(0..3) {
-                0 => r.gen_range(0..1000),
-                1 => r.gen_range(0..10_000_000_000),
-                _ => r.gen(),
-            };
-            let scale = r.gen_range(0..=10);
-            let frac: String = (0..scale).map(|_| char::from(b'0' + r.gen_range(0..10u8))).collect();
-            let sign = if r.gen_bool(0.3) { "-" } else { "" };
-            let text = if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
+            let text = random_text(&mut r, 10);
             let mut out = String::new();
             if numeric_text(&wire(&text), &mut out) {
                 assert_eq!(out, numeric(&wire(&text)).unwrap().to_string(), "{text}");

@@ -1,7 +1,9 @@
 //! Writes the JSON of a bound read plan straight from its rows: no value tree, no resolver call
 //! per field. Values go through `Cell::render`, as on the general executor, so both agree.
 use super::buckets::SeriesQuery;
-use super::plan::{ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, SeriesField};
+use super::plan::{
+    ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, RelationPlan, SeriesField,
+};
 use crate::data::pg_binary::{self, Wire};
 use crate::data::read::{Row, WireRow};
 use crate::data::series::{as_number, unix_seconds, Series};
@@ -18,20 +20,47 @@ pub struct JsonWriter {
     pub fault: Option<String>,
 }
 
-/// A row the writer shows as a node.
+/// A row the writer shows as a node: decoded cells (`Row`), or bytes as PostgreSQL sent them.
 pub trait Shown: PageRow {
-    fn write(&self, w: &mut JsonWriter, node: &ObjectPlan);
+    fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind);
+    fn write_relation(&self, w: &mut JsonWriter, r: &RelationPlan);
 }
 
 impl Shown for Row {
-    fn write(&self, w: &mut JsonWriter, node: &ObjectPlan) {
-        w.row(node, self)
+    fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind) {
+        w.cell(&self.cells[col], kind);
+    }
+
+    fn write_relation(&self, w: &mut JsonWriter, r: &RelationPlan) {
+        let fetched = self.fetched(&r.read);
+        let rows = fetched.map(|f| f.rows.clone()).unwrap_or_default();
+        match (&r.connection, &r.node) {
+            (Some(conn), _) => {
+                let count = fetched.and_then(|f| f.total).map_or(CountBy::NotPlanned, CountBy::Known);
+                w.page(conn, &Page::new(r.target, rows, &r.read.query, count));
+            }
+            (None, Some(node)) => match rows.first() {
+                Some(child) => w.row(node, child),
+                None => w.buf.push_str("null"),
+            },
+            (None, None) => w.buf.push_str("null"),
+        }
     }
 }
 
+/// Each column shown as its decoded cell would be. Only plans without relations get these rows
+/// (the relations' reads need decoded keys).
 impl Shown for WireRow {
-    fn write(&self, w: &mut JsonWriter, node: &ObjectPlan) {
-        w.wire_row(node, self)
+    fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind) {
+        match self.raw(col) {
+            Some((raw, wire)) => w.wire_cell(raw, wire, kind),
+            None => w.buf.push_str("null"),
+        }
+    }
+
+    fn write_relation(&self, w: &mut JsonWriter, _: &RelationPlan) {
+        w.buf.push_str("null");
+        w.fault = Some("a relation under a row read without decoding".into());
     }
 }
 
@@ -180,14 +209,14 @@ impl JsonWriter {
         }
     }
 
-    pub fn row(&mut self, plan: &ObjectPlan, row: &Row) {
+    pub fn row<R: Shown>(&mut self, plan: &ObjectPlan, row: &R) {
         self.buf.push('{');
         let mut first = true;
         for f in &plan.fields {
             match f {
                 ObjectField::Column { key, col } => {
                     self.key(&mut first, key);
-                    self.cell(&row.cells[*col], plan.table.columns[*col].kind);
+                    row.write_column(self, *col, plan.table.columns[*col].kind);
                 }
                 ObjectField::Typename { key } => {
                     self.key(&mut first, key);
@@ -195,48 +224,7 @@ impl JsonWriter {
                 }
                 ObjectField::Relation(r) => {
                     self.key(&mut first, &r.key);
-                    let fetched = row.fetched(&r.read);
-                    let rows = fetched.map(|f| f.rows.clone()).unwrap_or_default();
-                    match (&r.connection, &r.node) {
-                        (Some(conn), _) => {
-                            let count = fetched.and_then(|f| f.total).map_or(CountBy::NotPlanned, CountBy::Known);
-                            let page = Page::new(r.target, rows, &r.read.query, count);
-                            self.page(conn, &page);
-                        }
-                        (None, Some(node)) => match rows.first() {
-                            Some(child) => self.row(node, child),
-                            None => self.buf.push_str("null"),
-                        },
-                        (None, None) => self.buf.push_str("null"),
-                    }
-                }
-            }
-        }
-        self.buf.push('}');
-    }
-
-    /// A row as PostgreSQL sent it, each column shown as its decoded cell would be (`row`).
-    /// Only plans without relations get these rows (their reads need decoded keys).
-    fn wire_row(&mut self, plan: &ObjectPlan, row: &WireRow) {
-        self.buf.push('{');
-        let mut first = true;
-        for f in &plan.fields {
-            match f {
-                ObjectField::Column { key, col } => {
-                    self.key(&mut first, key);
-                    match row.raw(*col) {
-                        Some((raw, wire)) => self.wire_cell(raw, wire, plan.table.columns[*col].kind),
-                        None => self.buf.push_str("null"),
-                    }
-                }
-                ObjectField::Typename { key } => {
-                    self.key(&mut first, key);
-                    self.str(plan.table.type_name);
-                }
-                ObjectField::Relation(r) => {
-                    self.key(&mut first, &r.key);
-                    self.buf.push_str("null");
-                    self.fault = Some("a relation under a row read without decoding".into());
+                    row.write_relation(self, r);
                 }
             }
         }
@@ -291,7 +279,7 @@ impl JsonWriter {
                         if i > 0 {
                             self.buf.push(',');
                         }
-                        r.write(self, node);
+                        self.row(node, r);
                     }
                     self.buf.push(']');
                 }
@@ -312,7 +300,7 @@ impl JsonWriter {
                                 }
                                 EdgeField::Node { key, node } => {
                                     self.key(&mut inner, key);
-                                    r.write(self, node);
+                                    self.row(node, r);
                                 }
                                 EdgeField::Typename { key } => {
                                     self.key(&mut inner, key);
