@@ -243,6 +243,40 @@ pub fn numeric_text(b: &[u8], out: &mut String) -> bool {
     true
 }
 
+/// DATE written as the `NaiveDate` that `date` decodes shows itself (`YYYY-MM-DD`), from the day
+/// count by the civil-from-days arithmetic, without a calendar type; `false`, with nothing
+/// written, outside the years 0–9999 (the caller then decodes).
+pub fn date_text(b: &[u8], out: &mut String) -> bool {
+    let Ok(days) = <[u8; 4]>::try_from(b).map(i32::from_be_bytes) else { return false };
+    // Days since 0000-03-01: years then run March to February, so leap days come last.
+    let z = days as i64 + 730_425;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    if !(0..=9999).contains(&year) {
+        return false;
+    }
+    let d = |v: i64| b'0' + v as u8;
+    let text = [
+        d(year / 1000),
+        d(year / 100 % 10),
+        d(year / 10 % 10),
+        d(year % 10),
+        b'-',
+        d(month / 10),
+        d(month % 10),
+        b'-',
+        d(day / 10),
+        d(day % 10),
+    ];
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +414,27 @@ mod tests {
         assert_eq!(numeric(&wire("79228162514264337593543950336")), None); // 2^96
         assert_eq!(numeric(&[0, 0, 0, 0, 0xC0, 0, 0, 0]), None); // NaN
         assert_eq!(numeric(&[0, 1, 0, 0, 0, 0, 0, 0]), None); // truncated
+    }
+
+    #[test]
+    fn date_text_is_the_dates_text() {
+        use crate::data::values::PlainText;
+        use chrono::Datelike;
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        // Every day of years −10 to 10,010, then random day counts of any size.
+        let all = -730_500..2_930_000;
+        for days in all.chain((0..100_000).map(|_| r.gen::<i32>())) {
+            let b = days.to_be_bytes();
+            let mut out = String::new();
+            match date(&b) {
+                Some(d) if (0..=9999).contains(&d.year()) => {
+                    assert!(date_text(&b, &mut out), "{days} written");
+                    assert_eq!(out, PlainText::Date(d).to_string(), "{days}");
+                }
+                _ => assert!(!date_text(&b, &mut out) && out.is_empty(), "{days} left to date"),
+            }
+        }
+        assert!(!date_text(&[0, 0, 1], &mut String::new()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::sql::{Placed, READ_RETRIES};
 use super::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
+use futures_util::TryStreamExt;
 use sea_orm::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -122,18 +123,21 @@ impl PgReads {
         kinds: &[Kind],
         place: Option<(&[usize], usize)>,
     ) -> Option<ApiResult<Vec<(i64, Vec<Cell>)>>> {
-        self.retried(text, values, skip, kinds, |rows, lead, wires| decode_rows(&rows, skip, lead, wires, place)).await
+        self.retried(text, values, skip, kinds, 0, |rows, lead, wires| decode_rows(&rows, skip, lead, wires, place))
+            .await
     }
 
-    /// Runs `text` with `values` and keeps its rows as they came, with the decoder of each of
-    /// the `kinds` columns, for a writer that shows them without decoding them into cells.
+    /// Runs `text` with `values` and keeps its rows (about `rows_hint`) as they came, with the
+    /// decoder of each of the `kinds` columns, for a writer that shows them without decoding
+    /// them into cells.
     pub async fn fetch_wire(
         &self,
         text: &str,
         values: &[Value],
         kinds: &[Kind],
+        rows_hint: usize,
     ) -> Option<ApiResult<(Vec<tokio_postgres::Row>, Vec<Wire>)>> {
-        self.retried(text, values, 0, kinds, |rows, _, wires| Ok((rows, wires.to_vec()))).await
+        self.retried(text, values, 0, kinds, rows_hint, |rows, _, wires| Ok((rows, wires.to_vec()))).await
     }
 
     /// Runs the statement, on another connection when one breaks under it, and reads its rows
@@ -144,13 +148,14 @@ impl PgReads {
         values: &[Value],
         skip: usize,
         kinds: &[Kind],
+        rows_hint: usize,
         read: impl Fn(Vec<tokio_postgres::Row>, Option<Wire>, &[Wire]) -> Result<T, Failure>,
     ) -> Option<ApiResult<T>> {
         let params: Vec<Param> = values.iter().map(param).collect::<Option<_>>()?;
         let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
         let mut tries = 0;
         loop {
-            let result = match self.run(text, &params, &types, skip, kinds).await? {
+            let result = match self.run(text, &params, &types, skip, kinds, rows_hint).await? {
                 Ok((rows, lead, wires)) => read(rows, lead, &wires),
                 Err(e) => Err(e),
             };
@@ -175,6 +180,7 @@ impl PgReads {
         types: &[Type],
         skip: usize,
         kinds: &[Kind],
+        rows_hint: usize,
     ) -> Option<Result<(Vec<tokio_postgres::Row>, Option<Wire>, Vec<Wire>), Failure>> {
         let client = match self.pool.get().await {
             Ok(c) => c,
@@ -199,7 +205,17 @@ impl PgReads {
             .collect::<Option<_>>()?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(p, _)| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let started = Instant::now();
-        let result = client.query(&stmt, &refs).await;
+        let result = async {
+            let stream = client.query_raw(&stmt, refs).await?;
+            futures_util::pin_mut!(stream);
+            // Sized for the page asked for: growing by doubling moves every row read so far.
+            let mut rows = Vec::with_capacity(rows_hint);
+            while let Some(row) = stream.try_next().await? {
+                rows.push(row);
+            }
+            Ok(rows)
+        }
+        .await;
         self.observe(text, started.elapsed());
         Some(result.map(|rows| (rows, lead, wires)).map_err(Failure::of))
     }

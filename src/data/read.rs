@@ -143,7 +143,8 @@ pub async fn list_wire<C: Conn>(
     let pg = db.pg_reads()?;
     let proj = projection(t, cols);
     let sql = list_sql(dialect::of(db.get_database_backend()), t, q, &proj);
-    let (rows, wires) = match pg.fetch_wire(&sql.text, &sql.values, &kinds(t, &proj)).await? {
+    let hint = (q.limit as usize + 1).min(10_000);
+    let (rows, wires) = match pg.fetch_wire(&sql.text, &sql.values, &kinds(t, &proj), hint).await? {
         Ok(read) => read,
         Err(e) => return Some(Err(e)),
     };

@@ -231,18 +231,23 @@ impl JsonWriter {
         self.buf.push('}');
     }
 
-    /// A cell from its wire bytes. Decimals are written from their digits (`numeric_text`
-    /// gives `Decimal`'s text), text as it came; the rest through its `Cell`, as `row` does.
+    /// A cell from its wire bytes. Decimals and dates are written from their digits and day
+    /// counts (`numeric_text`, `date_text`: the decoded value's text), text as it came; the rest
+    /// through its `Cell`, as decoded rows are.
     fn wire_cell(&mut self, raw: Option<&[u8]>, wire: Wire, kind: Kind) {
-        match (raw, wire) {
-            (Some(b), Wire::Numeric) => {
-                self.buf.push('"');
-                if pg_binary::numeric_text(b, &mut self.buf) {
-                    self.buf.push('"');
-                    return;
-                }
-                self.buf.pop();
+        let quoted = |w: &mut JsonWriter, b: &[u8], text: fn(&[u8], &mut String) -> bool| {
+            w.buf.push('"');
+            let wrote = text(b, &mut w.buf);
+            if wrote {
+                w.buf.push('"');
+            } else {
+                w.buf.pop();
             }
+            wrote
+        };
+        match (raw, wire) {
+            (Some(b), Wire::Numeric) if quoted(self, b, pg_binary::numeric_text) => return,
+            (Some(b), Wire::Date) if quoted(self, b, pg_binary::date_text) => return,
             (Some(b), Wire::Text) => {
                 if let Ok(s) = std::str::from_utf8(b) {
                     self.str(s);
