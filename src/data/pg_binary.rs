@@ -178,11 +178,11 @@ pub fn numeric(b: &[u8]) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(m, dscale as u32).ok()
 }
 
-/// NUMERIC written as the `Decimal` that `numeric` decodes would show itself (every digit of the
-/// column's display scale), straight from the base-10000 digits: a page of prices is thousands of
-/// these. `false`, with nothing written, for what `numeric` must decide (NaN, more than 28
-/// digits, digits past the display scale): the caller then decodes.
-pub fn numeric_text(b: &[u8], out: &mut String) -> bool {
+/// NUMERIC written as the JSON string of the `Decimal` that `numeric` decodes (every digit of
+/// the column's display scale, quoted), straight from the base-10000 digits: a page of prices
+/// is thousands of these. `false`, with nothing written, for what `numeric` must decide (NaN,
+/// more than 28 digits, digits past the display scale): the caller then decodes.
+pub fn numeric_json(b: &[u8], out: &mut String) -> bool {
     let word = |i: usize| -> Option<u16> { Some(u16::from_be_bytes(b.get(2 * i..2 * i + 2)?.try_into().ok()?)) };
     let (Some(ndigits), Some(weight), Some(sign), Some(dscale)) = (word(0), word(1), word(2), word(3)) else {
         return false;
@@ -192,10 +192,16 @@ pub fn numeric_text(b: &[u8], out: &mut String) -> bool {
     if !matches!(sign, 0x0000 | 0x4000) || b.len() != 8 + 2 * ndigits || int_groups * 4 + dscale > 28 {
         return false;
     }
+    // A group past 9999 is not a base-10000 digit, and a leading zero group is not PostgreSQL's
+    // form (it never sends either): `numeric`'s to decide.
+    if (0..ndigits).any(|k| word(4 + k).unwrap_or(0) > 9999) || (int_groups > 1 && word(4).unwrap_or(0) == 0) {
+        return false;
+    }
     // Group k is worth 10000^(weight − k); absent groups are zeros.
     let group = |k: i64| if (0..ndigits as i64).contains(&k) { word(4 + k as usize).unwrap_or(0) } else { 0 };
-    let mut text = [0u8; 40];
-    let mut n = 0;
+    // Quotes, a sign, 28 digits and a point: 32 bytes; one group may run 3 past the scale.
+    let mut text = [b'"'; 40];
+    let mut n = 1;
     let push4 = |text: &mut [u8; 40], n: &mut usize, g: u16| {
         for (j, d) in [g / 1000, g / 100 % 10, g / 10 % 10, g % 10].into_iter().enumerate() {
             text[*n + j] = b'0' + d as u8;
@@ -206,17 +212,24 @@ pub fn numeric_text(b: &[u8], out: &mut String) -> bool {
         if ndigits == 0 {
             return false; // a negative zero: `numeric`'s to show
         }
-        text[0] = b'-';
-        n = 1;
+        text[1] = b'-';
+        n = 2;
     }
     if int_groups == 0 {
         text[n] = b'0';
         n += 1;
     } else {
-        let mut digits = itoa::Buffer::new();
-        let lead = digits.format(group(0)).as_bytes();
-        text[n..n + lead.len()].copy_from_slice(lead);
-        n += lead.len();
+        // The leading group without its leading zeros.
+        let lead = group(0);
+        push4(&mut text, &mut n, lead);
+        let zeros = match lead {
+            0..=9 => 3,
+            10..=99 => 2,
+            100..=999 => 1,
+            _ => 0,
+        };
+        text.copy_within(n - 4 + zeros..n, n - 4);
+        n -= zeros;
         for k in 1..int_groups as i64 {
             push4(&mut text, &mut n, group(k));
         }
@@ -239,14 +252,15 @@ pub fn numeric_text(b: &[u8], out: &mut String) -> bool {
     if (weight + frac_groups as i64 + 1..ndigits as i64).any(|k| group(k) != 0) {
         return false;
     }
-    out.push_str(std::str::from_utf8(&text[..n]).unwrap_or_default());
+    text[n] = b'"';
+    out.push_str(std::str::from_utf8(&text[..=n]).unwrap_or_default());
     true
 }
 
-/// DATE written as the `NaiveDate` that `date` decodes shows itself (`YYYY-MM-DD`), from the day
-/// count by the civil-from-days arithmetic, without a calendar type; `false`, with nothing
-/// written, outside the years 0–9999 (the caller then decodes).
-pub fn date_text(b: &[u8], out: &mut String) -> bool {
+/// DATE written as the JSON string of the `NaiveDate` that `date` decodes (`"YYYY-MM-DD"`), from
+/// the day count by the civil-from-days arithmetic, without a calendar type; `false`, with
+/// nothing written, outside the years 0–9999 (the caller then decodes).
+pub fn date_json(b: &[u8], out: &mut String) -> bool {
     let Ok(days) = <[u8; 4]>::try_from(b).map(i32::from_be_bytes) else { return false };
     // Days since 0000-03-01: years then run March to February, so leap days come last.
     let z = days as i64 + 730_425;
@@ -262,6 +276,7 @@ pub fn date_text(b: &[u8], out: &mut String) -> bool {
     }
     let d = |v: i64| b'0' + v as u8;
     let text = [
+        b'"',
         d(year / 1000),
         d(year / 100 % 10),
         d(year / 10 % 10),
@@ -272,6 +287,7 @@ pub fn date_text(b: &[u8], out: &mut String) -> bool {
         b'-',
         d(day / 10),
         d(day % 10),
+        b'"',
     ];
     out.push_str(std::str::from_utf8(&text).unwrap_or_default());
     true
@@ -367,34 +383,34 @@ mod tests {
         }
     }
 
-    /// `numeric_text` writes what `numeric`'s Decimal shows, or leaves the value to it.
+    /// `numeric_json` writes what `numeric`'s Decimal shows, quoted, or leaves the value to it.
     fn same_text(b: &[u8]) -> bool {
         let mut out = String::new();
-        let wrote = numeric_text(b, &mut out);
+        let wrote = numeric_json(b, &mut out);
         match numeric(b) {
-            Some(d) => !wrote || out == d.to_string(),
+            Some(d) => !wrote || out == format!("\"{d}\""),
             None => !wrote && out.is_empty(),
         }
     }
 
     #[test]
-    fn numeric_text_is_the_decimals_text() {
+    fn numeric_json_is_the_decimals_text() {
         for text in ["41.5600", "0.0000", "0", "-0.0001", "12345678.9", "100000000", "0.05", "-98765.4321", "10000"] {
             let mut out = String::new();
-            assert!(numeric_text(&wire(text), &mut out), "{text} written");
-            assert_eq!(out, text);
+            assert!(numeric_json(&wire(text), &mut out), "{text} written");
+            assert_eq!(out, format!("\"{text}\""));
         }
         // Too many digits for the short way: left to `numeric`.
-        assert!(!numeric_text(&wire("79228162514264337593543950335"), &mut String::new()));
+        assert!(!numeric_json(&wire("79228162514264337593543950335"), &mut String::new()));
         // NaN, and digits past the display scale (not what PostgreSQL sends): `numeric`'s to refuse.
-        assert!(!numeric_text(&[0, 0, 0, 0, 0xC0, 0, 0, 0], &mut String::new()));
-        assert!(!numeric_text(&[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0x04, 0xd2], &mut String::new()));
+        assert!(!numeric_json(&[0, 0, 0, 0, 0xC0, 0, 0, 0], &mut String::new()));
+        assert!(!numeric_json(&[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0x04, 0xd2], &mut String::new()));
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(12);
         for _ in 0..50_000 {
             let text = random_text(&mut r, 10);
             let mut out = String::new();
-            if numeric_text(&wire(&text), &mut out) {
-                assert_eq!(out, numeric(&wire(&text)).unwrap().to_string(), "{text}");
+            if numeric_json(&wire(&text), &mut out) {
+                assert_eq!(out, format!("\"{}\"", numeric(&wire(&text)).unwrap()), "{text}");
             } else {
                 // Only values of more than 20 digits (five groups and more), and a negative zero
                 // (which PostgreSQL never sends), may take the long way.
@@ -406,6 +422,13 @@ mod tests {
             let len = r.gen_range(0..16);
             let junk: Vec<u8> = (0..len).map(|_| r.gen()).collect();
             assert!(same_text(&junk), "{junk:?}");
+            // A well-formed header over groups of any value (past 9999 too), weights and scales.
+            let n = r.gen_range(0..6u16);
+            let weight = r.gen_range(0..8u16).wrapping_sub(4);
+            let mut words = vec![n, weight, [0, 0x4000][r.gen_range(0..2)], r.gen_range(0..12)];
+            words.extend((0..n).map(|_| if r.gen_bool(0.8) { r.gen_range(0..10_000) } else { r.gen() }));
+            let shaped: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+            assert!(same_text(&shaped), "{shaped:?}");
         }
     }
 
@@ -417,7 +440,7 @@ mod tests {
     }
 
     #[test]
-    fn date_text_is_the_dates_text() {
+    fn date_json_is_the_dates_text() {
         use crate::data::values::PlainText;
         use chrono::Datelike;
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(13);
@@ -428,13 +451,13 @@ mod tests {
             let mut out = String::new();
             match date(&b) {
                 Some(d) if (0..=9999).contains(&d.year()) => {
-                    assert!(date_text(&b, &mut out), "{days} written");
-                    assert_eq!(out, PlainText::Date(d).to_string(), "{days}");
+                    assert!(date_json(&b, &mut out), "{days} written");
+                    assert_eq!(out, format!("\"{}\"", PlainText::Date(d)), "{days}");
                 }
-                _ => assert!(!date_text(&b, &mut out) && out.is_empty(), "{days} left to date"),
+                _ => assert!(!date_json(&b, &mut out) && out.is_empty(), "{days} left to date"),
             }
         }
-        assert!(!date_text(&[0, 0, 1], &mut String::new()));
+        assert!(!date_json(&[0, 0, 1], &mut String::new()));
     }
 
     #[test]

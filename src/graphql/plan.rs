@@ -27,7 +27,8 @@ pub struct ObjectPlan {
 
 #[derive(Debug)]
 pub enum ObjectField {
-    Column { key: Name, col: usize },
+    /// `lead` is the key as written after another field (`,"key":`): one copy per value.
+    Column { key: Name, col: usize, lead: Box<str> },
     Typename { key: Name },
     Relation(Box<RelationPlan>),
 }
@@ -339,7 +340,8 @@ fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) ->
         if name == "__typename" {
             out.push(ObjectField::Typename { key });
         } else if let Some(col) = t.col_by_field(name) {
-            out.push(ObjectField::Column { key, col });
+            let lead = format!(",\"{key}\":").into();
+            out.push(ObjectField::Column { key, col, lead });
         } else if let Some(rel) = t.relations.iter().find(|r| r.field == name) {
             out.push(ObjectField::Relation(Box::new(bind_relation(b, rel, f)?)));
         } else {

@@ -214,8 +214,9 @@ impl JsonWriter {
         let mut first = true;
         for f in &plan.fields {
             match f {
-                ObjectField::Column { key, col } => {
-                    self.key(&mut first, key);
+                ObjectField::Column { lead, col, .. } => {
+                    self.buf.push_str(&lead[first as usize..]);
+                    first = false;
                     row.write_column(self, *col, plan.table.columns[*col].kind);
                 }
                 ObjectField::Typename { key } => {
@@ -232,22 +233,12 @@ impl JsonWriter {
     }
 
     /// A cell from its wire bytes. Decimals and dates are written from their digits and day
-    /// counts (`numeric_text`, `date_text`: the decoded value's text), text as it came; the rest
+    /// counts (`numeric_json`, `date_json`: the decoded value's text), text as it came; the rest
     /// through its `Cell`, as decoded rows are.
     fn wire_cell(&mut self, raw: Option<&[u8]>, wire: Wire, kind: Kind) {
-        let quoted = |w: &mut JsonWriter, b: &[u8], text: fn(&[u8], &mut String) -> bool| {
-            w.buf.push('"');
-            let wrote = text(b, &mut w.buf);
-            if wrote {
-                w.buf.push('"');
-            } else {
-                w.buf.pop();
-            }
-            wrote
-        };
         match (raw, wire) {
-            (Some(b), Wire::Numeric) if quoted(self, b, pg_binary::numeric_text) => return,
-            (Some(b), Wire::Date) if quoted(self, b, pg_binary::date_text) => return,
+            (Some(b), Wire::Numeric) if pg_binary::numeric_json(b, &mut self.buf) => return,
+            (Some(b), Wire::Date) if pg_binary::date_json(b, &mut self.buf) => return,
             (Some(b), Wire::Text) => {
                 if let Ok(s) = std::str::from_utf8(b) {
                     self.str(s);
