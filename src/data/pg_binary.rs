@@ -179,88 +179,71 @@ pub fn numeric(b: &[u8]) -> Option<Decimal> {
 }
 
 /// NUMERIC written as the JSON string of the `Decimal` that `numeric` decodes (every digit of
-/// the column's display scale, quoted), straight from the base-10000 digits: a page of prices
-/// is thousands of these. `false`, with nothing written, for what `numeric` must decide (NaN,
-/// more than 28 digits, digits past the display scale): the caller then decodes.
-pub fn numeric_json(b: &[u8], out: &mut String) -> bool {
+/// the column's display scale, quoted), from the digits as one integer: a page of prices is
+/// thousands of these. `false`, with nothing written, for what does not fit in 18 digits or is
+/// not PostgreSQL's form (NaN, ±Infinity, groups past 9999, digits past the display scale): the
+/// caller then decodes.
+pub fn numeric_json(b: &[u8], out: &mut Vec<u8>) -> bool {
     let word = |i: usize| -> Option<u16> { Some(u16::from_be_bytes(b.get(2 * i..2 * i + 2)?.try_into().ok()?)) };
     let (Some(ndigits), Some(weight), Some(sign), Some(dscale)) = (word(0), word(1), word(2), word(3)) else {
         return false;
     };
     let (ndigits, weight, dscale) = (ndigits as usize, weight as i16 as i64, dscale as usize);
-    let int_groups = (weight + 1).max(0) as usize;
-    if !matches!(sign, 0x0000 | 0x4000) || b.len() != 8 + 2 * ndigits || int_groups * 4 + dscale > 28 {
+    if !matches!(sign, 0x0000 | 0x4000) || b.len() != 8 + 2 * ndigits || ndigits > 4 || dscale > 28 {
         return false;
     }
-    // A group past 9999 is not a base-10000 digit, and a leading zero group is not PostgreSQL's
-    // form (it never sends either): `numeric`'s to decide.
-    if (0..ndigits).any(|k| word(4 + k).unwrap_or(0) > 9999) || (int_groups > 1 && word(4).unwrap_or(0) == 0) {
-        return false;
-    }
-    // Group k is worth 10000^(weight − k); absent groups are zeros.
-    let group = |k: i64| if (0..ndigits as i64).contains(&k) { word(4 + k as usize).unwrap_or(0) } else { 0 };
-    // Quotes, a sign, 28 digits and a point: 32 bytes; one group may run 3 past the scale.
-    let mut text = [b'"'; 40];
-    let mut n = 1;
-    let push4 = |text: &mut [u8; 40], n: &mut usize, g: u16| {
-        for (j, d) in [g / 1000, g / 100 % 10, g / 10 % 10, g % 10].into_iter().enumerate() {
-            text[*n + j] = b'0' + d as u8;
-        }
-        *n += 4;
-    };
-    if sign == 0x4000 {
-        if ndigits == 0 {
-            return false; // a negative zero: `numeric`'s to show
-        }
-        text[1] = b'-';
-        n = 2;
-    }
-    if int_groups == 0 {
-        text[n] = b'0';
-        n += 1;
-    } else {
-        // The leading group without its leading zeros.
-        let lead = group(0);
-        push4(&mut text, &mut n, lead);
-        let zeros = match lead {
-            0..=9 => 3,
-            10..=99 => 2,
-            100..=999 => 1,
-            _ => 0,
-        };
-        text.copy_within(n - 4 + zeros..n, n - 4);
-        n -= zeros;
-        for k in 1..int_groups as i64 {
-            push4(&mut text, &mut n, group(k));
+    // The value in units of 10^−dscale, as `numeric` computes it below 10^18.
+    let mut m: u64 = 0;
+    for k in 0..ndigits {
+        match word(4 + k) {
+            Some(g @ 0..=9999) => m = m * 10_000 + g as u64,
+            _ => return false,
         }
     }
-    let frac_groups = dscale.div_ceil(4);
-    if dscale > 0 {
-        text[n] = b'.';
-        n += 1;
-        for f in 1..=frac_groups as i64 {
-            push4(&mut text, &mut n, group(weight + f));
-        }
-        // The last group's digits past the scale must be zeros; they are not shown.
-        let cut = frac_groups * 4 - dscale;
-        if text[n - cut..n].iter().any(|d| *d != b'0') {
+    let e = 4 * (weight - ndigits as i64 + 1) + dscale as i64;
+    if e >= 0 {
+        if 4 * ndigits as i64 + e > 18 {
             return false;
         }
-        n -= cut;
+        m *= 10u64.pow(e as u32);
+    } else {
+        // Only the zero-padded tail of the last group may lie past the display scale.
+        match 10u64.checked_pow(e.unsigned_abs() as u32) {
+            Some(p) if m % p == 0 => m /= p,
+            _ => return false,
+        }
     }
-    // Groups wholly past the scale must be zeros too.
-    if (weight + frac_groups as i64 + 1..ndigits as i64).any(|k| group(k) != 0) {
-        return false;
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(m).as_bytes();
+    // `-`, up to 18 integer digits, `.`, up to 28 places, in quotes.
+    let mut text = [b'0'; 52];
+    text[0] = b'"';
+    let mut n = 1;
+    if sign == 0x4000 && m != 0 {
+        text[n] = b'-';
+        n += 1;
+    }
+    let int_len = digits.len().saturating_sub(dscale);
+    if int_len == 0 {
+        n += 1; // a `0` before the point
+    }
+    text[n..n + int_len].copy_from_slice(&digits[..int_len]);
+    n += int_len;
+    if dscale > 0 {
+        text[n] = b'.';
+        // Places the digits do not reach are the zeros already there.
+        n += 1 + dscale;
+        text[n - (digits.len() - int_len)..n].copy_from_slice(&digits[int_len..]);
     }
     text[n] = b'"';
-    out.push_str(std::str::from_utf8(&text[..=n]).unwrap_or_default());
+    out.extend_from_slice(&text[..=n]);
     true
 }
 
 /// DATE written as the JSON string of the `NaiveDate` that `date` decodes (`"YYYY-MM-DD"`), from
 /// the day count by the civil-from-days arithmetic, without a calendar type; `false`, with
 /// nothing written, outside the years 0–9999 (the caller then decodes).
-pub fn date_json(b: &[u8], out: &mut String) -> bool {
+pub fn date_json(b: &[u8], out: &mut Vec<u8>) -> bool {
     let Ok(days) = <[u8; 4]>::try_from(b).map(i32::from_be_bytes) else { return false };
     // Days since 0000-03-01: years then run March to February, so leap days come last.
     let z = days as i64 + 730_425;
@@ -289,7 +272,7 @@ pub fn date_json(b: &[u8], out: &mut String) -> bool {
         d(day % 10),
         b'"',
     ];
-    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    out.extend_from_slice(&text);
     true
 }
 
@@ -385,10 +368,10 @@ mod tests {
 
     /// `numeric_json` writes what `numeric`'s Decimal shows, quoted, or leaves the value to it.
     fn same_text(b: &[u8]) -> bool {
-        let mut out = String::new();
+        let mut out = Vec::new();
         let wrote = numeric_json(b, &mut out);
         match numeric(b) {
-            Some(d) => !wrote || out == format!("\"{d}\""),
+            Some(d) => !wrote || out == format!("\"{d}\"").as_bytes(),
             None => !wrote && out.is_empty(),
         }
     }
@@ -396,27 +379,26 @@ mod tests {
     #[test]
     fn numeric_json_is_the_decimals_text() {
         for text in ["41.5600", "0.0000", "0", "-0.0001", "12345678.9", "100000000", "0.05", "-98765.4321", "10000"] {
-            let mut out = String::new();
+            let mut out = Vec::new();
             assert!(numeric_json(&wire(text), &mut out), "{text} written");
-            assert_eq!(out, format!("\"{text}\""));
+            assert_eq!(out, format!("\"{text}\"").as_bytes());
         }
         // Too many digits for the short way: left to `numeric`.
-        assert!(!numeric_json(&wire("79228162514264337593543950335"), &mut String::new()));
+        assert!(!numeric_json(&wire("79228162514264337593543950335"), &mut Vec::new()));
         // NaN, and digits past the display scale (not what PostgreSQL sends): `numeric`'s to refuse.
-        assert!(!numeric_json(&[0, 0, 0, 0, 0xC0, 0, 0, 0], &mut String::new()));
-        assert!(!numeric_json(&[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0x04, 0xd2], &mut String::new()));
+        assert!(!numeric_json(&[0, 0, 0, 0, 0xC0, 0, 0, 0], &mut Vec::new()));
+        assert!(!numeric_json(&[0, 1, 0xff, 0xff, 0, 0, 0, 2, 0x04, 0xd2], &mut Vec::new()));
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(12);
         for _ in 0..50_000 {
             let text = random_text(&mut r, 10);
-            let mut out = String::new();
+            let mut out = Vec::new();
             if numeric_json(&wire(&text), &mut out) {
-                assert_eq!(out, format!("\"{}\"", numeric(&wire(&text)).unwrap()), "{text}");
+                assert_eq!(out, format!("\"{}\"", numeric(&wire(&text)).unwrap()).as_bytes(), "{text}");
             } else {
-                // Only values of more than 20 digits (five groups and more), and a negative zero
-                // (which PostgreSQL never sends), may take the long way.
+                // Up to 12 digits fit in four groups and below 10^18 at any scale: only longer
+                // values may take the long way.
                 let digits = text.trim_start_matches('-').replace('.', "").len();
-                let zero = numeric(&wire(&text)).is_some_and(|d| d.is_zero());
-                assert!(out.is_empty() && (digits > 20 || zero), "{text} left to numeric");
+                assert!(out.is_empty() && digits > 12, "{text} left to numeric");
             }
             // And any bytes at all: the same text or none.
             let len = r.gen_range(0..16);
@@ -448,16 +430,16 @@ mod tests {
         let all = -730_500..2_930_000;
         for days in all.chain((0..100_000).map(|_| r.gen::<i32>())) {
             let b = days.to_be_bytes();
-            let mut out = String::new();
+            let mut out = Vec::new();
             match date(&b) {
                 Some(d) if (0..=9999).contains(&d.year()) => {
                     assert!(date_json(&b, &mut out), "{days} written");
-                    assert_eq!(out, format!("\"{}\"", PlainText::Date(d)), "{days}");
+                    assert_eq!(out, format!("\"{}\"", PlainText::Date(d)).as_bytes(), "{days}");
                 }
                 _ => assert!(!date_json(&b, &mut out) && out.is_empty(), "{days} left to date"),
             }
         }
-        assert!(!date_json(&[0, 0, 1], &mut String::new()));
+        assert!(!date_json(&[0, 0, 1], &mut Vec::new()));
     }
 
     #[test]

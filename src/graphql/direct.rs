@@ -38,7 +38,7 @@ fn write_page<R: Shown>(out: &mut JsonWriter, connection: &ConnectionPlan, fetch
 pub async fn execute(state: &AppState, op: &BoundOperation, tz: Tz) -> Result<String, DirectError> {
     let db = &state.db.read;
     let mut out = JsonWriter::new(16 * 1024, tz);
-    out.buf.push_str("{\"data\":{");
+    out.put("{\"data\":{");
     let mut first = true;
     for (key, root) in &op.roots {
         let fail = |error: ApiError| DirectError { key: key.to_string(), error };
@@ -82,7 +82,7 @@ pub async fn execute(state: &AppState, op: &BoundOperation, tz: Tz) -> Result<St
                 plan::prefetch(db, fetch, &mut rows).await.map_err(fail)?;
                 match rows.first() {
                     Some(r) => out.row(node, r),
-                    None => out.buf.push_str("null"),
+                    None => out.put("null"),
                 }
             }
             RootPlan::Series { query, fields } => {
@@ -93,8 +93,9 @@ pub async fn execute(state: &AppState, op: &BoundOperation, tz: Tz) -> Result<St
             RootPlan::Other => return Err(fail(ApiError::Internal("not a direct read".into()))),
         }
     }
-    out.buf.push_str("}}");
-    Ok(out.buf)
+    out.put("}}");
+    let key = op.roots.first().map(|(k, _)| k.to_string()).unwrap_or_default();
+    out.finish().map_err(|error| DirectError { key, error })
 }
 
 /// An ingest mutation (`ingestCandles`, `ingestOhlcv`, …): the field, its table and the
@@ -143,19 +144,19 @@ pub async fn ingest(
     };
     let (inserted, updated) = super::mutations::upsert_rows(state, viewer, t, arg, rows).await.map_err(fail)?;
     let mut out = JsonWriter::new(128, Tz::UTC);
-    out.buf.push_str("{\"data\":{");
+    out.put("{\"data\":{");
     let mut first = true;
     out.key(&mut first, &f.key);
-    out.buf.push('{');
+    out.buf.push(b'{');
     let mut inner = true;
     for c in &f.children {
         out.key(&mut inner, &c.key);
         match c.name.as_str() {
-            "inserted" => out.buf.push_str(&inserted.to_string()),
-            "updated" => out.buf.push_str(&updated.to_string()),
+            "inserted" => out.put(&inserted.to_string()),
+            "updated" => out.put(&updated.to_string()),
             _ => out.str("IngestResult"),
         }
     }
-    out.buf.push_str("}}}");
-    Ok(out.buf)
+    out.put("}}}");
+    out.finish().map_err(fail)
 }

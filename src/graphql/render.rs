@@ -12,8 +12,10 @@ use crate::graphql::connection::{CountBy, Page, PageRow};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
 
+/// Bytes, not a `String`: values written from wire bytes are ASCII built here, and need no
+/// UTF-8 check each; `finish` checks the whole answer once.
 pub struct JsonWriter {
-    pub buf: String,
+    pub buf: Vec<u8>,
     pub tz: Tz,
     /// A value PostgreSQL sent that could not be shown (written as `null`): the answer must be
     /// an error instead.
@@ -41,9 +43,9 @@ impl Shown for Row {
             }
             (None, Some(node)) => match rows.first() {
                 Some(child) => w.row(node, child),
-                None => w.buf.push_str("null"),
+                None => w.put("null"),
             },
-            (None, None) => w.buf.push_str("null"),
+            (None, None) => w.put("null"),
         }
     }
 }
@@ -54,24 +56,40 @@ impl Shown for WireRow {
     fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind) {
         match self.raw(col) {
             Some((raw, wire)) => w.wire_cell(raw, wire, kind),
-            None => w.buf.push_str("null"),
+            None => w.put("null"),
         }
     }
 
     fn write_relation(&self, w: &mut JsonWriter, _: &RelationPlan) {
-        w.buf.push_str("null");
+        w.put("null");
         w.fault = Some("a relation under a row read without decoding".into());
+    }
+}
+
+impl std::fmt::Write for JsonWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.put(s);
+        Ok(())
     }
 }
 
 impl JsonWriter {
     pub fn new(capacity: usize, tz: Tz) -> Self {
-        JsonWriter { buf: String::with_capacity(capacity), tz, fault: None }
+        JsonWriter { buf: Vec::with_capacity(capacity), tz, fault: None }
+    }
+
+    pub fn put(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    /// The answer's text (everything written came from `str`s or ASCII, so it is UTF-8).
+    pub fn finish(self) -> Result<String, crate::error::ApiError> {
+        String::from_utf8(self.buf).map_err(|_| crate::error::ApiError::Internal("an answer not in UTF-8".into()))
     }
 
     /// A JSON string, escaped as serde_json escapes it; runs without escapes are copied whole.
     pub fn str(&mut self, s: &str) {
-        self.buf.push('"');
+        self.buf.push(b'"');
         let bytes = s.as_bytes();
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
@@ -86,46 +104,46 @@ impl JsonWriter {
                 0..=0x1f => "",
                 _ => continue,
             };
-            self.buf.push_str(&s[start..i]);
+            self.put(&s[start..i]);
             if escape.is_empty() {
-                let _ = write!(self.buf, "\\u{:04x}", b);
+                let _ = write!(self, "\\u{:04x}", b);
             } else {
-                self.buf.push_str(escape);
+                self.put(escape);
             }
             start = i + 1;
         }
-        self.buf.push_str(&s[start..]);
-        self.buf.push('"');
+        self.put(&s[start..]);
+        self.buf.push(b'"');
     }
 
     pub fn key(&mut self, first: &mut bool, k: &str) {
         if !*first {
-            self.buf.push(',');
+            self.buf.push(b',');
         }
         *first = false;
         // Response keys are GraphQL names (`[_A-Za-z][_0-9A-Za-z]*`): nothing to escape.
-        self.buf.push('"');
-        self.buf.push_str(k);
-        self.buf.push_str("\":");
+        self.buf.push(b'"');
+        self.put(k);
+        self.put("\":");
     }
 
     pub fn bool(&mut self, b: bool) {
-        self.buf.push_str(if b { "true" } else { "false" });
+        self.put(if b { "true" } else { "false" });
     }
 
     /// A JSON number as serde_json writes an f64 (`null` when not finite).
     fn float(&mut self, v: f64) {
         match serde_json::Number::from_f64(v) {
             Some(n) => {
-                let _ = write!(self.buf, "{n}");
+                let _ = write!(self, "{n}");
             }
-            None => self.buf.push_str("null"),
+            None => self.put("null"),
         }
     }
 
     /// A series object: its selected columns as arrays, values rendered as the resolvers do.
     pub fn series(&mut self, q: &SeriesQuery, fields: &[SeriesField], s: &Series) {
-        self.buf.push('{');
+        self.buf.push(b'{');
         let mut first = true;
         for f in fields {
             match f {
@@ -144,7 +162,7 @@ impl JsonWriter {
                 }
                 SeriesField::Numbers { key, fields } => {
                     self.key(&mut first, key);
-                    self.buf.push('{');
+                    self.buf.push(b'{');
                     let mut inner = true;
                     for f in fields {
                         match f {
@@ -152,7 +170,7 @@ impl JsonWriter {
                                 self.key(&mut inner, key);
                                 self.list(s.buckets.iter(), |w, b| match as_number(&b.values[*i]) {
                                     Some(v) => w.float(v),
-                                    None => w.buf.push_str("null"),
+                                    None => w.put("null"),
                                 });
                             }
                             SeriesField::Typename { key } => {
@@ -162,7 +180,7 @@ impl JsonWriter {
                             _ => {}
                         }
                     }
-                    self.buf.push('}');
+                    self.buf.push(b'}');
                 }
                 SeriesField::NoData { key } => {
                     self.key(&mut first, key);
@@ -172,50 +190,50 @@ impl JsonWriter {
                     self.key(&mut first, key);
                     match s.next_time {
                         Some(t) => self.float(t as f64),
-                        None => self.buf.push_str("null"),
+                        None => self.put("null"),
                     }
                 }
             }
         }
-        self.buf.push('}');
+        self.buf.push(b'}');
     }
 
     fn list<T>(&mut self, items: impl Iterator<Item = T>, mut each: impl FnMut(&mut Self, T)) {
-        self.buf.push('[');
+        self.buf.push(b'[');
         for (n, item) in items.enumerate() {
             if n > 0 {
-                self.buf.push(',');
+                self.buf.push(b',');
             }
             each(self, item);
         }
-        self.buf.push(']');
+        self.buf.push(b']');
     }
 
     fn cell(&mut self, c: &Cell, kind: Kind) {
         match c.render(kind, self.tz) {
-            Rendered::Null => self.buf.push_str("null"),
-            Rendered::Int(v) => self.buf.push_str(itoa::Buffer::new().format(v)),
+            Rendered::Null => self.put("null"),
+            Rendered::Int(v) => self.put(itoa::Buffer::new().format(v)),
             Rendered::Float(v) => self.float(v),
             Rendered::Text(s) => self.str(s),
             Rendered::Plain(p) => {
-                self.buf.push('"');
-                let _ = p.write_to(&mut self.buf);
-                self.buf.push('"');
+                self.buf.push(b'"');
+                let _ = p.write_to(self);
+                self.buf.push(b'"');
             }
             Rendered::Bool(b) => self.bool(b),
             Rendered::Json(j) => {
-                let _ = write!(self.buf, "{j}");
+                let _ = write!(self, "{j}");
             }
         }
     }
 
     pub fn row<R: Shown>(&mut self, plan: &ObjectPlan, row: &R) {
-        self.buf.push('{');
+        self.buf.push(b'{');
         let mut first = true;
         for f in &plan.fields {
             match f {
                 ObjectField::Column { lead, col, .. } => {
-                    self.buf.push_str(&lead[first as usize..]);
+                    self.put(&lead[first as usize..]);
                     first = false;
                     row.write_column(self, *col, plan.table.columns[*col].kind);
                 }
@@ -229,7 +247,7 @@ impl JsonWriter {
                 }
             }
         }
-        self.buf.push('}');
+        self.buf.push(b'}');
     }
 
     /// A cell from its wire bytes. Decimals and dates are written from their digits and day
@@ -250,7 +268,7 @@ impl JsonWriter {
         match pg_binary::decode(raw, wire) {
             Some(c) => self.cell(&c, kind),
             None => {
-                self.buf.push_str("null");
+                self.put("null");
                 self.fault = Some(format!("a value not decodable as {wire:?}"));
             }
         }
@@ -259,34 +277,34 @@ impl JsonWriter {
     fn cursor_or_null<R: PageRow>(&mut self, page: &Page<R>, row: Option<&R>) {
         match row {
             Some(r) => self.str(&page.cursor(r)),
-            None => self.buf.push_str("null"),
+            None => self.put("null"),
         }
     }
 
     pub fn page<R: Shown>(&mut self, conn: &ConnectionPlan, page: &Page<R>) {
-        self.buf.push('{');
+        self.buf.push(b'{');
         let mut first = true;
         for f in &conn.fields {
             match f {
                 ConnectionField::Nodes { key, node } => {
                     self.key(&mut first, key);
-                    self.buf.push('[');
+                    self.buf.push(b'[');
                     for (i, r) in page.visible().enumerate() {
                         if i > 0 {
-                            self.buf.push(',');
+                            self.buf.push(b',');
                         }
                         self.row(node, r);
                     }
-                    self.buf.push(']');
+                    self.buf.push(b']');
                 }
                 ConnectionField::Edges { key, fields } => {
                     self.key(&mut first, key);
-                    self.buf.push('[');
+                    self.buf.push(b'[');
                     for (i, r) in page.visible().enumerate() {
                         if i > 0 {
-                            self.buf.push(',');
+                            self.buf.push(b',');
                         }
-                        self.buf.push('{');
+                        self.buf.push(b'{');
                         let mut inner = true;
                         for e in fields {
                             match e {
@@ -304,13 +322,13 @@ impl JsonWriter {
                                 }
                             }
                         }
-                        self.buf.push('}');
+                        self.buf.push(b'}');
                     }
-                    self.buf.push(']');
+                    self.buf.push(b']');
                 }
                 ConnectionField::PageInfo { key, fields } => {
                     self.key(&mut first, key);
-                    self.buf.push('{');
+                    self.buf.push(b'{');
                     let mut inner = true;
                     for (key, which) in fields {
                         self.key(&mut inner, key);
@@ -322,7 +340,7 @@ impl JsonWriter {
                             PageInfoField::Typename => self.str("PageInfo"),
                         }
                     }
-                    self.buf.push('}');
+                    self.buf.push(b'}');
                 }
                 ConnectionField::TotalCount { key } => {
                     self.key(&mut first, key);
@@ -330,7 +348,7 @@ impl JsonWriter {
                         CountBy::Known(n) => n,
                         _ => 0,
                     };
-                    let _ = write!(self.buf, "\"{n}\"");
+                    let _ = write!(self, "\"{n}\"");
                 }
                 ConnectionField::Typename { key } => {
                     self.key(&mut first, key);
@@ -338,6 +356,6 @@ impl JsonWriter {
                 }
             }
         }
-        self.buf.push('}');
+        self.buf.push(b'}');
     }
 }
