@@ -209,7 +209,7 @@ pub fn numeric_json(b: &[u8], out: &mut Vec<u8>) -> bool {
     } else {
         // Only the zero-padded tail of the last group may lie past the display scale.
         match 10u64.checked_pow(e.unsigned_abs() as u32) {
-            Some(p) if m % p == 0 => m /= p,
+            Some(p) if m.is_multiple_of(p) => m /= p,
             _ => return false,
         }
     }
