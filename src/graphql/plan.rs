@@ -28,8 +28,14 @@ pub struct ObjectPlan {
 #[derive(Debug)]
 pub enum ObjectField {
     /// `lead` is the key as written after another field (`,"key":`): one copy per value.
-    Column { key: Name, col: usize, lead: Box<str> },
-    Typename { key: Name },
+    Column {
+        key: Name,
+        col: usize,
+        lead: Box<str>,
+    },
+    Typename {
+        key: Name,
+    },
     Relation(Box<RelationPlan>),
 }
 
