@@ -50,7 +50,6 @@ start_pg() {
   } >> "$dir/postgresql.conf"
   as_pg "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/log" -w start >/dev/null
 }
-start_pg pg "$PG_PORT"
 
 # TimescaleDB 2.28.3 (hypertables, continuous aggregates, compression: the production path),
 # built once from the vendored source beside this repository, in a cluster of its own.
@@ -60,6 +59,9 @@ if [ ! -f "$TSDB_LIB" ] && [ -f "$TSDB_TARBALL" ]; then
   echo "building TimescaleDB from $TSDB_TARBALL"
   bash tests/build-timescaledb.sh "$TSDB_TARBALL"
 fi
+# Only now a server starts: the build's apt install may upgrade postgresql-15 itself, and a
+# server started before that would load the new libraries (plpgsql) into the old binary.
+start_pg pg "$PG_PORT"
 TSDB_URL=
 if [ -f "$TSDB_LIB" ]; then
   start_pg tsdb "$TSDB_PORT" "shared_preload_libraries = 'timescaledb'" "timescaledb.telemetry_level = off"
