@@ -27,11 +27,10 @@ pub struct ObjectPlan {
 
 #[derive(Debug)]
 pub enum ObjectField {
-    /// `lead` is the key as written after another field (`,"key":`): one copy per value.
+    /// `lead` is the response key as written after another field (`,"key":`): one copy per value.
     Column {
-        key: Name,
-        col: usize,
         lead: Box<str>,
+        col: usize,
     },
     Typename {
         key: Name,
@@ -346,8 +345,7 @@ fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) ->
         if name == "__typename" {
             out.push(ObjectField::Typename { key });
         } else if let Some(col) = t.col_by_field(name) {
-            let lead = format!(",\"{key}\":").into();
-            out.push(ObjectField::Column { key, col, lead });
+            out.push(ObjectField::Column { lead: format!(",\"{key}\":").into(), col });
         } else if let Some(rel) = t.relations.iter().find(|r| r.field == name) {
             out.push(ObjectField::Relation(Box::new(bind_relation(b, rel, f)?)));
         } else {
