@@ -54,7 +54,9 @@ impl Viewer {
 
     pub fn require_user(&self) -> ApiResult<Uuid> {
         match (self.role, self.user) {
-            (Role::Anonymous, _) | (_, None) => Err(ApiError::Unauthenticated("sign in to read this".into())),
+            (Role::Anonymous, _) => Err(ApiError::Unauthenticated("sign in to read this".into())),
+            // Signed in with an operator token (`quantgraph token`): no account owns rows.
+            (_, None) => Err(ApiError::Forbidden("this token names no account; sign in as a user to read this".into())),
             (_, Some(u)) => Ok(u),
         }
     }

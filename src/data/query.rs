@@ -84,6 +84,17 @@ pub fn check_region(r: &str) -> ApiResult<()> {
     }
 }
 
+/// The bar timeframes of `ohlcv_data`: daily, weekly, monthly.
+pub const TIMEFRAMES: [&str; 3] = ["D", "W", "M"];
+
+pub fn check_timeframe(tf: &str) -> ApiResult<()> {
+    if TIMEFRAMES.contains(&tf) {
+        Ok(())
+    } else {
+        Err(ApiError::bad(format!("unknown timeframe `{tf}` (one of {})", TIMEFRAMES.join(", "))))
+    }
+}
+
 /// Columns that a condition fixes to a single value (top-level equalities).
 pub fn pinned(c: &Cond) -> Vec<usize> {
     match c {

@@ -113,7 +113,7 @@ impl Sql {
                 self.push(")")
             }
             Cond::IsNull(col, is) => {
-                self.ident(alias, &t.columns[*col].name).push(if *is { " IS NULL" } else { " IS NOT NULL" })
+                self.col(alias, t, *col).push(if *is { " IS NULL" } else { " IS NOT NULL" })
             }
             Cond::Like(col, pat, ci) => {
                 let (op, pattern) = self.dialect.like(pat, *ci);

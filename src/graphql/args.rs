@@ -2,7 +2,7 @@
 //! shortcuts — into the data layer's `ListQuery`.
 use crate::auth::Viewer;
 use crate::data::catalog::{Relation, Table};
-pub use crate::data::query::{access, check_region, Limits, ListQuery, REGIONS};
+pub use crate::data::query::{access, check_region, check_timeframe, Limits, ListQuery, REGIONS};
 use crate::data::query::{decode_cursor, keyset, Cond, Op};
 use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
@@ -58,10 +58,11 @@ pub fn parse_where(t: &Table, v: &GqlValue) -> ApiResult<Cond> {
 fn cell(t: &Table, col: usize, v: &GqlValue) -> ApiResult<Cell> {
     let c = &t.columns[col];
     let cell = Cell::parse(v, c.kind).map_err(|e| ApiError::bad(format!("`{}`: {e}", c.field)))?;
-    if c.name == "region" {
-        if let Cell::Text(r) = &cell {
-            check_region(r)?;
-        }
+    // Closed sets of codes: a value outside them can match nothing and is a mistake.
+    match (c.name.as_str(), &cell) {
+        ("region", Cell::Text(r)) => check_region(r)?,
+        ("timeframe", Cell::Text(tf)) => check_timeframe(tf)?,
+        _ => {}
     }
     Ok(cell)
 }

@@ -266,35 +266,4 @@ impl CollectedOperation {
             fragments: Default::default(),
         }
     }
-
-    /// Puts the general executor's answer in the order field collection gives (it inserts
-    /// fields as their resolvers finish) and empties objects whose selections were all skipped.
-    pub fn conform(&self, data: ConstValue) -> ConstValue {
-        fn object(v: ConstValue, fields: &[CollectedField]) -> ConstValue {
-            match v {
-                ConstValue::Object(mut map) => {
-                    let mut out = IndexMap::with_capacity(fields.len());
-                    for f in fields {
-                        if let Some(x) = map.swap_remove(&f.key) {
-                            out.insert(f.key.clone(), field(x, f));
-                        }
-                    }
-                    ConstValue::Object(out)
-                }
-                ConstValue::List(items) => ConstValue::List(items.into_iter().map(|x| object(x, fields)).collect()),
-                other => other,
-            }
-        }
-        fn field(v: ConstValue, f: &CollectedField) -> ConstValue {
-            if f.composite {
-                object(v, &f.children)
-            } else {
-                v
-            }
-        }
-        match data {
-            ConstValue::Null => ConstValue::Null,
-            other => object(other, &self.roots),
-        }
-    }
 }

@@ -34,68 +34,102 @@ fn write_page<R: Shown>(out: &mut JsonWriter, connection: &ConnectionPlan, fetch
     out.page(connection, &page);
 }
 
-/// Answers a bound query whose `direct()` is true.
-pub async fn execute(state: &AppState, op: &BoundOperation, tz: Tz) -> Result<String, DirectError> {
-    let db = &state.db.read;
+/// Answers a bound query whose `direct()` is true. A root that fails is `null` at its key with
+/// its error (or, being non-null, makes `data` null), as the general executor's completed
+/// answer has it; the other roots are still read, so both report the same errors.
+pub async fn execute(
+    state: &AppState,
+    op: &BoundOperation,
+    collected: &CollectedOperation,
+    tz: Tz,
+) -> Result<String, DirectError> {
     let mut out = JsonWriter::new(16 * 1024, tz);
     out.put("{\"data\":{");
-    let mut first = true;
-    for (key, root) in &op.roots {
-        let fail = |error: ApiError| DirectError { key: key.to_string(), error };
+    let (mut first, mut errors, mut data_null) = (true, Vec::new(), false);
+    for ((key, root), field) in op.roots.iter().zip(&collected.roots) {
         out.key(&mut first, key);
-        match root {
-            RootPlan::Typename => out.str("Query"),
-            RootPlan::List { table, query, connection, fetch } => {
-                // Rows without relations to prefetch are written from PostgreSQL's bytes.
-                let wire = match fetch.reads.is_empty() {
-                    true => read::list_wire(db, table, query, Some(&fetch.cols)).await.transpose().map_err(fail)?,
-                    false => None,
-                };
-                let rows = match wire {
-                    Some(rows) => Rows::Wire(rows),
-                    None => {
-                        let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(fail)?;
-                        plan::prefetch(db, fetch, &mut rows).await.map_err(fail)?;
-                        Rows::Decoded(rows)
-                    }
-                };
-                let count = if connection.needs_count() {
-                    CountBy::Known(read::count(db, table, &query.base).await.map_err(fail)?)
-                } else {
-                    CountBy::NotPlanned
-                };
-                match rows {
-                    Rows::Wire(rows) => {
-                        write_page(&mut out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
-                    }
-                    Rows::Decoded(rows) => {
-                        write_page(&mut out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
-                    }
-                }
-                if let Some(fault) = out.fault.take() {
-                    return Err(fail(ApiError::Internal(fault)));
-                }
-            }
-            RootPlan::One { table, query, node, fetch } => {
-                let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(fail)?;
-                rows.truncate(1);
-                plan::prefetch(db, fetch, &mut rows).await.map_err(fail)?;
-                match rows.first() {
-                    Some(r) => out.row(node, r),
-                    None => out.put("null"),
-                }
-            }
-            RootPlan::Series { query, fields } => {
-                let series = query.read(&state.db).await.map_err(fail)?;
-                out.buf.reserve(series.buckets.len() * fields.len() * 12);
-                out.series(query, fields, &series);
-            }
-            RootPlan::Other => return Err(fail(ApiError::Internal("not a direct read".into()))),
+        let mark = out.buf.len();
+        if let Err(error) = write_root(state, &mut out, root).await {
+            out.buf.truncate(mark);
+            out.put("null");
+            data_null |= !matches!(root, RootPlan::One { .. });
+            errors.push(field_error(error, key, field.pos));
         }
     }
-    out.put("}}");
+    out.put("}");
+    if !errors.is_empty() {
+        if data_null {
+            out.buf.clear();
+            out.put("{\"data\":null");
+        }
+        super::complete::order_errors(&mut errors);
+        let written = serde_json::to_string(&errors).map_err(|e| ApiError::Internal(e.to_string()));
+        out.put(",\"errors\":");
+        out.put(&written.map_err(|error| DirectError { key: String::new(), error })?);
+    }
+    out.put("}");
     let key = op.roots.first().map(|(k, _)| k.to_string()).unwrap_or_default();
     out.finish().map_err(|error| DirectError { key, error })
+}
+
+/// The error of a field at `key` written at `pos`, as the executor reports it.
+fn field_error(error: ApiError, key: &str, pos: async_graphql::Pos) -> async_graphql::ServerError {
+    let mut err = async_graphql::Error::from(error).into_server_error(pos);
+    err.path = vec![async_graphql::PathSegment::Field(key.to_string())];
+    err
+}
+
+/// Writes one root's value.
+async fn write_root(state: &AppState, out: &mut JsonWriter, root: &RootPlan) -> Result<(), ApiError> {
+    let db = &state.db.read;
+    match root {
+        RootPlan::Typename => out.str("Query"),
+        RootPlan::List { table, query, connection, fetch } => {
+            // Rows without relations to prefetch are written from PostgreSQL's bytes.
+            let wire = match fetch.reads.is_empty() {
+                true => read::list_wire(db, table, query, Some(&fetch.cols)).await.transpose()?,
+                false => None,
+            };
+            let rows = match wire {
+                Some(rows) => Rows::Wire(rows),
+                None => {
+                    let mut rows = read::list(db, table, query, Some(&fetch.cols)).await?;
+                    plan::prefetch(db, fetch, &mut rows).await?;
+                    Rows::Decoded(rows)
+                }
+            };
+            let count = if connection.needs_count() {
+                CountBy::Known(read::count(db, table, &query.base).await?)
+            } else {
+                CountBy::NotPlanned
+            };
+            match rows {
+                Rows::Wire(rows) => write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count)),
+                Rows::Decoded(rows) => {
+                    write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
+                }
+            }
+            if let Some(fault) = out.fault.take() {
+                return Err(ApiError::Internal(fault));
+            }
+        }
+        RootPlan::One { table, query, node, fetch } => {
+            let mut rows = read::list(db, table, query, Some(&fetch.cols)).await?;
+            rows.truncate(1);
+            plan::prefetch(db, fetch, &mut rows).await?;
+            match rows.first() {
+                Some(r) => out.row(node, r),
+                None => out.put("null"),
+            }
+        }
+        RootPlan::Series { query, fields } => {
+            let series = query.read(&state.db).await?;
+            out.buf.reserve(series.buckets.len() * fields.len() * 12);
+            out.series(query, fields, &series);
+        }
+        RootPlan::Other => return Err(ApiError::Internal("not a direct read".into())),
+    }
+    Ok(())
 }
 
 /// An ingest mutation (`ingestCandles`, `ingestOhlcv`, …): the field, its table and the

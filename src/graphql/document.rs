@@ -106,3 +106,65 @@ pub fn fragment_cycle(doc: &ExecutableDocument) -> Option<ServerError> {
     }
     None
 }
+
+/// The name the document gives its operation when it holds one (the parser keeps names only
+/// when there are several): the first `query`/`mutation`/`subscription` keyword outside any
+/// braces, strings and comments, and the name after it. Read without recursion.
+pub fn single_operation_name(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                let block = b[i..].starts_with(b"\"\"\"");
+                i += if block { 3 } else { 1 };
+                while i < b.len() && !(if block { b[i..].starts_with(b"\"\"\"") } else { b[i] == b'"' }) {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += if block { 2 } else { 0 };
+            }
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            c if depth == 0 && is_name(c) => {
+                let start = i;
+                while i < b.len() && is_name(b[i]) {
+                    i += 1;
+                }
+                if matches!(&text[start..i], "query" | "mutation" | "subscription") {
+                    while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b',') {
+                        i += 1;
+                    }
+                    let name_start = i;
+                    while i < b.len() && is_name(b[i]) {
+                        i += 1;
+                    }
+                    return (i > name_start).then(|| text[name_start..i].to_string());
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_operation_name as name;
+
+    #[test]
+    fn the_operations_own_name() {
+        assert_eq!(name("query BarsOpName { a }").as_deref(), Some("BarsOpName"));
+        assert_eq!(name("fragment F on Query { q: a } # query Not\n subscription Live($x: Int) { b }").as_deref(), Some("Live"));
+        assert_eq!(name("{ query { mutation } }"), None);
+        assert_eq!(name("query { a(s: \"query X\") }"), None);
+        assert_eq!(name("\"\"\"query Doc\"\"\" mutation M { a }").as_deref(), Some("M"));
+    }
+}

@@ -3,6 +3,7 @@ pub mod aggregate;
 pub mod args;
 pub mod buckets;
 pub mod collect;
+pub mod complete;
 pub mod connection;
 pub mod cost;
 pub mod direct;

@@ -7,7 +7,7 @@ use super::collect::{self, CollectedOperation, SchemaIndex};
 use super::cost::{self, Budget};
 use super::documents::Sent;
 use super::plan::{self, Binding};
-use super::{direct, document, schema::RequestTz};
+use super::{complete, direct, document, schema::RequestTz};
 use crate::auth::Viewer;
 use crate::cache::bounded::Bounded;
 use crate::error::ApiError;
@@ -17,8 +17,10 @@ use async_graphql::dynamic::Schema;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ValidationResult};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use std::any::TypeId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -91,6 +93,8 @@ pub struct Prepared {
     pub collected: Option<Arc<CollectedOperation>>,
     /// The collected operation as plain fields, for the general executor.
     pub normalized: Option<ExecutableDocument>,
+    /// The executed operation's own name (the one requested, or the only one's).
+    pub name: Option<String>,
     bytes: usize,
 }
 
@@ -285,8 +289,19 @@ impl Pipeline {
         }
         // A rough measure: the document is held twice (as written and as plain fields).
         let bytes = query.len() * 16 + 1024;
-        let p =
-            Arc::new(Prepared { doc, operation: operation.map(str::to_string), errors, collected, normalized, bytes });
+        let name = operation.map(str::to_string).or_else(|| match &doc.operations {
+            DocumentOperations::Single(_) => document::single_operation_name(query),
+            DocumentOperations::Multiple(m) => m.keys().next().filter(|_| m.len() == 1).map(|n| n.to_string()),
+        });
+        let p = Arc::new(Prepared {
+            doc,
+            operation: operation.map(str::to_string),
+            errors,
+            collected,
+            normalized,
+            name,
+            bytes,
+        });
         self.cache.put(query, p.clone());
         Ok(p)
     }
@@ -301,29 +316,23 @@ impl Pipeline {
         self.schema.execute(req).await.errors
     }
 
-    /// Runs one request for `viewer`, rendering `DateTime`s in `tz`; `query_only` for requests
-    /// that must not change anything (sent over GET).
-    pub async fn run(
+    /// Takes a request through everything that may refuse it before execution: the document
+    /// sent (by text or hash), parsing, validation, the operation, variables and limits.
+    async fn admit(
         &self,
         state: &AppState,
         mut req: Request,
-        viewer: Viewer,
-        tz: RequestTz,
+        viewer: &Viewer,
         query_only: bool,
-    ) -> Answer {
-        let sent = match state.documents.resolve(&mut req, &viewer) {
-            Ok(s) => s,
-            Err(e) => return rejected(vec![e]),
-        };
+    ) -> Result<Admitted, Answer> {
+        let sent = state.documents.resolve(&mut req, viewer).map_err(|e| rejected(vec![e]))?;
         let operation = req.operation_name.clone();
         let prepare_span = tracing::debug_span!("graphql.prepare");
-        let prepared =
-            match tracing::Instrument::instrument(self.prepare(&req.query, operation.as_deref()), prepare_span).await {
-                Ok(p) => p,
-                Err(e) => return rejected(e),
-            };
+        let prepared = tracing::Instrument::instrument(self.prepare(&req.query, operation.as_deref()), prepare_span)
+            .await
+            .map_err(rejected)?;
         if !prepared.errors.is_empty() {
-            return rejected(prepared.errors.clone());
+            return Err(rejected(prepared.errors.clone()));
         }
         if let Sent::Register(hash) = sent {
             state.documents.register(hash, &req.query);
@@ -333,26 +342,113 @@ impl Pipeline {
                 Some(name) => format!("the document has no operation named `{name}`"),
                 None => "the document has several operations: name one in `operationName`".to_string(),
             };
-            return rejected(vec![ServerError::new(message, None)]);
+            return Err(rejected(vec![ServerError::new(message, None)]));
         };
         if query_only && def.ty != OperationType::Query {
-            return Answer::PostOnly;
+            return Err(Answer::PostOnly);
         }
         let invalid = self.index.check_variables(def, &req.variables);
         if !invalid.is_empty() {
-            return rejected(invalid);
+            return Err(rejected(invalid));
         }
         collect::apply_variable_defaults(&prepared.doc, operation.as_deref(), &mut req.variables);
         let collected = match &prepared.collected {
             Some(c) => c.clone(),
             None => match collect::collect(&prepared.doc, operation.as_deref(), &self.index, &req.variables) {
                 Ok(c) => Arc::new(c),
-                Err(e) => return rejected(vec![api_error(e, None)]),
+                Err(e) => return Err(rejected(vec![api_error(e, None)])),
             },
         };
         if let Err(e) = cost::check(&collected, &req.variables, &self.budget) {
-            return rejected(vec![api_error(e, None)]);
+            return Err(rejected(vec![api_error(e, None)]));
         }
+        Ok(Admitted { req, prepared, collected })
+    }
+
+    /// Runs one request for `viewer`, rendering `DateTime`s in `tz`; `query_only` for requests
+    /// that must not change anything (sent over GET).
+    pub async fn run(&self, state: &AppState, req: Request, viewer: Viewer, tz: RequestTz, query_only: bool) -> Answer {
+        self.run_named(state, req, viewer, tz, query_only).await.0
+    }
+
+    /// As `run`, with the name of the operation that ran (for metrics and traces): its own
+    /// name in the document, or the requested one when the request was refused before.
+    pub async fn run_named(
+        &self,
+        state: &AppState,
+        req: Request,
+        viewer: Viewer,
+        tz: RequestTz,
+        query_only: bool,
+    ) -> (Answer, Option<String>) {
+        let requested = req.operation_name.clone();
+        match self.admit(state, req, &viewer, query_only).await {
+            Ok(admitted) => {
+                let name = admitted.prepared.name.clone();
+                (self.execute(state, admitted, viewer, tz).await, name)
+            }
+            Err(refused) => (refused, requested),
+        }
+    }
+
+    /// Runs one operation sent over a WebSocket: a query or mutation answers once, exactly as
+    /// over HTTP; a subscription streams its events, each rendered as the general executor
+    /// renders a query of the same selection.
+    pub async fn run_socket(
+        self: Arc<Self>,
+        state: AppState,
+        req: Request,
+        session: Arc<async_graphql::Data>,
+    ) -> BoxStream<'static, Response> {
+        let viewer = session.get(&TypeId::of::<Viewer>()).and_then(|v| v.downcast_ref::<Viewer>()).copied();
+        let tz = session.get(&TypeId::of::<RequestTz>()).and_then(|v| v.downcast_ref::<RequestTz>()).copied();
+        let (viewer, tz) = (viewer.unwrap_or(state.unauthenticated), tz.unwrap_or(RequestTz(state.default_tz)));
+        let admitted = match self.admit(&state, req, &viewer, false).await {
+            Ok(a) => a,
+            Err(refused) => return stream::once(async move { refused.into_response() }).boxed(),
+        };
+        if admitted.collected.ty != OperationType::Subscription {
+            let answer = self.execute(&state, admitted, viewer, tz).await;
+            return stream::once(async move { answer.into_response() }).boxed();
+        }
+        let Admitted { req, prepared, collected } = admitted;
+        let req = self.plain_request(req, &prepared, &collected).data(Validated).data(Loaders::new(&state.db.read));
+        let plain = !collected.introspection;
+        self.schema
+            .execute_stream_with_session_data(req, session)
+            .map(move |mut resp| {
+                if plain {
+                    complete::complete_response(&collected, &mut resp);
+                }
+                for e in &mut resp.errors {
+                    with_code(e);
+                }
+                resp
+            })
+            .boxed()
+    }
+
+    /// The request the general executor runs: the collected fields as a plain document
+    /// (introspection, whose types the index does not hold, runs as written).
+    fn plain_request(&self, mut req: Request, prepared: &Prepared, collected: &CollectedOperation) -> Request {
+        if collected.introspection {
+            req.set_parsed_query(prepared.doc.clone());
+            return req;
+        }
+        let operation = req.operation_name.take();
+        req.set_parsed_query(match &prepared.normalized {
+            Some(doc) => doc.clone(),
+            None => match collect::operation(&prepared.doc, operation.as_deref()) {
+                Some(def) => collected.to_document(def),
+                None => prepared.doc.clone(),
+            },
+        });
+        req
+    }
+
+    /// Executes an admitted query or mutation.
+    async fn execute(&self, state: &AppState, admitted: Admitted, viewer: Viewer, tz: RequestTz) -> Answer {
+        let Admitted { req, prepared, collected } = admitted;
         if let Some(f) = direct::ingest_root(&collected) {
             return match direct::ingest(state, &viewer, f, &req.variables).await {
                 Ok(json) => Answer::Json(json),
@@ -365,35 +461,54 @@ impl Pipeline {
             Arc::new(plan::bind(&b, &collected))
         });
         if let Some(bound) = bound.as_ref().filter(|b| self.direct_reads && b.direct()) {
-            return match direct::execute(state, bound, tz.0).await {
+            return match direct::execute(state, bound, &collected, tz.0).await {
                 Ok(json) => Answer::Json(json),
                 Err(e) => errors(vec![api_error(e.error, Some(&e.key))]),
             };
         }
-        // The general executor runs the collected fields as a plain document (introspection,
-        // whose types the index does not hold, runs as written).
         let plain = !collected.introspection;
-        if plain {
-            req.operation_name = None;
-            req.set_parsed_query(match &prepared.normalized {
-                Some(doc) => doc.clone(),
-                None => collected.to_document(def),
-            });
-        } else {
-            req.set_parsed_query(prepared.doc.clone());
-        }
+        let req = self.plain_request(req, &prepared, &collected);
         let mut req = req.data(Validated).data(viewer).data(tz).data(Loaders::new(&state.db.read));
         if let Some(b) = bound {
             req = req.data(b);
         }
         let mut resp = self.schema.execute(req).await;
         if plain {
-            resp.data = collected.conform(std::mem::take(&mut resp.data));
+            complete::complete_response(&collected, &mut resp);
         }
         for e in &mut resp.errors {
             with_code(e);
         }
         Answer::Graphql(resp)
+    }
+}
+
+/// A request that passed every check before execution.
+struct Admitted {
+    req: Request,
+    prepared: Arc<Prepared>,
+    collected: Arc<CollectedOperation>,
+}
+
+impl Answer {
+    /// The answer as a GraphQL response value, for transports that write their own frames.
+    pub fn into_response(self) -> Response {
+        match self {
+            Answer::Json(body) => match serde_json::from_str::<serde_json::Value>(&body) {
+                Ok(mut v) => {
+                    let data = v.get_mut("data").map(std::mem::take).unwrap_or_default();
+                    let mut resp = Response::new(async_graphql::Value::from_json(data).unwrap_or_default());
+                    if let Some(errs) = v.get_mut("errors").map(std::mem::take) {
+                        resp.errors = serde_json::from_value(errs).unwrap_or_default();
+                    }
+                    resp
+                }
+                Err(_) => Response::from_errors(vec![api_error(ApiError::Internal("unreadable answer".into()), None)]),
+            },
+            Answer::Graphql(resp) => resp,
+            Answer::Rejected(errs) => Response::from_errors(errs),
+            Answer::PostOnly => Response::from_errors(vec![ServerError::new("only queries may be sent over GET", None)]),
+        }
     }
 }
 

@@ -25,6 +25,10 @@ pub fn root_type(ty: OperationType) -> &'static str {
 pub struct FieldType {
     pub named: String,
     pub list: bool,
+    /// Whether the field itself may be null (no `!` outside).
+    pub nullable: bool,
+    /// For lists, whether their items may be null.
+    pub items_nullable: bool,
 }
 
 struct FieldDef {
@@ -51,8 +55,9 @@ fn field_type(t: &Type) -> FieldType {
         list = true;
         ty = inner;
     }
+    let (nullable, items_nullable) = (t.nullable, ty.nullable);
     match &ty.base {
-        BaseType::Named(n) => FieldType { named: n.to_string(), list },
+        BaseType::Named(n) => FieldType { named: n.to_string(), list, nullable, items_nullable },
         BaseType::List(_) => unreachable!("lists unwrapped above"),
     }
 }

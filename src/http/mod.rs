@@ -25,7 +25,7 @@ use transport::Media;
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 struct Shared {
-    pipeline: Pipeline,
+    pipeline: Arc<Pipeline>,
     /// Open WebSocket connections per token (or client address).
     sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     max_sockets: usize,
@@ -53,7 +53,7 @@ pub fn router(
         .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
     let trusted_proxies = client::parse_proxies(config.trusted_proxies.as_deref())?;
     let shared = Arc::new(Shared {
-        pipeline,
+        pipeline: Arc::new(pipeline),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
         sockets: Default::default(),
         max_sockets: config.max_connections_per_token,
@@ -215,35 +215,37 @@ async fn serve(
 ) -> Response {
     s.requests.fetch_add(1, Ordering::Relaxed);
     let started = std::time::Instant::now();
-    let operation = METRICS.operation_label(req.operation_name.as_deref());
-    let span = crate::telemetry::traces::request_span(headers, &operation);
-    let (outcome, resp) = tracing::Instrument::instrument(
+    let requested = req.operation_name.clone();
+    let span = crate::telemetry::traces::request_span(headers, requested.as_deref().unwrap_or("anonymous"));
+    let (outcome, name, resp) = tracing::Instrument::instrument(
         async {
             let context = request_context(headers, &s.state).await;
             if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, media) {
-                return ("rate_limited", resp);
+                return ("rate_limited", requested.clone(), resp);
             }
             let (viewer, tz) = match context {
                 Ok(x) => x,
                 Err(e) => {
                     let err = async_graphql::Error::from(e).into_server_error(Default::default());
-                    return ("unauthenticated", transport::rejected(media, vec![err]));
+                    return ("unauthenticated", requested.clone(), transport::rejected(media, vec![err]));
                 }
             };
-            let answer = s.pipeline.run(&s.state, req, viewer, tz, query_only).await;
+            let (answer, name) = s.pipeline.run_named(&s.state, req, viewer, tz, query_only).await;
             let outcome = match &answer {
                 Answer::Json(_) => "ok",
                 Answer::Graphql(r) if r.errors.is_empty() => "ok",
                 Answer::Graphql(_) => "error",
                 Answer::Rejected(_) | Answer::PostOnly => "rejected",
             };
-            (outcome, transport::respond(media, answer))
+            (outcome, name, transport::respond(media, answer))
         },
         span.clone(),
     )
     .await;
     let elapsed = started.elapsed();
+    let operation = METRICS.operation_label(name.as_deref());
     span.record("outcome", outcome);
+    span.record("graphql.operation", operation.as_str());
     tracing::info!(
         target: "quantgraph::request",
         operation = operation.as_str(),
@@ -316,7 +318,7 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = s.pipeline.schema.clone();
+    let executor = SocketExecutor(s.clone());
     // Small socket buffers: thousands of idle dashboards should cost little memory each (a read
     // buffer is allocated per connection; larger messages still arrive in several reads, and
     // writes go out as they are made).
@@ -335,7 +337,7 @@ async fn graphql_ws(
         let spec_closes = futures_util::SinkExt::with(&mut sink, |m| {
             futures_util::future::ready(Ok::<_, axum::Error>(spec_close(m)))
         });
-        GraphQLWebSocket::new_with_pair(spec_closes, stream, schema, protocol)
+        GraphQLWebSocket::new_with_pair(spec_closes, stream, executor, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
                 let token = ["Authorization", "authorization"]
                     .iter()
@@ -358,9 +360,14 @@ async fn graphql_ws(
                     *n += 1;
                 }
                 *counted_init.lock().expect("socket key") = Some(key);
+                // The zone as the `Time-Zone` header names it over HTTP.
+                let tz = match ["Time-Zone", "time-zone"].iter().find_map(|k| payload.get(*k).and_then(|v| v.as_str())) {
+                    Some(name) => parse_tz(name).map_err(|e| async_graphql::Error::new(e.message()))?,
+                    None => init_state.state.default_tz,
+                };
                 let mut data = async_graphql::Data::default();
                 data.insert(viewer);
-                data.insert(RequestTz(init_state.state.default_tz));
+                data.insert(RequestTz(tz));
                 data.insert(crate::graphql::subscriptions::Slots::new(
                     init_state.max_subscriptions,
                     init_state.subscriptions.clone(),
@@ -387,6 +394,30 @@ async fn graphql_ws(
             }
         }
     })
+}
+
+/// Every operation sent over a WebSocket goes through the same pipeline as over HTTP: queries
+/// and mutations get the bytes HTTP gives, subscriptions the same validation, loaders and field
+/// collection.
+#[derive(Clone)]
+struct SocketExecutor(Arc<Shared>);
+
+impl async_graphql::Executor for SocketExecutor {
+    async fn execute(&self, request: Request) -> async_graphql::Response {
+        let state = &self.0.state;
+        let answer = self.0.pipeline.run(state, request, state.unauthenticated, RequestTz(state.default_tz), false).await;
+        answer.into_response()
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        let (pipeline, state) = (self.0.pipeline.clone(), self.0.state.clone());
+        let run = pipeline.run_socket(state, request, session.unwrap_or_default());
+        futures_util::StreamExt::boxed(futures_util::StreamExt::flatten(futures_util::stream::once(run)))
+    }
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {

@@ -86,7 +86,7 @@ pub fn check_row(t: &Table, row: &Values, at: &str) -> ApiResult<()> {
     match t.name {
         "ohlcv_data" | "market_candles" => {
             if let Some(tf) = get(t, row, "timeframe") {
-                if !matches!(tf, Cell::Text(s) if ["D", "W", "M"].contains(&s.as_str())) {
+                if !matches!(tf, Cell::Text(s) if crate::data::query::TIMEFRAMES.contains(&s.as_str())) {
                     return bad("timeframe", "must be D, W or M");
                 }
             }
