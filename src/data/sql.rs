@@ -112,9 +112,7 @@ impl Sql {
                 }
                 self.push(")")
             }
-            Cond::IsNull(col, is) => {
-                self.col(alias, t, *col).push(if *is { " IS NULL" } else { " IS NOT NULL" })
-            }
+            Cond::IsNull(col, is) => self.col(alias, t, *col).push(if *is { " IS NULL" } else { " IS NOT NULL" }),
             Cond::Like(col, pat, ci) => {
                 let (op, pattern) = self.dialect.like(pat, *ci);
                 self.ident(alias, &t.columns[*col].name).push(op).param(Value::String(Some(pattern)))

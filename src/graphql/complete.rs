@@ -42,14 +42,19 @@ fn object(v: ConstValue, fields: &[CollectedField], path: &mut Vec<PathSegment>,
         ConstValue::Object(map) => map,
         _ => IndexMap::new(),
     };
-    let mut out = IndexMap::with_capacity(fields.len());
+    // Every field is walked even once the object is known to be null, so that each error
+    // below it gets its path.
+    let (mut out, mut null) = (IndexMap::with_capacity(fields.len()), false);
     for f in fields {
         path.push(PathSegment::Field(f.key.to_string()));
         let got = field(map.swap_remove(&f.key), f, path, p);
         path.pop();
-        out.insert(f.key.clone(), got?);
+        match got {
+            Some(v) => drop(out.insert(f.key.clone(), v)),
+            None => null = true,
+        }
     }
-    Some(ConstValue::Object(out))
+    (!null).then_some(ConstValue::Object(out))
 }
 
 fn field(v: Option<ConstValue>, f: &CollectedField, path: &mut Vec<PathSegment>, p: &mut Pending) -> Completed {
@@ -85,7 +90,7 @@ fn complete(v: ConstValue, f: &CollectedField, path: &mut Vec<PathSegment>, p: &
         ConstValue::Null => Some(ConstValue::Null),
         ConstValue::List(items) => {
             let items_nullable = f.ty.as_ref().is_none_or(|t| t.items_nullable);
-            let mut out = Vec::with_capacity(items.len());
+            let (mut out, mut null) = (Vec::with_capacity(items.len()), false);
             for (i, item) in items.into_iter().enumerate() {
                 path.push(PathSegment::Index(i));
                 let done = match item {
@@ -94,12 +99,12 @@ fn complete(v: ConstValue, f: &CollectedField, path: &mut Vec<PathSegment>, p: &
                 };
                 path.pop();
                 match done {
-                    Some(ConstValue::Null) | None if !items_nullable => return None,
+                    Some(ConstValue::Null) | None if !items_nullable => null = true,
                     Some(v) => out.push(v),
                     None => out.push(ConstValue::Null),
                 }
             }
-            Some(ConstValue::List(out))
+            (!null).then_some(ConstValue::List(out))
         }
         other => object(other, &f.children, path, p),
     }

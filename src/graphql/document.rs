@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn the_operations_own_name() {
         assert_eq!(name("query BarsOpName { a }").as_deref(), Some("BarsOpName"));
-        assert_eq!(name("fragment F on Query { q: a } # query Not\n subscription Live($x: Int) { b }").as_deref(), Some("Live"));
+        assert_eq!(
+            name("fragment F on Query { q: a } # query Not\n subscription Live($x: Int) { b }").as_deref(),
+            Some("Live")
+        );
         assert_eq!(name("{ query { mutation } }"), None);
         assert_eq!(name("query { a(s: \"query X\") }"), None);
         assert_eq!(name("\"\"\"query Doc\"\"\" mutation M { a }").as_deref(), Some("M"));

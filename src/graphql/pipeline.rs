@@ -507,7 +507,9 @@ impl Answer {
             },
             Answer::Graphql(resp) => resp,
             Answer::Rejected(errs) => Response::from_errors(errs),
-            Answer::PostOnly => Response::from_errors(vec![ServerError::new("only queries may be sent over GET", None)]),
+            Answer::PostOnly => {
+                Response::from_errors(vec![ServerError::new("only queries may be sent over GET", None)])
+            }
         }
     }
 }

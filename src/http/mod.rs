@@ -361,7 +361,8 @@ async fn graphql_ws(
                 }
                 *counted_init.lock().expect("socket key") = Some(key);
                 // The zone as the `Time-Zone` header names it over HTTP.
-                let tz = match ["Time-Zone", "time-zone"].iter().find_map(|k| payload.get(*k).and_then(|v| v.as_str())) {
+                let tz = match ["Time-Zone", "time-zone"].iter().find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                {
                     Some(name) => parse_tz(name).map_err(|e| async_graphql::Error::new(e.message()))?,
                     None => init_state.state.default_tz,
                 };
@@ -405,7 +406,8 @@ struct SocketExecutor(Arc<Shared>);
 impl async_graphql::Executor for SocketExecutor {
     async fn execute(&self, request: Request) -> async_graphql::Response {
         let state = &self.0.state;
-        let answer = self.0.pipeline.run(state, request, state.unauthenticated, RequestTz(state.default_tz), false).await;
+        let answer =
+            self.0.pipeline.run(state, request, state.unauthenticated, RequestTz(state.default_tz), false).await;
         answer.into_response()
     }
 

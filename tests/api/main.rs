@@ -22,6 +22,7 @@ mod read;
 mod semantics;
 mod snapshot;
 mod telemetry;
+mod transports;
 mod value_chain;
 mod workers;
 mod writes;
