@@ -53,6 +53,16 @@ pub enum Owner {
     Via { column: &'static str, table: &'static str },
 }
 
+/// What a `service` caller (a workflow worker) may read of an owned table: the runs it can
+/// claim or holds, and what those runs execute. Every other owned row is closed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerRead {
+    /// Rows whose `column` holds one of `values` (the runs still pending or running).
+    Status { column: &'static str, values: &'static [&'static str] },
+    /// Rows whose `id` is referenced by `table.column` from a row a worker may read there.
+    ReferencedBy { table: &'static str, column: &'static str },
+}
+
 #[derive(Debug)]
 pub struct Relation {
     pub field: &'static str,
@@ -89,6 +99,10 @@ pub struct Table {
     pub input_name: String,
     /// How `asOf:` reads this table as it was known on a day, if it can be.
     pub as_of: Option<PointInTime>,
+    /// What a workflow worker may read of this (owned) table; nothing when `None`.
+    pub workers: Option<WorkerRead>,
+    /// The one region whose listings this table's `symbol`s name, when the source data holds one.
+    pub symbols_region: Option<&'static str>,
 }
 
 /// Point-in-time reads: for each `key`, the rows known latest at or before the day asked.
@@ -251,6 +265,8 @@ fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static
         mutations: Vec::new(),
         input_name: format!("{type_name}Input"),
         as_of: None,
+        workers: None,
+        symbols_region: None,
     }
 }
 
@@ -288,6 +304,16 @@ impl Table {
     /// A relation whose definition points from the target back to this table.
     fn rel_back<T: EntityTrait + Default>(self, field: &'static str, def: RelationDef) -> Self {
         self.rel::<T>(field, def.rev(), true)
+    }
+
+    fn workers(mut self, read: WorkerRead) -> Self {
+        self.workers = Some(read);
+        self
+    }
+
+    fn symbols_in(mut self, region: &'static str) -> Self {
+        self.symbols_region = Some(region);
+        self
     }
 
     fn writes(mut self, writers: Writers, mutations: &[Mutation]) -> Self {
@@ -406,6 +432,7 @@ fn build() -> Catalog {
             .rel_back::<portfolio_allocations::Entity>("allocations", portfolio_allocations::Relation::User.def()),
         table::<workflows::Entity>("Workflow", "workflows", Owned(Owner::Column("user_id")))
             .writes(Writers::Owner, &[Create("createWorkflow"), Update("updateWorkflow"), Delete("deleteWorkflow")])
+            .workers(WorkerRead::ReferencedBy { table: "workflow_execution_logs", column: "workflow_id" })
             .rel_back::<workflow_execution_logs::Entity>(
                 "executions",
                 workflow_execution_logs::Relation::Workflow.def(),
@@ -417,8 +444,10 @@ fn build() -> Catalog {
         )
         .order(&[("executed_at", true)])
         .auto(&["claimed_by", "lease_expires_at", "attempts"])
+        .workers(WorkerRead::Status { column: "status", values: &["pending", "running"] })
         .rel::<workflows::Entity>("workflow", workflow_execution_logs::Relation::Workflow.def(), false),
         table::<value_chain_nodes::Entity>("ValueChainNode", "valueChainNodes", Public)
+            .symbols_in("VN")
             .writes(
                 Writers::Research,
                 &[Create("createValueChainNode"), Update("updateValueChainNode"), Delete("deleteValueChainNode")],
@@ -442,14 +471,16 @@ fn build() -> Catalog {
         )
         .writes(Writers::Owner, &[]),
     ];
-    // A value-chain node's symbol is a Vietnamese ticker.
-    tables.iter_mut().find(|t| t.name == "value_chain_nodes").unwrap().relations.push(Relation {
+    // A value-chain node's symbol is a ticker of the table's one region.
+    let nodes = tables.iter_mut().find(|t| t.name == "value_chain_nodes").unwrap();
+    let region = nodes.symbols_region.expect("value-chain region");
+    nodes.relations.push(Relation {
         field: "ticker",
         target: "tickers",
         from_cols: vec!["symbol".into()],
         to_cols: vec!["ticker".into()],
         many: false,
-        fixed: vec![("region".into(), "VN".into())],
+        fixed: vec![("region".into(), region.into())],
         shortcuts: Vec::new(),
     });
     // Whether a broker token is stored, without ever reading it.

@@ -1,8 +1,8 @@
 //! What a list read asks for, independent of how it was asked: row conditions, orderings,
 //! keyset cursors, page sizes and the access rule of the caller.
-use super::catalog::{Access, Owner, Table};
+use super::catalog::{Access, Catalog, Owner, Table, WorkerRead};
 use super::values::Cell;
-use crate::auth::Viewer;
+use crate::auth::{Role, Viewer};
 use crate::error::{ApiError, ApiResult};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
@@ -44,8 +44,9 @@ pub enum Cond {
     RowCmp(Vec<usize>, Op, Vec<Cell>),
     /// `(c1, c2, …) IN ((v1, v2, …), …)`: one of many composite keys.
     TupleIn(Vec<usize>, Vec<Vec<Cell>>),
-    /// `column IN (SELECT id FROM table WHERE user_id = value)`: ownership through a parent.
-    OwnedVia(usize, &'static str, Cell),
+    /// `column IN (SELECT key FROM table WHERE cond)`, `key` and `cond` over that table: ownership
+    /// through a parent, or the workflows of the runs a worker may read.
+    InSelect { col: usize, table: &'static str, key: usize, cond: Box<Cond> },
     /// The rows known latest at or before the end of this day, per the table's point-in-time key.
     AsOf(chrono::NaiveDate),
     False,
@@ -214,15 +215,47 @@ pub fn access(t: &Table, viewer: &Viewer) -> ApiResult<Cond> {
         Access::Public => Ok(Cond::All(vec![])),
         Access::Research => viewer.require_research().map(|_| Cond::All(vec![])),
         Access::Admin => viewer.require_admin().map(|_| Cond::All(vec![])),
+        Access::Owned(_) if viewer.role == Role::Service => worker_access(t),
         Access::Owned(owner) => {
             let user = viewer.require_user()?;
             if viewer.is_admin() {
                 return Ok(Cond::All(vec![]));
             }
-            let me = Cell::Uuid(user);
             Ok(match owner {
-                Owner::Column(c) => Cond::Cmp(t.col(c).expect("owner column"), Op::Eq, me),
-                Owner::Via { column, table } => Cond::OwnedVia(t.col(column).expect("owner column"), table, me),
+                Owner::Column(c) => Cond::Cmp(t.col(c).expect("owner column"), Op::Eq, Cell::Uuid(user)),
+                Owner::Via { column, table } => {
+                    let parent = Catalog::get().table(table);
+                    Cond::InSelect {
+                        col: t.col(column).expect("owner column"),
+                        table,
+                        key: parent.col("id").expect("parent id"),
+                        cond: Box::new(access(parent, viewer)?),
+                    }
+                }
+            })
+        }
+    }
+}
+
+/// What a `service` caller may read of an owned table (`Table::workers`).
+fn worker_access(t: &Table) -> ApiResult<Cond> {
+    match t.workers {
+        None => Err(ApiError::Forbidden(format!(
+            "a workflow worker reads only pending or running runs and their workflows, not `{}`",
+            t.list_field
+        ))),
+        Some(WorkerRead::Status { column, values }) => Ok(Cond::In(
+            t.col(column).expect("status column"),
+            values.iter().map(|v| Cell::Text(v.to_string())).collect(),
+            false,
+        )),
+        Some(WorkerRead::ReferencedBy { table, column }) => {
+            let src = Catalog::get().table(table);
+            Ok(Cond::InSelect {
+                col: t.col("id").expect("id column"),
+                table,
+                key: src.col(column).expect("referencing column"),
+                cond: Box::new(worker_access(src)?),
             })
         }
     }

@@ -1,6 +1,6 @@
 //! SQL text with its bind values: conditions, orderings and column lists written for one
 //! dialect, and the run that reads rows back as cells.
-use super::catalog::{Known, Table};
+use super::catalog::{Catalog, Known, Table};
 use super::dialect::{self, Dialect};
 use super::pg_binary;
 use super::query::Cond;
@@ -145,13 +145,13 @@ impl Sql {
                 }
                 self.push(")")
             }
-            Cond::OwnedVia(col, table, owner) => self
-                .ident(alias, &t.columns[*col].name)
-                .push(" IN (SELECT \"id\" FROM \"")
-                .push(table)
-                .push("\" WHERE \"user_id\" = ")
-                .param(owner.to_value(Kind::Uuid))
-                .push(")"),
+            Cond::InSelect { col, table, key, cond } => {
+                let sub = Catalog::get().table(table);
+                let sub_alias = format!("{table}_in");
+                self.col(alias, t, *col).push(" IN (SELECT ").col(&sub_alias, sub, *key);
+                self.push(" FROM \"").push(table).push("\" ").push(&sub_alias).push(" WHERE ");
+                self.cond(&sub_alias, sub, cond).push(")")
+            }
             Cond::AsOf(day) => self.as_of(alias, t, *day),
             Cond::False => self.push("1=0"),
         }

@@ -1,5 +1,6 @@
 //! `valueChain`: the GraphQL face of the value-chain walk (`data::value_chain`).
 use super::schema::app_state;
+use crate::data::catalog::Catalog;
 use crate::data::query::check_region;
 use crate::data::value_chain::{self, Direction, Reached, Walk, MAX_DEPTH};
 use crate::error::ApiError;
@@ -66,9 +67,14 @@ pub fn register(builder: SchemaBuilder, query: Object) -> (SchemaBuilder, Object
         FieldFuture::new(async move {
             let state = app_state(&ctx)?;
             let ticker = ctx.args.try_get("ticker")?.string()?.to_string();
-            let region = arg(&ctx, "region").map(|v| v.string().map(str::to_string)).transpose()?;
-            let region = region.unwrap_or_else(|| "VN".into());
-            check_region(&region)?;
+            let held = graph_region();
+            if let Some(region) = arg(&ctx, "region").map(|v| v.string().map(str::to_string)).transpose()? {
+                check_region(&region)?;
+                if region != held {
+                    let msg = format!("region: the value chain holds `{held}` listings only, not `{region}`");
+                    return Err(ApiError::bad(msg).into());
+                }
+            }
             let direction = match arg(&ctx, "direction").map(|v| v.enum_name().map(str::to_string)).transpose()? {
                 Some(d) if d == "UPSTREAM" => Direction::Upstream,
                 Some(d) if d == "BOTH" => Direction::Both,
@@ -82,10 +88,6 @@ pub fn register(builder: SchemaBuilder, query: Object) -> (SchemaBuilder, Object
             if min_correlation.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
                 return Err(ApiError::bad("minCorrelation: 0 to 1 (compared with |correlation|)").into());
             }
-            // The graph's nodes are Vietnamese listings: another region's ticker is not in it.
-            if region != "VN" {
-                return Ok(Some(FieldValue::list(Vec::<FieldValue>::new())));
-            }
             let walk = Walk { direction, max_depth, min_correlation };
             let reached = value_chain::walk(&state.db.read, &ticker, &walk).await?;
             Ok(Some(FieldValue::list(reached.into_iter().map(FieldValue::owned_any))))
@@ -94,7 +96,10 @@ pub fn register(builder: SchemaBuilder, query: Object) -> (SchemaBuilder, Object
     .argument(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))
     .argument(
         InputValue::new("region", TypeRef::named(TypeRef::STRING))
-            .description("The graph holds Vietnamese listings (`VN`, the default); other regions reach nothing."),
+            .description(format!(
+                "The graph holds `{}` listings only (the default); another region is BAD_USER_INPUT.",
+                graph_region()
+            )),
     )
     .argument(InputValue::new("direction", TypeRef::named("ValueChainDirection")).description("Default DOWNSTREAM."))
     .argument(
@@ -109,4 +114,9 @@ pub fn register(builder: SchemaBuilder, query: Object) -> (SchemaBuilder, Object
          path without repeated nodes up to `maxDepth` edges, walked in one recursive SQL statement.",
     );
     (builder, query.field(field))
+}
+
+/// The region of the value chain's listings, as the catalog declares it.
+fn graph_region() -> &'static str {
+    Catalog::get().table("value_chain_nodes").symbols_region.expect("value-chain region")
 }

@@ -229,3 +229,104 @@ async fn workers_subscribe_to_pending_runs() {
         assert_eq!(message_code(&e), Some("FORBIDDEN"), "{backend:?}: {e}");
     }
 }
+
+/// The loop a worker lives in, with two workers competing: hear of pending runs over the socket,
+/// claim one (each run is won by exactly one of them), read the workflow it has to execute,
+/// renew the lease, report the result. Beyond the runs it may work on, a worker reads nothing.
+#[tokio::test]
+async fn two_workers_hear_claim_read_renew_and_report() {
+    const SUB: &str = "subscription { pendingWorkflowExecutions { id workflowId } }";
+    const TAKE: &str = "mutation($w: String!) { claimWorkflowExecution(worker: $w, leaseSeconds: 30) \
+                        { id status leaseExpiresAt workflow { id name jsonGraph } } }";
+    let t = Duration::from_secs(10);
+    for backend in backends() {
+        let app = spawn_with(backend, false, |_| {}).await;
+        let (user, wid, ids) = queue(&app, 6).await;
+        let graph = json!({ "nodes": [{ "id": "n1", "type": "fetch" }], "edges": [] });
+        let set = as_role(
+            &app,
+            &user,
+            "mutation($id: UUID!, $g: JSON!) { updateWorkflow(id: $id, patch: { jsonGraph: $g }) { id } }",
+            json!({ "id": wid, "g": graph }),
+        )
+        .await;
+        assert!(set.get("errors").is_none(), "{backend:?}: {set}");
+        let svc = token(&app, Role::Service);
+        let raw = svc.strip_prefix("Bearer ");
+        let (mut a, mut b) = (Ws::connect(&app, raw, false).await, Ws::connect(&app, raw, true).await);
+        a.subscribe("1", SUB, json!({})).await;
+        b.subscribe("1", SUB, json!({})).await;
+        let mut won: HashMap<String, &str> = HashMap::new();
+        for _ in 0..ids.len() {
+            for ws in [&mut a, &mut b] {
+                let d = ws.next_data(t).await.expect("a pending run");
+                assert_eq!(d["data"]["pendingWorkflowExecutions"]["workflowId"], wid.as_str(), "{backend:?}: {d}");
+            }
+            // Both heard of a run; both race to claim.
+            let (ca, cb) = tokio::join!(
+                as_role(&app, &svc, TAKE, json!({ "w": "a" })),
+                as_role(&app, &svc, TAKE, json!({ "w": "b" }))
+            );
+            for (name, c) in [("a", &ca), ("b", &cb)] {
+                assert!(c.get("errors").is_none(), "{backend:?}: a worker reads the workflow it claimed: {c}");
+                let run = &c["data"]["claimWorkflowExecution"];
+                if run.is_null() {
+                    continue;
+                }
+                assert_eq!(run["status"], "running", "{backend:?}: {c}");
+                assert_eq!(run["workflow"]["id"], wid.as_str(), "{backend:?}: {c}");
+                assert_eq!(run["workflow"]["name"], "queue", "{backend:?}: {c}");
+                assert_eq!(run["workflow"]["jsonGraph"], graph, "{backend:?}: {c}");
+                let id = run["id"].as_str().unwrap().to_string();
+                assert!(won.insert(id.clone(), name).is_none(), "{backend:?}: {id} claimed twice");
+                let before = chrono::DateTime::parse_from_rfc3339(run["leaseExpiresAt"].as_str().unwrap()).unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let r = as_role(&app, &svc, RENEW, json!({ "id": id, "w": name, "l": 120 })).await;
+                let after = r["data"]["renewWorkflowExecutionLease"]["leaseExpiresAt"].as_str().unwrap_or_else(|| panic!("{r}"));
+                let after = chrono::DateTime::parse_from_rfc3339(after).unwrap();
+                assert!(after > before, "{backend:?}: renewing moves the lease on: {before} -> {after}");
+                // While it holds the run, the worker may read it and its workflow by id.
+                let held = as_role(
+                    &app,
+                    &svc,
+                    "query($id: UUID!) { workflowExecutionLog(id: $id) { status claimedBy workflow { name } } }",
+                    json!({ "id": id }),
+                )
+                .await;
+                assert_eq!(held["data"]["workflowExecutionLog"]["claimedBy"], name, "{backend:?}: {held}");
+                assert_eq!(held["data"]["workflowExecutionLog"]["workflow"]["name"], "queue", "{backend:?}: {held}");
+                let f = as_role(&app, &svc, FINISH, json!({ "id": id, "w": name, "s": "success" })).await;
+                assert_eq!(f["data"]["updateWorkflowExecution"]["status"], "success", "{backend:?}: {f}");
+            }
+        }
+        // Each heard of every run; a claim takes the oldest waiting one, so the queue is drained
+        // within the rounds, and then there is nothing left to win.
+        for ws in [&mut a, &mut b] {
+            assert!(ws.recv(Duration::from_millis(300)).await.is_none(), "{backend:?}: each run announced once");
+        }
+        assert!(as_role(&app, &svc, TAKE, json!({ "w": "a" })).await["data"]["claimWorkflowExecution"].is_null());
+        let mut expected = ids.clone();
+        expected.sort();
+        let mut got: Vec<String> = won.keys().cloned().collect();
+        got.sort();
+        assert_eq!(got, expected, "{backend:?}: every run claimed exactly once");
+        let stored = runs(&app).await;
+        assert_eq!(stored.len(), ids.len());
+        assert!(stored.iter().all(|r| r["status"] == "success" && r["attempts"] == 1), "{backend:?}: {stored:?}");
+
+        // Finished runs are no longer a worker's to read; the user who owns them still reads them all.
+        let own = as_role(&app, &user, RUNS, json!({})).await;
+        assert_eq!(own["data"]["workflowExecutionLogs"]["totalCount"], ids.len().to_string(), "{backend:?}: {own}");
+        let seen = as_role(&app, &svc, RUNS, json!({})).await;
+        assert!(seen.get("errors").is_none(), "{backend:?}: {seen}");
+        assert_eq!(seen["data"]["workflowExecutionLogs"]["totalCount"], "0", "{backend:?}: {seen}");
+        for q in ["{ users(first: 5) { nodes { email } } }", "{ portfolioAllocations(first: 5) { nodes { id } } }"] {
+            let r = as_role(&app, &svc, q, json!({})).await;
+            assert_eq!(code(&r), Some("FORBIDDEN"), "{backend:?}: signed in, not allowed: {r}");
+            let key = if q.contains("users") { "users" } else { "portfolioAllocations" };
+            // A list is non-null: its error nulls `data`, and the error names the field.
+            assert!(r["data"].is_null(), "{backend:?}: {r}");
+            assert_eq!(r["errors"][0]["path"], json!([key]), "{backend:?}: {r}");
+        }
+    }
+}
