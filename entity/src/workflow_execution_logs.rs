@@ -1,13 +1,16 @@
 //! `workflow_execution_logs`: one run of a workflow and its outcome.
 use sea_orm::entity::prelude::*;
 
+/// A run's states, in the order a run passes them: queued, held by a worker, then one outcome.
+pub const STATUSES: &[&str] = &["pending", "running", "success", "failed"];
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "workflow_execution_logs")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub workflow_id: Uuid,
-    /// `pending`, `running`, `success` or `failed`.
+    /// One of [`STATUSES`].
     #[sea_orm(column_type = "String(StringLen::N(50))")]
     pub status: String,
     #[sea_orm(default_expr = "Expr::current_timestamp()", nullable)]

@@ -29,6 +29,22 @@ pub struct Column {
     pub has_default: bool,
     /// Computed in SQL from hidden columns (`{a}` is the table alias); read-only.
     pub expr: Option<&'static str>,
+    /// The closed set of words a text column holds, exposed as a GraphQL enum of that name.
+    pub words: Option<Words>,
+}
+
+/// A GraphQL enum over a text column's values; its value names are the stored words.
+#[derive(Debug, Clone, Copy)]
+pub struct Words {
+    pub type_name: &'static str,
+    pub values: &'static [&'static str],
+}
+
+impl Column {
+    /// The GraphQL type of the column's values: its enum, else its scalar.
+    pub fn type_name(&self) -> &'static str {
+        self.words.map_or(self.kind.scalar(), |w| w.type_name)
+    }
 }
 
 /// Who may read a table's rows.
@@ -233,6 +249,7 @@ fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static
                         && (E::PrimaryKey::auto_increment() || matches!(def.get_column_type(), ColumnType::Uuid))),
                 has_default: def.get_column_default().is_some(),
                 expr: None,
+                words: None,
             }
         })
         .collect();
@@ -308,6 +325,12 @@ impl Table {
 
     fn workers(mut self, read: WorkerRead) -> Self {
         self.workers = Some(read);
+        self
+    }
+
+    fn words(mut self, column: &str, type_name: &'static str, values: &'static [&'static str]) -> Self {
+        let i = self.col(column).expect("enumerated column");
+        self.columns[i].words = Some(Words { type_name, values });
         self
     }
 
@@ -444,6 +467,7 @@ fn build() -> Catalog {
         )
         .order(&[("executed_at", true)])
         .auto(&["claimed_by", "lease_expires_at", "attempts"])
+        .words("status", "WorkflowRunStatus", workflow_execution_logs::STATUSES)
         .workers(WorkerRead::Status { column: "status", values: &["pending", "running"] })
         .rel::<workflows::Entity>("workflow", workflow_execution_logs::Relation::Workflow.def(), false),
         table::<value_chain_nodes::Entity>("ValueChainNode", "valueChainNodes", Public)
@@ -495,6 +519,7 @@ fn build() -> Catalog {
         auto: true,
         has_default: false,
         expr: Some("({a}.\"dnse_token\" IS NOT NULL)"),
+        words: None,
     });
     let by_name = tables.iter().enumerate().map(|(i, t)| (t.name, i)).collect();
     Catalog { tables, by_name }

@@ -46,7 +46,12 @@ pub enum Cond {
     TupleIn(Vec<usize>, Vec<Vec<Cell>>),
     /// `column IN (SELECT key FROM table WHERE cond)`, `key` and `cond` over that table: ownership
     /// through a parent, or the workflows of the runs a worker may read.
-    InSelect { col: usize, table: &'static str, key: usize, cond: Box<Cond> },
+    InSelect {
+        col: usize,
+        table: &'static str,
+        key: usize,
+        cond: Box<Cond>,
+    },
     /// The rows known latest at or before the end of this day, per the table's point-in-time key.
     AsOf(chrono::NaiveDate),
     False,

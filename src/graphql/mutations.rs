@@ -62,10 +62,10 @@ fn input_types(t: &Table) -> Vec<InputObject> {
             continue;
         }
         let required = !c.nullable && !c.has_default;
-        let ty = if required { TypeRef::named_nn(c.kind.scalar()) } else { TypeRef::named(c.kind.scalar()) };
+        let ty = if required { TypeRef::named_nn(c.type_name()) } else { TypeRef::named(c.type_name()) };
         input = input.field(InputValue::new(c.field.clone(), ty));
         if !t.key.contains(&i) && !t.pk.contains(&i) {
-            patch = patch.field(InputValue::new(c.field.clone(), TypeRef::named(c.kind.scalar())));
+            patch = patch.field(InputValue::new(c.field.clone(), TypeRef::named(c.type_name())));
         }
     }
     let mut out = vec![input];
@@ -188,7 +188,7 @@ async fn delete(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<bool>
 fn key_args(mut f: Field, t: &Table) -> Field {
     for k in &t.key {
         let c = &t.columns[*k];
-        f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.kind.scalar())));
+        f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.type_name())));
     }
     f
 }

@@ -2,7 +2,7 @@
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
 use super::plan::{self, BoundOperation, RootPlan};
 use crate::auth::Viewer;
-use crate::data::catalog::{Catalog, Column, Relation, Table};
+use crate::data::catalog::{Catalog, Column, Relation, Table, Words};
 use crate::data::query::Limits;
 use crate::data::read;
 use crate::data::read::{RelationKey, Row};
@@ -80,10 +80,24 @@ fn filter_input(kind: Kind) -> InputObject {
 
 fn column_type(c: &Column) -> TypeRef {
     if c.nullable {
-        TypeRef::named(c.kind.scalar())
+        TypeRef::named(c.type_name())
     } else {
-        TypeRef::named_nn(c.kind.scalar())
+        TypeRef::named_nn(c.type_name())
     }
+}
+
+/// The enum of an enumerated column and its filter (equality and membership only).
+fn words_types(w: Words) -> (Enum, InputObject) {
+    let e = Enum::new(w.type_name).items(w.values.iter().copied());
+    let mut f = InputObject::new(format!("{}Filter", w.type_name))
+        .description(format!("Conditions on a {} column; all given must hold.", w.type_name));
+    for op in ["eq", "ne"] {
+        f = f.field(InputValue::new(op, TypeRef::named(w.type_name)));
+    }
+    for op in ["in", "notIn"] {
+        f = f.field(InputValue::new(op, TypeRef::named_nn_list(w.type_name)));
+    }
+    (e, f.field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN))))
 }
 
 pub fn tz_of(ctx: &ResolverContext<'_>) -> Tz {
@@ -215,7 +229,8 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
         InputObject::new(format!("{}OrderBy", t.type_name)).description("One column to order by, ASC or DESC.");
     for (i, c) in t.columns.iter().enumerate() {
         obj = obj.field(column_field(c, i));
-        wh = wh.field(InputValue::new(c.field.clone(), TypeRef::named(filter_type(c.kind))));
+        let filter = c.words.map_or_else(|| filter_type(c.kind), |w| format!("{}Filter", w.type_name));
+        wh = wh.field(InputValue::new(c.field.clone(), TypeRef::named(filter)));
         if c.kind.orderable() {
             ob = ob.field(InputValue::new(c.field.clone(), TypeRef::named("SortDirection")));
         }
@@ -391,7 +406,7 @@ fn root_one(t: &'static Table) -> Field {
     });
     for k in &t.key {
         let c = &t.columns[*k];
-        f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.kind.scalar())));
+        f = f.argument(InputValue::new(c.field.clone(), TypeRef::named_nn(c.type_name())));
     }
     f.description(format!("One {} by its key, or null.", t.type_name))
 }
@@ -407,6 +422,10 @@ pub fn register(
     builder = builder.register(Enum::new("SortDirection").item("ASC").item("DESC")).register(page_info());
     for k in FILTER_KINDS {
         builder = builder.register(filter_input(k));
+    }
+    for w in Catalog::get().tables.iter().flat_map(|t| t.columns.iter().filter_map(|c| c.words)) {
+        let (e, filter) = words_types(w);
+        builder = builder.register(e).register(filter);
     }
     for t in &Catalog::get().tables {
         let (obj, edge, conn, wh, ob) = table_types(t);

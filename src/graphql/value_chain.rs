@@ -94,13 +94,10 @@ pub fn register(builder: SchemaBuilder, query: Object) -> (SchemaBuilder, Object
         })
     })
     .argument(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))
-    .argument(
-        InputValue::new("region", TypeRef::named(TypeRef::STRING))
-            .description(format!(
-                "The graph holds `{}` listings only (the default); another region is BAD_USER_INPUT.",
-                graph_region()
-            )),
-    )
+    .argument(InputValue::new("region", TypeRef::named(TypeRef::STRING)).description(format!(
+        "The graph holds `{}` listings only (the default); another region is BAD_USER_INPUT.",
+        graph_region()
+    )))
     .argument(InputValue::new("direction", TypeRef::named("ValueChainDirection")).description("Default DOWNSTREAM."))
     .argument(
         InputValue::new("maxDepth", TypeRef::named(TypeRef::INT))

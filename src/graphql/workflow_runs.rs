@@ -119,7 +119,10 @@ async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
     let logs = t("workflow_execution_logs");
     let c = |n: &str| logs.col(n).expect("workflow_execution_logs column");
     let id = arg_uuid(ctx, "id")?;
-    let status = arg_str(ctx, "status")?;
+    let status = match arg(ctx, "status") {
+        Some(GqlValue::Enum(s)) => s.to_string(),
+        _ => arg_str(ctx, "status")?,
+    };
     let current = row_where(&state.db.write, logs, "id", Cell::Uuid(id))
         .await?
         .ok_or_else(|| ApiError::NotFound("no such execution".into()))?;
@@ -238,7 +241,7 @@ pub fn register(mutation: Object) -> Object {
                 async move { update_execution(ctx).await.map(Some) }.boxed()
             })
             .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
-            .argument(InputValue::new("status", TypeRef::named_nn(TypeRef::STRING)))
+            .argument(InputValue::new("status", TypeRef::named_nn(logs_status_type())))
             .argument(InputValue::new("result", TypeRef::named("JSON")))
             .argument(InputValue::new("errorMessage", TypeRef::named(TypeRef::STRING)))
             .argument(InputValue::new("durationMs", TypeRef::named(TypeRef::INT)))
@@ -251,4 +254,9 @@ pub fn register(mutation: Object) -> Object {
                      the worker holding it.",
             ),
         )
+}
+
+/// The enum the catalog declares for a run's status.
+fn logs_status_type() -> &'static str {
+    t("workflow_execution_logs").columns.iter().find(|c| c.name == "status").map_or("String", |c| c.type_name())
 }

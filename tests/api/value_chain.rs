@@ -174,7 +174,8 @@ async fn value_chain_walks_match_a_path_search() {
         assert_eq!(app.error_code(WALK, json!({ "t": "N0", "m": 2, "c": 1.5 })).await, "BAD_USER_INPUT");
         assert_eq!(app.data(WALK, json!({ "t": "NOPE" })).await["valueChain"], json!([]));
         // The graph's region, named, walks the same; another region cannot be answered and says so.
-        const IN: &str = "query($r: String) { valueChain(ticker: \"N0\", region: $r, maxDepth: 3) { node { symbol } } }";
+        const IN: &str =
+            "query($r: String) { valueChain(ticker: \"N0\", region: $r, maxDepth: 3) { node { symbol } } }";
         let vn = app.data(IN, json!({ "r": "VN" })).await;
         assert_eq!(vn["valueChain"].as_array().map(Vec::len), Some(expected(n, &made, 0, "DOWNSTREAM", 3, None).len()));
         let kr = app.gql(IN, json!({ "r": "KR" })).await;

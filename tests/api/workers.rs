@@ -7,7 +7,7 @@ use std::time::Duration;
 
 const CLAIM: &str = "mutation($w: String!, $l: Int) { claimWorkflowExecution(worker: $w, leaseSeconds: $l) \
                      { id status claimedBy attempts leaseExpiresAt } }";
-const FINISH: &str = "mutation($id: UUID!, $w: String, $s: String!) { \
+const FINISH: &str = "mutation($id: UUID!, $w: String, $s: WorkflowRunStatus!) { \
                       updateWorkflowExecution(id: $id, worker: $w, status: $s, result: { ok: true }) { status } }";
 const RENEW: &str = "mutation($id: UUID!, $w: String!, $l: Int) { \
                      renewWorkflowExecutionLease(id: $id, worker: $w, leaseSeconds: $l) { leaseExpiresAt } }";
@@ -282,7 +282,9 @@ async fn two_workers_hear_claim_read_renew_and_report() {
                 let before = chrono::DateTime::parse_from_rfc3339(run["leaseExpiresAt"].as_str().unwrap()).unwrap();
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let r = as_role(&app, &svc, RENEW, json!({ "id": id, "w": name, "l": 120 })).await;
-                let after = r["data"]["renewWorkflowExecutionLease"]["leaseExpiresAt"].as_str().unwrap_or_else(|| panic!("{r}"));
+                let after = r["data"]["renewWorkflowExecutionLease"]["leaseExpiresAt"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{r}"));
                 let after = chrono::DateTime::parse_from_rfc3339(after).unwrap();
                 assert!(after > before, "{backend:?}: renewing moves the lease on: {before} -> {after}");
                 // While it holds the run, the worker may read it and its workflow by id.

@@ -300,7 +300,7 @@ async fn workflow_executions_follow_their_life_cycle() {
                 .await;
         assert_eq!(run["data"]["runWorkflow"]["status"], "pending");
         let eid = run["data"]["runWorkflow"]["id"].as_str().unwrap().to_string();
-        let upd = "mutation($id: UUID!, $s: String!) { updateWorkflowExecution(id: $id, status: $s, durationMs: 12) { status durationMs } }";
+        let upd = "mutation($id: UUID!, $s: WorkflowRunStatus!) { updateWorkflowExecution(id: $id, status: $s, durationMs: 12) { status durationMs } }";
         assert_eq!(code(&as_role(&app, &user, upd, json!({ "id": eid, "s": "running" })).await), Some("FORBIDDEN"));
         assert_eq!(code(&as_role(&app, &svc, upd, json!({ "id": eid, "s": "success" })).await), Some("BAD_USER_INPUT"));
         let r = as_role(&app, &svc, upd, json!({ "id": eid, "s": "running" })).await;
@@ -308,6 +308,34 @@ async fn workflow_executions_follow_their_life_cycle() {
         let r = as_role(&app, &svc, upd, json!({ "id": eid, "s": "success" })).await;
         assert_eq!(r["data"]["updateWorkflowExecution"]["durationMs"], 12);
         assert_eq!(code(&as_role(&app, &svc, upd, json!({ "id": eid, "s": "running" })).await), Some("BAD_USER_INPUT"));
+        // The status is an enum: filters take its words, and a word outside it fails validation.
+        let by = "query($s: [WorkflowRunStatus!]) { workflowExecutionLogs(where: { status: { in: $s } }) { nodes { id status } } }";
+        let done = as_role(&app, &user, by, json!({ "s": ["success", "failed"] })).await;
+        assert_eq!(
+            done["data"]["workflowExecutionLogs"]["nodes"],
+            json!([{ "id": eid, "status": "success" }]),
+            "{done}"
+        );
+        let waiting = as_role(&app, &user, by, json!({ "s": ["pending"] })).await;
+        assert_eq!(waiting["data"]["workflowExecutionLogs"]["nodes"], json!([]), "{waiting}");
+        let lit = "{ workflowExecutionLogs(where: { status: { eq: success } }) { totalCount } }";
+        assert_eq!(as_role(&app, &user, lit, json!({})).await["data"]["workflowExecutionLogs"]["totalCount"], "1");
+        for bad in [json!({ "id": eid, "s": "done" }), json!({ "id": eid, "s": "SUCCESS" })] {
+            let r = as_role(&app, &svc, upd, bad).await;
+            assert!(r["data"].is_null() && code(&r).is_some(), "{r}");
+            assert!(r["errors"][0]["message"].as_str().unwrap_or("").contains("WorkflowRunStatus"), "{r}");
+        }
+        let r = as_role(
+            &app,
+            &user,
+            "{ workflowExecutionLogs(where: { status: { eq: \"success\" } }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+        assert!(
+            r.get("data").is_none() && r["errors"][0]["message"].is_string(),
+            "a string is not an enum literal: {r}"
+        );
     }
 }
 
