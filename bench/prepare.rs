@@ -28,6 +28,7 @@ fn main() {
         cache: PlanCache::new(entries, bytes),
         budget: Budget { max_depth: 12, max_page: 1000, default_page: 100, max_complexity: 250_000, max_aliases: 1000 },
         direct_reads: true,
+        direct_answers: Default::default(),
     };
     let cold = pipeline(1, 0);
     let warm = pipeline(1000, 32 << 20);

@@ -138,6 +138,7 @@ impl App {
                 max_aliases: config.max_aliases,
             },
             direct_reads: config.direct_reads,
+            direct_answers: Default::default(),
         };
         let (router, closing) = http::router(config, state.clone(), pipeline)?;
         let listener =

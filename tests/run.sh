@@ -83,6 +83,8 @@ export QG_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export CI=${CI:-true}
 # The API fuzzer's count in the full run (tests/api/fuzz.rs; 1,000,000 by hand).
 export QG_FUZZ_CASES=${QG_FUZZ_CASES:-50000}
+# Documents per backend the differential test sends over every transport (fresh seed each run).
+export QG_DIFFERENTIAL_DOCS=${QG_DIFFERENTIAL_DOCS:-2000}
 # The WebSocket fuzzer's sessions (tests/api/fuzz_ws.rs; about 5 frames each).
 export QG_FUZZ_WS_SESSIONS=${QG_FUZZ_WS_SESSIONS:-20000}
 # The runner's own summary lines, then one total line.

@@ -91,6 +91,9 @@ pub struct Relation {
     pub fixed: Vec<(String, String)>,
     /// Convenience arguments: (argument, target column, operator) – e.g. `from` is `date >= …`.
     pub shortcuts: Vec<(&'static str, &'static str, &'static str)>,
+    /// No foreign key holds it in the database (a hypertable's reference to its ticker): the
+    /// write service deletes such rows with their parent itself.
+    pub logical: bool,
 }
 
 #[derive(Debug)]
@@ -314,6 +317,7 @@ impl Table {
             many,
             fixed: Vec::new(),
             shortcuts: Vec::new(),
+            logical: def.skip_fk,
         });
         self
     }
@@ -506,6 +510,7 @@ fn build() -> Catalog {
         many: false,
         fixed: vec![("region".into(), region.into())],
         shortcuts: Vec::new(),
+        logical: true,
     });
     // Whether a broker token is stored, without ever reading it.
     tables.iter_mut().find(|t| t.name == "users").unwrap().columns.push(Column {

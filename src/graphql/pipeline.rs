@@ -153,6 +153,9 @@ pub struct Pipeline {
     pub budget: Budget,
     /// Whether plain reads are answered by the direct writer (off: the general executor only).
     pub direct_reads: bool,
+    /// Operations the direct writer answered (`/metrics`): a read that silently went to the
+    /// general executor instead shows as a count that does not move.
+    pub direct_answers: std::sync::atomic::AtomicU64,
 }
 
 /// Deepest bracket nesting read before parsing: the parser recurses once per level.
@@ -461,6 +464,7 @@ impl Pipeline {
             Arc::new(plan::bind(&b, &collected))
         });
         if let Some(bound) = bound.as_ref().filter(|b| self.direct_reads && b.direct()) {
+            self.direct_answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return match direct::execute(state, bound, &collected, tz.0).await {
                 Ok(json) => Answer::Json(json),
                 Err(e) => errors(vec![api_error(e.error, Some(&e.key))]),

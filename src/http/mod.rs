@@ -312,6 +312,46 @@ fn spec_close(m: axum::extract::ws::Message) -> axum::extract::ws::Message {
     }
 }
 
+/// An operation refused before it ran (parse, validation, limits: `data` null and no error
+/// with a `path`) is answered as each protocol's reference server does, and as HTTP does with
+/// no `data` key: graphql-transport-ws sends one `error` message (and no `complete` after it),
+/// the legacy graphql-ws a `data` message holding only `errors`. async-graphql sends a result
+/// with `"data": null` for both. `refused` holds the ids whose `complete` is to be dropped.
+fn request_error(
+    m: axum::extract::ws::Message,
+    refused: &mut std::collections::HashSet<String>,
+) -> Option<axum::extract::ws::Message> {
+    use axum::extract::ws::Message;
+    let Message::Text(text) = &m else { return Some(m) };
+    let quick = text.as_str();
+    if !(quick.contains("\"data\":null") && quick.contains("\"errors\""))
+        && !(quick.contains("\"complete\"") && !refused.is_empty())
+    {
+        return Some(m);
+    }
+    let Ok(mut msg) = serde_json::from_str::<serde_json::Value>(quick) else { return Some(m) };
+    let id = msg["id"].as_str().unwrap_or_default().to_string();
+    let ty = msg["type"].as_str().unwrap_or_default().to_string();
+    if ty == "complete" {
+        return (!refused.remove(&id)).then_some(m);
+    }
+    let payload = &msg["payload"];
+    let errors = payload["errors"].as_array();
+    let before_execution =
+        payload["data"].is_null() && errors.is_some_and(|e| !e.is_empty() && e.iter().all(|e| e.get("path").is_none()));
+    if !before_execution || !(ty == "next" || ty == "data") {
+        return Some(m);
+    }
+    let errors = msg["payload"]["errors"].take();
+    let out = if ty == "next" {
+        refused.insert(id.clone());
+        serde_json::json!({ "id": id, "type": "error", "payload": errors })
+    } else {
+        serde_json::json!({ "id": id, "type": "data", "payload": { "errors": errors } })
+    };
+    Some(Message::Text(out.to_string().into()))
+}
+
 async fn graphql_ws(
     State(s): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<client::Peer>,
@@ -334,8 +374,10 @@ async fn graphql_ws(
         let stream = futures_util::StreamExt::take_until(stream, async move {
             let _ = closing.wait_for(|c| *c).await;
         });
-        let spec_closes = futures_util::SinkExt::with(&mut sink, |m| {
-            futures_util::future::ready(Ok::<_, axum::Error>(spec_close(m)))
+        let mut refused = std::collections::HashSet::new();
+        let spec_closes = futures_util::SinkExt::with_flat_map(&mut sink, move |m| {
+            let out = request_error(spec_close(m), &mut refused);
+            futures_util::stream::iter(out.into_iter().map(Ok::<_, axum::Error>))
         });
         GraphQLWebSocket::new_with_pair(spec_closes, stream, executor, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
@@ -436,12 +478,14 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
          # HELP quantgraph_plan_cache_hits_total Requests whose document was parsed, validated and collected already.\n# TYPE quantgraph_plan_cache_hits_total counter\nquantgraph_plan_cache_hits_total {}\n\
          # HELP quantgraph_plan_cache_misses_total Requests whose document had to be prepared.\n# TYPE quantgraph_plan_cache_misses_total counter\nquantgraph_plan_cache_misses_total {}\n\
          # HELP quantgraph_plan_cache_entries Documents held by the plan cache.\n# TYPE quantgraph_plan_cache_entries gauge\nquantgraph_plan_cache_entries {}\n\
+         # HELP quantgraph_direct_answers_total Reads answered by the direct JSON writer (the rest by the general executor).\n# TYPE quantgraph_direct_answers_total counter\nquantgraph_direct_answers_total {}\n\
          # HELP quantgraph_live_queue_peak Most events one live-bar subscription has held for a slow client (forming bars conflated).\n# TYPE quantgraph_live_queue_peak gauge\nquantgraph_live_queue_peak {}\n",
         s.requests.load(Ordering::Relaxed),
         s.state.db.statements.load(Ordering::Relaxed),
         s.pipeline.cache.hits.load(Ordering::Relaxed),
         s.pipeline.cache.misses.load(Ordering::Relaxed),
         s.pipeline.cache.len(),
+        s.pipeline.direct_answers.load(Ordering::Relaxed),
         s.state.live_queue_peak.load(Ordering::Relaxed)
     ) + &METRICS.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

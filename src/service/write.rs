@@ -1,7 +1,7 @@
 //! Generic, transactional writes over the catalog: insert (all rows or none), idempotent
 //! upsert with inserted/updated counts, update and delete — all bound by value, never by text.
 use super::rules::{check_row, Values};
-use crate::data::catalog::Table;
+use crate::data::catalog::{Catalog, Table};
 use crate::data::dialect::{self, pg_rows, Dialect};
 use crate::data::query::Cond;
 use crate::data::read;
@@ -267,9 +267,27 @@ pub async fn update(tx: &DatabaseTransaction, t: &Table, cond: &Cond, patch: &Va
 }
 
 pub async fn delete(tx: &DatabaseTransaction, t: &Table, cond: &Cond) -> ApiResult<u64> {
+    delete_dependents(tx, t, cond).await?;
     let mut sql = Sql::new(tx.get_database_backend());
     sql.push("DELETE FROM \"").push(t.name).push("\" AS a WHERE ").cond("a", t, cond);
     Ok(tx.execute_raw(sql.statement()).await?.rows_affected())
+}
+
+/// Rows that reference the rows of `t` matching `cond` through a relation no foreign key holds
+/// (`Relation::logical`): deleted in the same transaction, as a cascade would.
+async fn delete_dependents(tx: &DatabaseTransaction, t: &Table, cond: &Cond) -> ApiResult<()> {
+    let quoted =
+        |alias: &str, cols: &[String]| cols.iter().map(|c| format!("{alias}\"{c}\"")).collect::<Vec<_>>().join(", ");
+    for child in &Catalog::get().tables {
+        for r in child.relations.iter().filter(|r| r.target == t.name && r.logical && !r.many && r.fixed.is_empty()) {
+            let mut sql = Sql::new(tx.get_database_backend());
+            sql.push("DELETE FROM \"").push(child.name).push("\" WHERE (").push(&quoted("", &r.from_cols));
+            sql.push(") IN (SELECT ").push(&quoted("a.", &r.to_cols)).push(" FROM \"").push(t.name);
+            sql.push("\" AS a WHERE ").cond("a", t, cond).push(")");
+            tx.execute_raw(sql.statement()).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The row written from `values` (columns left out read as NULL), for events.

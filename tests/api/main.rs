@@ -17,6 +17,7 @@ mod gaps;
 mod http;
 mod live;
 mod memories;
+mod mutations;
 mod point_in_time;
 mod read;
 mod semantics;
