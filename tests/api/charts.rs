@@ -159,7 +159,9 @@ async fn the_chart_page_draws_history_and_shows_a_candle_written_by_plain_sql() 
     )
     .await
     .unwrap();
-    let shot = Path::new(dir).join("chart.png");
+    // A fresh file each run (the README's picture, tests/browser/chart.png, is not touched).
+    let shot = std::env::temp_dir().join(format!("quantgraph-chart-{}.png", std::process::id()));
+    let _ = std::fs::remove_file(&shot);
     let origin = app.url.trim_end_matches("/graphql").to_string();
     let mut child = tokio::process::Command::new("node")
         .arg("chart.mjs")
@@ -201,7 +203,9 @@ async fn the_chart_page_draws_history_and_shows_a_candle_written_by_plain_sql() 
     assert_eq!(bars[60], json!({ "time": 1_767_582_000, "close": 162.25 }), "the SQL candle is the last bar");
     assert!(report["live"].as_u64().unwrap() >= 1);
     assert!(report["inkedPixels"].as_u64().unwrap() > 1000, "nothing drawn: {report}");
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "no screenshot");
+    let png = std::fs::read(&shot).expect("the page's screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "no screenshot: {} bytes", png.len());
+    let _ = std::fs::remove_file(&shot);
 }
 
 /// The direct writer answers series roots; its bytes must be the general executor's.

@@ -143,10 +143,18 @@ async fn assert_schema(db: &impl ConnectionTrait) {
         db.execute_unprepared(sql).await.unwrap();
         assert!(db.execute_unprepared(sql).await.is_err(), "duplicate accepted: {sql}");
     }
-    assert!(
-        db.execute_unprepared("INSERT INTO portfolio_allocations (id, user_id, symbol, allocation_pct) VALUES ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000001', 'X', 101)").await.is_err(),
-        "allocation above 100 accepted"
-    );
+    // The allocation bound, by its effect on a user who exists: 100 is stored, 101 refused.
+    let user = "'00000000-0000-0000-0000-0000000000a1'";
+    db.execute_unprepared(&format!("INSERT INTO users (id, email, password_hash) VALUES ({user}, 'bound@example.com', 'x')"))
+        .await
+        .unwrap();
+    let allocation = |id: u8, pct: u32| {
+        format!("INSERT INTO portfolio_allocations (id, user_id, symbol, allocation_pct) VALUES ('00000000-0000-0000-0000-0000000000{id:02x}', {user}, 'X{id}', {pct})")
+    };
+    db.execute_unprepared(&allocation(1, 100)).await.expect("an allocation of 100 is stored");
+    assert!(db.execute_unprepared(&allocation(2, 101)).await.is_err(), "allocation above 100 accepted");
+    db.execute_unprepared(&format!("DELETE FROM portfolio_allocations WHERE user_id = {user}")).await.unwrap();
+    db.execute_unprepared(&format!("DELETE FROM users WHERE id = {user}")).await.unwrap();
     db.execute_unprepared("DELETE FROM tickers WHERE ticker = 'DUP'").await.unwrap();
     db.execute_unprepared("DELETE FROM strategies WHERE name = 'dup'").await.unwrap();
 }

@@ -141,7 +141,9 @@ async fn nested_windows_match_the_raw_rows() {
             .await;
         let db = app.sql().await;
         use sea_orm::ConnectionTrait;
-        for t in d["tickers"]["nodes"].as_array().unwrap() {
+        let vn = d["tickers"]["nodes"].as_array().unwrap();
+        assert!(vn.len() >= 3, "{backend:?}: the VN tickers to compare: {d}");
+        for t in vn {
             let sym = t["ticker"].as_str().unwrap();
             let rows = db
                 .query_all_raw(sea_orm::Statement::from_string(

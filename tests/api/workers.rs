@@ -111,8 +111,15 @@ async fn a_lapsed_lease_returns_the_run_then_fails_it() {
 
         let a = as_role(&app, &svc, CLAIM, json!({ "w": "a", "l": 1 })).await;
         assert_eq!(a["data"]["claimWorkflowExecution"]["id"], ids[0].as_str(), "{backend:?}: {a}");
+        let lease = |v: &Value, f: &str| {
+            let s = v["data"][f]["leaseExpiresAt"].as_str().unwrap_or_else(|| panic!("{v}")).to_string();
+            chrono::DateTime::parse_from_rfc3339(&s).unwrap()
+        };
+        let first = lease(&a, "claimWorkflowExecution");
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let renewed = as_role(&app, &svc, RENEW, json!({ "id": ids[0], "w": "a", "l": 1 })).await;
-        assert!(renewed["data"]["renewWorkflowExecutionLease"]["leaseExpiresAt"].is_string(), "{renewed}");
+        let later = lease(&renewed, "renewWorkflowExecutionLease");
+        assert!(later > first, "{backend:?}: renewing moves the lease on: {first} -> {later}");
         assert_eq!(code(&as_role(&app, &svc, RENEW, json!({ "id": ids[0], "w": "b" })).await), Some("CONFLICT"));
         let none = as_role(&app, &svc, CLAIM, json!({ "w": "b" })).await;
         assert!(none["data"]["claimWorkflowExecution"].is_null(), "{backend:?}: held runs are not handed out: {none}");

@@ -392,8 +392,11 @@ async fn endpoint_guards_rate_limit_cors_and_body_size() {
 #[tokio::test]
 async fn introspection_and_playground_can_be_switched_off() {
     let app = spawn_with(Backend::Sqlite, false, |c| c.introspection = false).await;
+    // Introspection refused before execution: a validation error, no `data`, and the rest still served.
     let r = app.gql("{ __schema { types { name } } }", json!({})).await;
-    assert!(r.get("errors").is_some(), "{r}");
+    assert!(r.get("data").is_none() && code(&r).is_some(), "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap_or("").contains("__schema"), "{r}");
+    assert!(app.gql("{ tickers(first: 1) { nodes { ticker } } }", json!({})).await.get("errors").is_none());
     let page = app.http.get(&app.url).header("Accept", "text/html").send().await.unwrap();
     assert_eq!(page.status(), 404);
     let on = spawn_with(Backend::Sqlite, false, |_| {}).await;
