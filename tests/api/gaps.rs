@@ -124,19 +124,29 @@ async fn a_redis_restart_is_signalled_and_delivery_resumes() {
     // Once the subscription is back, row subscribers learn that they may have missed events.
     let told = message_of(&mut ws, "rows").await;
     assert_eq!(message_code(&told), Some("UNAVAILABLE"), "{told}");
-    // And events flow through Redis again.
+    // And events flow through Redis again: a second replica, which hears of A's writes only
+    // through Redis (a failed publish is delivered locally, on A alone), gets the next candle
+    // written on A with its own close.
+    let mut cfg = config(&app.database_url);
+    cfg.redis_url = Some(url.clone());
+    let b = TestApp::start(&cfg, Backend::Sqlite).await;
+    let mut on_b = Ws::connect(&b, Some(&token), false).await;
+    on_b.subscribe("candles", CANDLES, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut got = Vec::new();
+    let mut heard = None;
     for attempt in 0..40 {
-        ingest(12.0 + attempt as f64).await;
-        if let Some(m) = ws.recv(Duration::from_millis(250)).await {
+        let close = 12.0 + attempt as f64;
+        ingest(close).await;
+        if let Some(m) = on_b.recv(Duration::from_millis(250)).await {
             got.push(m.clone());
-            if m["id"] == "candles" && m["payload"]["data"]["candles"]["close"].as_f64() == Some(12.0 + attempt as f64)
-            {
+            if m["id"] == "candles" && m["payload"]["data"]["candles"]["close"].as_f64() == Some(close) {
+                heard = Some(close);
                 break;
             }
         }
     }
-    assert!(got.iter().any(|m| m["id"] == "candles"), "no candle after Redis came back: {got:?}");
+    assert!(heard.is_some(), "replica B heard no candle of A's after Redis came back: {got:?}");
     redis.kill().ok();
     redis.wait().ok();
 }
