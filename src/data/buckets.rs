@@ -430,8 +430,17 @@ pub async fn ohlcv_bars(
             out.extend(raw_bars(db, ticker, region, iv, Some(f), Some(upto)).await?);
         }
     }
+    // The aggregate's rows, unless a write below its refresh (a correction, by any program) is
+    // pending for these buckets in TimescaleDB's invalidation logs: then the buckets are computed
+    // from the rows, so that no answer is older than the data. One statement either way when
+    // nothing is pending; the flag comes back on a row of its own when no bucket does.
     let mut sql = Sql::new(backend);
-    sql.push(&format!("SELECT {col}, open, high, low, close, volume, trading_days FROM {view} WHERE ticker = "));
+    sql.push("WITH d AS (SELECT ");
+    pending_corrections(&mut sql, view, full_from, full_to);
+    sql.push(&format!(
+        " AS dirty) SELECT d.dirty, v.* FROM d LEFT JOIN (SELECT {col}, open, high, low, close, volume, \
+         trading_days FROM {view} WHERE ticker = "
+    ));
     sql.param(Value::String(Some(ticker.into()))).push(" AND region = ").param(Value::String(Some(region.into())));
     if let Some(ff) = full_from {
         sql.push(&format!(" AND {col} >= ")).param(Value::ChronoDate(Some(ff)));
@@ -439,10 +448,27 @@ pub async fn ohlcv_bars(
     if let Some(ft) = full_to {
         sql.push(&format!(" AND {col} < ")).param(Value::ChronoDate(Some(ft)));
     }
-    sql.push(&format!(" ORDER BY {col} LIMIT {}", MAX_BUCKETS + 1));
-    let kinds = [Kind::Date, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::Decimal, Kind::BigInt, Kind::BigInt];
-    for (_, mut cells) in fetch(&db.read, sql, 0, &kinds).await? {
+    sql.push(&format!(") v ON NOT d.dirty ORDER BY v.{col} LIMIT {}", MAX_BUCKETS + 1));
+    let kinds = [
+        Kind::Boolean,
+        Kind::Date,
+        Kind::Decimal,
+        Kind::Decimal,
+        Kind::Decimal,
+        Kind::Decimal,
+        Kind::BigInt,
+        Kind::BigInt,
+    ];
+    let rows = fetch(&db.read, sql, 0, &kinds).await?;
+    if rows.first().is_some_and(|(_, cells)| matches!(cells[0], Cell::Bool(true))) {
+        return Ok(bars_over(raw_bars(db, ticker, region, iv, from, to).await?, iv));
+    }
+    for (_, mut cells) in rows {
+        cells.remove(0);
         let start = cells.remove(0);
+        if start == Cell::Null {
+            continue; // the flag's own row: no bucket
+        }
         out.push(Bucket {
             key: String::new(),
             start,
@@ -463,6 +489,25 @@ pub async fn ohlcv_bars(
         return Err(ApiError::TooComplex(format!("more than {MAX_BUCKETS} buckets: narrow `from`/`to`")));
     }
     Ok(bars_over(out, iv))
+}
+
+/// Whether TimescaleDB holds invalidations of `view`'s buckets in [from, to) not yet refreshed:
+/// writes to `ohlcv_data` below the aggregate's threshold (its hypertable log) or ranges the
+/// aggregate was told to re-read (its materialization log). Times there are microseconds
+/// from the Unix epoch, dates included.
+fn pending_corrections(sql: &mut Sql, view: &str, from: Option<NaiveDate>, to: Option<NaiveDate>) {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let usecs = |d: NaiveDate| (d - epoch).num_days() * 86_400_000_000;
+    let lo = from.map_or(i64::MIN, usecs);
+    let hi = to.map_or(i64::MAX, |t| usecs(t) - 1);
+    let overlaps = format!("l.lowest_modified_value <= {hi} AND l.greatest_modified_value >= {lo}");
+    sql.push(&format!(
+        "EXISTS (SELECT 1 FROM _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log l \
+         JOIN _timescaledb_catalog.hypertable h ON h.id = l.hypertable_id WHERE h.table_name = 'ohlcv_data' AND {overlaps}) \
+         OR EXISTS (SELECT 1 FROM _timescaledb_catalog.continuous_aggs_materialization_invalidation_log l \
+         JOIN _timescaledb_catalog.continuous_agg c ON c.mat_hypertable_id = l.materialization_id \
+         WHERE c.user_view_name = '{view}' AND {overlaps})"
+    ));
 }
 
 /// Marks the bars whose period has not ended (UTC) as not closed.

@@ -154,3 +154,92 @@ async fn candle_buckets_match_the_minute_rows() {
         }
     }
 }
+
+/// On TimescaleDB, corrections by plain SQL show at once in every bucket read, also where the
+/// continuous aggregates have materialized the buckets already: a daily bar corrected inside a
+/// refreshed month, a minute candle corrected 19 days back (past the hourly view's 7-day
+/// refresh window). While nothing is pending, the month is read from the aggregate (one
+/// statement fewer than the rows need).
+#[tokio::test]
+async fn corrections_show_at_once_over_refreshed_aggregates() {
+    use sea_orm::ConnectionTrait;
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let app = spawn_with(Backend::Postgres, false, |_| {}).await;
+    if !app.app.state.db.timescale {
+        assert!(std::env::var("QG_TEST_EXPECT_TIMESCALE").is_err(), "TimescaleDB expected");
+        return;
+    }
+    let db = app.sql().await;
+    db.execute_unprepared(
+        "INSERT INTO ohlcv_data (ticker, region, date, timeframe, open, high, low, close, volume) \
+         SELECT 'TSC', 'VN', d::date, 'D', 10, 12, 9, 11, 100 FROM generate_series('2024-01-01'::date, '2024-03-31', '1 day') d",
+    )
+    .await
+    .unwrap();
+    let refresh = |view: &'static str| {
+        let db = &db;
+        async move {
+            db.execute_unprepared(&format!("CALL refresh_continuous_aggregate('{view}', NULL, NULL)")).await.unwrap();
+        }
+    };
+    refresh("ohlcv_monthly").await;
+    let feb = r#"{ ohlcvBars(ticker: "TSC", region: "VN", interval: MONTH, from: "2024-02-01", to: "2024-02-29") { bucket high count } }"#;
+    let read = |q: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.statements().await;
+            let d = app.data(q, json!({})).await;
+            (d, app.statements().await - before)
+        }
+    };
+    let (clean, from_view) = read(feb).await;
+    assert_eq!(clean["ohlcvBars"], json!([{ "bucket": "2024-02-01", "high": "12.0000", "count": 29 }]), "{clean}");
+    db.execute_unprepared("UPDATE ohlcv_data SET high = 99 WHERE ticker = 'TSC' AND date = '2024-02-15'")
+        .await
+        .unwrap();
+    let (corrected, from_rows) = read(feb).await;
+    assert_eq!(corrected["ohlcvBars"][0]["high"], "99.0000", "the correction shows before any refresh: {corrected}");
+    assert_eq!(from_rows, from_view + 1, "pending: the month is computed from the rows");
+    let quarter = r#"{ ohlcvBars(ticker: "TSC", region: "VN", interval: QUARTER, from: "2024-01-01", to: "2024-03-31") { high } }"#;
+    assert_eq!(read(quarter).await.0["ohlcvBars"], json!([{ "high": "99.0000" }]));
+    // The same month as a chart series and as an aggregate over the rows.
+    let series =
+        r#"{ ohlcvSeries(ticker: "TSC", region: "VN", interval: MONTH, from: "2024-02-01", to: "2024-02-29") { h } }"#;
+    assert_eq!(read(series).await.0["ohlcvSeries"]["h"], json!(["99.0000"]));
+    let agg = r#"{ ohlcvDataAggregate(where: { ticker: { eq: "TSC" } }, groupBy: [{ column: DATE, interval: MONTH }]) { nodes { keys max { high } } } }"#;
+    let groups = read(agg).await.0;
+    assert_eq!(
+        groups["ohlcvDataAggregate"]["nodes"][1],
+        json!({ "keys": ["2024-02-01"], "max": { "high": "99.0000" } }),
+        "{groups}"
+    );
+    refresh("ohlcv_monthly").await;
+    refresh("ohlcv_quarterly").await;
+    let (again, n) = read(feb).await;
+    assert_eq!(again["ohlcvBars"][0]["high"], "99.0000", "{again}");
+    assert_eq!(n, from_view, "refreshed: read from the aggregate again");
+
+    // A minute candle 19 days back, inside an hour the hourly view has materialized.
+    let start = chrono::Utc::now() - chrono::Duration::days(19);
+    let hour = start.format("%Y-%m-%dT%H:00:00Z").to_string();
+    let last = start.format("%Y-%m-%dT%H:59:00Z").to_string();
+    db.execute_unprepared(&format!(
+        "INSERT INTO market_candles (time, symbol, open, high, low, close, volume) \
+         SELECT timestamptz '{hour}' + make_interval(mins => m), 'TSCC', 100, 101, 99, 100, 10 FROM generate_series(0, 59) m"
+    ))
+    .await
+    .unwrap();
+    refresh("market_candles_1h").await;
+    let q = format!(r#"{{ candles(symbol: "TSCC", interval: H1, from: "{hour}", to: "{last}") {{ high count }} }}"#);
+    let before = app.data(&q, json!({})).await;
+    assert_eq!(before["candles"], json!([{ "high": 101.0, "count": 60 }]), "{before}");
+    db.execute_unprepared(&format!(
+        "UPDATE market_candles SET high = 150 WHERE symbol = 'TSCC' AND time = timestamptz '{hour}' + interval '30 minutes'"
+    ))
+    .await
+    .unwrap();
+    let after = app.data(&q, json!({})).await;
+    assert_eq!(after["candles"], json!([{ "high": 150.0, "count": 60 }]), "the corrected minute shows: {after}");
+}

@@ -145,9 +145,11 @@ async fn assert_schema(db: &impl ConnectionTrait) {
     }
     // The allocation bound, by its effect on a user who exists: 100 is stored, 101 refused.
     let user = "'00000000-0000-0000-0000-0000000000a1'";
-    db.execute_unprepared(&format!("INSERT INTO users (id, email, password_hash) VALUES ({user}, 'bound@example.com', 'x')"))
-        .await
-        .unwrap();
+    db.execute_unprepared(&format!(
+        "INSERT INTO users (id, email, password_hash) VALUES ({user}, 'bound@example.com', 'x')"
+    ))
+    .await
+    .unwrap();
     let allocation = |id: u8, pct: u32| {
         format!("INSERT INTO portfolio_allocations (id, user_id, symbol, allocation_pct) VALUES ('00000000-0000-0000-0000-0000000000{id:02x}', {user}, 'X{id}', {pct})")
     };
