@@ -142,28 +142,35 @@ async fn refused(ws: &mut Ws, n: usize, query: &str, vars: Value) -> Vec<String>
 async fn every_kind_of_subscription_counts_against_the_limits() {
     let app = spawn_with(Backend::Sqlite, true, |c| {
         c.max_subscriptions_per_connection = 2;
-        c.max_subscriptions = 6;
+        c.max_subscriptions = 10;
     })
     .await;
+    let (user, _) = register(&app, "limits@example.com").await;
+    let w = r#"mutation { createWorkflow(input: { name: "w", jsonGraph: { nodes: [], edges: [] } }) { id } }"#;
+    assert!(as_role(&app, &user, w, json!({})).await.get("errors").is_none());
+    let service = token(&app, quantgraph::auth::Role::Service);
+    // Each of the five kinds, as a caller allowed it (raw tokens, as connection_init sends them).
     let kinds = [
-        "subscription { ohlcvBars(tickers: [{ ticker: \"HPG\", region: \"VN\" }]) { close } }",
-        "subscription { marketSnapshot(marketType: \"VN\") { vnIndex } }",
-        "subscription { candles(symbols: [\"HPG\"]) { close } }",
+        ("subscription { ohlcvBars(tickers: [{ ticker: \"HPG\", region: \"VN\" }]) { close } }", None),
+        ("subscription { marketSnapshot(marketType: \"VN\") { vnIndex } }", None),
+        ("subscription { candles(symbols: [\"HPG\"]) { close } }", None),
+        ("subscription { workflowExecution { id status } }", user.strip_prefix("Bearer ")),
+        ("subscription { pendingWorkflowExecutions { id } }", service.strip_prefix("Bearer ")),
     ];
     let mut open = Vec::new();
-    for q in kinds {
-        let mut ws = Ws::connect(&app, None, false).await;
+    for (q, auth) in kinds {
+        let mut ws = Ws::connect(&app, auth, false).await;
         let codes = refused(&mut ws, 3, q, json!({})).await;
         assert_eq!(codes, ["QUERY_TOO_COMPLEX"], "{q}: two of three are held per connection");
         open.push(ws);
     }
-    // The process holds six: a seventh, on a new connection, is refused.
+    // The process holds ten: an eleventh, on a new connection, is refused.
     let mut last = Ws::connect(&app, None, false).await;
-    let codes = refused(&mut last, 1, kinds[0], json!({})).await;
+    let codes = refused(&mut last, 1, kinds[0].0, json!({})).await;
     assert_eq!(codes, ["RATE_LIMITED"], "past the process-wide limit");
     // A connection closed gives its slots back.
     drop(open.pop());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let codes = refused(&mut last, 1, kinds[1], json!({})).await;
+    let codes = refused(&mut last, 1, kinds[1].0, json!({})).await;
     assert!(codes.is_empty(), "{codes:?}");
 }

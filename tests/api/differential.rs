@@ -732,8 +732,8 @@ async fn direct_writer_and_general_executor_give_the_same_bytes() {
                 if let Err(e) = check_spec(&doc, &vars, &v) {
                     panic!("{e}\nanswer: {}\n{}", a.1, at());
                 }
-                if v.get("errors").is_some() {
-                    assert_ne!(v["errors"][0]["extensions"]["code"], "INTERNAL", "{}\n{}", a.1, at());
+                for e in v["errors"].as_array().into_iter().flatten() {
+                    assert_ne!(e["extensions"]["code"], "INTERNAL", "{}\n{}", a.1, at());
                 }
                 (*role, v)
             })

@@ -242,7 +242,13 @@ fn judge(body: &Value, status: u16, text: &str) -> Result<bool, String> {
         return Err(format!("status: {}", case()));
     }
     let v: Value = serde_json::from_str(text).map_err(|_| format!("not JSON: {}", case()))?;
-    let Some(errors) = v.get("errors").and_then(Value::as_array) else { return Ok(true) };
+    let Some(errors) = v.get("errors").and_then(Value::as_array) else {
+        // An answer without errors has its data: an object, never `{}`, null or a scalar.
+        return match v.get("data") {
+            Some(Value::Object(_)) => Ok(true),
+            _ => Err(format!("an answer with neither data nor errors: {}", case())),
+        };
+    };
     for e in errors {
         let code = e["extensions"]["code"].as_str().ok_or_else(|| format!("no code: {}", case()))?;
         if !CODES.contains(&code) {

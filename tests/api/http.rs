@@ -23,6 +23,12 @@ async fn the_graphql_http_audit_suite_passes_every_audit() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "audits not ok:\n{report}{}", String::from_utf8_lossy(&out.stderr));
     assert!(report.contains(" 0 not ok"), "{report}");
+    // Every audit of the suite ran (graphql-http 1.22, pinned: 61), not an empty list.
+    let words: Vec<&str> = report.split_whitespace().collect();
+    let count = |w: &str| words.windows(2).find(|p| p[1] == w).and_then(|p| p[0].parse::<usize>().ok()).unwrap_or(0);
+    let (ran, ok) = (count("audits,"), count("ok,"));
+    assert_eq!(ran, ok, "{report}");
+    assert!(ok >= 61, "only {ok} audits passed:\n{report}");
 }
 
 async fn post(app: &TestApp, content_type: Option<&str>, accept: Option<&str>, body: String) -> (u16, String, Value) {

@@ -478,3 +478,29 @@ async fn nulls_and_numeric_literals_are_stored_as_written() {
         );
     }
 }
+
+/// Admins mint operator tokens: the token carries its role (a service token may ingest, an
+/// analyst's may not), others may not mint, and a role or lifetime outside the set is refused.
+#[tokio::test]
+async fn admins_issue_tokens_that_carry_their_role() {
+    for backend in backends() {
+        let app = spawn_with(backend, false, |_| {}).await;
+        let admin = token(&app, Role::Admin);
+        const ISSUE: &str =
+            "mutation($r: String!, $h: Int) { issueToken(role: $r, subject: \"ingest-1\", ttlHours: $h) }";
+        let minted = as_role(&app, &admin, ISSUE, json!({ "r": "service", "h": 1 })).await;
+        let svc = format!("Bearer {}", minted["data"]["issueToken"].as_str().unwrap_or_else(|| panic!("{minted}")));
+        let candle = json!([{ "time": "2026-01-05T02:00:00Z", "symbol": "TOK", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": "1" }]);
+        const INGEST: &str = "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }";
+        let r = as_role(&app, &svc, INGEST, json!({ "c": candle })).await;
+        assert_eq!(r["data"]["ingestCandles"]["inserted"], 1, "{backend:?}: the minted service token ingests: {r}");
+        let analyst = as_role(&app, &admin, ISSUE, json!({ "r": "analyst" })).await;
+        let analyst = format!("Bearer {}", analyst["data"]["issueToken"].as_str().unwrap());
+        assert_eq!(code(&as_role(&app, &analyst, INGEST, json!({ "c": candle })).await), Some("FORBIDDEN"));
+        assert_eq!(code(&as_role(&app, &analyst, ISSUE, json!({ "r": "admin" })).await), Some("FORBIDDEN"));
+        assert_eq!(code(&app.gql(ISSUE, json!({ "r": "service" })).await), Some("UNAUTHENTICATED"));
+        for bad in [json!({ "r": "root" }), json!({ "r": "service", "h": 0 })] {
+            assert_eq!(code(&as_role(&app, &admin, ISSUE, bad.clone()).await), Some("BAD_USER_INPUT"), "{bad}");
+        }
+    }
+}
