@@ -209,6 +209,81 @@ impl Gen {
         }
     }
 
+    /// A market root: daily-bar buckets or series of a stored ticker, or candle buckets or
+    /// series of a stored symbol, with a random interval, range, fill and derived columns.
+    fn market(&mut self, d: &str) -> Option<String> {
+        const BUCKET: &[&str] =
+            &["bucket", "symbol", "open", "high", "low", "close", "volume", "count", "closed", "filled", "seq"];
+        const DERIVED: &[&str] = &[
+            "simpleReturn",
+            "logReturn",
+            "sma(length: 3)",
+            "ema(length: 2)",
+            "rsi(length: 3)",
+            "volatility(length: 3)",
+            "vwap(length: 2)",
+        ];
+        const SERIES: &[&str] = &["t", "o", "h", "l", "c", "v", "noData", "nextTime"];
+        let pick_n = |g: &mut Gen, xs: &[&str], n: usize| -> String {
+            (0..n).map(|_| *g.pick(xs)).collect::<Vec<_>>().join(" ")
+        };
+        let bars = self.rng.gen_bool(0.5);
+        let (subject, intervals, from, to): (String, &[&str], [&str; 3], [&str; 3]) = if bars {
+            let rows = self.samples.get("tickers").cloned().unwrap_or_default();
+            if rows.is_empty() {
+                return None;
+            }
+            let r = self.pick(&rows).clone();
+            (
+                format!("ticker: {}, region: {}", r["ticker"], r["region"]),
+                &["DAY", "WEEK", "MONTH", "QUARTER", "YEAR"],
+                ["2024-01-01", "2025-03-15", "2025-12-01"],
+                ["2025-06-30", "2026-01-31", "2026-12-31"],
+            )
+        } else {
+            let rows = self.samples.get("market_candles").cloned().unwrap_or_default();
+            if rows.is_empty() {
+                return None;
+            }
+            let r = self.pick(&rows).clone();
+            (
+                format!("symbol: {}", r["symbol"]),
+                &["M1", "M5", "M15", "M30", "H1", "H4", "D1"],
+                ["2025-01-01T00:00:00Z", "2026-01-05T02:00:00Z", "2026-01-05T03:30:00+07:00"],
+                ["2026-01-05T04:00:00Z", "2026-01-06T00:00:00Z", "2026-12-31T00:00:00Z"],
+            )
+        };
+        let mut args = vec![subject, format!("interval: {}", self.pick(intervals))];
+        if self.chance(0.6) {
+            args.push(format!("from: \"{}\"", self.pick(&from)));
+        }
+        if self.chance(0.6) {
+            args.push(format!("to: \"{}\"", self.pick(&to)));
+        }
+        let series = self.chance(0.3);
+        let (field, body) = if series {
+            if self.chance(0.3) {
+                args.push(format!("countBack: {}", self.rng.gen_range(1..=5)));
+            }
+            let n = self.rng.gen_range(1..=4);
+            (if bars { "ohlcvSeries" } else { "candleSeries" }, pick_n(self, SERIES, n))
+        } else {
+            if self.chance(0.2) {
+                args.push(format!("fill: {}", self.pick(&["NONE", "NULL", "PREVIOUS"])));
+            }
+            let n = self.rng.gen_range(1..=4);
+            let mut body = pick_n(self, BUCKET, n);
+            if self.chance(0.3) {
+                let f: &str = *self.pick::<&str>(DERIVED);
+                let name = f.split('(').next().unwrap_or(f);
+                body = format!("{body} {name}_d: {f}");
+            }
+            (if bars { "ohlcvBars" } else { "candles" }, body)
+        };
+        let args = args.join(", ");
+        Some(format!(" {}: {field}({args}){d} {{ {body} }}", alias_for(field, &args)))
+    }
+
     /// A root `…Aggregate` field: groups by a column, counts, and extremes of a column.
     fn aggregate(&mut self, t: &'static Table, d: &str) -> Option<String> {
         let sdl = sdl();
@@ -360,7 +435,11 @@ impl Gen {
         for _ in 0..roots {
             let t = &cat.tables[self.rng.gen_range(0..cat.tables.len())];
             let d = self.directive();
-            let agg = if self.chance(0.1) { self.aggregate(t, &d) } else { None };
+            let agg = match self.rng.gen_range(0..20) {
+                0 | 1 => self.aggregate(t, &d),
+                2 | 3 => self.market(&d),
+                _ => None,
+            };
             if let Some(a) = agg {
                 body.push_str(&a);
             } else if self.chance(0.2) && self.keys.contains_key(t.type_name) {
@@ -707,7 +786,20 @@ async fn direct_writer_and_general_executor_give_the_same_bytes() {
             })
             .collect();
         // The generator reaches every kind of argument it knows.
-        for part in ["after:", "before:", "where:", "Aggregate(", "asOf:", "in: [", "{ or: [", "@skip", "...F"] {
+        for part in [
+            "after:",
+            "before:",
+            "where:",
+            "Aggregate(",
+            "asOf:",
+            "in: [",
+            "{ or: [",
+            "@skip",
+            "...F",
+            "ohlcvBars(",
+            "candles(",
+            "Series(",
+        ] {
             let n = cases.iter().filter(|c| c.1.contains(part)).count();
             assert!(n * 100 >= docs, "{backend:?}: only {n} of {docs} documents have `{part}`");
         }
@@ -760,8 +852,9 @@ async fn direct_writer_and_general_executor_give_the_same_bytes() {
             3 * docs
         );
         assert_eq!(answered.1, 0, "{backend:?}: the gateway without direct reads answered directly");
-        // Most documents are plain reads the direct writer takes: a silent fall-back shows here.
-        assert!(answered.0 * 2 >= 3 * docs as u64, "{backend:?}: the direct writer answered only {}", answered.0);
+        // About half the documents are plain reads the direct writer takes (the rest hold an
+        // aggregate or a root it leaves to the executor): a silent fall-back shows here.
+        assert!(answered.0 >= docs as u64, "{backend:?}: the direct writer answered only {}", answered.0);
         // Nearly every role and document is answered: a generator that only produced errors
         // would compare nothing.
         assert!(with_data * 3 >= docs, "{backend:?}: only {with_data} of {docs} documents answered without errors");
