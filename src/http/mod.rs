@@ -324,9 +324,10 @@ fn request_error(
     use axum::extract::ws::Message;
     let Message::Text(text) = &m else { return Some(m) };
     let quick = text.as_str();
-    if !(quick.contains("\"data\":null") && quick.contains("\"errors\""))
-        && !(quick.contains("\"complete\"") && !refused.is_empty())
-    {
+    // Most messages are events: only a refusal or a refused id's `complete` is parsed.
+    let refusal = quick.contains("\"data\":null") && quick.contains("\"errors\"");
+    let held = !refused.is_empty() && quick.contains("\"complete\"");
+    if !refusal && !held {
         return Some(m);
     }
     let Ok(mut msg) = serde_json::from_str::<serde_json::Value>(quick) else { return Some(m) };

@@ -274,7 +274,7 @@ impl Gen {
             let n = self.rng.gen_range(1..=4);
             let mut body = pick_n(self, BUCKET, n);
             if self.chance(0.3) {
-                let f: &str = *self.pick::<&str>(DERIVED);
+                let f: &str = self.pick::<&str>(DERIVED);
                 let name = f.split('(').next().unwrap_or(f);
                 body = format!("{body} {name}_d: {f}");
             }
@@ -843,7 +843,7 @@ async fn direct_writer_and_general_executor_give_the_same_bytes() {
                 }
             }
         }
-        let answered = (direct_answers(&direct).await - before.0, direct_answers(&general).await - before.1);
+        let answered = (direct_answers(direct).await - before.0, direct_answers(general).await - before.1);
         eprintln!(
             "{backend:?}: {docs} documents ({by_role:?}), {with_data} answered without errors, {with_errors} with \
              errors ({field_errors} of them field errors beside data); the direct writer answered {} of the {} \
