@@ -367,3 +367,21 @@ pub async fn ingest_candles(app: &TestApp, token: &str, candles: Vec<Value>) {
         .await;
     assert!(r.get("errors").is_none(), "{r}");
 }
+
+/// A workflow of `user`'s (named `name`, an empty graph) with `n` runs queued: (workflow id, run ids).
+pub async fn workflow_with_runs(app: &TestApp, user: &str, name: &str, n: usize) -> (String, Vec<String>) {
+    let w = as_role(
+        app,
+        user,
+        "mutation($n: String!) { createWorkflow(input: { name: $n, jsonGraph: { nodes: [], edges: [] } }) { id } }",
+        json!({ "n": name }),
+    )
+    .await;
+    let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("workflow created: {w}")).to_string();
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let r = as_role(app, user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
+        ids.push(r["data"]["runWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("run queued: {r}")).to_string());
+    }
+    (wid, ids)
+}

@@ -721,15 +721,7 @@ fn check_spec(doc: &str, vars: &Value, body: &Value) -> Result<(), String> {
 async fn callers(app: &TestApp) -> Vec<(&'static str, Option<String>)> {
     use quantgraph::auth::Role;
     let (user, _) = register(app, "differential@example.com").await;
-    let w = as_role(
-        app,
-        &user,
-        r#"mutation { createWorkflow(input: { name: "diff", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
-        json!({}),
-    )
-    .await;
-    let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("{w}")).to_string();
-    as_role(app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
+    workflow_with_runs(app, &user, "diff", 1).await;
     vec![
         ("anonymous", None),
         ("user", Some(user)),

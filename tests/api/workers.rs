@@ -17,19 +17,7 @@ const RUNS: &str =
 /// A user with one workflow and `n` queued runs: (user token, workflow id, run ids).
 async fn queue(app: &TestApp, n: usize) -> (String, String, Vec<String>) {
     let (user, _) = register(app, "owner@example.com").await;
-    let w = as_role(
-        app,
-        &user,
-        r#"mutation { createWorkflow(input: { name: "queue", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
-        json!({}),
-    )
-    .await;
-    let wid = w["data"]["createWorkflow"]["id"].as_str().expect("workflow created").to_string();
-    let mut ids = Vec::new();
-    for _ in 0..n {
-        let r = as_role(app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
-        ids.push(r["data"]["runWorkflow"]["id"].as_str().expect("run queued").to_string());
-    }
+    let (wid, ids) = workflow_with_runs(app, &user, "queue", n).await;
     (user, wid, ids)
 }
 
