@@ -302,14 +302,31 @@ async fn graphql_get_or_ws(
 /// A subscription sent before `connection_init` is answered with the close the
 /// graphql-transport-ws spec names, 4401 Unauthorized; async-graphql sends 1011, which tells
 /// clients (and monitoring) that the server failed.
+/// A refused `connection_init` is closed with the code graphql-transport-ws names for it (4403
+/// Forbidden, 4400 Bad Request) rather than async-graphql's 1002; the reason says why.
 fn spec_close(m: axum::extract::ws::Message) -> axum::extract::ws::Message {
     use axum::extract::ws::{CloseFrame, Message};
     match m {
         Message::Close(Some(f)) if f.code == 1011 && f.reason == "The handshake is not completed." => {
             Message::Close(Some(CloseFrame { code: 4401, reason: "Unauthorized".into() }))
         }
+        Message::Close(Some(f)) if f.code == 1002 => {
+            let code = [(FORBIDDEN, 4403), (BAD_REQUEST, 4400)].iter().find(|(p, _)| f.reason.starts_with(p));
+            match code {
+                Some((_, code)) => Message::Close(Some(CloseFrame { code: *code, reason: f.reason })),
+                None => Message::Close(Some(f)),
+            }
+        }
         m => m,
     }
+}
+
+const FORBIDDEN: &str = "Forbidden: ";
+const BAD_REQUEST: &str = "Bad request: ";
+
+/// A `connection_init` refusal whose reason names its close code (`spec_close`).
+fn init_refusal(kind: &str, why: impl std::fmt::Display) -> async_graphql::Error {
+    async_graphql::Error::new(format!("{kind}{why}"))
 }
 
 /// An operation refused before it ran (parse, validation, limits: `data` null and no error
@@ -389,7 +406,7 @@ async fn graphql_ws(
                     .or_else(|| payload.get("token").and_then(|v| v.as_str()).map(String::from));
                 let viewer = match &token {
                     Some(t) => {
-                        verified(&init_state.state, t).await.map_err(|e| async_graphql::Error::new(e.message()))?
+                        verified(&init_state.state, t).await.map_err(|e| init_refusal(FORBIDDEN, e.message()))?
                     }
                     None => init_state.state.unauthenticated,
                 };
@@ -398,7 +415,7 @@ async fn graphql_ws(
                     let mut sockets = init_state.sockets.lock().expect("socket counts");
                     let n = sockets.entry(key.clone()).or_insert(0);
                     if *n >= init_state.max_sockets {
-                        return Err(async_graphql::Error::new("too many connections for this token"));
+                        return Err(init_refusal(FORBIDDEN, "too many connections for this token"));
                     }
                     *n += 1;
                 }
@@ -406,7 +423,7 @@ async fn graphql_ws(
                 // The zone as the `Time-Zone` header names it over HTTP.
                 let tz = match ["Time-Zone", "time-zone"].iter().find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
                 {
-                    Some(name) => parse_tz(name).map_err(|e| async_graphql::Error::new(e.message()))?,
+                    Some(name) => parse_tz(name).map_err(|e| init_refusal(BAD_REQUEST, e.message()))?,
                     None => init_state.state.default_tz,
                 };
                 let mut data = async_graphql::Data::default();

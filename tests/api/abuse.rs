@@ -52,7 +52,8 @@ async fn a_deleted_accounts_tokens_are_refused_everywhere() {
         let r = as_role(&app, &a, add, json!({ "i": m })).await;
         assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{backend:?}: a deleted account wrote: {r}");
         let (_ws, reply) = Ws::init(&app, "/graphql/ws", Some(bare(&a)), false).await;
-        assert_ne!(reply["type"], "connection_ack", "{backend:?}: {reply}");
+        // Refused at once with graphql-transport-ws's Forbidden close, not left hanging.
+        assert_eq!(reply, json!({ "type": "close", "code": 4403 }), "{backend:?}: {reply}");
         // Others are untouched.
         let me = as_role(&app, &b, "{ me { email } }", json!({})).await;
         assert_eq!(me["data"]["me"]["email"], "stays@example.com", "{backend:?}: {me}");

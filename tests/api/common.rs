@@ -185,7 +185,25 @@ impl Ws {
             None => json!({}),
         };
         ws.send(json!({ "type": "connection_init", "payload": payload })).await;
-        let reply = ws.recv(std::time::Duration::from_secs(5)).await.unwrap_or(Value::Null);
+        // The server answers: an ack, an error message, or a close (as `{"type": "close", "code"}`);
+        // silence is a hung handshake and fails here.
+        use futures_util::StreamExt;
+        let reply = loop {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(5), ws.stream.next()).await;
+            match next.expect("a reply to connection_init within 5 s") {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if !matches!(v["type"].as_str(), Some("ka") | Some("ping") | Some("pong")) {
+                        break v;
+                    }
+                }
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
+                    break json!({ "type": "close", "code": f.map(|f| u16::from(f.code)) });
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => break json!({ "type": "close", "code": null }),
+            }
+        };
         (ws, reply)
     }
 
