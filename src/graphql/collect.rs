@@ -29,6 +29,9 @@ pub struct CollectedField {
     /// skipped: it is then answered as `{}`).
     pub composite: bool,
     pub children: Vec<CollectedField>,
+    /// Introspection's selections as written (their types are not indexed; async-graphql
+    /// answers them), merged across the field's occurrences.
+    pub written: Option<SelectionSet>,
 }
 
 /// A written value with `vars` (defaults already applied) substituted; a missing one is null.
@@ -167,6 +170,8 @@ impl<'a> Collector<'a> {
                 Some(ft) if sub.iter().any(|s| !s.items.is_empty()) => self.collect(&ft.named, &sub, nesting + 1)?,
                 _ => Vec::new(),
             };
+            let written = (field_ty.is_none() && composite)
+                .then(|| SelectionSet { items: sub.iter().flat_map(|s| s.items.iter().cloned()).collect() });
             out.push(CollectedField {
                 key,
                 name: first.name.node.clone(),
@@ -175,6 +180,7 @@ impl<'a> Collector<'a> {
                 pos,
                 composite,
                 children,
+                written,
             });
         }
         Ok(out)
@@ -227,7 +233,7 @@ impl CollectedOperation {
     /// The operation as a document of plain fields — aliases explicit, no fragments, no
     /// directives, each response key once — for the general executor. async-graphql's executor
     /// resolves and completes values; field collection stays here, written once.
-    pub fn to_document(&self, def: &OperationDefinition) -> ExecutableDocument {
+    pub fn to_document(&self, doc: &ExecutableDocument, def: &OperationDefinition) -> ExecutableDocument {
         fn set(fields: &[CollectedField], pos: Pos) -> Positioned<SelectionSet> {
             let mut items: Vec<Positioned<Selection>> = fields
                 .iter()
@@ -238,7 +244,11 @@ impl CollectedOperation {
                         name: Positioned::new(f.name.clone(), f.pos),
                         arguments: f.arguments.clone(),
                         directives: Vec::new(),
-                        selection_set: if f.composite { set(&f.children, f.pos) } else { Default::default() },
+                        selection_set: match &f.written {
+                            Some(w) => Positioned::new(w.clone(), f.pos),
+                            None if f.composite => set(&f.children, f.pos),
+                            None => Default::default(),
+                        },
                     };
                     Positioned::new(Selection::Field(Positioned::new(field, f.pos)), f.pos)
                 })
@@ -261,9 +271,11 @@ impl CollectedOperation {
             directives: Vec::new(),
             selection_set: set(&self.roots, Pos::default()),
         };
+        // Fragments stay for the introspection selections that spread them (GraphiQL's `FullType`).
+        let introspected = self.roots.iter().any(|f| f.written.is_some());
         ExecutableDocument {
             operations: DocumentOperations::Single(Positioned::new(op, Pos::default())),
-            fragments: Default::default(),
+            fragments: if introspected { doc.fragments.clone() } else { Default::default() },
         }
     }
 }

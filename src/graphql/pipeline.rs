@@ -284,7 +284,7 @@ impl Pipeline {
         if errors.is_empty() && !collect::directives_use_variables(&doc) {
             match collect::collect(&doc, operation, &self.index, &Default::default()) {
                 Ok(c) => {
-                    normalized = collect::operation(&doc, operation).map(|def| c.to_document(def));
+                    normalized = collect::operation(&doc, operation).map(|def| c.to_document(&doc, def));
                     collected = Some(Arc::new(c));
                 }
                 Err(e) => errors.push(api_error(e, None)),
@@ -416,13 +416,10 @@ impl Pipeline {
         }
         let Admitted { req, prepared, collected } = admitted;
         let req = self.plain_request(req, &prepared, &collected).data(Validated).data(Loaders::new(&state.db.read));
-        let plain = !collected.introspection;
         self.schema
             .execute_stream_with_session_data(req, session)
             .map(move |mut resp| {
-                if plain {
-                    complete::complete_response(&collected, &mut resp);
-                }
+                complete::complete_response(&collected, &mut resp);
                 for e in &mut resp.errors {
                     with_code(e);
                 }
@@ -431,18 +428,14 @@ impl Pipeline {
             .boxed()
     }
 
-    /// The request the general executor runs: the collected fields as a plain document
-    /// (introspection, whose types the index does not hold, runs as written).
+    /// The request the general executor runs: the collected fields as a plain document, one
+    /// field per response key (introspection's selections inside it as written).
     fn plain_request(&self, mut req: Request, prepared: &Prepared, collected: &CollectedOperation) -> Request {
-        if collected.introspection {
-            req.set_parsed_query(prepared.doc.clone());
-            return req;
-        }
         let operation = req.operation_name.take();
         req.set_parsed_query(match &prepared.normalized {
             Some(doc) => doc.clone(),
             None => match collect::operation(&prepared.doc, operation.as_deref()) {
-                Some(def) => collected.to_document(def),
+                Some(def) => collected.to_document(&prepared.doc, def),
                 None => prepared.doc.clone(),
             },
         });
@@ -470,16 +463,13 @@ impl Pipeline {
                 Err(e) => errors(vec![api_error(e.error, Some(&e.key))]),
             };
         }
-        let plain = !collected.introspection;
         let req = self.plain_request(req, &prepared, &collected);
         let mut req = req.data(Validated).data(viewer).data(tz).data(Loaders::new(&state.db.read));
         if let Some(b) = bound {
             req = req.data(b);
         }
         let mut resp = self.schema.execute(req).await;
-        if plain {
-            complete::complete_response(&collected, &mut resp);
-        }
+        complete::complete_response(&collected, &mut resp);
         for e in &mut resp.errors {
             with_code(e);
         }

@@ -92,7 +92,18 @@ impl Gen {
                 if self.chance(0.5) { ("like", prefix + "%") } else { ("ilike", prefix.to_lowercase() + "%") };
             return Some(format!("{}: {{ {op}: {} }}", c.field, serde_json::to_string(&pat).unwrap()));
         }
-        let value = if op == "in" || op == "notIn" {
+        let list = op == "in" || op == "notIn";
+        let value = if self.chance(0.25) {
+            // As a typed variable: the column's scalar or enum, a list of them for in/notIn.
+            let ty: &'static str = Box::leak(
+                if list { format!("[{}!]", c.type_name()) } else { format!("{}!", c.type_name()) }.into_boxed_str(),
+            );
+            let sent = if list { json!([v, self.pick(&rows)[&c.field].clone()]) } else { v.clone() };
+            if sent.is_null() || (list && sent.as_array().is_some_and(|a| a.iter().any(Value::is_null))) {
+                return None;
+            }
+            self.variable(ty, None, Some(sent))
+        } else if list {
             let other = literal(c, &self.pick(&rows)[&c.field].clone()).unwrap_or_else(|| lit.clone());
             format!("[{lit}, {other}]")
         } else {
@@ -167,19 +178,41 @@ impl Gen {
             }
             _ => {
                 let d = self.rng.gen_range(1..=max);
-                let sent = self.chance(0.5).then(|| json!(self.rng.gen_range(0..=max)));
+                // Sent, left to its default, or an explicit null (the default page then).
+                let sent = match self.rng.gen_range(0..4) {
+                    0 => Some(Value::Null),
+                    1 | 2 => Some(json!(self.rng.gen_range(0..=max))),
+                    _ => None,
+                };
                 let v = self.variable("Int", Some(d.to_string()), sent);
                 args.push(format!("first: {v}"));
                 false
             }
         };
+        // Now and then what a client gets wrong: both ends at once, or past the page limit.
+        if self.chance(0.02) {
+            args.push(if backwards { "first: 2".into() } else { format!("last: {}", self.rng.gen_range(1..=3)) });
+        } else if self.chance(0.01) && args.is_empty() {
+            args.push("first: 100000".into());
+        }
         let mut order = String::new();
         if self.chance(0.4) {
             let cols: Vec<_> = t.columns.iter().filter(|c| c.kind != Kind::Json).collect();
             let c = cols[self.rng.gen_range(0..cols.len())];
             let dir = if self.chance(0.5) { "ASC" } else { "DESC" };
             order = format!("{}: {dir}", c.field);
-            args.push(format!("orderBy: [{{ {order} }}]"));
+            if self.chance(0.3) {
+                // Two columns: the cursor pools hold single-column orders, so these page from the start.
+                let c2 = cols[self.rng.gen_range(0..cols.len())];
+                if c2.field != c.field {
+                    let dir2 = if self.chance(0.5) { "ASC" } else { "DESC" };
+                    args.push(format!("orderBy: [{{ {order} }}, {{ {}: {dir2} }}]", c2.field));
+                    order = format!("{order}, {}", c2.field);
+                }
+            }
+            if !order.contains(',') {
+                args.push(format!("orderBy: [{{ {order} }}]"));
+            }
         }
         // A cursor an earlier answer gave for this order (sometimes one of another order).
         let pool = self.cursors.get(&(t.name, order)).cloned().unwrap_or_default();
@@ -341,7 +374,21 @@ impl Gen {
                     let rel = &t.relations[self.rng.gen_range(0..t.relations.len())];
                     let target = cat.table(rel.target);
                     let (args, body) = if rel.many {
-                        (self.page_args(target, 4), self.connection(target, depth - 1))
+                        let mut args = self.page_args(target, 4);
+                        // The relation's own arguments (`from`, `to`, `timeframe` on `ohlcv`), with stored values.
+                        let rows = self.samples.get(target.name).cloned().unwrap_or_default();
+                        if !rel.shortcuts.is_empty() && !rows.is_empty() && self.chance(0.3) {
+                            let (arg, col, _) = *self.pick(&rel.shortcuts);
+                            let c = &target.columns[target.col(col).expect("shortcut column")];
+                            if let Some(lit) = literal(c, &self.pick(&rows)[&c.field].clone()) {
+                                args = if args.is_empty() {
+                                    format!("({arg}: {lit})")
+                                } else {
+                                    format!("{}, {arg}: {lit})", args.trim_end_matches(')'))
+                                };
+                            }
+                        }
+                        (args, self.connection(target, depth - 1))
                     } else {
                         (String::new(), self.object(target, depth - 1))
                     };
@@ -435,9 +482,28 @@ impl Gen {
         for _ in 0..roots {
             let t = &cat.tables[self.rng.gen_range(0..cat.tables.len())];
             let d = self.directive();
-            let agg = match self.rng.gen_range(0..20) {
-                0 | 1 => self.aggregate(t, &d),
-                2 | 3 => self.market(&d),
+            let agg = match self.rng.gen_range(0..40) {
+                0..=3 => self.aggregate(t, &d),
+                4..=7 => self.market(&d),
+                8 => Some(format!(" me{d} {{ id email role hasBrokerConnection }}")),
+                9 => {
+                    let rows = self.samples.get("value_chain_nodes").cloned().unwrap_or_default();
+                    let sym = rows.first().map(|r| r["symbol"].to_string()).unwrap_or_else(|| "\"HPG\"".into());
+                    let dir = *self.pick(&["UPSTREAM", "DOWNSTREAM", "BOTH"]);
+                    let depth = self.rng.gen_range(1..=3);
+                    let args = format!("ticker: {sym}, direction: {dir}, maxDepth: {depth}");
+                    Some(format!(
+                        " {}: valueChain({args}){d} {{ depth exposure node {{ symbol }} }}",
+                        alias_for("valueChain", &args)
+                    ))
+                }
+                10 => {
+                    let args = format!("name: \"{}\"", t.type_name);
+                    Some(format!(
+                        " {}: __type({args}){d} {{ name kind fields {{ name }} }}",
+                        alias_for("__type", &args)
+                    ))
+                }
                 _ => None,
             };
             if let Some(a) = agg {
