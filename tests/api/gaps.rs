@@ -54,7 +54,17 @@ async fn a_database_listener_reconnect_is_signalled_and_candles_catch_up() {
     sql.execute_unprepared(&candle_sql(1, 101.0)).await.unwrap();
     assert_eq!(candle_update(&mut ws).await["payload"]["data"]["candles"]["close"], 101.0);
 
-    // Cut the gateway's LISTEN connection (only this test's database).
+    // Cut the gateway's LISTEN connection (only this test's database), and write a candle in
+    // the same breath, while the listener is away: its notification is lost, so only the
+    // catch-up read that the gap triggers can bring it.
+    let gaps = |t: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("quantgraph_events_total{stage=\"gap\"} "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let metrics =
+        || async { app.http.get(app.url.replace("/graphql", "/metrics")).send().await.unwrap().text().await.unwrap() };
+    let gaps_before = gaps(&metrics().await).unwrap_or(0.0);
     let cut = sql
         .execute_unprepared(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -63,15 +73,18 @@ async fn a_database_listener_reconnect_is_signalled_and_candles_catch_up() {
         .await
         .unwrap();
     assert!(cut.rows_affected() >= 1, "no listener to cut");
+    sql.execute_unprepared(&candle_sql(2, 102.0)).await.unwrap();
 
-    // The row subscription is told, with a code and what to do.
+    // The row subscription is told, with a code and what to do; the signal is counted.
     let told = message_of(&mut ws, "rows").await;
     assert_eq!(message_code(&told), Some("UNAVAILABLE"), "{told}");
     assert!(told.to_string().contains("since"), "{told}");
+    assert!(
+        gaps(&metrics().await).is_some_and(|n| n > gaps_before),
+        "quantgraph_events_total{{stage=\"gap\"}} counts it"
+    );
 
-    // A candle written while (or after) the listener was away still reaches the candle feed:
-    // either live or from the catch-up read that the gap triggers.
-    sql.execute_unprepared(&candle_sql(2, 102.0)).await.unwrap();
+    // The candle written during the cut reaches the candle feed.
     let mut closes = Vec::new();
     while !closes.contains(&102.0) {
         let m = candle_update(&mut ws).await;
