@@ -174,6 +174,15 @@ async fn since_replays_then_goes_live_without_gap_or_duplicate() {
                 "{backend:?}: subscriber {k} got extra events"
             );
         }
+        // A late subscriber replays the 10,000 stored candles a page (1,000 rows) per statement.
+        let before = app.statements().await;
+        let mut late = Ws::connect(&app, None, false).await;
+        late.subscribe("1", SUB, json!({ "s": ["RESUME"], "since": since })).await;
+        let (closed, last) = bars_of(&mut late, total).await;
+        assert_eq!((closed, last), (reference, last_update), "{backend:?}: the late replay");
+        let n = app.statements().await - before;
+        eprintln!("{backend:?}: replay of {total} candles in {n} statements");
+        assert!((10..=13).contains(&n), "{backend:?}: {n} statements for a {total}-candle replay");
     }
 }
 
