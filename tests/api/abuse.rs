@@ -60,6 +60,34 @@ async fn a_deleted_accounts_tokens_are_refused_everywhere() {
     }
 }
 
+/// Across replicas: a token accepted by replica B before its account is deleted on A is refused
+X
+#[tokio::test]
+async fn a_deleted_account_is_refused_by_every_replica_once_its_cache_lapses() {
+    for backend in backends() {
+        let a = spawn(backend).await;
+        let b = TestApp::start(&config(&a.database_url), backend).await;
+        let (user, id) = register(&a, "replicas@example.com").await;
+        let me = "{ me { email } }";
+        assert_eq!(as_role(&b, &user, me, json!({})).await["data"]["me"]["email"], "replicas@example.com");
+        let r = as_role(&a, &user, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": id })).await;
+        assert_eq!(r["data"]["deleteUser"], true, "{backend:?}: {r}");
+        let deleted = std::time::Instant::now();
+        let refused = loop {
+            let r = as_role(&b, &user, me, json!({})).await;
+            if code(&r) == Some("UNAUTHENTICATED") {
+                break deleted.elapsed();
+            }
+            assert!(deleted.elapsed() < Duration::from_secs(4), "{backend:?}: B still serves a deleted account: {r}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        eprintln!("{backend:?}: refused by the other replica {} ms after the deletion", refused.as_millis());
+        assert!(refused <= Duration::from_millis(2600), "{backend:?}: refused after {refused:?}");
+        let (_ws, reply) = Ws::init(&b, "/graphql/ws", Some(bare(&user)), false).await;
+        assert_eq!(reply["type"], "close", "{backend:?}: {reply}");
+    }
+}
+
 async fn status(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
     let mut req = app.http.post(&app.url).json(&json!({ "query": "{ tickers(first: 1) { totalCount } }" }));
     for (k, v) in headers {
