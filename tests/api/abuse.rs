@@ -61,7 +61,7 @@ async fn a_deleted_accounts_tokens_are_refused_everywhere() {
 }
 
 /// Across replicas: a token accepted by replica B before its account is deleted on A is refused
-X
+/// by B once B's 2-second cache of live accounts lapses, over HTTP and for a new socket.
 #[tokio::test]
 async fn a_deleted_account_is_refused_by_every_replica_once_its_cache_lapses() {
     for backend in backends() {
