@@ -201,6 +201,7 @@ async fn two_replicas_deliver_every_bar_exactly_once_through_a_redis_restart() {
         ingest_candles(&a, &token, vec![c]).await;
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
+    let mut closed_seqs = Vec::new();
     for (name, ws) in [("A", &mut on_a), ("B", &mut on_b)] {
         // (bucket, close, seq, closed) until the last candle's bar is seen.
         let mut got: Vec<(String, f64, i64, bool)> = Vec::new();
@@ -222,7 +223,11 @@ async fn two_replicas_deliver_every_bar_exactly_once_through_a_redis_restart() {
         assert_eq!(closed, stored, "{name}: every bar closed once, in order");
         assert_eq!(got.last().map(|e| (e.1, e.3)), Some((100.0 + (N - 1) as f64, false)), "{name}");
         assert!(ws.recv(Duration::from_millis(500)).await.is_none(), "{name}: nothing more");
+        closed_seqs.push(got.iter().filter(|e| e.3).map(|e| (e.0.clone(), e.2)).collect::<Vec<_>>());
     }
+    // A bar's `seq` is the same on every replica, whether it came live, through Redis or from
+    // the catch-up.
+    assert_eq!(closed_seqs[0], closed_seqs[1], "the replicas number the closed bars alike");
     redis.kill().ok();
     redis.wait().ok();
 }
