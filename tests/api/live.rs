@@ -235,6 +235,32 @@ async fn redis_fans_out_across_replicas() {
     let got = next_update(&mut ws, T).await.expect("SQL candle via Redis");
     assert_eq!(got["data"]["candles"]["close"], 43.0);
     assert!(next_update(&mut ws, Duration::from_millis(800)).await.is_none(), "a candle arrived twice");
+    // Daily bars too: a bar ingested through A, and one written by plain SQL, reach B's live bars.
+    const BARS: &str = "subscription { ohlcvBars(tickers: [{ ticker: \"FANB\", region: \"VN\" }]) { bucket close } }";
+    let mut bars = Ws::connect(&b, None, false).await;
+    bars.subscribe("b", BARS, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bar = json!({ "ticker": "FANB", "region": "VN", "date": "2030-01-02", "timeframe": "D", "open": "1",
+                      "high": "2", "low": "0.5", "close": "1.5", "volume": "10" });
+    let r = as_role(
+        &a,
+        &format!("Bearer {}", svc(&a)),
+        "mutation($b: [OhlcvInput!]!) { ingestOhlcv(bars: $b) { inserted } }",
+        json!({ "b": [bar] }),
+    )
+    .await;
+    assert_eq!(r["data"]["ingestOhlcv"]["inserted"], 1, "{r}");
+    let got = bars.next_data(T).await.expect("a daily bar via Redis");
+    assert_eq!(got["data"]["ohlcvBars"], json!({ "bucket": "2030-01-02", "close": "1.5000" }), "{got}");
+    a.sql().await.execute_unprepared("INSERT INTO ohlcv_data (ticker, region, date, timeframe, open, high, low, close, volume) VALUES ('FANB', 'VN', '2030-01-03', 'D', 1, 2, 0.5, 1.75, 10)").await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(m) = bars.next_data(T).await {
+        seen.push(m["data"]["ohlcvBars"].clone());
+        if m["data"]["ohlcvBars"]["bucket"] == "2030-01-03" {
+            break;
+        }
+    }
+    assert_eq!(seen.last(), Some(&json!({ "bucket": "2030-01-03", "close": "1.7500" })), "SQL bar via Redis: {seen:?}");
 }
 
 #[tokio::test]
