@@ -150,7 +150,8 @@ async fn writes_acknowledged_across_a_database_restart_are_stored_exactly_once()
         async move {
             let t =
                 chrono::DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap() + chrono::Duration::minutes(i);
-            let c = json!([{ "time": t.to_rfc3339(), "symbol": "FLT", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": "1" }]);
+            // Each write's own close, so a stored row shows which write it is.
+            let c = json!([{ "time": t.to_rfc3339(), "symbol": "FLT", "open": 1, "high": 1000, "low": 0.5, "close": 100 + i, "volume": "1" }]);
             let body = json!({ "query": "mutation($c: [CandleInput!]!) { ingestCandles(candles: $c) { inserted } }", "variables": { "c": c } });
             let r: Value =
                 http.post(&url).header("Authorization", token).json(&body).send().await.unwrap().json().await.unwrap();
@@ -199,21 +200,26 @@ async fn writes_acknowledged_across_a_database_restart_are_stored_exactly_once()
     let recovered = first_ok_after_back.expect("writes succeed again after the restart");
     assert!(recovered < std::time::Duration::from_secs(5), "answered again only after {recovered:?}");
 
-    // Every acknowledged write is stored, once (the key is the candle's time).
+    // Every acknowledged write is stored with the values it carried (the key (time, symbol)
+    // makes a second copy impossible); a refused one is absent or stored whole, never garbled.
     let db = sea_orm::Database::connect(cluster.url()).await.unwrap();
     use sea_orm::ConnectionTrait;
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
-            "SELECT (extract(epoch FROM time - timestamptz '2026-01-05 00:00:00+00') / 60)::bigint AS i, count(*) AS n \
-             FROM market_candles WHERE symbol = 'FLT' GROUP BY 1",
+            "SELECT (extract(epoch FROM time - timestamptz '2026-01-05 00:00:00+00') / 60)::bigint AS i, close \
+             FROM market_candles WHERE symbol = 'FLT'",
         ))
         .await
         .unwrap();
-    let stored: std::collections::HashMap<i64, i64> =
-        rows.iter().map(|r| (r.try_get_by_index::<i64>(0).unwrap(), r.try_get_by_index::<i64>(1).unwrap())).collect();
+    let stored: std::collections::HashMap<i64, f64> =
+        rows.iter().map(|r| (r.try_get_by_index::<i64>(0).unwrap(), r.try_get_by_index::<f64>(1).unwrap())).collect();
     for i in &acked {
-        assert_eq!(stored.get(i), Some(&1), "acknowledged write {i} is not stored exactly once");
+        assert_eq!(stored.get(i), Some(&(100.0 + *i as f64)), "acknowledged write {i} is not stored as written");
+    }
+    for (i, close) in &stored {
+        assert_eq!(*close, 100.0 + *i as f64, "row {i} holds another write's values");
+        assert!((0..400).contains(i), "a row no write sent: {i}");
     }
     eprintln!(
         "{} writes: {} acknowledged (all stored once), {refused} refused with UNAVAILABLE, slowest {slowest:?}, answering again {recovered:?} after the database was back",
