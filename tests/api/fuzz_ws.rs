@@ -7,7 +7,7 @@
 //! panic, and its memory must come back to where it was after the warm-up.
 //! `QG_FUZZ_WS_SESSIONS` sets the count (tests/run.sh: 3,000; more by hand), `QG_FUZZ_SEED`
 //! the seed; a failure is shrunk to a smallest failing session and printed.
-use crate::common::Binary;
+use crate::common::{leaks_sql, Binary};
 use crate::fuzz::TOKENS;
 use futures_util::{SinkExt, StreamExt};
 use proptest::prelude::*;
@@ -167,7 +167,7 @@ fn fault(msg: &Message) -> Option<String> {
                 if e["extensions"]["code"] == "INTERNAL" {
                     return Some(format!("INTERNAL: {t}"));
                 }
-                if e["message"].as_str().unwrap_or_default().contains("SELECT") {
+                if leaks_sql(e["message"].as_str().unwrap_or_default()) {
                     return Some(format!("SQL text: {t}"));
                 }
             }
@@ -202,13 +202,25 @@ async fn play(addr: &str, s: &Session) -> Result<usize, String> {
         }
         sent += 1;
     }
-    // What comes back until the gateway is quiet for a moment or closes.
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_millis(30), ws.next()).await {
-        if let Some(f) = fault(&msg) {
-            return Err(f);
-        }
-        if matches!(msg, Message::Close(_)) {
-            break;
+    // graphql-transport-ws answers a ping in order: once its pong (or a close) arrives, everything
+    // the gateway said about the frames before it has been read and checked. The legacy protocol
+    // has no ping: its answers are read until the gateway is quiet for a moment or closes.
+    let probe = !s.legacy && ws.send(Message::Text(json!({ "type": "ping" }).to_string().into())).await.is_ok();
+    let quiet = if probe { Duration::from_secs(5) } else { Duration::from_millis(30) };
+    loop {
+        match tokio::time::timeout(quiet, ws.next()).await {
+            Ok(Some(Ok(msg))) => {
+                if let Some(f) = fault(&msg) {
+                    return Err(f);
+                }
+                let pong = matches!(&msg, Message::Text(t) if t.contains("\"pong\""));
+                if pong || matches!(msg, Message::Close(_)) {
+                    break;
+                }
+            }
+            Ok(_) => break, // the connection ended
+            Err(_) if probe => return Err("neither a pong nor a close within 5 s of a ping".into()),
+            Err(_) => break,
         }
     }
     let _ = ws.close(None).await;
@@ -218,7 +230,11 @@ async fn play(addr: &str, s: &Session) -> Result<usize, String> {
 #[test]
 fn fuzzed_websocket_sessions_get_protocol_answers_and_memory_returns() {
     let sessions: u32 = std::env::var("QG_FUZZ_WS_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let seed: u64 = std::env::var("QG_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20261201);
+    // A fresh seed each run, printed so that a failure can be replayed.
+    let seed: u64 = std::env::var("QG_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+    });
+    eprintln!("WebSocket fuzzer: seed {seed} (replay with QG_FUZZ_SEED={seed})");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let gw = rt.block_on(Binary::start(&[("QUANTGRAPH_MAX_CONNECTIONS_PER_TOKEN", "100000")]));
     let addr = gw.url.trim_start_matches("http://").trim_end_matches("/graphql").to_string();
