@@ -225,4 +225,38 @@ mod tests {
         let fresh = rotated.issue("u2", Role::User, 60).unwrap();
         assert!(Tokens::new("new-secret").verify(&fresh).is_ok());
     }
+
+    /// 100 hashes at once with 2 running and 32 queued: exactly 34 are admitted, the other 66
+    /// refused, and never more than 2 run together.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn password_work_runs_a_few_at_once_queues_a_bound_and_refuses_the_rest() {
+        use std::sync::atomic::AtomicUsize;
+        use std::sync::Arc;
+        let work = Arc::new(PasswordWork::new(2, 32));
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (work, running, peak) = (work.clone(), running.clone(), peak.clone());
+                tokio::spawn(async move {
+                    work.run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        let done = outcomes.iter().filter(|o| o.is_ok()).count();
+        let refused = outcomes.iter().filter(|o| matches!(o, Err(ApiError::RateLimited(_)))).count();
+        // All 100 arrive within the first hashes' 200 ms, so the bound is met exactly.
+        assert_eq!((done, refused), (34, 66));
+        assert_eq!(peak.load(Ordering::SeqCst), 2, "at most two hashes at once");
+        assert!(work.run(|| ()).await.is_ok(), "the burst over, work is admitted again");
+    }
 }
