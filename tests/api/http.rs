@@ -173,3 +173,34 @@ async fn metrics_count_requests_by_operation_and_outcome() {
     assert!(ws.next_data(std::time::Duration::from_secs(5)).await.is_some(), "the candle reached the subscriber");
     assert!(published(&metrics().await) > before, "an ingested candle is counted as published");
 }
+
+/// A bad token is refused before execution: 401 with no `data` under
+/// `application/graphql-response+json`, 200 under `application/json`; the health endpoints answer.
+#[tokio::test]
+async fn a_bad_token_is_refused_before_execution_and_health_answers() {
+    let app = spawn_with(Backend::Sqlite, false, |_| {}).await;
+    let q = json!({ "query": "{ tickers(first: 1) { totalCount } }" });
+    for (accept, want) in [("application/graphql-response+json", 401), ("application/json", 200)] {
+        let r = app
+            .http
+            .post(&app.url)
+            .header("Authorization", "Bearer not.a.token")
+            .header("Accept", accept)
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{accept}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with(accept), "{accept}: answered as {ct}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body.get("data").is_none(), "{accept}: {body}");
+        assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{accept}: {body}");
+    }
+    // The same request without the token is served.
+    assert!(app.gql("{ tickers(first: 1) { totalCount } }", json!({})).await.get("errors").is_none());
+    for path in ["/healthz", "/readyz"] {
+        let r = app.http.get(app.url.replace("/graphql", path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+}
