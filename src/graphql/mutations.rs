@@ -75,6 +75,25 @@ fn input_types(t: &Table) -> Vec<InputObject> {
     out
 }
 
+/// A GraphQL input object of `t` as the write service's column values (`owner` fills the owner
+/// column); `at` names it in messages.
+pub(crate) fn parse_input(
+    t: &Table,
+    obj: &async_graphql::indexmap::IndexMap<async_graphql::Name, GqlValue>,
+    at: &str,
+    owner: Option<(usize, Uuid)>,
+    create: bool,
+) -> ApiResult<Values> {
+    let mut row: Values = Vec::with_capacity(obj.len() + 2);
+    for (name, v) in obj {
+        let i = t.col_by_field(name).ok_or_else(|| ApiError::bad(format!("{at}.{name}: unknown field")))?;
+        write::check_writable(t, i, at, owner)?;
+        let cell = Cell::parse(v, t.columns[i].kind).map_err(|e| ApiError::bad(format!("{at}.{name}: {e}")))?;
+        row.push((i, cell));
+    }
+    write::complete_row(t, row, at, owner, create)
+}
+
 fn object(v: &GqlValue) -> ApiResult<&async_graphql::indexmap::IndexMap<async_graphql::Name, GqlValue>> {
     match v {
         GqlValue::Object(o) => Ok(o),
@@ -102,12 +121,12 @@ async fn create(ctx: &ResolverContext<'_>, t: &'static Table, many: Option<&str>
     let args = ctx.args.as_index_map();
     let rows: Vec<Values> = match many {
         None => {
-            vec![write::parse_input(t, object(args.get("input").unwrap_or(&GqlValue::Null))?, "input", owner, true)?]
+            vec![parse_input(t, object(args.get("input").unwrap_or(&GqlValue::Null))?, "input", owner, true)?]
         }
         Some(arg) => list(args.get(arg))?
             .iter()
             .enumerate()
-            .map(|(i, v)| write::parse_input(t, object(v)?, &format!("{arg}[{i}]"), owner, true))
+            .map(|(i, v)| parse_input(t, object(v)?, &format!("{arg}[{i}]"), owner, true))
             .collect::<ApiResult<_>>()?,
     };
     let out = tables::create(&state.db, t, rows).await?;
@@ -134,7 +153,7 @@ pub async fn upsert_rows(
     let mut seen = HashSet::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {
         let at = format!("{arg}[{i}]");
-        let row = write::parse_input(t, object(v)?, &at, None, true)?;
+        let row = parse_input(t, object(v)?, &at, None, true)?;
         let mut key = String::new();
         for p in &t.pk {
             if let Some((_, v)) = row.iter().find(|(c, _)| c == p) {
@@ -166,13 +185,8 @@ fn target(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Cond> {
 async fn update(ctx: &ResolverContext<'_>, t: &'static Table) -> ApiResult<Row> {
     let state = state(ctx)?;
     let cond = target(ctx, t)?;
-    let patch = write::parse_input(
-        t,
-        object(ctx.args.as_index_map().get("patch").unwrap_or(&GqlValue::Null))?,
-        "patch",
-        None,
-        false,
-    )?;
+    let patch =
+        parse_input(t, object(ctx.args.as_index_map().get("patch").unwrap_or(&GqlValue::Null))?, "patch", None, false)?;
     let row = tables::update_one(&state.db, t, &cond, &patch, cond.clone()).await?;
     crate::events::publish_rows(state, t, std::slice::from_ref(&row));
     Ok(row)

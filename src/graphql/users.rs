@@ -10,7 +10,6 @@ use crate::data::read::Row;
 use crate::data::values::Cell;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::service::write;
 use crate::service::{accounts, tables};
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
@@ -123,7 +122,7 @@ async fn set_allocations(ctx: &ResolverContext<'_>) -> ApiResult<Vec<Row>> {
     let mut total = 0.0;
     for (i, v) in items.iter().enumerate() {
         let GqlValue::Object(o) = v else { return Err(ApiError::bad("allocations: objects expected")) };
-        let row = write::parse_input(table, o, &format!("allocations[{i}]"), Some((owner, me)), true)?;
+        let row = super::mutations::parse_input(table, o, &format!("allocations[{i}]"), Some((owner, me)), true)?;
         if let Some((_, crate::data::values::Cell::Float(p))) =
             row.iter().find(|(c, _)| Some(*c) == table.col("allocation_pct"))
         {

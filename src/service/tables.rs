@@ -1,5 +1,5 @@
 //! The generic writes of one table, each in one transaction: create, idempotent upsert,
-//! update and delete. Rows arrive validated (`write::parse_input`); what was written comes back
+//! update and delete. Rows arrive validated (`write::complete_row`); what was written comes back
 //! so the caller can answer and publish it.
 use super::rules::Values;
 use super::write;

@@ -10,8 +10,6 @@ use crate::data::sql::{fetch, Sql};
 use crate::data::values::{Cell, Kind};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use async_graphql::indexmap::IndexMap;
-use async_graphql::{Name, Value as GqlValue};
 use sea_orm::sea_query::{Alias, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
 use std::collections::BTreeMap;
@@ -20,24 +18,26 @@ use uuid::Uuid;
 /// PostgreSQL takes 65,535 parameters per statement, SQLite 32,766.
 const MAX_PARAMS: usize = 30_000;
 
-/// Parses a GraphQL input object of `t` into column values; `owner` fills the owner column.
-pub fn parse_input(
+/// Refuses a value for column `i` of `t` where the server fills it (generated, computed, or the
+/// owner column); `at` names the input for the message.
+pub fn check_writable(t: &Table, i: usize, at: &str, owner: Option<(usize, Uuid)>) -> ApiResult<()> {
+    let c = &t.columns[i];
+    if c.auto || c.expr.is_some() || owner.is_some_and(|(o, _)| o == i) {
+        return Err(ApiError::bad(format!("{at}.{}: set by the server", c.field)));
+    }
+    Ok(())
+}
+
+/// A new row (`create`) or a patch of `t` from the column values given, each checked with
+/// `check_writable`: the owner column and generated ids filled, required columns and the
+/// table's rules checked.
+pub fn complete_row(
     t: &Table,
-    obj: &IndexMap<Name, GqlValue>,
+    mut row: Values,
     at: &str,
     owner: Option<(usize, Uuid)>,
     create: bool,
 ) -> ApiResult<Values> {
-    let mut row: Values = Vec::with_capacity(obj.len() + 2);
-    for (name, v) in obj {
-        let i = t.col_by_field(name).ok_or_else(|| ApiError::bad(format!("{at}.{name}: unknown field")))?;
-        let c = &t.columns[i];
-        if c.auto || c.expr.is_some() || owner.is_some_and(|(o, _)| o == i) {
-            return Err(ApiError::bad(format!("{at}.{name}: set by the server")));
-        }
-        let cell = Cell::parse(v, c.kind).map_err(|e| ApiError::bad(format!("{at}.{name}: {e}")))?;
-        row.push((i, cell));
-    }
     if let Some((o, user)) = owner {
         if create {
             row.push((o, Cell::Uuid(user)));
