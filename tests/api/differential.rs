@@ -802,12 +802,14 @@ async fn callers(app: &TestApp) -> Vec<(&'static str, Option<String>)> {
     use quantgraph::auth::Role;
     let (user, _) = register(app, "differential@example.com").await;
     workflow_with_runs(app, &user, "diff", 1).await;
+    // Operator tokens that outlast a long run (`token` gives 10 minutes; 100,000 documents take longer).
+    let long = |role| format!("Bearer {}", app.app.state.tokens.issue("differential", role, 12 * 3600).unwrap());
     vec![
         ("anonymous", None),
         ("user", Some(user)),
-        ("analyst", Some(token(app, Role::Analyst))),
-        ("service", Some(token(app, Role::Service))),
-        ("admin", Some(token(app, Role::Admin))),
+        ("analyst", Some(long(Role::Analyst))),
+        ("service", Some(long(Role::Service))),
+        ("admin", Some(long(Role::Admin))),
     ]
 }
 
