@@ -6,7 +6,7 @@ use quantgraph::auth::Viewer;
 use quantgraph::graphql::args::Limits;
 use quantgraph::graphql::collect::{self, SchemaIndex};
 use quantgraph::graphql::cost::Budget;
-use quantgraph::graphql::pipeline::{Pipeline, PlanCache};
+use quantgraph::graphql::pipeline::{DocumentCache, Pipeline};
 use quantgraph::graphql::plan::{self, Binding};
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ fn main() {
     let pipeline = |entries: usize, bytes: usize| Pipeline {
         index: SchemaIndex::from_sdl(&schema.sdl()).expect("index"),
         schema: schema.clone(),
-        cache: PlanCache::new(entries, bytes),
+        cache: DocumentCache::new(entries, bytes),
         budget: Budget { max_depth: 12, max_page: 1000, default_page: 100, max_complexity: 250_000, max_aliases: 1000 },
         direct_reads: true,
         direct_answers: Default::default(),

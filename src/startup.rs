@@ -7,7 +7,7 @@ use crate::data::query::Limits;
 use crate::db::Db;
 use crate::graphql::collect::SchemaIndex;
 use crate::graphql::cost::Budget;
-use crate::graphql::pipeline::{Pipeline, PlanCache};
+use crate::graphql::pipeline::{DocumentCache, Pipeline};
 use crate::graphql::scalars::parse_tz;
 use crate::{graphql, http, schema_limits, AppState};
 use std::net::SocketAddr;
@@ -129,7 +129,7 @@ impl App {
         let pipeline = Pipeline {
             index: SchemaIndex::from_sdl(&schema.sdl()).map_err(|e| anyhow::anyhow!("schema index: {e}"))?,
             schema,
-            cache: PlanCache::new(config.plan_cache_entries, config.plan_cache_bytes),
+            cache: DocumentCache::new(config.plan_cache_entries, config.plan_cache_bytes),
             budget: Budget {
                 max_depth: config.max_depth,
                 max_page: config.max_page_size,

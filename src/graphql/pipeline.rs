@@ -100,16 +100,17 @@ pub struct Prepared {
 
 type CacheKey = (String, Option<String>);
 
-/// Prepared documents by (text, operation name), bounded in entries and in (estimated) bytes.
-pub struct PlanCache {
+/// Documents already parsed, validated and collected, by (text, operation name), bounded in
+/// entries and in (estimated) bytes (its figures are the `quantgraph_plan_cache_*` metrics).
+pub struct DocumentCache {
     entries: Bounded<CacheKey, Arc<Prepared>>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
 
-impl PlanCache {
+impl DocumentCache {
     pub fn new(max_entries: usize, max_bytes: usize) -> Self {
-        PlanCache {
+        DocumentCache {
             entries: Bounded::new(max_entries, max_bytes, |p| p.bytes),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -149,7 +150,7 @@ pub enum Answer {
 pub struct Pipeline {
     pub schema: Schema,
     pub index: SchemaIndex,
-    pub cache: PlanCache,
+    pub cache: DocumentCache,
     pub budget: Budget,
     /// Whether plain reads are answered by the direct writer (off: the general executor only).
     pub direct_reads: bool,
