@@ -23,7 +23,7 @@ pub(crate) struct Gen {
     /// Fragment definitions used by the document so far: (name, type, body).
     fragments: Vec<(String, String, String)>,
     /// Declared variables: (name, type, default) and the values sent.
-    vars: Vec<(String, &'static str, Option<String>)>,
+    vars: Vec<(String, String, Option<String>)>,
     values: serde_json::Map<String, Value>,
     /// Key arguments of one existing row per table, for one-row root fields.
     keys: HashMap<&'static str, String>,
@@ -95,14 +95,12 @@ impl Gen {
         let list = op == "in" || op == "notIn";
         let value = if self.chance(0.25) {
             // As a typed variable: the column's scalar or enum, a list of them for in/notIn.
-            let ty: &'static str = Box::leak(
-                if list { format!("[{}!]", c.type_name()) } else { format!("{}!", c.type_name()) }.into_boxed_str(),
-            );
+            let ty = if list { format!("[{}!]", c.type_name()) } else { format!("{}!", c.type_name()) };
             let sent = if list { json!([v, self.pick(&rows)[&c.field].clone()]) } else { v.clone() };
             if sent.is_null() || (list && sent.as_array().is_some_and(|a| a.iter().any(Value::is_null))) {
                 return None;
             }
-            self.variable(ty, None, Some(sent))
+            self.variable(&ty, None, Some(sent))
         } else if list {
             let other = literal(c, &self.pick(&rows)[&c.field].clone()).unwrap_or_else(|| lit.clone());
             format!("[{lit}, {other}]")
@@ -134,9 +132,9 @@ impl Gen {
         self.rng.gen_bool(p)
     }
 
-    fn variable(&mut self, ty: &'static str, default: Option<String>, value: Option<Value>) -> String {
+    fn variable(&mut self, ty: &str, default: Option<String>, value: Option<Value>) -> String {
         let name = format!("v{}", self.vars.len());
-        self.vars.push((name.clone(), ty, default));
+        self.vars.push((name.clone(), ty.to_string(), default));
         if let Some(v) = value {
             self.values.insert(name.clone(), v);
         }
