@@ -5,7 +5,6 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod data;
-pub mod db;
 pub mod error;
 pub mod events;
 pub mod graphql;
@@ -19,8 +18,8 @@ pub mod vector;
 
 use crate::auth::Tokens;
 use crate::config::Config;
+use crate::data::db::Db;
 use crate::data::query::Limits;
-use crate::db::Db;
 use chrono_tz::Tz;
 
 /// Shared state every request sees.

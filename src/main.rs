@@ -1,7 +1,7 @@
 //! The `quantgraph` command: parses the CLI and calls the library.
 use clap::{Parser, Subcommand};
 use quantgraph::config::Config;
-use quantgraph::db::Db;
+use quantgraph::data::db::Db;
 use quantgraph::startup::{App, Startup};
 
 // Responses are built from many small allocations (rows, cells, strings); mimalloc serves

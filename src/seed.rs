@@ -3,7 +3,7 @@
 //! `scale` 1 is the demo set; `scale` N > 1 has 20·N tickers with 500 daily bars each
 //! (`--scale 100` is the bench size: 2,000 tickers, 1,000,000 bars).
 use crate::data::catalog::Catalog;
-use crate::db::Db;
+use crate::data::db::Db;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

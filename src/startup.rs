@@ -3,8 +3,8 @@
 //! every test use it.
 use crate::auth::{Role, Tokens, Viewer};
 use crate::config::Config;
+use crate::data::db::Db;
 use crate::data::query::Limits;
-use crate::db::Db;
 use crate::graphql::collect::SchemaIndex;
 use crate::graphql::cost::Budget;
 use crate::graphql::pipeline::{DocumentCache, Pipeline};

@@ -5,13 +5,14 @@
 //! backends; groups are ordered and paged, for one table or per parent row of a relation.
 use super::buckets::BarInterval;
 use super::catalog::{Catalog, Relation, Table};
-use super::dialect::Dialect;
+use super::exec::fetch;
 use super::query::{access, Cond};
 use super::read::{fixed_and_cond, join_parents, target_cols};
-use super::sql::{fetch, Sql};
+use super::sql::dialect::Dialect;
+use super::sql::Sql;
 use super::values::{Cell, Kind};
 use crate::auth::Viewer;
-use crate::db::Conn;
+use crate::data::exec::ReadConnection;
 use crate::error::{ApiError, ApiResult};
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -342,12 +343,12 @@ fn write_joins(sql: &mut Sql, t: &'static Table, joins: &[Vec<&'static Relation>
 }
 
 /// Runs `a`; with `rel`, per parent (by the parents' index).
-pub async fn aggregate<C: Conn>(
+pub async fn aggregate<C: ReadConnection>(
     db: &C,
     a: &Aggregation,
     rel: Option<(&Relation, &[Vec<Cell>])>,
 ) -> ApiResult<Vec<(usize, Groups)>> {
-    let d = super::dialect::of(db.get_database_backend());
+    let d = super::sql::dialect::of(db.get_database_backend());
     let (sql, kinds) = aggregate_sql(d, a, rel);
     let t = a.table;
     let lead = usize::from(rel.is_some());
@@ -440,7 +441,7 @@ fn exact(cell: &Cell, scale: u32, integer: bool) -> ApiResult<Cell> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::dialect::{Postgres, Sqlite};
+    use crate::data::sql::dialect::{Postgres, Sqlite};
 
     fn by_month_and_sector() -> Aggregation {
         let cat = Catalog::get();

@@ -3,11 +3,12 @@
 //! continuous aggregates and only partial edge buckets from raw rows.
 use super::catalog::Table;
 use super::derived::Derived;
-use super::dialect::{DateUnit, Dialect};
+use super::exec::fetch;
 use super::query::Cond;
-use super::sql::{fetch, Sql};
+use super::sql::dialect::{DateUnit, Dialect};
+use super::sql::Sql;
 use super::values::{Cell, Kind};
-use crate::db::Db;
+use crate::data::db::Db;
 use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use sea_orm::Value;

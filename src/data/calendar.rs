@@ -2,9 +2,10 @@
 //! candles (Vietnamese listings) trade in HOSE's sessions. Gap filling (`fill:`) answers one
 //! bucket per trading period in range, made up where no row exists.
 use super::buckets::{BarInterval, Bucket};
-use super::sql::{fetch, Sql};
+use super::exec::fetch;
+use super::sql::Sql;
 use super::values::{Cell, Kind};
-use crate::db::Db;
+use crate::data::db::Db;
 use crate::error::ApiResult;
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use sea_orm::Value;

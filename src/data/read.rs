@@ -1,15 +1,16 @@
 //! Runs list, one-row and batched relation reads: one statement each, whatever the number of
 //! parents (LATERAL over parameter arrays on PostgreSQL, a window on SQLite).
 use super::catalog::{Relation, Table};
-use super::dialect::{self, Dialect};
-use super::pg_binary::{self, Wire};
-use super::pg_reads;
+use super::exec::pg as pg_reads;
+use super::exec::pg_binary::{self, Wire};
+use super::exec::{fetch, fetch_placed};
 use super::query::ListQuery;
 use super::query::{pinned, Cond, Op};
-use super::sql::{fetch, fetch_placed, Sql};
+use super::sql::dialect::{self, Dialect};
+use super::sql::Sql;
 use super::values::{Cell, Kind};
-use crate::db::Conn;
-use crate::db::Reads;
+use crate::data::exec::ReadConnection;
+use crate::data::exec::ReadPool;
 use crate::error::ApiResult;
 use sea_orm::ConnectionTrait;
 use std::sync::Arc;
@@ -100,7 +101,7 @@ pub fn list_sql(d: &'static dyn Dialect, t: &Table, q: &ListQuery, proj: &[usize
     sql
 }
 
-pub async fn list<C: Conn>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<'_>) -> ApiResult<Vec<Row>> {
+pub async fn list<C: ReadConnection>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<'_>) -> ApiResult<Vec<Row>> {
     let proj = projection(t, cols);
     let d = dialect::of(db.get_database_backend());
     let rows = table_rows(db, t, &proj, list_sql(d, t, q, &proj), 0).await?;
@@ -134,7 +135,7 @@ impl WireRow {
 
 /// As `list`, with the rows kept as PostgreSQL sent them; `None` where reads do not run on
 /// tokio-postgres (SQLite, the sqlx driver, a column without a binary decoder).
-pub async fn list_wire<C: Conn>(
+pub async fn list_wire<C: ReadConnection>(
     db: &C,
     t: &'static Table,
     q: &ListQuery,
@@ -158,7 +159,7 @@ pub async fn list_wire<C: Conn>(
 
 /// The rows of `t` that `sql` selects: `skip` leading columns (the first read as the lead
 /// number), then the `proj` columns, each landing in its column's place (the rest `Null`).
-async fn table_rows<C: Conn>(
+async fn table_rows<C: ReadConnection>(
     db: &C,
     t: &'static Table,
     proj: &[usize],
@@ -170,7 +171,7 @@ async fn table_rows<C: Conn>(
     Ok(rows.into_iter().map(|(i, cells)| (i, Row::new(t, cells, d))).collect())
 }
 
-pub async fn count<C: Conn>(db: &C, t: &Table, cond: &Cond) -> ApiResult<i64> {
+pub async fn count<C: ReadConnection>(db: &C, t: &Table, cond: &Cond) -> ApiResult<i64> {
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT COUNT(*) FROM \"").push(t.name).push("\" a WHERE ").cond("a", t, cond);
     let rows = fetch(db, sql, 0, &[Kind::BigInt]).await?;
@@ -224,7 +225,7 @@ pub fn batch_one_sql(
 
 /// Target rows of a to-one relation for many parents. Returns (parent index, row).
 pub async fn batch_one(
-    db: &Reads,
+    db: &ReadPool,
     t: &'static Table,
     rel: &Relation,
     cond: &Cond,
@@ -237,7 +238,7 @@ pub async fn batch_one(
 }
 
 /// Runs a batched read whose rows lead with their parent's number (from 1, as WITH ORDINALITY).
-async fn parent_rows(db: &Reads, t: &'static Table, proj: &[usize], sql: Sql) -> ApiResult<Vec<(usize, Row)>> {
+async fn parent_rows(db: &ReadPool, t: &'static Table, proj: &[usize], sql: Sql) -> ApiResult<Vec<(usize, Row)>> {
     let rows = table_rows(db, t, proj, sql, 1).await?;
     Ok(rows.into_iter().map(|(i, row)| (i as usize - 1, row)).collect())
 }
@@ -282,7 +283,7 @@ pub fn batch_many_sql(
 
 /// Per-parent pages of a to-many relation. Returns (parent index, row).
 pub async fn batch_many(
-    db: &Reads,
+    db: &ReadPool,
     t: &'static Table,
     rel: &Relation,
     q: &ListQuery,
@@ -309,7 +310,7 @@ pub fn batch_count_sql(d: &'static dyn Dialect, t: &Table, rel: &Relation, cond:
 
 /// Row counts per parent (by index; parents without rows are left out).
 pub async fn batch_count(
-    db: &Reads,
+    db: &ReadPool,
     t: &'static Table,
     rel: &Relation,
     cond: &Cond,
@@ -328,8 +329,8 @@ mod tests {
     //! The SQL each dialect gets, checked as text: no database needed.
     use super::*;
     use crate::data::catalog::Catalog;
-    use crate::data::dialect::{Postgres, Sqlite};
     use crate::data::query::keyset;
+    use crate::data::sql::dialect::{Postgres, Sqlite};
 
     fn ohlcv() -> (&'static Table, &'static Relation) {
         let cat = Catalog::get();

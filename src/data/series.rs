@@ -2,9 +2,10 @@
 //! of `data::buckets` over a range, reaching back far enough to hold at least `count_back`
 //! buckets ending at `to`, and — when the range holds none — where the next earlier data starts.
 use super::buckets::{self, BarInterval, Bucket};
-use super::sql::{fetch, Sql};
+use super::exec::fetch;
+use super::sql::Sql;
 use super::values::{Cell, Kind};
-use crate::db::Db;
+use crate::data::db::Db;
 use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::Value;

@@ -3,10 +3,11 @@
 //! nearest distance and its strongest path — the one whose product of edge correlations is
 //! largest in absolute value.
 use super::catalog::{Catalog, Table};
+use super::exec::fetch;
 use super::read::Row;
-use super::sql::{fetch, Sql};
+use super::sql::Sql;
 use super::values::{Cell, Kind};
-use crate::db::Conn;
+use crate::data::exec::ReadConnection;
 use crate::error::{ApiError, ApiResult};
 use sea_orm::Value;
 use std::collections::HashMap;
@@ -53,7 +54,7 @@ fn nodes() -> &'static Table {
 /// The statement: the walk, then one row per node reached (the start included, at depth 0)
 /// with its nearest depth, its strongest path (node ids, comma-separated), that path's
 /// exposure, the number of paths walked, and the node's columns.
-pub fn walk_sql(d: &'static dyn super::dialect::Dialect, symbol: &str, w: &Walk) -> Sql {
+pub fn walk_sql(d: &'static dyn super::sql::dialect::Dialect, symbol: &str, w: &Walk) -> Sql {
     let t = nodes();
     let id = |e: &str| d.uuid_text(e);
     let mut sql = Sql::with_dialect(d);
@@ -95,9 +96,9 @@ pub fn walk_sql(d: &'static dyn super::dialect::Dialect, symbol: &str, w: &Walk)
 }
 
 /// The nodes reached from the node of `symbol`, nearest first; none when no node has it.
-pub async fn walk<C: Conn>(db: &C, symbol: &str, w: &Walk) -> ApiResult<Vec<Reached>> {
+pub async fn walk<C: ReadConnection>(db: &C, symbol: &str, w: &Walk) -> ApiResult<Vec<Reached>> {
     let t = nodes();
-    let d = super::dialect::of(db.get_database_backend());
+    let d = super::sql::dialect::of(db.get_database_backend());
     let mut kinds = vec![Kind::Int, Kind::String, Kind::Float, Kind::BigInt];
     kinds.extend(t.columns.iter().map(|c| c.kind));
     let rows = fetch(db, walk_sql(d, symbol, w), 0, &kinds).await?;
@@ -141,7 +142,7 @@ pub async fn walk<C: Conn>(db: &C, symbol: &str, w: &Walk) -> ApiResult<Vec<Reac
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::dialect::{Postgres, Sqlite};
+    use crate::data::sql::dialect::{Postgres, Sqlite};
 
     fn walk(direction: Direction, min: Option<f64>) -> Walk {
         Walk { direction, max_depth: 3, min_correlation: min }

@@ -1,12 +1,10 @@
 //! The value model: column kinds, the cells read from the database, their bind values and how
 //! a response shows them. `Decimal` and `BigInt` are shown as strings so no digit is lost in a
 //! client's doubles; a `DateTime` in the request's time zone (storage is always UTC).
-use super::dialect::Dialect;
-use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use sea_orm::{sea_query::ColumnType, QueryResult, Value};
+use sea_orm::{sea_query::ColumnType, Value};
 use std::str::FromStr;
 use uuid::Uuid;
 
@@ -216,45 +214,7 @@ impl std::hash::Hash for Cell {
     }
 }
 
-fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Cell) -> Cell {
-    v.map(f).unwrap_or(Cell::Null)
-}
-
 impl Cell {
-    /// Reads column `i` of `row` as `kind` (decimals may be stored as text: see the migrations).
-    pub fn read(row: &QueryResult, i: usize, kind: Kind, dialect: &dyn Dialect) -> ApiResult<Cell> {
-        let cell = match kind {
-            Kind::Int => match row.try_get_by_index::<Option<i32>>(i) {
-                Ok(v) => opt(v, |v| Cell::Int(v as i64)),
-                Err(_) => opt(row.try_get_by_index::<Option<i64>>(i)?, Cell::Int),
-            },
-            Kind::BigInt => opt(row.try_get_by_index::<Option<i64>>(i)?, Cell::Int),
-            Kind::Float => opt(row.try_get_by_index::<Option<f64>>(i)?, Cell::Float),
-            Kind::Decimal if dialect.decimals_as_text() => {
-                match row.try_get_by_index::<Option<String>>(i) {
-                    Ok(v) => match v {
-                        Some(s) => Cell::Decimal(
-                            parse_decimal(&s).map_err(|_| ApiError::Internal(format!("bad decimal {s}")))?,
-                        ),
-                        None => Cell::Null,
-                    },
-                    // A row written by another program as a number.
-                    Err(_) => opt(row.try_get_by_index::<Option<f64>>(i)?, |f| {
-                        Cell::Decimal(Decimal::from_f64_retain(f).unwrap_or_default().normalize())
-                    }),
-                }
-            }
-            Kind::Decimal => opt(row.try_get_by_index::<Option<Decimal>>(i)?, Cell::Decimal),
-            Kind::String => opt(row.try_get_by_index::<Option<String>>(i)?, Cell::Text),
-            Kind::Boolean => opt(row.try_get_by_index::<Option<bool>>(i)?, Cell::Bool),
-            Kind::Date => opt(row.try_get_by_index::<Option<NaiveDate>>(i)?, Cell::Date),
-            Kind::DateTime => opt(row.try_get_by_index::<Option<DateTime<Utc>>>(i)?, Cell::DateTime),
-            Kind::Json => opt(row.try_get_by_index::<Option<serde_json::Value>>(i)?, |j| Cell::Json(Box::new(j))),
-            Kind::Uuid => opt(row.try_get_by_index::<Option<Uuid>>(i)?, Cell::Uuid),
-        };
-        Ok(cell)
-    }
-
     /// How this cell appears in a response (`DateTime`s in `tz`): the one rendering of values
     /// that both the JSON writer and the general executor use.
     pub fn render(&self, kind: Kind, tz: Tz) -> Rendered<'_> {

@@ -2,27 +2,18 @@
 //! Redis, across every gateway replica.
 use crate::data::catalog::Table;
 use crate::data::read::Row;
-use crate::data::values::Cell;
+use crate::data::values::{parse_date, parse_datetime, parse_decimal, Cell, Kind};
 use crate::AppState;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use topic::{gap, GAP};
+pub use topic::{Payload, Topic};
 
 /// Events a topic keeps for its slowest subscriber; one further behind catches up from the
 /// database (candles) or is told so. Kept small: every topic allocates it.
 pub const BUFFER: usize = 256;
-
-/// An event: a row of a table, as text per column (exact for decimals and times).
-pub type Payload = Arc<Value>;
-
-/// The topic of gap signals: delivered to every topic's subscribers.
-const GAP: &str = "__gap";
-
-/// A gap signal saying why.
-fn gap(why: &str) -> Payload {
-    Arc::new(serde_json::json!({ "gap": why }))
-}
 
 /// Whether `p` is a gap signal: events may have been lost before it (Redis or the database
 /// listener reconnected), so a subscriber catches up from the database or asks its client to.
@@ -47,7 +38,8 @@ impl EventBus {
     /// A bus fanned out through Redis pub/sub on channels `{prefix}{topic}`.
     pub async fn with_redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let mut bus = EventBus::default();
-        bus.redis = Some(redis_bus::start(url, prefix, bus.clone()).await?);
+        let local = bus.clone();
+        bus.redis = Some(redis_bus::start(url, prefix, move |topic, p| local.deliver(topic, p)).await?);
         Ok(bus)
     }
 
@@ -56,7 +48,8 @@ impl EventBus {
     }
 
     /// Sends `payload` to every subscriber of `topic`, on every replica.
-    pub fn publish(&self, topic: &str, payload: Payload) {
+    pub fn publish(&self, topic: &Topic, payload: Payload) {
+        let topic = &topic.channel();
         let _span = tracing::debug_span!("events.publish", otel.kind = "producer", topic).entered();
         crate::telemetry::METRICS.events.with_label_values(&["published"]).inc();
         match &self.redis {
@@ -74,7 +67,7 @@ impl EventBus {
         }
     }
 
-    /// Delivers to this process's subscribers only.
+    /// Delivers to this process's subscribers of the channel `topic` only.
     pub fn deliver(&self, topic: &str, payload: Payload) {
         let channels = self.channels.lock().expect("event channels");
         if topic == GAP {
@@ -90,11 +83,11 @@ impl EventBus {
         }
     }
 
-    pub fn subscribe(&self, topic: &str) -> broadcast::Receiver<Payload> {
+    pub fn subscribe(&self, topic: &Topic) -> broadcast::Receiver<Payload> {
         let mut channels = self.channels.lock().expect("event channels");
         // Drop channels nobody listens to any more, so topics do not accumulate.
         channels.retain(|_, tx| tx.receiver_count() > 0);
-        channels.entry(topic.to_string()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe()
+        channels.entry(topic.channel()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe()
     }
 }
 
@@ -125,27 +118,33 @@ fn cell_text(v: &Cell) -> Value {
     }
 }
 
-/// The topics of a row event of `table` (from its payload's row); none when the table has no
-/// live feeds. A pending workflow run is also news to the workers waiting for work.
-pub fn topics(table: &str, row: &Map<String, Value>) -> Vec<String> {
-    let s = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-    match table {
-        "market_candles" => vec![format!("candle:{}", s("symbol"))],
-        "ohlcv_data" => vec![format!("bar:{}:{}", s("ticker"), s("region"))],
-        "workflow_execution_logs" if s("status") == "pending" => {
-            vec![format!("exec:{}", s("workflow_id")), PENDING_RUNS.to_string()]
-        }
-        "workflow_execution_logs" => vec![format!("exec:{}", s("workflow_id"))],
-        _ => Vec::new(),
+/// The row of an event payload (`payload`'s inverse); none when a value does not parse.
+pub fn row_of_payload(t: &'static Table, row: &Map<String, Value>) -> Option<Row> {
+    let mut cells = Vec::with_capacity(t.columns.len());
+    for c in &t.columns {
+        let cell = match row.get(&c.name) {
+            None | Some(Value::Null) => Cell::Null,
+            Some(Value::String(s)) => match c.kind {
+                Kind::Int | Kind::BigInt => Cell::Int(s.parse().ok()?),
+                Kind::Float => Cell::Float(s.parse().ok()?),
+                Kind::Decimal => Cell::Decimal(parse_decimal(s).ok()?),
+                Kind::Boolean => Cell::Bool(s == "true" || s == "t"),
+                Kind::Date => Cell::Date(parse_date(s).ok()?),
+                Kind::DateTime => Cell::DateTime(parse_datetime(s).ok()?),
+                Kind::Json => Cell::Json(Box::new(serde_json::from_str(s).ok()?)),
+                Kind::Uuid => Cell::Uuid(uuid::Uuid::parse_str(s).ok()?),
+                Kind::String => Cell::Text(s.clone()),
+            },
+            Some(_) => return None,
+        };
+        cells.push(cell);
     }
+    Some(Row { table: t, cells, fetched: Vec::new() })
 }
-
-/// The topic of workflow runs waiting for a worker.
-pub const PENDING_RUNS: &str = "exec:pending";
 
 /// Whether changes of `t` are events.
 pub fn is_live(t: &Table) -> bool {
-    !topics(t.name, &Map::new()).is_empty()
+    !Topic::of_row(t.name, &Map::new()).is_empty()
 }
 
 /// Publishes row events for rows the gateway itself wrote, after commit. On PostgreSQL the
@@ -154,7 +153,7 @@ pub fn is_live(t: &Table) -> bool {
 pub fn publish_rows(state: &AppState, t: &Table, rows: &[Row]) {
     for row in rows {
         let p = payload(t, row);
-        for topic in p["row"].as_object().map(|r| topics(t.name, r)).unwrap_or_default() {
+        for topic in p["row"].as_object().map(|r| Topic::of_row(t.name, r)).unwrap_or_default() {
             state.events.publish(&topic, p.clone());
         }
     }
@@ -166,5 +165,8 @@ pub fn publish_execution(state: &AppState, row: &Row) {
 }
 
 pub mod bars;
+pub mod live_bars;
 pub mod pg_bridge;
 pub mod redis_bus;
+pub mod replay;
+mod topic;

@@ -2,7 +2,7 @@
 //! `quantgraph_events`; one dedicated connection listens and publishes onto the bus,
 //! reconnecting after a drop. With Redis, only the replica holding an advisory lock
 //! forwards, so an event is published once however many replicas run.
-use super::{topics, EventBus};
+use super::{EventBus, Topic};
 use sea_orm::DatabaseConnection;
 use sqlx::postgres::PgListener;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ pub const CHANNEL: &str = "quantgraph_events";
 const LEADER_LOCK: i64 = 0x5147_4556; // "QGEV"
 
 pub fn start(db: &DatabaseConnection, bus: EventBus) {
-    if !crate::data::dialect::of(db.get_database_backend()).notifies() {
+    if !crate::data::sql::dialect::of(db.get_database_backend()).notifies() {
         return;
     }
     let pool = db.get_postgres_connection_pool().clone();
@@ -87,7 +87,7 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(),
             }
         }
         let (Some(table), Some(row)) = (v["table"].as_str(), v["row"].as_object()) else { continue };
-        let topics = topics(table, row);
+        let topics = Topic::of_row(table, row);
         let payload = Arc::new(v.clone());
         for t in topics {
             bus.publish(&t, payload.clone());

@@ -3,7 +3,7 @@
 //! not take is delivered to this replica's subscribers and followed, once Redis takes messages
 //! again, by a gap signal to every replica; a replica whose subscription dropped signals a gap
 //! to its own subscribers when it is back.
-use super::{EventBus, Payload};
+use super::topic::{gap, Payload, GAP};
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use std::time::Duration;
@@ -20,25 +20,30 @@ impl Publisher {
     }
 }
 
-/// Connects (failing fast when Redis is unreachable) and starts the two background tasks.
-pub async fn start(url: &str, prefix: &str, bus: EventBus) -> anyhow::Result<Publisher> {
+/// Connects (failing fast when Redis is unreachable) and starts the two background tasks;
+/// `deliver` hands what Redis brings to this replica's subscribers.
+pub async fn start(
+    url: &str,
+    prefix: &str,
+    deliver: impl Fn(&str, Payload) + Clone + Send + Sync + 'static,
+) -> anyhow::Result<Publisher> {
     let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
     let mut manager =
         ConnectionManager::new(client.clone()).await.map_err(|e| anyhow::anyhow!("cannot reach Redis: {e}"))?;
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, Payload)>();
     let out_prefix = prefix.to_string();
-    let local = bus.clone();
+    let local = deliver.clone();
     tokio::spawn(async move {
         let mut lost = false;
         while let Some((topic, payload)) = rx.recv().await {
             if lost {
-                let gap = super::gap("an event could not be published to Redis").to_string();
-                lost = !publish(&mut manager, &format!("{out_prefix}{}", super::GAP), &gap).await;
+                let gap = gap("an event could not be published to Redis").to_string();
+                lost = !publish(&mut manager, &format!("{out_prefix}{}", GAP), &gap).await;
             }
             if !publish(&mut manager, &format!("{out_prefix}{topic}"), &payload.to_string()).await {
                 // The other replicas missed it; this one's subscribers still get it.
                 tracing::warn!(topic, "event not published to Redis: delivered on this replica only");
-                local.deliver(&topic, payload);
+                local(&topic, payload);
                 lost = true;
             }
         }
@@ -55,7 +60,7 @@ pub async fn start(url: &str, prefix: &str, bus: EventBus) -> anyhow::Result<Pub
                 let Some(topic) = channel.strip_prefix(&in_prefix) else { continue };
                 let Ok(body) = msg.get_payload::<String>() else { continue };
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
-                    bus.deliver(topic, std::sync::Arc::new(v));
+                    deliver(topic, std::sync::Arc::new(v));
                 }
             }
             tracing::warn!("Redis subscription lost; reconnecting");
@@ -71,7 +76,7 @@ pub async fn start(url: &str, prefix: &str, bus: EventBus) -> anyhow::Result<Pub
                 }
             }
             // Whatever was published while this replica was not listening is lost to it.
-            bus.deliver(super::GAP, super::gap("redis subscription reconnected"));
+            deliver(GAP, gap("redis subscription reconnected"));
         }
     });
     Ok(Publisher { tx })

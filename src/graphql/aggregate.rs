@@ -3,7 +3,8 @@
 //! returning groups with their keys, row count and the measures of the numeric columns the
 //! query selects.
 use super::args::{list_query, page_size};
-use super::schema::{app_state, tz_of, viewer_of, PageInfo};
+use super::connection::PageInfo;
+use super::context::{app_state, as_of_arg, limits, tz_of, viewer_of};
 use crate::data::aggregate::{self, Aggregation, Bucket, Group, GroupKey, GroupOrder, Groups, Measure, MAX_HOPS};
 use crate::data::buckets::{candle_seconds, BarInterval};
 use crate::data::catalog::{Catalog, Column, Relation, Table};
@@ -213,12 +214,8 @@ fn aggregation(
     Ok(Aggregation { table: t, cond, keys, measures: selected_measures(ctx, t), order, limit, offset, viewer })
 }
 
-fn limits(ctx: &ResolverContext<'_>) -> ApiResult<Limits> {
-    Ok(app_state(ctx)?.limits)
-}
-
 fn with_args(field: Field, t: &Table) -> Field {
-    super::schema::as_of_arg(field, t)
+    as_of_arg(field, t)
         .argument(InputValue::new("where", TypeRef::named(format!("{}Where", t.type_name))))
         .argument(
             InputValue::new("groupBy", TypeRef::named_nn_list(format!("{}GroupBy", t.type_name)))
@@ -258,7 +255,7 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
         let from = from.clone();
         FieldFuture::new(async move {
             let row = ctx.parent_value.try_downcast_ref::<Row>()?;
-            let a = aggregation(&ctx, target, Some(rel), limits(&ctx)?)?;
+            let a = aggregation(&ctx, target, Some(rel), limits(&ctx))?;
             let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
             let groups = if key.iter().any(|c| matches!(c, Cell::Null)) {
                 Groups::default()

@@ -1,8 +1,7 @@
 //! The GraphQL face of time buckets: `ohlcvBars` over daily bars and `candles` over minute
 //! candles, and the same buckets as chart columns, `ohlcvSeries` and `candleSeries` (the reads
 //! are in `data::buckets` and `data::series`).
-use super::schema::tz_of;
-use super::schema::value_field;
+use super::context::{tz_of, value_field};
 use crate::data::buckets::{self, candle_seconds, candles, ohlcv_bars, BarInterval, Bucket, MAX_BUCKETS};
 use crate::data::calendar::{self, Fill};
 use crate::data::derived::Derived;
@@ -582,7 +581,7 @@ impl SeriesQuery {
         }
     }
 
-    pub async fn read(&self, db: &crate::db::Db) -> Result<Series, ApiError> {
+    pub async fn read(&self, db: &crate::data::db::Db) -> Result<Series, ApiError> {
         match self {
             SeriesQuery::Bars { ticker, region, iv, from, to, count_back } => {
                 series::ohlcv(db, ticker, region, *iv, *from, *to, *count_back).await

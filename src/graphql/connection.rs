@@ -3,6 +3,8 @@ use crate::data::catalog::Table;
 use crate::data::query::{encode_cursor, Cond, ListQuery};
 use crate::data::read::{Row, WireRow};
 use crate::data::values::Cell;
+use async_graphql::dynamic::{Field, FieldFuture, Object, TypeRef};
+use async_graphql::Value as GqlValue;
 use std::sync::Arc;
 
 /// The rows of one connection and what is known around them.
@@ -70,4 +72,34 @@ impl<R: PageRow> Page<R> {
         let cells: Vec<Cell> = self.order.iter().map(|(c, _)| row.cell(*c)).collect();
         encode_cursor(&cells)
     }
+}
+
+/// The parent of `PageInfo`'s fields, for every connection.
+pub struct PageInfo {
+    pub has_next: bool,
+    pub has_prev: bool,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+pub fn page_info() -> Object {
+    fn flag(name: &str, f: fn(&PageInfo) -> bool) -> Field {
+        Field::new(name, TypeRef::named_nn(TypeRef::BOOLEAN), move |ctx| {
+            FieldFuture::new(
+                async move { Ok(Some(GqlValue::Boolean(f(ctx.parent_value.try_downcast_ref::<PageInfo>()?)))) },
+            )
+        })
+    }
+    fn cursor(name: &str, f: fn(&PageInfo) -> Option<String>) -> Field {
+        Field::new(name, TypeRef::named(TypeRef::STRING), move |ctx| {
+            FieldFuture::new(
+                async move { Ok(f(ctx.parent_value.try_downcast_ref::<PageInfo>()?).map(GqlValue::String)) },
+            )
+        })
+    }
+    Object::new("PageInfo")
+        .field(flag("hasNextPage", |p| p.has_next))
+        .field(flag("hasPreviousPage", |p| p.has_prev))
+        .field(cursor("startCursor", |p| p.start.clone()))
+        .field(cursor("endCursor", |p| p.end.clone()))
 }

@@ -1,7 +1,8 @@
 //! Vector memories in GraphQL: `memories`, `searchMemories`, `addMemory`/`addMemories` and
 //! `deleteMemory`. Every call works on the caller's own collection — the user id comes from the
 //! token, never from an argument.
-use super::schema::{app_state as state, value_field, viewer_of, PageInfo};
+use super::connection::PageInfo;
+use super::context::{app_state as state, arg, value_field, viewer_of};
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::Cond;
 use crate::data::read;
@@ -26,10 +27,6 @@ const MAX_BATCH: usize = 1000;
 const MAX_CONTENT_BYTES: usize = 64 * 1024;
 const MAX_COMPANY_CHARS: usize = 32;
 const CURSOR_PREFIX: &str = "memory:";
-
-fn arg<'a>(ctx: &'a ResolverContext<'_>, name: &str) -> Option<&'a GqlValue> {
-    ctx.args.get(name).map(|v| v.as_value()).filter(|v| !matches!(v, GqlValue::Null))
-}
 
 fn enum_name(t: &str) -> String {
     t.to_ascii_uppercase()

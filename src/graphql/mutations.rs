@@ -1,6 +1,6 @@
 //! Generic mutations from the catalog: create, create-many, update, delete and idempotent
 //! upsert (ingest) per writable table, with role checks, validation and one transaction each.
-use super::schema::{app_state as state, viewer_of};
+use super::context::{app_state as state, viewer_of};
 use crate::auth::{Role, Viewer};
 use crate::data::catalog::{Access, Catalog, Mutation, Owner, Table, Writers};
 use crate::data::query::{Cond, Op};

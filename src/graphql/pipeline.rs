@@ -7,7 +7,7 @@ use super::collect::{self, CollectedOperation, SchemaIndex};
 use super::cost::{self, Budget};
 use super::documents::Sent;
 use super::plan::{self, Binding};
-use super::{complete, direct, document, schema::RequestTz};
+use super::{complete, context::RequestTz, direct, document};
 use crate::auth::Viewer;
 use crate::cache::bounded::Bounded;
 use crate::error::ApiError;

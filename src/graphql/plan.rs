@@ -5,11 +5,11 @@
 use super::collect::{CollectedField, CollectedOperation};
 use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Relation, Table};
+use crate::data::exec::ReadPool;
 use crate::data::query::{Limits, ListQuery};
 use crate::data::read;
 use crate::data::read::{Fetched, RelationKey, Row};
 use crate::data::values::Cell;
-use crate::db::Reads;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::args::{list_query, one_query};
 use async_graphql::parser::types::OperationType;
@@ -410,7 +410,7 @@ fn bind_connection(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]
 }
 
 /// Reads the relations of `fetch` for all `rows` at once, level by level, and attaches them.
-pub fn prefetch<'a>(db: &'a Reads, fetch: &'a Fetch, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
+pub fn prefetch<'a>(db: &'a ReadPool, fetch: &'a Fetch, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());

@@ -4,7 +4,7 @@ use super::buckets::SeriesQuery;
 use super::plan::{
     ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, RelationPlan, SeriesField,
 };
-use crate::data::pg_binary::{self, Wire};
+use crate::data::exec::pg_binary::{self, Wire};
 use crate::data::read::{Row, WireRow};
 use crate::data::series::{as_number, unix_seconds, Series};
 use crate::data::values::{Cell, Kind, Rendered};

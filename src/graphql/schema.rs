@@ -1,28 +1,22 @@
 //! Builds the GraphQL schema from the catalog: per table an object type, a connection,
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
+use super::context::{as_of_arg, limits, tz_of, viewer_of};
 use super::plan::{self, BoundOperation, RootPlan};
-use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Column, Relation, Table, Words};
-use crate::data::query::Limits;
 use crate::data::read;
 use crate::data::read::{RelationKey, Row};
 use crate::data::values::{Cell, Kind};
 use crate::error::ApiError;
 use crate::graphql::args;
 use crate::graphql::args::list_query;
-use crate::graphql::connection::{CountBy, Page};
+use crate::graphql::connection::{page_info, CountBy, Page, PageInfo};
 use crate::loaders::{Loaders, RelKey};
 use crate::AppState;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar, TypeRef,
 };
 use async_graphql::Value as GqlValue;
-use chrono_tz::Tz;
 use std::sync::Arc;
-
-/// The request's rendering zone for `DateTime` values.
-#[derive(Clone, Copy)]
-pub struct RequestTz(pub Tz);
 
 pub const SCALARS: [(&str, &str); 6] = [
     ("Decimal", "An exact decimal number, as a JSON string (e.g. \"71500.0000\")."),
@@ -100,27 +94,6 @@ fn words_types(w: Words) -> (Enum, InputObject) {
     (e, f.field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN))))
 }
 
-pub fn tz_of(ctx: &ResolverContext<'_>) -> Tz {
-    ctx.data::<RequestTz>().map(|t| t.0).unwrap_or(Tz::UTC)
-}
-
-/// A field computed from its parent value of type `T` (and the request's zone, for DateTimes).
-pub fn value_field<T: std::any::Any + Send + Sync>(name: &str, ty: TypeRef, f: fn(&T, Tz) -> GqlValue) -> Field {
-    Field::new(name, ty, move |ctx| {
-        let tz = tz_of(&ctx);
-        FieldFuture::new(async move { Ok(Some(f(ctx.parent_value.try_downcast_ref::<T>()?, tz))) })
-    })
-}
-
-/// The shared state, for resolvers that return `ApiResult`.
-pub fn app_state<'a>(ctx: &ResolverContext<'a>) -> Result<&'a AppState, ApiError> {
-    ctx.data::<AppState>().map_err(|_| ApiError::Internal("no state".into()))
-}
-
-pub fn viewer_of<'a>(ctx: &ResolverContext<'a>) -> &'a Viewer {
-    ctx.data::<Viewer>().unwrap_or(&Viewer::ANONYMOUS)
-}
-
 fn gql_err(e: ApiError) -> async_graphql::Error {
     e.into()
 }
@@ -137,17 +110,6 @@ fn column_field(c: &Column, idx: usize) -> Field {
     })
 }
 
-/// `asOf:` on the reads of tables with point-in-time versions.
-pub(crate) fn as_of_arg(field: Field, t: &Table) -> Field {
-    match t.as_of {
-        Some(_) => field.argument(InputValue::new("asOf", TypeRef::named("Date")).description(
-            "Point in time: per key, only the version known latest by the end of this day (UTC), as a backtest \
-             would have seen it (README: when each table's rows are known).",
-        )),
-        None => field,
-    }
-}
-
 fn list_args(field: Field, t: &Table) -> Field {
     as_of_arg(field, t)
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
@@ -156,10 +118,6 @@ fn list_args(field: Field, t: &Table) -> Field {
         .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("where", TypeRef::named(format!("{}Where", t.type_name))))
         .argument(InputValue::new("orderBy", TypeRef::named_nn_list(format!("{}OrderBy", t.type_name))))
-}
-
-fn limits(ctx: &ResolverContext<'_>) -> Limits {
-    ctx.data::<AppState>().map(|s| s.limits).unwrap_or(Limits { default_page: 100, max_page: 1000 })
 }
 
 fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
@@ -316,36 +274,6 @@ struct Edge {
     cursor: String,
     page_rows: Arc<Vec<Row>>,
     idx: usize,
-}
-
-/// The parent of `PageInfo`'s fields, for every connection.
-pub struct PageInfo {
-    pub has_next: bool,
-    pub has_prev: bool,
-    pub start: Option<String>,
-    pub end: Option<String>,
-}
-
-fn page_info() -> Object {
-    fn flag(name: &str, f: fn(&PageInfo) -> bool) -> Field {
-        Field::new(name, TypeRef::named_nn(TypeRef::BOOLEAN), move |ctx| {
-            FieldFuture::new(
-                async move { Ok(Some(GqlValue::Boolean(f(ctx.parent_value.try_downcast_ref::<PageInfo>()?)))) },
-            )
-        })
-    }
-    fn cursor(name: &str, f: fn(&PageInfo) -> Option<String>) -> Field {
-        Field::new(name, TypeRef::named(TypeRef::STRING), move |ctx| {
-            FieldFuture::new(
-                async move { Ok(f(ctx.parent_value.try_downcast_ref::<PageInfo>()?).map(GqlValue::String)) },
-            )
-        })
-    }
-    Object::new("PageInfo")
-        .field(flag("hasNextPage", |p| p.has_next))
-        .field(flag("hasPreviousPage", |p| p.has_prev))
-        .field(cursor("startCursor", |p| p.start.clone()))
-        .field(cursor("endCursor", |p| p.end.clone()))
 }
 
 /// The plan the pipeline bound for this root field (by response key), if any.

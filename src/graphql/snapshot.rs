@@ -1,6 +1,6 @@
 //! `marketSnapshot`: the latest market snapshot per market type, from the snapshot cache
 //! (`null` once expired), written by `publishMarketSnapshot` and streamed to subscribers.
-use super::schema::{app_state, value_field, viewer_of};
+use super::context::{app_state, value_field, viewer_of};
 use crate::auth::Role;
 use crate::data::values::{parse_datetime, parse_decimal, render_datetime};
 use crate::error::{ApiError, ApiResult};
@@ -108,7 +108,7 @@ async fn publish(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> ApiResult
     let json = snap.to_json();
     state.snapshots.put(&market_type, &json, state.snapshot_ttl).await?;
     state.events.publish(
-        &format!("snapshot:{market_type}"),
+        &crate::events::Topic::Snapshot { market_type: market_type.clone() },
         Arc::new(serde_json::json!({ "market_type": market_type, "json": json })),
     );
     Ok(snap)
@@ -173,7 +173,7 @@ pub fn register(
         SubscriptionFieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
             let t = market_type(&ctx)?;
-            let rx = state.events.subscribe(&format!("snapshot:{t}"));
+            let rx = state.events.subscribe(&crate::events::Topic::Snapshot { market_type: t.clone() });
             let s = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |ev| {
                 let t = t.clone();
                 async move { Snapshot::parse(&t, ev.ok()?["json"].as_str()?) }

@@ -1,33 +1,27 @@
-//! Live feeds from the event bus: candles and daily bars (as live bars, `live_bars`) and
-//! workflow executions. A subscriber
-//! that passes `since` first gets the stored rows after that point, then live rows, with
-//! nothing lost or repeated at the switch; one that falls behind is told so and closed.
-use super::live_bars::{bar_feed, Series};
-use super::schema::viewer_of;
+//! The live subscriptions: candles and daily bars (`events::live_bars`) and workflow
+//! executions (`events::replay`), each given a slot of the connection's and the process's
+//! subscriptions while it lives. What they hear and replay is the event layer's; this file
+//! checks the arguments and registers the fields.
+use super::context::viewer_of;
 use crate::auth::Role;
 use crate::data::buckets::BarInterval;
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::check_region;
 use crate::data::query::{Cond, Op};
 use crate::data::read;
-use crate::data::read::Row;
-use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
+use crate::data::values::{parse_date, parse_datetime, Cell};
 use crate::error::ApiError;
-use crate::events::Payload;
+use crate::events::live_bars::{bar_feed, Series};
+use crate::events::replay::subscribe_with_replay;
+use crate::events::Topic;
 use crate::AppState;
 use async_graphql::dynamic::{
     FieldValue, InputObject, InputValue, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::Value as GqlValue;
-use futures_util::stream::{self, BoxStream, StreamExt};
-use serde_json::{Map, Value};
-use std::collections::HashSet;
+use futures_util::stream::{BoxStream, StreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
-
-/// Most rows a `since` replay sends before switching to live rows.
-const MAX_REPLAY: u64 = 100_000;
 
 fn table(name: &str) -> &'static Table {
     Catalog::get().table(name)
@@ -105,148 +99,6 @@ pub(crate) fn slotted<T: Send + 'static>(
     .boxed())
 }
 
-/// A row from an event payload (text per column).
-pub fn row_of(t: &'static Table, row: &Map<String, Value>) -> Option<Row> {
-    let mut cells = Vec::with_capacity(t.columns.len());
-    for c in &t.columns {
-        let cell = match row.get(&c.name) {
-            None | Some(Value::Null) => Cell::Null,
-            Some(Value::String(s)) => match c.kind {
-                Kind::Int | Kind::BigInt => Cell::Int(s.parse().ok()?),
-                Kind::Float => Cell::Float(s.parse().ok()?),
-                Kind::Decimal => Cell::Decimal(crate::data::values::parse_decimal(s).ok()?),
-                Kind::Boolean => Cell::Bool(s == "true" || s == "t"),
-                Kind::Date => Cell::Date(parse_date(s).ok()?),
-                Kind::DateTime => Cell::DateTime(parse_datetime(s).ok()?),
-                Kind::Json => Cell::Json(Box::new(serde_json::from_str(s).ok()?)),
-                Kind::Uuid => Cell::Uuid(uuid::Uuid::parse_str(s).ok()?),
-                Kind::String => Cell::Text(s.clone()),
-            },
-            Some(_) => return None,
-        };
-        cells.push(cell);
-    }
-    Some(Row { table: t, cells, fetched: Vec::new() })
-}
-
-/// The identity of a row (its primary key), for de-duplicating replayed and live rows.
-fn key_of(row: &Row) -> String {
-    format!("{:?}", row.table.pk.iter().map(|i| &row.cells[*i]).collect::<Vec<_>>())
-}
-
-type Item = async_graphql::Result<Row>;
-
-/// What tells a row apart from a changed version of it.
-fn identity(r: &Row) -> String {
-    format!("{}{:?}", key_of(r), r.cells)
-}
-
-type Seen = Arc<std::sync::Mutex<HashSet<String>>>;
-
-/// Live rows of `topics` after `head` (the replay). Live rows equal to a replayed one (noted in
-/// `seen`) are dropped, so the switch neither repeats nor loses a row.
-fn feed(
-    t: &'static Table,
-    receivers: Vec<tokio::sync::broadcast::Receiver<Payload>>,
-    head: BoxStream<'static, Item>,
-    seen: Seen,
-) -> BoxStream<'static, Item> {
-    let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new)).boxed();
-    let tail = live
-        .scan(false, move |ended, ev: Result<Payload, BroadcastStreamRecvError>| {
-            let out = if *ended {
-                None
-            } else {
-                match ev {
-                    Ok(p) if crate::events::is_gap(&p) => {
-                        *ended = true;
-                        Some(Some(Err(ApiError::Unavailable(format!(
-                            "events may have been missed ({}); resubscribe with `since` to catch up from the database",
-                            p["gap"].as_str().unwrap_or("the event feed reconnected")
-                        ))
-                        .into())))
-                    }
-                    Ok(p) => {
-                        let row = p["row"].as_object().and_then(|r| row_of(t, r));
-                        let seen = seen.lock().expect("seen");
-                        Some(row.filter(|r| !seen.contains(&identity(r))).map(Ok))
-                    }
-                    Err(BroadcastStreamRecvError::Lagged(n)) => {
-                        crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(n);
-                        *ended = true;
-                        Some(Some(Err(ApiError::TooComplex(format!(
-                            "subscriber fell {n} events behind and was closed; resubscribe with `since` to catch up from the database"
-                        ))
-                        .into())))
-                    }
-                }
-            };
-            futures_util::future::ready(out)
-        })
-        .filter_map(futures_util::future::ready);
-    head.chain(tail).boxed()
-}
-
-/// Rows a replay reads per statement, as the subscriber takes them.
-const PAGE: u64 = 1000;
-
-/// The rows of `t` matching `cond` in `order` (ending in the primary key), at most
-/// `MAX_REPLAY`, read a page at a time; each noted in `seen`.
-fn replay(
-    state: AppState,
-    t: &'static Table,
-    cond: Cond,
-    order: Vec<(usize, bool)>,
-    seen: Seen,
-) -> BoxStream<'static, Item> {
-    let pages = stream::unfold(Some((Vec::<Cell>::new(), 0u64)), move |at| {
-        let (state, cond, order, seen) = (state.clone(), cond.clone(), order.clone(), seen.clone());
-        async move {
-            let (cursor, sent) = at?;
-            let cond = if cursor.is_empty() {
-                cond
-            } else {
-                Cond::All(vec![cond, crate::data::query::keyset(t, &order, &cursor, true)])
-            };
-            let want = PAGE.min(MAX_REPLAY - sent);
-            let q = crate::data::query::ListQuery::matching(cond, order.clone(), want);
-            let mut rows = match read::list(&state.db.read, t, &q, None).await {
-                Ok(rows) => rows,
-                Err(e) => return Some((vec![Err(e.into())], None)),
-            };
-            rows.truncate(want as usize);
-            seen.lock().expect("seen").extend(rows.iter().map(identity));
-            let sent = sent + rows.len() as u64;
-            let next = match rows.last() {
-                Some(last) if rows.len() as u64 == want && sent < MAX_REPLAY => {
-                    Some((order.iter().map(|(c, _)| last.cells[*c].clone()).collect(), sent))
-                }
-                _ => None,
-            };
-            Some((rows.into_iter().map(Ok).collect::<Vec<Item>>(), next))
-        }
-    });
-    pages.flat_map(stream::iter).boxed()
-}
-
-/// Subscribes to `topics`, then replays the rows of `t` matching `cond`.
-async fn subscribe_with_replay(
-    state: &AppState,
-    t: &'static Table,
-    topics: Vec<String>,
-    cond: Option<Cond>,
-    order: Vec<(usize, bool)>,
-) -> Result<BoxStream<'static, Item>, ApiError> {
-    // Receivers exist from here on; the replay read after may overlap them, never miss.
-    let receivers: Vec<_> = topics.iter().map(|tp| state.events.subscribe(tp)).collect();
-    let seen = Seen::default();
-    let head = match cond {
-        Some(cond) => replay(state.clone(), t, cond, order, seen.clone()),
-        None => stream::empty().boxed(),
-    };
-    Ok(feed(t, receivers, head, seen))
-}
-
 fn strings(v: Option<GqlValue>) -> Vec<String> {
     match v {
         Some(GqlValue::List(l)) => {
@@ -285,7 +137,7 @@ pub fn register(
                 .map_err(ApiError::bad)?;
             let feed = bar_feed::<f64>(state, Series::candles(secs), symbols, since.map(|s| s.timestamp())).await?;
             let feed = slotted(&ctx, feed)?;
-            Ok(feed.map(|r| r.map(FieldValue::owned_any)))
+            Ok(feed.map(|r| r.map(FieldValue::owned_any).map_err(Into::into)))
         })
     })
     .argument(InputValue::new("symbols", TypeRef::named_nn_list_nn(TypeRef::STRING)))
@@ -334,7 +186,7 @@ pub fn register(
                 .map_err(ApiError::bad)?;
             let since = since.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp());
             let feed = bar_feed::<Option<rust_decimal::Decimal>>(state, Series::bars(iv), keys, since).await?;
-            Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any)))
+            Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any).map_err(Into::into)))
         })
     })
     .argument(InputValue::new("tickers", TypeRef::named_nn_list_nn("TickerKey")))
@@ -369,20 +221,17 @@ pub fn register(
             if ids.is_empty() {
                 return Err(ApiError::NotFound("no such workflow".into()).into());
             }
-            let topics: Vec<String> = ids
+            let topics: Vec<Topic> = ids
                 .iter()
-                .map(|r| {
-                    format!(
-                        "exec:{}",
-                        match &r.cells[wf.col("id").unwrap()] {
-                            Cell::Uuid(u) => u.to_string(),
-                            _ => String::new(),
-                        }
-                    )
+                .map(|r| Topic::Execution {
+                    workflow: match &r.cells[wf.col("id").unwrap()] {
+                        Cell::Uuid(u) => u.to_string(),
+                        _ => String::new(),
+                    },
                 })
                 .collect();
             let feed = subscribe_with_replay(state, table("workflow_execution_logs"), topics, None, vec![]).await?;
-            Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any)))
+            Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any).map_err(Into::into)))
         })
     })
     .argument(
@@ -409,9 +258,9 @@ pub fn register(
                 let (status, at) = (t.col("status").unwrap(), t.col("executed_at").unwrap());
                 let waiting = Cond::Cmp(status, Op::Eq, Cell::Text("pending".into()));
                 let order = vec![(at, false), (t.pk[0], false)];
-                let topics = vec![crate::events::PENDING_RUNS.to_string()];
+                let topics = vec![Topic::PendingRuns];
                 let feed = subscribe_with_replay(state, t, topics, Some(waiting), order).await?;
-                Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any)))
+                Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any).map_err(Into::into)))
             })
         })
         .description(

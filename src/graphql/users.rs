@@ -1,14 +1,14 @@
 //! Accounts and the mutations that are not plain table writes: register, login, `me`, broker
 //! connection, tokens and allocations.
+use super::context::{app_state as state, arg, arg_str, arg_uuid, viewer_of};
 use super::mutations::may_write;
-use super::schema::{app_state as state, viewer_of};
 use crate::auth::{hash_password, verify_password, Role, Viewer};
 use crate::data::catalog::{Catalog, Table};
+use crate::data::exec::ReadConnection;
 use crate::data::query::{Cond, Op};
 use crate::data::read;
 use crate::data::read::Row;
 use crate::data::values::Cell;
-use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::service::{accounts, tables};
 use async_graphql::dynamic::{
@@ -23,29 +23,19 @@ pub(crate) fn t(name: &str) -> &'static Table {
     Catalog::get().table(name)
 }
 
-pub(crate) fn arg(ctx: &ResolverContext<'_>, name: &str) -> Option<GqlValue> {
-    ctx.args.get(name).map(|v| v.as_value().clone()).filter(|v| !matches!(v, GqlValue::Null))
-}
-
-pub(crate) fn arg_str(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<String> {
-    match arg(ctx, name) {
-        Some(GqlValue::String(s)) => Ok(s),
-        _ => Err(ApiError::bad(format!("`{name}` is required"))),
-    }
-}
-
-pub(crate) fn arg_uuid(ctx: &ResolverContext<'_>, name: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(&arg_str(ctx, name)?).map_err(|_| ApiError::bad(format!("`{name}` is not a UUID")))
-}
-
 /// One row of `table` where `col = v` (no access rule: callers check first).
-pub(crate) async fn row_where<C: Conn>(db: &C, table: &'static Table, col: &str, v: Cell) -> ApiResult<Option<Row>> {
+pub(crate) async fn row_where<C: ReadConnection>(
+    db: &C,
+    table: &'static Table,
+    col: &str,
+    v: Cell,
+) -> ApiResult<Option<Row>> {
     let cond = Cond::Cmp(table.col(col).expect("column"), Op::Eq, v);
     let q = crate::data::query::ListQuery::matching(cond, table.default_order.clone(), 1);
     Ok(read::list(db, table, &q, None).await?.into_iter().next())
 }
 
-async fn user_row<C: Conn>(db: &C, id: Uuid) -> ApiResult<Row> {
+async fn user_row<C: ReadConnection>(db: &C, id: Uuid) -> ApiResult<Row> {
     row_where(db, t("users"), "id", Cell::Uuid(id)).await?.ok_or_else(|| ApiError::NotFound("no such user".into()))
 }
 
@@ -142,7 +132,7 @@ async fn issue_token(ctx: &ResolverContext<'_>) -> ApiResult<String> {
     let role = Role::parse(&arg_str(ctx, "role")?)
         .ok_or_else(|| ApiError::bad("role: one of user, analyst, service, admin"))?;
     let subject = match arg(ctx, "subject") {
-        Some(GqlValue::String(s)) => s,
+        Some(GqlValue::String(s)) => s.clone(),
         _ => Uuid::new_v4().to_string(),
     };
     let hours = match arg(ctx, "ttlHours") {

@@ -1,5 +1,5 @@
 //! `valueChain`: the GraphQL face of the value-chain walk (`data::value_chain`).
-use super::schema::app_state;
+use super::context::app_state;
 use crate::data::catalog::Catalog;
 use crate::data::query::check_region;
 use crate::data::value_chain::{self, Direction, Reached, Walk, MAX_DEPTH};

@@ -1,7 +1,8 @@
 //! The workflow-run life cycle: a user queues a run; workers (the `service` role) claim runs
 //! under a lease, renew it while they work, and report the outcome.
-use super::schema::{app_state as state, viewer_of};
-use super::users::{arg, arg_str, arg_uuid, row_where, t};
+use super::context::{app_state as state, viewer_of};
+use super::context::{arg, arg_str, arg_uuid};
+use super::users::{row_where, t};
 use crate::auth::Role;
 use crate::data::query::{Cond, Op};
 use crate::data::read;
@@ -143,10 +144,10 @@ async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
     };
     if let Some(h) = &holder {
         let me = match arg(ctx, "worker") {
-            Some(GqlValue::String(w)) => Some(w),
+            Some(GqlValue::String(w)) => Some(w.as_str()),
             _ => None,
         };
-        if me.as_deref() != Some(h.as_str()) && !viewer_of(ctx).is_admin() {
+        if me != Some(h.as_str()) && !viewer_of(ctx).is_admin() {
             return Err(ApiError::Conflict(format!("run {id} is held by another worker: claim another")));
         }
     }
@@ -155,10 +156,13 @@ async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
         patch.push((c("lease_expires_at"), Cell::Null));
     }
     if let Some(r) = arg(ctx, "result") {
-        patch.push((c("result"), Cell::Json(Box::new(r.into_json().map_err(|e| ApiError::bad(e.to_string()))?))));
+        patch.push((
+            c("result"),
+            Cell::Json(Box::new(r.clone().into_json().map_err(|e| ApiError::bad(e.to_string()))?)),
+        ));
     }
     if let Some(GqlValue::String(m)) = arg(ctx, "errorMessage") {
-        patch.push((c("error_message"), Cell::Text(m)));
+        patch.push((c("error_message"), Cell::Text(m.clone())));
     }
     if let Some(GqlValue::Number(n)) = arg(ctx, "durationMs") {
         let ms = n

@@ -2,9 +2,9 @@
 use crate::auth::Viewer;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::graphql::context::RequestTz;
 use crate::graphql::pipeline::{Answer, Pipeline};
 use crate::graphql::scalars::parse_tz;
-use crate::graphql::schema::RequestTz;
 use crate::telemetry::METRICS;
 use crate::AppState;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;

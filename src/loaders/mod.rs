@@ -2,10 +2,10 @@
 //! is answered by one SQL statement — including per-parent page limits and counts.
 use crate::data::aggregate::{self, Aggregation, Groups};
 use crate::data::catalog::{Catalog, Relation};
+use crate::data::exec::ReadPool;
 use crate::data::read;
 use crate::data::read::{RelationKey, Row};
 use crate::data::values::Cell;
-use crate::db::Reads;
 use crate::error::ApiError;
 use async_graphql::dataloader::{DataLoader, Loader};
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ impl RelKey {
 pub type RelRows = Arc<Vec<Row>>;
 
 pub struct RelLoader {
-    pub db: Reads,
+    pub db: ReadPool,
 }
 
 fn groups(keys: &[RelKey]) -> Vec<(Arc<RelationKey>, Vec<&RelKey>)> {
@@ -70,7 +70,7 @@ impl Loader<RelKey> for RelLoader {
 
 /// Row counts per parent, for `totalCount` of nested connections.
 pub struct CountLoader {
-    pub db: Reads,
+    pub db: ReadPool,
 }
 
 impl Loader<RelKey> for CountLoader {
@@ -120,7 +120,7 @@ impl std::hash::Hash for AggRead {
 
 /// Groups per parent of a relation, one statement per aggregation and level.
 pub struct AggLoader {
-    pub db: Reads,
+    pub db: ReadPool,
 }
 
 impl Loader<AggKey> for AggLoader {
@@ -156,7 +156,7 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Reads) -> Self {
+    pub fn new(db: &ReadPool) -> Self {
         Loaders {
             rel: DataLoader::new(RelLoader { db: db.clone() }, tokio::spawn).max_batch_size(1000),
             count: DataLoader::new(CountLoader { db: db.clone() }, tokio::spawn).max_batch_size(1000),

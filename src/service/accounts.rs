@@ -1,6 +1,6 @@
 //! The SQL of accounts: new users, the credentials a login checks, broker connections.
+use crate::data::db::Db;
 use crate::data::sql::Sql;
-use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use sea_orm::{ConnectionTrait, Value};
 use uuid::Uuid;

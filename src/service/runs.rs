@@ -4,11 +4,11 @@
 //! worked twice at once.
 use super::write;
 use crate::data::catalog::{Catalog, Table};
+use crate::data::db::Db;
 use crate::data::query::{Cond, Op};
 use crate::data::read::Row;
 use crate::data::sql::Sql;
 use crate::data::values::{Cell, Kind};
-use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
@@ -35,7 +35,14 @@ async fn changed(tx: &DatabaseTransaction, sql: Sql) -> ApiResult<Vec<Row>> {
     let ids = tx.query_all_raw(sql.statement()).await?;
     let keys = ids
         .iter()
-        .map(|r| Ok(vec![Cell::read(r, 0, Kind::Uuid, crate::data::dialect::of(tx.get_database_backend()))?]))
+        .map(|r| {
+            Ok(vec![crate::data::exec::read_cell(
+                r,
+                0,
+                Kind::Uuid,
+                crate::data::sql::dialect::of(tx.get_database_backend()),
+            )?])
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     write::reread(tx, runs(), &keys).await
 }

@@ -4,10 +4,10 @@
 use super::rules::Values;
 use super::write;
 use crate::data::catalog::Table;
+use crate::data::db::Db;
 use crate::data::query::{Cond, ListQuery};
 use crate::data::read::{self, Row};
 use crate::data::values::Cell;
-use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use sea_orm::TransactionTrait;
 

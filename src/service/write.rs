@@ -2,13 +2,14 @@
 //! upsert with inserted/updated counts, update and delete — all bound by value, never by text.
 use super::rules::{check_row, Values};
 use crate::data::catalog::{Catalog, Table};
-use crate::data::dialect::{self, pg_rows, Dialect};
+use crate::data::exec::fetch;
+use crate::data::exec::ReadConnection;
 use crate::data::query::Cond;
 use crate::data::read;
 use crate::data::read::Row;
-use crate::data::sql::{fetch, Sql};
+use crate::data::sql::dialect::{self, pg_rows, Dialect};
+use crate::data::sql::Sql;
 use crate::data::values::{Cell, Kind};
-use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use sea_orm::sea_query::{Alias, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
@@ -226,7 +227,7 @@ pub fn key_cond(t: &Table, keys: &[Vec<Cell>]) -> Cond {
 }
 
 /// Reads back written rows by key, in the order of `keys`.
-pub async fn reread<C: Conn>(db: &C, t: &'static Table, keys: &[Vec<Cell>]) -> ApiResult<Vec<Row>> {
+pub async fn reread<C: ReadConnection>(db: &C, t: &'static Table, keys: &[Vec<Cell>]) -> ApiResult<Vec<Row>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }

@@ -2,7 +2,7 @@
 use crate::common::*;
 use migration::{Migrator, MigratorTrait};
 use quantgraph::auth::Role;
-use quantgraph::db::Db;
+use quantgraph::data::db::Db;
 use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;

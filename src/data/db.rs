@@ -1,13 +1,10 @@
 //! Database connections (primary and optional read replica), backend facts and migrations.
+use super::exec::{pg::PgReads, ReadPool};
+use super::sql::dialect::{self, Dialect};
 use crate::config::{Config, ReadDriver};
-use crate::data::dialect::{self, Dialect};
-use crate::data::pg_reads::PgReads;
 use anyhow::{anyhow, Context};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +13,8 @@ use std::time::Duration;
 pub struct Db {
     /// Writes and anything that must see its own writes.
     pub write: DatabaseConnection,
-    /// Reads; the replica when one is configured.
-    pub read: Reads,
+    /// ReadPool; the replica when one is configured.
+    pub read: ReadPool,
     /// The primary's pool for background work (returning lapsed workflow runs to the queue),
     /// left out of the statement count, which counts what requests cost.
     pub housekeeping: DatabaseConnection,
@@ -57,57 +54,6 @@ fn one_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).to_string()
 }
 
-/// A statement run for a request: timed in the metrics, traced, logged at debug.
-pub fn observe(sql: &str, elapsed: Duration) {
-    crate::telemetry::METRICS.sql.observe(elapsed.as_secs_f64());
-    crate::telemetry::traces::sql_statement(sql, elapsed);
-    tracing::debug!(target: "quantgraph::sql", elapsed_us = elapsed.as_micros() as u64, sql = %sql);
-}
-
-/// A connection reads run on: the sea-orm ones, and `Reads`, which on PostgreSQL runs them
-/// through tokio-postgres where it can (`data::pg_reads`).
-pub trait Conn: ConnectionTrait {
-    fn pg_reads(&self) -> Option<&PgReads> {
-        None
-    }
-}
-
-impl Conn for DatabaseConnection {}
-impl Conn for DatabaseTransaction {}
-
-/// The read pool: sea-orm's, and on PostgreSQL (unless `QUANTGRAPH_PG_READ_DRIVER=sqlx`)
-/// tokio-postgres's for the reads of `data::sql::fetch`.
-#[derive(Clone)]
-pub struct Reads {
-    pub conn: DatabaseConnection,
-    pub pg: Option<Arc<PgReads>>,
-}
-
-impl Conn for Reads {
-    fn pg_reads(&self) -> Option<&PgReads> {
-        self.pg.as_deref()
-    }
-}
-
-#[async_trait::async_trait]
-impl ConnectionTrait for Reads {
-    fn get_database_backend(&self) -> DbBackend {
-        self.conn.get_database_backend()
-    }
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.conn.execute_raw(stmt).await
-    }
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.conn.execute_unprepared(sql).await
-    }
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.conn.query_one_raw(stmt).await
-    }
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.conn.query_all_raw(stmt).await
-    }
-}
-
 impl Db {
     pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         let statements = Arc::new(AtomicU64::new(0));
@@ -115,7 +61,7 @@ impl Db {
             let n = statements.clone();
             db.set_metric_callback(move |info| {
                 n.fetch_add(1, Ordering::Relaxed);
-                observe(&info.statement.sql, info.elapsed);
+                super::exec::observe(&info.statement.sql, info.elapsed);
             });
             db
         };
@@ -139,7 +85,7 @@ impl Db {
             }
             _ => None,
         };
-        let read = Reads { conn: read, pg };
+        let read = ReadPool { conn: read, pg };
         let timescale = migration::timescaledb_installed(&write).await.unwrap_or(false);
         Ok(Db { write, read, housekeeping, backend, dialect: dialect::of(backend), timescale, statements })
     }

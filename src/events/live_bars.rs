@@ -1,17 +1,16 @@
-//! The `candles` and `ohlcvBars` subscriptions: a series' rows (minute candles, daily bars)
+//! The live bars of the `candles` and `ohlcvBars` subscriptions: a series' rows (minute candles, daily bars)
 //! folded into live bars (`events::bars`) by a task per subscription, which reads from the
 //! database what live events cannot tell — the rows and buckets before a bar (its seq), the
 //! bar's earlier rows, and, replaying `since` or after falling behind, the rows missed, a page
 //! at a time — and hands the events to the subscriber through a conflating queue.
-use super::subscriptions::row_of;
+use super::bars::{BarEvent, Conflated, Forming, Ohlcv, Price, TooFarBehind};
+use super::{row_of_payload, Payload, Topic};
 use crate::data::buckets::{self, BarInterval, Bucket};
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::{keyset, Cond, ListQuery, Op};
 use crate::data::read::{self, Row};
 use crate::data::values::Cell;
-use crate::error::ApiError;
-use crate::events::bars::{BarEvent, Conflated, Forming, Ohlcv, Price, TooFarBehind};
-use crate::events::Payload;
+use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use chrono::{DateTime, NaiveDate};
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -48,7 +47,8 @@ pub struct Series {
     /// Rows of the table that are not of this series' kind are skipped (daily bars only).
     only: Option<(usize, Cell)>,
     span: Span,
-    topic: &'static str,
+    /// The topic of one series, from its key's parts.
+    topic: fn(&str) -> Topic,
 }
 
 impl Series {
@@ -61,7 +61,7 @@ impl Series {
             keys: vec![c("symbol")],
             only: None,
             span: Span::Seconds(secs),
-            topic: "candle",
+            topic: |k| Topic::Candle { symbol: k.into() },
         }
     }
 
@@ -74,7 +74,10 @@ impl Series {
             keys: vec![c("ticker"), c("region")],
             only: Some((c("timeframe"), Cell::Text("D".into()))),
             span: Span::Calendar(iv),
-            topic: "bar",
+            topic: |k| {
+                let (ticker, region) = k.split_once(SEP).unwrap_or((k, ""));
+                Topic::Bar { ticker: ticker.into(), region: region.into() }
+            },
         }
     }
 
@@ -87,8 +90,8 @@ impl Series {
         key.split(SEP).map(|p| Cell::Text(p.to_string())).collect()
     }
 
-    fn event_topic(&self, key: &str) -> String {
-        format!("{}:{}", self.topic, key.replace(SEP, ":"))
+    fn event_topic(&self, key: &str) -> Topic {
+        (self.topic)(key)
     }
 
     fn day(t: i64) -> NaiveDate {
@@ -406,11 +409,14 @@ impl<P: PriceCell> BarFeed<P> {
         let s = self.series.clone();
         while let Some(ev) = live.next().await {
             let step = match ev {
-                Ok(p) if crate::events::is_gap(&p) => self.catch_up(None).await,
-                Ok(p) => match p["row"].as_object().and_then(|r| row_of(s.table, r)).as_ref().and_then(|r| s.read(r)) {
-                    Some((key, t, m)) => self.fold(key, t, m, true).await,
-                    None => Ok(true),
-                },
+                Ok(p) if super::is_gap(&p) => self.catch_up(None).await,
+                Ok(p) => {
+                    match p["row"].as_object().and_then(|r| row_of_payload(s.table, r)).as_ref().and_then(|r| s.read(r))
+                    {
+                        Some((key, t, m)) => self.fold(key, t, m, true).await,
+                        None => Ok(true),
+                    }
+                }
                 Err(BroadcastStreamRecvError::Lagged(n)) => {
                     crate::telemetry::METRICS.events.with_label_values(&["dropped"]).inc_by(n);
                     self.catch_up(None).await
@@ -441,7 +447,7 @@ pub async fn bar_feed<P: PriceCell>(
     series: Series,
     keys: Vec<String>,
     since: Option<i64>,
-) -> Result<BoxStream<'static, async_graphql::Result<Bucket>>, ApiError> {
+) -> ApiResult<BoxStream<'static, ApiResult<Bucket>>> {
     // Subscribe first: the replay overlaps live events, never misses them.
     let receivers: Vec<_> = keys.iter().map(|k| state.events.subscribe(&series.event_topic(k))).collect();
     let live = stream::select_all(receivers.into_iter().map(BroadcastStream::new)).boxed();
@@ -483,7 +489,7 @@ pub async fn bar_feed<P: PriceCell>(
                         let mut o = out.0.lock().expect("outbox");
                         match o.queue.pop() {
                             Some(e) => Some((Ok(series.bucket_of(e)), false)),
-                            None => o.end.take().map(|e| (Err(e.into()), true)),
+                            None => o.end.take().map(|e| (Err(e), true)),
                         }
                     };
                     if ready.is_none() {

@@ -5,7 +5,7 @@
 //! wire forms (PostgreSQL's `*_send` functions); anything else, or any surprise (a text-format
 //! value, an unexpected type, NaN or an out-of-range number), returns `None` and the caller
 //! decodes it the generic way, so this path can only be faster, never different.
-use super::values::{Cell, Kind};
+use crate::data::values::{Cell, Kind};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::QueryResult;

@@ -7,8 +7,8 @@
 //! below, result columns with a binary decoder for their kind, no TLS. Anything else returns
 //! `None` before running and the caller reads through sea-orm as before.
 use super::pg_binary::{self, Wire};
-use super::sql::{Placed, READ_RETRIES};
-use super::values::{Cell, Kind};
+use super::rows::{observe, Placed, READ_RETRIES};
+use crate::data::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
 use futures_util::TryStreamExt;
@@ -220,10 +220,10 @@ impl PgReads {
         Some(result.map(|rows| (rows, lead, wires)).map_err(Failure::of))
     }
 
-    /// Counted and timed as the sea-orm pools' statements are (`db::observe`).
+    /// Counted and timed as the sea-orm pools' statements are (`rows::observe`).
     fn observe(&self, text: &str, elapsed: Duration) {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        crate::db::observe(text, elapsed);
+        observe(text, elapsed);
     }
 }
 

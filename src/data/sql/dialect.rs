@@ -1,8 +1,8 @@
 //! Where PostgreSQL and SQLite differ, in one place: one type per backend behind one trait.
 //! Everything else writes SQL once and asks the dialect for these pieces.
-use super::catalog::Table;
-use super::sql::Sql;
-use super::values::{Cell, Kind};
+use super::Sql;
+use crate::data::catalog::Table;
+use crate::data::values::{Cell, Kind};
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Value};
 

@@ -1,12 +1,11 @@
 //! SQL text with its bind values: conditions, orderings and column lists written for one
 //! dialect, and the run that reads rows back as cells.
 use super::catalog::{Catalog, Known, Table};
-use super::dialect::{self, Dialect};
-use super::pg_binary;
+pub mod dialect;
+
 use super::query::Cond;
 use super::values::{Cell, Kind};
-use crate::db::Conn;
-use crate::error::ApiResult;
+use dialect::Dialect;
 use sea_orm::{DbBackend, Statement, Value};
 
 /// SQL text with its bind values, written for one dialect.
@@ -248,93 +247,4 @@ impl Sql {
     pub fn statement(self) -> Statement {
         Statement::from_sql_and_values(self.dialect.backend(), self.text, self.values)
     }
-}
-
-/// Pooled connections that died with their server (a restart, a failover) fail at once on
-/// their next statement; a read is tried again on another connection rather than failing the
-/// request, a few times, while the pool replaces them.
-pub(crate) const READ_RETRIES: usize = 4;
-
-async fn read_retrying<C: Conn>(db: &C, stmt: sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
-    let mut tries = 0;
-    loop {
-        match db.query_all_raw(stmt.clone()).await {
-            Err(e) if tries < READ_RETRIES && crate::error::is_broken_connection(&e) => tries += 1,
-            done => return done,
-        }
-    }
-}
-
-/// The cells of one row as read: in order, or each in its column's slot of a row `width`
-/// cells wide (the others `Null`).
-pub(crate) struct Placed<'a> {
-    cells: Vec<Cell>,
-    slots: Option<&'a [usize]>,
-}
-
-impl<'a> Placed<'a> {
-    pub(crate) fn new(place: Option<(&'a [usize], usize)>, n: usize) -> Self {
-        match place {
-            // Not `vec![Cell::Null; n]`: that clones a Cell per slot, a measurable cost on wide pages.
-            Some((slots, width)) => {
-                Placed { cells: std::iter::repeat_with(|| Cell::Null).take(width).collect(), slots: Some(slots) }
-            }
-            None => Placed { cells: Vec::with_capacity(n), slots: None },
-        }
-    }
-
-    /// The `i`th cell read.
-    pub(crate) fn put(&mut self, i: usize, cell: Cell) {
-        match self.slots {
-            Some(slots) => self.cells[slots[i]] = cell,
-            None => self.cells.push(cell),
-        }
-    }
-
-    pub(crate) fn into_cells(self) -> Vec<Cell> {
-        self.cells
-    }
-}
-
-/// Runs `sql` and reads `kinds` from the first columns after `skip` leading ones.
-pub async fn fetch<C: Conn>(db: &C, sql: Sql, skip: usize, kinds: &[Kind]) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
-    fetch_placed(db, sql, skip, kinds, None).await
-}
-
-/// As `fetch`, with the `i`th decoded cell placed at `slots[i]` of a row `width` cells wide
-/// (the others `Null`): table rows read straight into their column positions.
-pub async fn fetch_placed<C: Conn>(
-    db: &C,
-    sql: Sql,
-    skip: usize,
-    kinds: &[Kind],
-    place: Option<(&[usize], usize)>,
-) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
-    if let Some(pg) = db.pg_reads() {
-        if let Some(done) = pg.fetch(&sql.text, &sql.values, skip, kinds, place).await {
-            return done;
-        }
-    }
-    let dialect = sql.dialect;
-    let rows = read_retrying(db, sql.statement()).await?;
-    let wires = rows.first().and_then(|r| pg_binary::wires(r, skip, kinds));
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let lead = if skip > 0 {
-            row.try_get_by_index::<i64>(0).or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))?
-        } else {
-            0
-        };
-        let mut cells = Placed::new(place, kinds.len());
-        for (i, k) in kinds.iter().enumerate() {
-            let wire = wires.as_ref().and_then(|w| w[i]);
-            let cell = match wire.and_then(|w| pg_binary::cell(row, skip + i, w)) {
-                Some(cell) => cell,
-                None => Cell::read(row, skip + i, *k, dialect)?,
-            };
-            cells.put(i, cell);
-        }
-        out.push((lead, cells.into_cells()));
-    }
-    Ok(out)
 }
