@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod db;
 pub mod derived;
 pub mod exec;
+pub mod fetch;
 pub mod query;
 pub mod read;
 pub mod series;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub struct Row {
     pub table: &'static Table,
     pub cells: Vec<Cell>,
-    pub fetched: Vec<Fetched>,
+    pub fetched: Vec<PrefetchedRelation>,
 }
 
 /// What identifies one relation read: the relation and the list query of its arguments.
@@ -47,7 +47,7 @@ impl std::hash::Hash for RelationKey {
 
 /// A relation read prefetched for one parent row.
 #[derive(Debug, Clone)]
-pub struct Fetched {
+pub struct PrefetchedRelation {
     pub key: Arc<RelationKey>,
     /// The target rows (one past the page, to tell whether more exist).
     pub rows: Arc<Vec<Row>>,
@@ -57,7 +57,7 @@ pub struct Fetched {
 
 impl Row {
     /// The prefetched read with `key`, if the plan made one.
-    pub fn fetched(&self, key: &Arc<RelationKey>) -> Option<&Fetched> {
+    pub fn fetched(&self, key: &Arc<RelationKey>) -> Option<&PrefetchedRelation> {
         self.fetched.iter().find(|f| Arc::ptr_eq(&f.key, key)).or_else(|| self.fetched.iter().find(|f| *f.key == **key))
     }
 }

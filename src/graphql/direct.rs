@@ -3,11 +3,12 @@
 //! (a differential test holds it to that); a database error is answered as one, never retried
 //! on the other executor.
 use super::collect::{CollectedField, CollectedOperation};
-use super::plan::{self, BoundOperation, ConnectionPlan, Fetch, RootPlan};
+use super::plan::{BoundOperation, ConnectionPlan, RootPlan};
 use super::render::{JsonWriter, Shown};
 use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Mutation, Table};
-use crate::data::read::{self, Row, WireRow};
+use crate::data::fetch::{self, FetchPlan, PageRows};
+use crate::data::read;
 use crate::error::ApiError;
 use crate::graphql::connection::{CountBy, Page};
 use crate::AppState;
@@ -22,13 +23,7 @@ pub struct DirectError {
     pub error: ApiError,
 }
 
-/// A root list's rows: as PostgreSQL sent them, or decoded (with their relations prefetched).
-enum Rows {
-    Wire(Vec<WireRow>),
-    Decoded(Vec<Row>),
-}
-
-fn write_page<R: Shown>(out: &mut JsonWriter, connection: &ConnectionPlan, fetch: &Fetch, page: Page<R>) {
+fn write_page<R: Shown>(out: &mut JsonWriter, connection: &ConnectionPlan, fetch: &FetchPlan, page: Page<R>) {
     // About 20 bytes per cell written: one allocation instead of a doubling series.
     out.buf.reserve(page.rows.len() * (fetch.cols.len() + 1) * 20);
     out.page(connection, &page);
@@ -86,26 +81,17 @@ async fn write_root(state: &AppState, out: &mut JsonWriter, root: &RootPlan) -> 
         RootPlan::Typename => out.str("Query"),
         RootPlan::List { table, query, connection, fetch } => {
             // Rows without relations to prefetch are written from PostgreSQL's bytes.
-            let wire = match fetch.reads.is_empty() {
-                true => read::list_wire(db, table, query, Some(&fetch.cols)).await.transpose()?,
-                false => None,
-            };
-            let rows = match wire {
-                Some(rows) => Rows::Wire(rows),
-                None => {
-                    let mut rows = read::list(db, table, query, Some(&fetch.cols)).await?;
-                    plan::prefetch(db, fetch, &mut rows).await?;
-                    Rows::Decoded(rows)
-                }
-            };
+            let rows = fetch::wire_page(db, query, fetch).await?;
             let count = if connection.needs_count() {
                 CountBy::Known(read::count(db, table, &query.base).await?)
             } else {
                 CountBy::NotPlanned
             };
             match rows {
-                Rows::Wire(rows) => write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count)),
-                Rows::Decoded(rows) => {
+                PageRows::Wire(rows) => {
+                    write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
+                }
+                PageRows::Decoded(rows) => {
                     write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
                 }
             }
@@ -113,15 +99,10 @@ async fn write_root(state: &AppState, out: &mut JsonWriter, root: &RootPlan) -> 
                 return Err(ApiError::Internal(fault));
             }
         }
-        RootPlan::One { table, query, node, fetch } => {
-            let mut rows = read::list(db, table, query, Some(&fetch.cols)).await?;
-            rows.truncate(1);
-            plan::prefetch(db, fetch, &mut rows).await?;
-            match rows.first() {
-                Some(r) => out.row(node, r),
-                None => out.put("null"),
-            }
-        }
+        RootPlan::One { query, node, fetch, .. } => match fetch::one(db, query, fetch).await?.as_ref() {
+            Some(r) => out.row(node, r),
+            None => out.put("null"),
+        },
         RootPlan::Series { query, fields } => {
             let series = query.read(&state.db).await?;
             out.buf.reserve(series.buckets.len() * fields.len() * 12);

@@ -1,21 +1,18 @@
 //! Read plans: a collected operation bound to the catalog with the request's variables. One
 //! plan serves both executors — the direct JSON writer renders it, and the general executor's
-//! resolvers find their prefetched rows through it — and one `Fetch` per level reads every
-//! selected relation for all parents in one statement.
+//! resolvers find their prefetched rows through it — and its `FetchPlan` (read by
+//! `data::fetch`) reads every selected relation for all parents of a level in one statement.
+//! Binding runs no SQL.
 use super::collect::{CollectedField, CollectedOperation};
 use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Relation, Table};
-use crate::data::exec::ReadPool;
+use crate::data::fetch::{FetchPlan, RelationFetchPlan};
 use crate::data::query::{Limits, ListQuery};
-use crate::data::read;
-use crate::data::read::{Fetched, RelationKey, Row};
-use crate::data::values::Cell;
+use crate::data::read::RelationKey;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::args::{list_query, one_query};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Name, Variables};
-use futures_util::future::BoxFuture;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The selection of one row of `table`, in response order.
@@ -113,22 +110,6 @@ impl ConnectionPlan {
     }
 }
 
-/// What one level reads: columns, and each distinct relation read with its own next level.
-#[derive(Debug)]
-pub struct Fetch {
-    pub table: &'static Table,
-    pub cols: Vec<usize>,
-    pub reads: Vec<RelationFetch>,
-}
-
-#[derive(Debug)]
-pub struct RelationFetch {
-    pub key: Arc<RelationKey>,
-    pub target: &'static Table,
-    pub count: bool,
-    pub next: Fetch,
-}
-
 /// Everything selected of one relation read at one level, gathered before it is planned.
 struct ReadSelections<'a> {
     key: Arc<RelationKey>,
@@ -138,57 +119,52 @@ struct ReadSelections<'a> {
     nodes: Vec<&'a ObjectPlan>,
 }
 
-impl Fetch {
-    /// The union of what `objects` (rows of `table`) need, plus `extra` columns (orderings).
-    pub fn of(table: &'static Table, objects: &[&ObjectPlan], extra: &[usize]) -> Fetch {
-        let mut cols: Vec<usize> = extra.to_vec();
-        let mut reads: Vec<ReadSelections> = Vec::new();
-        for obj in objects {
-            for f in &obj.fields {
-                match f {
-                    ObjectField::Column { col, .. } => cols.push(*col),
-                    ObjectField::Typename { .. } => {}
-                    ObjectField::Relation(r) => {
-                        cols.extend(r.read.rel.from_cols.iter().map(|c| table.col(c).expect("relation column")));
-                        let (count, cursor, nodes) = match &r.connection {
-                            Some(c) => (c.needs_count(), c.needs_cursor(), c.nodes()),
-                            None => (false, false, r.node.iter().collect()),
-                        };
-                        match reads.iter_mut().find(|x| *x.key == *r.read) {
-                            Some(x) => {
-                                x.count |= count;
-                                x.cursor |= cursor;
-                                x.nodes.extend(nodes);
-                            }
-                            None => reads.push(ReadSelections {
-                                key: r.read.clone(),
-                                target: r.target,
-                                count,
-                                cursor,
-                                nodes,
-                            }),
+/// What to read for `objects` (rows of `table`): the union of what they show, plus `extra`
+/// columns (orderings), and each distinct relation read with its own next level.
+pub fn fetch_plan(table: &'static Table, objects: &[&ObjectPlan], extra: &[usize]) -> FetchPlan {
+    let mut cols: Vec<usize> = extra.to_vec();
+    let mut reads: Vec<ReadSelections> = Vec::new();
+    for obj in objects {
+        for f in &obj.fields {
+            match f {
+                ObjectField::Column { col, .. } => cols.push(*col),
+                ObjectField::Typename { .. } => {}
+                ObjectField::Relation(r) => {
+                    cols.extend(r.read.rel.from_cols.iter().map(|c| table.col(c).expect("relation column")));
+                    let (count, cursor, nodes) = match &r.connection {
+                        Some(c) => (c.needs_count(), c.needs_cursor(), c.nodes()),
+                        None => (false, false, r.node.iter().collect()),
+                    };
+                    match reads.iter_mut().find(|x| *x.key == *r.read) {
+                        Some(x) => {
+                            x.count |= count;
+                            x.cursor |= cursor;
+                            x.nodes.extend(nodes);
+                        }
+                        None => {
+                            reads.push(ReadSelections { key: r.read.clone(), target: r.target, count, cursor, nodes })
                         }
                     }
                 }
             }
         }
-        cols.sort_unstable();
-        cols.dedup();
-        let reads = reads
-            .into_iter()
-            .map(|r| {
-                let order: Vec<usize> =
-                    if r.cursor { r.key.query.order.iter().map(|(c, _)| *c).collect() } else { Vec::new() };
-                RelationFetch {
-                    next: Fetch::of(r.target, &r.nodes, &order),
-                    key: r.key,
-                    target: r.target,
-                    count: r.count,
-                }
-            })
-            .collect();
-        Fetch { table, cols, reads }
     }
+    cols.sort_unstable();
+    cols.dedup();
+    let reads = reads
+        .into_iter()
+        .map(|r| {
+            let order: Vec<usize> =
+                if r.cursor { r.key.query.order.iter().map(|(c, _)| *c).collect() } else { Vec::new() };
+            RelationFetchPlan {
+                next: fetch_plan(r.target, &r.nodes, &order),
+                key: r.key,
+                target: r.target,
+                count: r.count,
+            }
+        })
+        .collect();
+    FetchPlan { table, cols, reads }
 }
 
 /// One root field of a query, bound.
@@ -199,13 +175,13 @@ pub enum RootPlan {
         table: &'static Table,
         query: ListQuery,
         connection: ConnectionPlan,
-        fetch: Fetch,
+        fetch: FetchPlan,
     },
     One {
         table: &'static Table,
         query: ListQuery,
         node: ObjectPlan,
-        fetch: Fetch,
+        fetch: FetchPlan,
     },
     /// Chart history (`ohlcvSeries`, `candleSeries`) and its selected columns.
     Series {
@@ -322,14 +298,14 @@ fn bind_list_root(b: &Binding<'_>, t: &'static Table, f: &CollectedField) -> Api
     let connection = bind_connection(b, t, &f.children)?;
     let order: Vec<usize> =
         if connection.needs_cursor() { query.order.iter().map(|(c, _)| *c).collect() } else { Vec::new() };
-    let fetch = Fetch::of(t, &connection.nodes(), &order);
+    let fetch = fetch_plan(t, &connection.nodes(), &order);
     Ok(RootPlan::List { table: t, query, connection, fetch })
 }
 
 fn bind_one_root(b: &Binding<'_>, t: &'static Table, f: &CollectedField) -> ApiResult<RootPlan> {
     let query = one_query(t, &f.bound_args(b.vars), b.viewer)?;
     let node = bind_object(b, t, &f.children)?;
-    let fetch = Fetch::of(t, &[&node], &[]);
+    let fetch = fetch_plan(t, &[&node], &[]);
     Ok(RootPlan::One { table: t, query, node, fetch })
 }
 
@@ -407,66 +383,4 @@ fn bind_connection(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]
         });
     }
     Ok(ConnectionPlan { fields: out })
-}
-
-/// Reads the relations of `fetch` for all `rows` at once, level by level, and attaches them.
-pub fn prefetch<'a>(db: &'a ReadPool, fetch: &'a Fetch, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
-    Box::pin(async move {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        for r in &fetch.reads {
-            let from: Vec<usize> =
-                r.key.rel.from_cols.iter().map(|c| fetch.table.col(c).expect("relation column")).collect();
-            let mut parents: Vec<Vec<Cell>> = Vec::new();
-            let mut index: HashMap<Vec<Cell>, usize> = HashMap::new();
-            let mut parent_of_row: Vec<Option<usize>> = Vec::with_capacity(rows.len());
-            for row in rows.iter() {
-                let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
-                if key.iter().any(|c| matches!(c, Cell::Null)) {
-                    parent_of_row.push(None);
-                    continue;
-                }
-                let n = parents.len();
-                let p = *index.entry(key.clone()).or_insert(n);
-                if p == n {
-                    parents.push(key);
-                }
-                parent_of_row.push(Some(p));
-            }
-            let (fetched, counts) = if parents.is_empty() {
-                (Vec::new(), Vec::new())
-            } else {
-                let q = &r.key.query;
-                let rows = if r.key.rel.many {
-                    read::batch_many(db, r.target, r.key.rel, q, &parents, Some(&r.next.cols)).await?
-                } else {
-                    read::batch_one(db, r.target, r.key.rel, &q.cond, &parents, Some(&r.next.cols)).await?
-                };
-                let counts =
-                    if r.count { read::batch_count(db, r.target, r.key.rel, &q.base, &parents).await? } else { vec![] };
-                (rows, counts)
-            };
-            let (owners, mut children): (Vec<usize>, Vec<Row>) = fetched.into_iter().unzip();
-            prefetch(db, &r.next, &mut children).await?;
-            let mut per: Vec<Vec<Row>> = (0..parents.len()).map(|_| Vec::new()).collect();
-            for (p, child) in owners.into_iter().zip(children) {
-                per[p].push(child);
-            }
-            let mut totals = vec![0; parents.len()];
-            for (p, n) in counts {
-                totals[p] = n;
-            }
-            let per: Vec<Fetched> = per
-                .into_iter()
-                .zip(totals)
-                .map(|(rows, n)| Fetched { key: r.key.clone(), rows: Arc::new(rows), total: r.count.then_some(n) })
-                .collect();
-            let none = Fetched { key: r.key.clone(), rows: Arc::new(Vec::new()), total: r.count.then_some(0) };
-            for (row, p) in rows.iter_mut().zip(parent_of_row) {
-                row.fetched.push(p.map(|p| per[p].clone()).unwrap_or_else(|| none.clone()));
-            }
-        }
-        Ok(())
-    })
 }

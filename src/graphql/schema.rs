@@ -1,8 +1,9 @@
 //! Builds the GraphQL schema from the catalog: per table an object type, a connection,
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
 use super::context::{as_of_arg, limits, tz_of, viewer_of};
-use super::plan::{self, BoundOperation, RootPlan};
+use super::plan::{BoundOperation, RootPlan};
 use crate::data::catalog::{Catalog, Column, Relation, Table, Words};
+use crate::data::fetch;
 use crate::data::read;
 use crate::data::read::{RelationKey, Row};
 use crate::data::values::{Cell, Kind};
@@ -290,9 +291,8 @@ fn root_list(t: &'static Table) -> Field {
             let state = ctx.data::<AppState>()?;
             let db = &state.db.read;
             let page = match root_plan(&ctx) {
-                Some(RootPlan::List { table, query, fetch, .. }) => {
-                    let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(gql_err)?;
-                    plan::prefetch(db, fetch, &mut rows).await.map_err(gql_err)?;
+                Some(RootPlan::List { query, fetch, .. }) => {
+                    let rows = fetch::page(db, query, fetch).await.map_err(gql_err)?;
                     Page::new(t, Arc::new(rows), query, CountBy::Root(query.base.clone()))
                 }
                 // Not planned (a query over a WebSocket, or arguments to report): relations
@@ -317,11 +317,8 @@ fn root_one(t: &'static Table) -> Field {
             let state = ctx.data::<AppState>()?;
             let db = &state.db.read;
             let mut rows = match root_plan(&ctx) {
-                Some(RootPlan::One { table, query, fetch, .. }) => {
-                    let mut rows = read::list(db, table, query, Some(&fetch.cols)).await.map_err(gql_err)?;
-                    rows.truncate(1);
-                    plan::prefetch(db, fetch, &mut rows).await.map_err(gql_err)?;
-                    rows
+                Some(RootPlan::One { query, fetch, .. }) => {
+                    fetch::one(db, query, fetch).await.map_err(gql_err)?.into_iter().collect()
                 }
                 _ => {
                     let q = args::one_query(t, ctx.args.as_index_map(), viewer_of(&ctx)).map_err(gql_err)?;

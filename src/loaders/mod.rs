@@ -1,9 +1,9 @@
 //! Batched relation loading: every parent of one relation level, with the same arguments,
 //! is answered by one SQL statement — including per-parent page limits and counts.
 use crate::data::aggregate::{self, Aggregation, Groups};
-use crate::data::catalog::{Catalog, Relation};
+use crate::data::catalog::Relation;
 use crate::data::exec::ReadPool;
-use crate::data::read;
+use crate::data::fetch;
 use crate::data::read::{RelationKey, Row};
 use crate::data::values::Cell;
 use crate::error::ApiError;
@@ -50,16 +50,7 @@ impl Loader<RelKey> for RelLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
-            let target = Catalog::get().table(req.rel.target);
-            let rows = if req.rel.many {
-                read::batch_many(&self.db, target, req.rel, &req.query, &parents, None).await
-            } else {
-                read::batch_one(&self.db, target, req.rel, &req.query.cond, &parents, None).await
-            }?;
-            let mut per: Vec<Vec<Row>> = (0..ks.len()).map(|_| Vec::new()).collect();
-            for (i, row) in rows {
-                per[i].push(row);
-            }
+            let per = fetch::relation_rows(&self.db, &req, &parents, None).await?;
             for (k, rows) in ks.into_iter().zip(per) {
                 out.insert(k.clone(), Arc::new(rows));
             }
@@ -81,10 +72,8 @@ impl Loader<RelKey> for CountLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
-            let target = Catalog::get().table(req.rel.target);
-            let counts = read::batch_count(&self.db, target, req.rel, &req.query.base, &parents).await?;
-            for (i, k) in ks.into_iter().enumerate() {
-                let n = counts.iter().find(|(p, _)| *p == i).map(|(_, n)| *n).unwrap_or(0);
+            let counts = fetch::relation_counts(&self.db, &req, &parents).await?;
+            for (k, n) in ks.into_iter().zip(counts) {
                 out.insert(k.clone(), n);
             }
         }
