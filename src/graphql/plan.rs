@@ -257,6 +257,70 @@ impl BoundOperation {
     pub fn root(&self, key: &str) -> Option<&RootPlan> {
         self.roots.iter().find(|(k, _)| k.as_str() == key).map(|(_, r)| r)
     }
+
+    /// The relation planned at `path`: response keys from the root to the relation's own,
+    /// list positions left out. `None` where no relation was planned there.
+    pub fn relation_at(&self, path: &[&str]) -> Option<&RelationPlan> {
+        enum At<'p> {
+            Connection(&'p ConnectionPlan),
+            Edge(&'p [EdgeField]),
+            Object(&'p ObjectPlan),
+        }
+        let (root, rest) = path.split_first()?;
+        let mut at = match self.root(root)? {
+            RootPlan::List { connection, .. } => At::Connection(connection),
+            RootPlan::One { node, .. } => At::Object(node),
+            _ => return None,
+        };
+        for (i, key) in rest.iter().enumerate() {
+            at = match at {
+                At::Connection(c) => match c.fields.iter().find(|f| f.key() == *key)? {
+                    ConnectionField::Nodes { node, .. } => At::Object(node),
+                    ConnectionField::Edges { fields, .. } => At::Edge(fields),
+                    _ => return None,
+                },
+                At::Edge(fields) => match fields.iter().find(|f| f.key() == *key)? {
+                    EdgeField::Node { node, .. } => At::Object(node),
+                    _ => return None,
+                },
+                At::Object(o) => {
+                    let r = o.fields.iter().find_map(|f| match f {
+                        ObjectField::Relation(r) if r.key == *key => Some(r),
+                        _ => None,
+                    })?;
+                    if i + 1 == rest.len() {
+                        return Some(r);
+                    }
+                    match (&r.connection, &r.node) {
+                        (Some(c), _) => At::Connection(c),
+                        (None, Some(n)) => At::Object(n),
+                        (None, None) => return None,
+                    }
+                }
+            };
+        }
+        None
+    }
+}
+
+impl ConnectionField {
+    fn key(&self) -> &str {
+        match self {
+            ConnectionField::Nodes { key, .. }
+            | ConnectionField::Edges { key, .. }
+            | ConnectionField::PageInfo { key, .. }
+            | ConnectionField::TotalCount { key }
+            | ConnectionField::Typename { key } => key,
+        }
+    }
+}
+
+impl EdgeField {
+    fn key(&self) -> &str {
+        match self {
+            EdgeField::Cursor { key } | EdgeField::Node { key, .. } | EdgeField::Typename { key } => key,
+        }
+    }
 }
 
 /// Who asks, with what limits and variables: what binding needs besides the collected fields.

@@ -16,7 +16,7 @@ use crate::AppState;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar, TypeRef,
 };
-use async_graphql::Value as GqlValue;
+use async_graphql::{QueryPathSegment, Value as GqlValue};
 use std::sync::Arc;
 
 pub const SCALARS: [(&str, &str); 6] = [
@@ -133,11 +133,24 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
         let from = from.clone();
         FieldFuture::new(async move {
             let row = ctx.parent_value.try_downcast_ref::<Row>()?;
-            let query = list_query(target, ctx.args.as_index_map(), Some(rel), limits(&ctx), viewer_of(&ctx))
-                .map_err(gql_err)?;
-            let read = Arc::new(RelationKey { rel, query });
+            // A planned relation's rows were prefetched with its parent's; an unplanned one
+            // (under a subscription or a root the plan left to its resolver) is batched per
+            // level by the loaders.
+            let planned = planned_relation(&ctx);
+            let planned_is_some = planned.is_some();
+            let read = match planned {
+                Some(read) => read,
+                None => Arc::new(RelationKey {
+                    rel,
+                    query: list_query(target, ctx.args.as_index_map(), Some(rel), limits(&ctx), viewer_of(&ctx))
+                        .map_err(gql_err)?,
+                }),
+            };
             let (rows, count) = match row.fetched(&read) {
                 Some(f) => (f.rows.clone(), f.total.map(CountBy::Known)),
+                None if planned_is_some => {
+                    return Err(gql_err(ApiError::Internal(format!("`{}` was planned but not prefetched", rel.field))));
+                }
                 None => {
                     let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
                     if key.iter().any(|c| matches!(c, Cell::Null)) {
@@ -282,6 +295,21 @@ fn root_plan<'a>(ctx: &ResolverContext<'a>) -> Option<&'a RootPlan> {
     let bound = ctx.data_opt::<Arc<BoundOperation>>()?;
     let f = ctx.field();
     bound.root(f.alias().unwrap_or_else(|| f.name()))
+}
+
+/// The read the pipeline planned for the relation field being resolved, found by its path.
+fn planned_relation(ctx: &ResolverContext<'_>) -> Option<Arc<RelationKey>> {
+    let bound = ctx.data_opt::<Arc<BoundOperation>>()?;
+    let mut path = Vec::new();
+    let mut node = ctx.path_node.as_ref();
+    while let Some(n) = node {
+        if let QueryPathSegment::Name(key) = n.segment {
+            path.push(key);
+        }
+        node = n.parent;
+    }
+    path.reverse();
+    bound.relation_at(&path).map(|r| r.read.clone())
 }
 
 /// The root list field of `t`.
