@@ -9,6 +9,7 @@ pub mod db;
 pub mod derived;
 pub mod exec;
 pub mod fetch;
+pub mod market;
 pub mod query;
 pub mod read;
 pub mod series;

@@ -2,9 +2,10 @@
 //! candles, and the same buckets as chart columns, `ohlcvSeries` and `candleSeries` (the reads
 //! are in `data::buckets` and `data::series`).
 use super::context::{tz_of, value_field};
-use crate::data::buckets::{self, candle_seconds, candles, ohlcv_bars, BarInterval, Bucket, MAX_BUCKETS};
-use crate::data::calendar::{self, Fill};
+use crate::data::buckets::{candle_seconds, BarInterval, Bucket, MAX_BUCKETS};
+use crate::data::calendar::Fill;
 use crate::data::derived::Derived;
+use crate::data::market::{self, BarRange, CandleRange};
 use crate::data::query::check_region;
 use crate::data::series::{self, as_number, unix_seconds, Series};
 use crate::data::values::{parse_date, parse_datetime, Cell, Kind};
@@ -121,24 +122,6 @@ fn fill_mode(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Result<Fill, 
     })
 }
 
-fn too_many(n: usize) -> Result<(), ApiError> {
-    if n > calendar::MAX_FILLED {
-        return Err(ApiError::TooComplex(format!(
-            "more than {} trading periods: narrow `from`/`to` or widen `interval`",
-            calendar::MAX_FILLED
-        )));
-    }
-    Ok(())
-}
-
-fn first_day(rows: &[Bucket]) -> Option<chrono::NaiveDate> {
-    rows.first().and_then(|b| if let Cell::Date(d) = b.start { Some(d) } else { None })
-}
-
-fn last_day(rows: &[Bucket]) -> Option<chrono::NaiveDate> {
-    rows.last().and_then(|b| if let Cell::Date(d) = b.start { Some(d) } else { None })
-}
-
 /// Longest window a derived series takes.
 const MAX_LENGTH: i64 = 1000;
 
@@ -190,19 +173,6 @@ fn derived_asks(ctx: &async_graphql::dynamic::ResolverContext<'_>) -> Result<Vec
         }
     }
     Ok(out)
-}
-
-/// Buckets before the range a derived series needs (for all but the recursive averages).
-fn lookback(asks: &[Derived]) -> usize {
-    asks.iter()
-        .map(|d| match d {
-            Derived::SimpleReturn | Derived::LogReturn => 1,
-            Derived::Sma(n) | Derived::Vwap(n) => n - 1,
-            Derived::Volatility(n) => *n,
-            Derived::Ema(_) | Derived::Rsi(_) => 0,
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// Column `i` of every bucket (open, high, low, close, volume).
@@ -329,47 +299,9 @@ pub fn register(
     let bars = bar_args(Field::new("ohlcvBars", TypeRef::named_nn_list_nn("OhlcvBucket"), |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let a = BarArgs::parse(&args_of(&ctx))?;
-            let asks = derived_asks(&ctx)?;
-            let mode = fill_mode(&ctx)?;
-            let db = &state.db;
-            // Derived series also read the buckets before `from` they need (all, for the
-            // recursive averages), in the statement that makes the buckets.
-            let rows = match (asks.is_empty(), a.from) {
-                (true, _) => ohlcv_bars(db, &a.ticker, &a.region, a.iv, a.from, a.to).await?,
-                (false, Some(f)) if !asks.iter().any(|d| d.needs_all_history()) => {
-                    let start = buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, lookback(&asks)).await?;
-                    buckets::ohlcv_bars_derived(db, &a.ticker, &a.region, a.iv, start, a.from, a.to, &asks).await?
-                }
-                (false, _) => {
-                    buckets::ohlcv_bars_derived(db, &a.ticker, &a.region, a.iv, None, a.from, a.to, &asks).await?
-                }
-            };
-            // Filling at the previous close reads the close before `from` when it needs it.
-            let previous = match a.from.and_then(|f| f.pred_opt().map(|p| (f, p))) {
-                Some((f, before)) if mode == Fill::Previous => {
-                    let start = buckets::bar_history_start(db, &a.ticker, &a.region, a.iv, f, 1).await?;
-                    ohlcv_bars(db, &a.ticker, &a.region, a.iv, start, Some(before))
-                        .await?
-                        .pop()
-                        .map(|b| b.values[3].clone())
-                }
-                _ => None,
-            };
-            let rows = match (mode, a.from.or(first_day(&rows)), a.to.or(last_day(&rows))) {
-                (Fill::None, ..) | (_, None, _) | (_, _, None) => rows,
-                (_, Some(from), Some(to)) => {
-                    let hol = calendar::holidays(db, &a.region, from, to).await?;
-                    let periods: Vec<Cell> =
-                        calendar::bar_periods(a.iv, from, to, &hol).into_iter().map(Cell::Date).collect();
-                    too_many(periods.len())?;
-                    calendar::fill(rows, &periods, mode, previous, &a.ticker)
-                }
-            };
-            Ok(Some(FieldValue::list(rows.into_iter().map(|mut b| {
-                b.key = a.ticker.clone();
-                FieldValue::owned_any(b)
-            }))))
+            let range = bar_range(&args_of(&ctx))?;
+            let rows = market::bars(&state.db, &range, &derived_asks(&ctx)?, fill_mode(&ctx)?).await?;
+            Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
         })
     }))
     .argument(fill_arg())
@@ -386,40 +318,8 @@ pub fn register(
     let cds = candle_args(Field::new("candles", TypeRef::named_nn_list_nn("CandleBucket"), |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
-            let a = CandleArgs::parse(&args_of(&ctx))?;
-            let asks = derived_asks(&ctx)?;
-            let mode = fill_mode(&ctx)?;
-            let db = &state.db;
-            let rows = match (asks.is_empty(), a.from) {
-                (true, _) => candles(db, &a.symbol, a.secs, a.from, a.to).await?,
-                (false, Some(f)) if !asks.iter().any(|d| d.needs_all_history()) => {
-                    let start = buckets::candle_history_start(db, &a.symbol, a.secs, f, lookback(&asks)).await?;
-                    buckets::candles_derived(db, &a.symbol, a.secs, start, a.from, a.to, &asks).await?
-                }
-                (false, _) => buckets::candles_derived(db, &a.symbol, a.secs, None, a.from, a.to, &asks).await?,
-            };
-            let previous = match a.from {
-                Some(f) if mode == Fill::Previous => {
-                    let start = buckets::candle_history_start(db, &a.symbol, a.secs, f, 1).await?;
-                    let before = f - chrono::Duration::microseconds(1);
-                    candles(db, &a.symbol, a.secs, start, Some(before)).await?.pop().map(|b| b.values[3].clone())
-                }
-                _ => None,
-            };
-            let times = |b: Option<&Bucket>| match b.map(|b| &b.start) {
-                Some(Cell::DateTime(t)) => Some(*t),
-                _ => None,
-            };
-            let rows = match (mode, a.from.or(times(rows.first())), a.to.or(times(rows.last()))) {
-                (Fill::None, ..) | (_, None, _) | (_, _, None) => rows,
-                (_, Some(from), Some(to)) => {
-                    let hol = calendar::holidays(db, "VN", from.date_naive(), to.date_naive()).await?;
-                    let periods: Vec<Cell> =
-                        calendar::candle_periods(a.secs, from, to, &hol).into_iter().map(Cell::DateTime).collect();
-                    too_many(periods.len())?;
-                    calendar::fill(rows, &periods, mode, previous, &a.symbol)
-                }
-            };
+            let range = candle_range(&args_of(&ctx))?;
+            let rows = market::candles(&state.db, &range, &derived_asks(&ctx)?, fill_mode(&ctx)?).await?;
             Ok(Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any))))
         })
     }))
@@ -459,46 +359,26 @@ fn enum_name<'a>(args: &'a Args, name: &str) -> Option<&'a str> {
     }
 }
 
-struct BarArgs {
-    ticker: String,
-    region: String,
-    iv: BarInterval,
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
+fn bar_range(args: &Args) -> Result<BarRange, ApiError> {
+    let ticker = text(args, "ticker").unwrap_or_default();
+    let region = text(args, "region").unwrap_or_default();
+    check_region(&region)?;
+    let interval =
+        enum_name(args, "interval").and_then(BarInterval::parse).ok_or_else(|| ApiError::bad("unknown interval"))?;
+    let from = text(args, "from").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
+    let to = text(args, "to").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
+    ordered(from, to)?;
+    Ok(BarRange { ticker, region, interval, from, to })
 }
 
-impl BarArgs {
-    fn parse(args: &Args) -> Result<BarArgs, ApiError> {
-        let ticker = text(args, "ticker").unwrap_or_default();
-        let region = text(args, "region").unwrap_or_default();
-        check_region(&region)?;
-        let iv = enum_name(args, "interval")
-            .and_then(BarInterval::parse)
-            .ok_or_else(|| ApiError::bad("unknown interval"))?;
-        let from = text(args, "from").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
-        let to = text(args, "to").map(|s| parse_date(&s)).transpose().map_err(ApiError::bad)?;
-        ordered(from, to)?;
-        Ok(BarArgs { ticker, region, iv, from, to })
-    }
-}
-
-struct CandleArgs {
-    symbol: String,
-    secs: i64,
-    from: Option<chrono::DateTime<chrono::Utc>>,
-    to: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl CandleArgs {
-    fn parse(args: &Args) -> Result<CandleArgs, ApiError> {
-        let symbol = text(args, "symbol").unwrap_or_default();
-        let secs =
-            enum_name(args, "interval").and_then(candle_seconds).ok_or_else(|| ApiError::bad("unknown interval"))?;
-        let from = text(args, "from").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
-        let to = text(args, "to").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
-        ordered(from, to)?;
-        Ok(CandleArgs { symbol, secs, from, to })
-    }
+fn candle_range(args: &Args) -> Result<CandleRange, ApiError> {
+    let symbol = text(args, "symbol").unwrap_or_default();
+    let bucket_secs =
+        enum_name(args, "interval").and_then(candle_seconds).ok_or_else(|| ApiError::bad("unknown interval"))?;
+    let from = text(args, "from").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
+    let to = text(args, "to").map(|s| parse_datetime(&s)).transpose().map_err(ApiError::bad)?;
+    ordered(from, to)?;
+    Ok(CandleRange { symbol, bucket_secs, from, to })
 }
 
 fn ordered<T: PartialOrd>(from: Option<T>, to: Option<T>) -> Result<(), ApiError> {
@@ -546,20 +426,20 @@ impl SeriesQuery {
     /// for any other field.
     pub fn parse(field: &str, args: &Args) -> Option<Result<SeriesQuery, ApiError>> {
         Some(match field {
-            "ohlcvSeries" => BarArgs::parse(args).and_then(|a| {
+            "ohlcvSeries" => bar_range(args).and_then(|a| {
                 let count_back = count_back(args)?;
                 Ok(SeriesQuery::Bars {
                     ticker: a.ticker,
                     region: a.region,
-                    iv: a.iv,
+                    iv: a.interval,
                     from: a.from,
                     to: a.to,
                     count_back,
                 })
             }),
-            "candleSeries" => CandleArgs::parse(args).and_then(|a| {
+            "candleSeries" => candle_range(args).and_then(|a| {
                 let count_back = count_back(args)?;
-                Ok(SeriesQuery::Candles { symbol: a.symbol, secs: a.secs, from: a.from, to: a.to, count_back })
+                Ok(SeriesQuery::Candles { symbol: a.symbol, secs: a.bucket_secs, from: a.from, to: a.to, count_back })
             }),
             _ => return None,
         })
