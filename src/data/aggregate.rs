@@ -7,7 +7,6 @@ use super::buckets::BarInterval;
 use super::catalog::{Catalog, Relation, Table};
 use super::exec::fetch;
 use super::query::{access, Cond};
-use super::read::{fixed_and_cond, join_parents, target_cols};
 use super::sql::dialect::Dialect;
 use super::sql::Sql;
 use super::values::{Cell, Kind};
@@ -158,11 +157,7 @@ fn measure_sql(d: &dyn Dialect, m: Measure, v: &str, kind: Kind, scale: u32, mea
         }
         (Measure::Min | Measure::Max, _) => {
             let f = if m == Measure::Min { "min" } else { "max" };
-            if kind == Kind::Decimal && d.decimals_as_text() {
-                out.push((format!("{f}(CAST({v} AS REAL))"), Kind::Float));
-            } else {
-                out.push((format!("{f}({v})"), kind));
-            }
+            out.push(if kind == Kind::Decimal { d.decimal_extreme(f, v) } else { (format!("{f}({v})"), kind) });
         }
         (Measure::Stddev, _) => out.push((d.variance(v, mean), Kind::Float)),
     }
@@ -177,7 +172,7 @@ pub fn aggregate_sql(
 ) -> (Sql, Vec<Kind>) {
     let t = a.table;
     let mut sql = Sql::with_dialect(d);
-    let cols = rel.map(|(r, _)| target_cols(t, r));
+    let cols = rel.map(|(r, _)| r.target_cols(t));
     if let (Some((_, parents)), Some(cols)) = (rel, &cols) {
         d.parents(&mut sql, t, cols, parents);
     }
@@ -231,11 +226,8 @@ pub fn aggregate_sql(
         .enumerate()
         .map(|(i, k)| {
             let dir = if a.order == GroupOrder::KeysDesc { "DESC NULLS LAST" } else { "ASC NULLS LAST" };
-            if k.kind(t) == Kind::Decimal && d.decimals_as_text() {
-                format!("CAST(g.k{i} AS REAL) {dir}")
-            } else {
-                format!("g.k{i} {dir}")
-            }
+            let (open, close) = if k.kind(t) == Kind::Decimal { d.comparable_decimal() } else { ("", "") };
+            format!("{open}g.k{i}{close} {dir}")
         })
         .collect();
     let mut order = match a.order {
@@ -279,10 +271,10 @@ pub fn aggregate_sql(
     match (&cols, rel) {
         (Some(cols), Some((r, _))) => {
             sql.push(" FROM p JOIN \"").push(t.name).push("\" a ON ");
-            join_parents(&mut sql, t, cols);
+            sql.join_parents(t, cols);
             write_joins(&mut sql, t, &joins, &a.viewer);
             sql.push(" WHERE ");
-            fixed_and_cond(&mut sql, t, r, &a.cond);
+            sql.relation_cond(t, r, &a.cond);
         }
         _ => {
             sql.push(" FROM \"").push(t.name).push("\" a");

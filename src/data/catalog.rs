@@ -96,6 +96,13 @@ pub struct Relation {
     pub logical: bool,
 }
 
+impl Relation {
+    /// The target's join columns, as indexes into `target` (the relation's target table).
+    pub fn target_cols(&self, target: &Table) -> Vec<usize> {
+        self.to_cols.iter().map(|c| target.col(c).expect("relation column")).collect()
+    }
+}
+
 #[derive(Debug)]
 pub struct Table {
     pub name: &'static str,

@@ -5,7 +5,7 @@ use super::exec::pg as pg_reads;
 use super::exec::pg_binary::{self, Wire};
 use super::exec::{fetch, fetch_placed};
 use super::query::ListQuery;
-use super::query::{pinned, Cond, Op};
+use super::query::{pinned, Cond};
 use super::sql::dialect::{self, Dialect};
 use super::sql::Sql;
 use super::values::{Cell, Kind};
@@ -184,26 +184,6 @@ pub async fn count<C: ReadConnection>(db: &C, t: &Table, cond: &Cond) -> ApiResu
         .unwrap_or(0))
 }
 
-/// The condition of a relation read: the query's, and the relation's fixed values.
-pub(crate) fn fixed_and_cond(sql: &mut Sql, t: &Table, rel: &Relation, cond: &Cond) {
-    let mut all = vec![cond.clone()];
-    for (c, v) in &rel.fixed {
-        all.push(Cond::Cmp(t.col(c).expect("fixed column"), Op::Eq, Cell::Text(v.clone())));
-    }
-    sql.cond("a", t, &Cond::All(all));
-}
-
-pub(crate) fn target_cols(t: &Table, rel: &Relation) -> Vec<usize> {
-    rel.to_cols.iter().map(|c| t.col(c).expect("relation column")).collect()
-}
-
-/// `p.__i` and the parents table joined to the target rows on the relation's columns.
-pub(crate) fn join_parents(sql: &mut Sql, t: &Table, cols: &[usize]) {
-    for (i, c) in cols.iter().enumerate() {
-        sql.push(if i > 0 { " AND " } else { "" }).ident("a", &t.columns[*c].name).push(&format!(" = p.k{i}"));
-    }
-}
-
 /// Target rows of a to-one relation for many parents, in one statement.
 pub fn batch_one_sql(
     d: &'static dyn Dialect,
@@ -213,13 +193,11 @@ pub fn batch_one_sql(
     parents: &[Vec<Cell>],
     proj: &[usize],
 ) -> Sql {
-    let cols = target_cols(t, rel);
+    let cols = rel.target_cols(t);
     let mut sql = Sql::with_dialect(d);
     d.parents(&mut sql, t, &cols, parents);
     sql.push("SELECT p.__i, ").columns("a", t, proj).push(" FROM p JOIN \"").push(t.name).push("\" a ON ");
-    join_parents(&mut sql, t, &cols);
-    sql.push(" WHERE ");
-    fixed_and_cond(&mut sql, t, rel, cond);
+    sql.join_parents(t, &cols).push(" WHERE ").relation_cond(t, rel, cond);
     sql
 }
 
@@ -243,8 +221,8 @@ async fn parent_rows(db: &ReadPool, t: &'static Table, proj: &[usize], sql: Sql)
     Ok(rows.into_iter().map(|(i, row)| (i as usize - 1, row)).collect())
 }
 
-/// Up to `q.limit + 1` target rows per parent of a to-many relation, in one statement: a
-/// LATERAL subquery per parent (index range scans) or a ROW_NUMBER window, by dialect.
+/// Up to `q.limit + 1` target rows per parent of a to-many relation, in one statement
+/// (`Dialect::per_parent_page`).
 pub fn batch_many_sql(
     d: &'static dyn Dialect,
     t: &Table,
@@ -253,31 +231,10 @@ pub fn batch_many_sql(
     parents: &[Vec<Cell>],
     proj: &[usize],
 ) -> Sql {
-    let cols = target_cols(t, rel);
+    let cols = rel.target_cols(t);
     let mut sql = Sql::with_dialect(d);
     d.parents(&mut sql, t, &cols, parents);
-    // Within one parent the join columns are constant.
-    let mut fixed = pinned(&q.cond);
-    fixed.extend(&cols);
-    if d.lateral() {
-        sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ").columns("a", t, proj);
-        sql.push(" FROM \"").push(t.name).push("\" a WHERE ");
-        fixed_and_cond(&mut sql, t, rel, &q.cond);
-        sql.push(" AND ");
-        join_parents(&mut sql, t, &cols);
-        sql.order_by("a", t, &q.order, q.backwards, &fixed);
-        sql.push(&format!(" LIMIT {}) c", q.limit + 1));
-    } else {
-        sql.push("SELECT * FROM (SELECT p.__i AS __i, ")
-            .columns("a", t, proj)
-            .push(", ROW_NUMBER() OVER (PARTITION BY p.__i");
-        sql.order_by("a", t, &q.order, q.backwards, &fixed);
-        sql.push(") AS __rn FROM p JOIN \"").push(t.name).push("\" a ON ");
-        join_parents(&mut sql, t, &cols);
-        sql.push(" WHERE ");
-        fixed_and_cond(&mut sql, t, rel, &q.cond);
-        sql.push(&format!(") w WHERE __rn <= {} ORDER BY __i, __rn", q.limit + 1));
-    }
+    d.per_parent_page(&mut sql, t, rel, q, &cols, proj);
     sql
 }
 
@@ -297,14 +254,11 @@ pub async fn batch_many(
 
 /// Row counts per parent of a to-many relation, in one statement.
 pub fn batch_count_sql(d: &'static dyn Dialect, t: &Table, rel: &Relation, cond: &Cond, parents: &[Vec<Cell>]) -> Sql {
-    let cols = target_cols(t, rel);
+    let cols = rel.target_cols(t);
     let mut sql = Sql::with_dialect(d);
     d.parents(&mut sql, t, &cols, parents);
     sql.push("SELECT p.__i, COUNT(*) FROM p JOIN \"").push(t.name).push("\" a ON ");
-    join_parents(&mut sql, t, &cols);
-    sql.push(" WHERE ");
-    fixed_and_cond(&mut sql, t, rel, cond);
-    sql.push(" GROUP BY p.__i");
+    sql.join_parents(t, &cols).push(" WHERE ").relation_cond(t, rel, cond).push(" GROUP BY p.__i");
     sql
 }
 
@@ -329,7 +283,7 @@ mod tests {
     //! The SQL each dialect gets, checked as text: no database needed.
     use super::*;
     use crate::data::catalog::Catalog;
-    use crate::data::query::keyset;
+    use crate::data::query::{keyset, Op};
     use crate::data::sql::dialect::{Postgres, Sqlite};
 
     fn ohlcv() -> (&'static Table, &'static Relation) {

@@ -7,7 +7,7 @@ use crate::data::exec::ReadConnection;
 use crate::data::query::Cond;
 use crate::data::read;
 use crate::data::read::Row;
-use crate::data::sql::dialect::{self, pg_rows, Dialect};
+use crate::data::sql::dialect::{self, BulkInsert, Dialect};
 use crate::data::sql::Sql;
 use crate::data::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
@@ -113,9 +113,12 @@ pub async fn insert(
         let mut inserted = 0;
         for (cols, rows) in groups {
             for chunk in rows.chunks(10_000) {
-                let (k, n) = pg_insert(tx, t, &cols, chunk, upsert).await?;
-                keys.extend(k);
-                inserted += n;
+                let rows: Vec<Vec<Cell>> = chunk.iter().map(|r| r.iter().map(|(_, v)| v.clone()).collect()).collect();
+                if let Some(stmt) = dialect.bulk_insert(t, &cols, &rows, upsert) {
+                    let (k, n) = bulk_insert(tx, t, stmt).await?;
+                    keys.extend(k);
+                    inserted += n;
+                }
             }
         }
         return Ok((keys, Some(inserted)));
@@ -147,56 +150,35 @@ pub async fn insert(
     Ok((keys, None))
 }
 
-/// PostgreSQL: `INSERT … SELECT * FROM unnest(arrays)` — one parameter per column however many
-/// rows, close to COPY's speed — returning the keys and whether each row was new.
-async fn pg_insert(
-    tx: &DatabaseTransaction,
-    t: &Table,
-    cols: &[usize],
-    rows: &[Values],
-    upsert: bool,
-) -> ApiResult<(Vec<Vec<Cell>>, u64)> {
-    let quoted = |i: &usize| format!("\"{}\"", t.columns[*i].name);
-    let mut sql = Sql::with_dialect(&dialect::Postgres);
-    sql.push(&format!("INSERT INTO \"{}\" ({}) ", t.name, cols.iter().map(quoted).collect::<Vec<_>>().join(", ")));
-    let col_major: Vec<Vec<Cell>> = rows.iter().map(|r| r.iter().map(|(_, v)| v.clone()).collect()).collect();
-    pg_rows(&mut sql, t, cols, &col_major);
-    if upsert {
-        let updates: Vec<String> =
-            cols.iter().filter(|i| !t.pk.contains(i)).map(|i| format!("{0} = EXCLUDED.{0}", quoted(i))).collect();
-        sql.push(&format!(" ON CONFLICT ({}) ", t.pk.iter().map(quoted).collect::<Vec<_>>().join(", ")));
-        sql.push(&if updates.is_empty() {
-            "DO NOTHING".to_string()
-        } else {
-            format!("DO UPDATE SET {}", updates.join(", "))
-        });
+/// A bulk insert of the dialect's (`Dialect::bulk_insert`): the keys written and how many rows
+/// were new.
+async fn bulk_insert(tx: &DatabaseTransaction, t: &Table, stmt: BulkInsert) -> ApiResult<(Vec<Vec<Cell>>, u64)> {
+    match stmt {
+        BulkInsert::NewCount(sql) => {
+            let n = fetch(tx, sql, 0, &[Kind::BigInt]).await?;
+            let inserted = match n.first().and_then(|(_, c)| c.first()) {
+                Some(Cell::Int(n)) => *n as u64,
+                _ => 0,
+            };
+            Ok((Vec::new(), inserted))
+        }
+        BulkInsert::NewAndKeys(sql) => {
+            let mut kinds = vec![Kind::Boolean];
+            kinds.extend(t.pk.iter().map(|i| t.columns[*i].kind));
+            let rows = fetch(tx, sql, 0, &kinds).await?;
+            let mut inserted = 0;
+            let keys = rows
+                .into_iter()
+                .map(|(_, mut cells)| {
+                    if cells.remove(0) == Cell::Bool(true) {
+                        inserted += 1;
+                    }
+                    cells
+                })
+                .collect();
+            Ok((keys, inserted))
+        }
     }
-    if upsert {
-        // An upsert needs no keys back, only how many rows were new: one row instead of thousands.
-        sql.text =
-            format!("WITH w AS ({} RETURNING (xmax = 0) AS new) SELECT COUNT(*) FILTER (WHERE new) FROM w", sql.text);
-        let n = fetch(tx, sql, 0, &[Kind::BigInt]).await?;
-        let inserted = match n.first().and_then(|(_, c)| c.first()) {
-            Some(Cell::Int(n)) => *n as u64,
-            _ => 0,
-        };
-        return Ok((Vec::new(), inserted));
-    }
-    sql.push(&format!(" RETURNING (xmax = 0), {}", t.pk.iter().map(quoted).collect::<Vec<_>>().join(", ")));
-    let mut kinds = vec![Kind::Boolean];
-    kinds.extend(t.pk.iter().map(|i| t.columns[*i].kind));
-    let rows = fetch(tx, sql, 0, &kinds).await?;
-    let mut inserted = 0;
-    let keys = rows
-        .into_iter()
-        .map(|(_, mut cells)| {
-            if cells.remove(0) == Cell::Bool(true) {
-                inserted += 1;
-            }
-            cells
-        })
-        .collect();
-    Ok((keys, inserted))
 }
 
 /// How many of `rows` already exist (by primary key).

@@ -1,7 +1,8 @@
 //! Where PostgreSQL and SQLite differ, in one place: one type per backend behind one trait.
 //! Everything else writes SQL once and asks the dialect for these pieces.
 use super::Sql;
-use crate::data::catalog::Table;
+use crate::data::catalog::{Relation, Table};
+use crate::data::query::{pinned, ListQuery};
 use crate::data::values::{Cell, Kind};
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Value};
@@ -21,9 +22,12 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn placeholder(&self, n: usize, out: &mut String);
     /// The type to cast a parameter to where the server cannot infer it from its context.
     fn param_cast(&self, kind: Kind) -> Option<&'static str>;
-    /// Decimals are stored as text: compared and ordered as numbers, read back from text and
-    /// shown at their column's scale.
+    /// Decimals are stored as text: read back from text and shown at their column's scale.
     fn decimals_as_text(&self) -> bool;
+    /// What wraps a decimal expression so that it compares and orders as a number.
+    fn comparable_decimal(&self) -> (&'static str, &'static str);
+    /// `min` or `max` (`f`) of decimal expression `v`, and the kind it is read as.
+    fn decimal_extreme(&self, f: &str, v: &str) -> (String, Kind);
     /// Operator and pattern for a `LIKE` (case-sensitive) or `ILIKE` filter.
     fn like(&self, pattern: &str, case_insensitive: bool) -> (&'static str, String);
     /// What opens a list of row values on the right of `IN (`.
@@ -32,7 +36,9 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn parents(&self, sql: &mut Sql, t: &Table, cols: &[usize], parents: &[Vec<Cell>]);
     /// Per-parent pages come from a LATERAL subquery (an index range scan per parent) rather
     /// than a ROW_NUMBER window over all parents' rows.
-    fn lateral(&self) -> bool;
+    /// After `parents`: up to `q.limit + 1` rows of `t` per parent of `rel` (joined on `cols`),
+    /// each led by its parent's number.
+    fn per_parent_page(&self, sql: &mut Sql, t: &Table, rel: &Relation, q: &ListQuery, cols: &[usize], proj: &[usize]);
     /// The start of the bucket of the date expression `col`.
     fn date_bucket(&self, unit: DateUnit, col: &str) -> String;
     /// The start, in Unix seconds, of the `secs`-second bucket of the timestamp expression `col`.
@@ -47,6 +53,9 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     /// Bulk inserts take one array parameter per column (`INSERT … SELECT FROM unnest(…)`),
     /// which also tells which upserted rows were new (`xmax = 0`).
     fn inserts_from_arrays(&self) -> bool;
+    /// One statement inserting `rows` of the `cols` columns of `t` from array parameters, where
+    /// the dialect has them (`inserts_from_arrays`); see `BulkInsert` for what it returns.
+    fn bulk_insert(&self, t: &Table, cols: &[usize], rows: &[Vec<Cell>], upsert: bool) -> Option<BulkInsert>;
     /// LISTEN/NOTIFY exists, so triggers can report plain-SQL writers.
     fn notifies(&self) -> bool;
     /// Statements to run after a bulk load that wrote explicit ids.
@@ -99,6 +108,22 @@ fn array_type(kind: Kind) -> ArrayType {
     }
 }
 
+/// A bulk insert statement and what it answers.
+pub enum BulkInsert {
+    /// One row: how many rows were new (an upsert).
+    NewCount(Sql),
+    /// A row per row written: whether it was new, then its primary key.
+    NewAndKeys(Sql),
+}
+
+/// Columns constant within one parent's rows (the join columns and those the query pins), left
+/// out of its ordering.
+fn within_parent(q: &ListQuery, cols: &[usize]) -> Vec<usize> {
+    let mut fixed = pinned(&q.cond);
+    fixed.extend(cols);
+    fixed
+}
+
 /// A stand-in of `kind` for a NULL inside an array parameter: the driver binds arrays without
 /// NULL elements, so NULLs travel in a separate flag array (`pg_rows`).
 fn filler(kind: Kind) -> Value {
@@ -141,7 +166,7 @@ fn pg_arrays(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) -> Ve
 /// `unnest(CAST($1 AS type[]), …)`: rows of the `cols` columns (no NULLs: parent keys) as one
 /// array parameter per column, so the statement text and its prepared plan are the same
 /// whatever the row count.
-pub fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
+fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
     sql.push("unnest(");
     let flagged = pg_arrays(sql, t, cols, rows);
     debug_assert!(!flagged.contains(&true), "parent keys hold no NULL");
@@ -150,7 +175,7 @@ pub fn pg_unnest(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
 
 /// `SELECT … FROM unnest(…)`: the rows of the `cols` columns, NULLs included, as array
 /// parameters (see `pg_arrays`).
-pub fn pg_rows(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
+fn pg_rows(sql: &mut Sql, t: &Table, cols: &[usize], rows: &[Vec<Cell>]) {
     let mut inner = Sql::with_dialect(sql.dialect);
     inner.values = std::mem::take(&mut sql.values);
     inner.push("unnest(");
@@ -184,6 +209,12 @@ impl Dialect for Postgres {
     fn decimals_as_text(&self) -> bool {
         false
     }
+    fn comparable_decimal(&self) -> (&'static str, &'static str) {
+        ("", "")
+    }
+    fn decimal_extreme(&self, f: &str, v: &str) -> (String, Kind) {
+        (format!("{f}({v})"), Kind::Decimal)
+    }
     fn like(&self, pattern: &str, case_insensitive: bool) -> (&'static str, String) {
         (if case_insensitive { " ILIKE " } else { " LIKE " }, pattern.to_string())
     }
@@ -199,8 +230,12 @@ impl Dialect for Postgres {
         }
         sql.push("__i)) ");
     }
-    fn lateral(&self) -> bool {
-        true
+    /// A LATERAL subquery per parent: an index range scan each.
+    fn per_parent_page(&self, sql: &mut Sql, t: &Table, rel: &Relation, q: &ListQuery, cols: &[usize], proj: &[usize]) {
+        sql.push("SELECT p.__i, c.* FROM p CROSS JOIN LATERAL (SELECT ").columns("a", t, proj);
+        sql.push(" FROM \"").push(t.name).push("\" a WHERE ").relation_cond(t, rel, &q.cond).push(" AND ");
+        sql.join_parents(t, cols).order_by("a", t, &q.order, q.backwards, &within_parent(q, cols));
+        sql.push(&format!(" LIMIT {}) c", q.limit + 1));
     }
     fn date_bucket(&self, unit: DateUnit, col: &str) -> String {
         let unit = match unit {
@@ -228,6 +263,33 @@ impl Dialect for Postgres {
     }
     fn inserts_from_arrays(&self) -> bool {
         true
+    }
+    /// `INSERT … SELECT * FROM unnest(arrays)`: one parameter per column however many rows,
+    /// close to COPY's speed.
+    fn bulk_insert(&self, t: &Table, cols: &[usize], rows: &[Vec<Cell>], upsert: bool) -> Option<BulkInsert> {
+        let quoted = |i: &usize| format!("\"{}\"", t.columns[*i].name);
+        let list = |cols: &mut dyn Iterator<Item = &usize>| cols.map(quoted).collect::<Vec<_>>().join(", ");
+        let mut sql = Sql::with_dialect(&Postgres);
+        sql.push(&format!("INSERT INTO \"{}\" ({}) ", t.name, list(&mut cols.iter())));
+        pg_rows(&mut sql, t, cols, rows);
+        if upsert {
+            let updates: Vec<String> =
+                cols.iter().filter(|i| !t.pk.contains(i)).map(|i| format!("{0} = EXCLUDED.{0}", quoted(i))).collect();
+            sql.push(&format!(" ON CONFLICT ({}) ", list(&mut t.pk.iter())));
+            sql.push(&if updates.is_empty() {
+                "DO NOTHING".to_string()
+            } else {
+                format!("DO UPDATE SET {}", updates.join(", "))
+            });
+            // An upsert needs no keys back, only how many rows were new: one row, not thousands.
+            sql.text = format!(
+                "WITH w AS ({} RETURNING (xmax = 0) AS new) SELECT COUNT(*) FILTER (WHERE new) FROM w",
+                sql.text
+            );
+            return Some(BulkInsert::NewCount(sql));
+        }
+        sql.push(&format!(" RETURNING (xmax = 0), {}", list(&mut t.pk.iter())));
+        Some(BulkInsert::NewAndKeys(sql))
     }
     fn notifies(&self) -> bool {
         true
@@ -295,6 +357,13 @@ impl Dialect for Sqlite {
     fn decimals_as_text(&self) -> bool {
         true
     }
+    /// Compared as doubles: exact to 15 significant digits (README says so).
+    fn comparable_decimal(&self) -> (&'static str, &'static str) {
+        ("CAST(", " AS REAL)")
+    }
+    fn decimal_extreme(&self, f: &str, v: &str) -> (String, Kind) {
+        (format!("{f}(CAST({v} AS REAL))"), Kind::Float)
+    }
     fn like(&self, pattern: &str, case_insensitive: bool) -> (&'static str, String) {
         if case_insensitive {
             (" LIKE ", pattern.to_string())
@@ -320,8 +389,19 @@ impl Dialect for Sqlite {
         }
         sql.push(") ");
     }
-    fn lateral(&self) -> bool {
-        false
+    /// A ROW_NUMBER window partitioned by parent.
+    fn per_parent_page(&self, sql: &mut Sql, t: &Table, rel: &Relation, q: &ListQuery, cols: &[usize], proj: &[usize]) {
+        sql.push("SELECT * FROM (SELECT p.__i AS __i, ").columns("a", t, proj);
+        sql.push(", ROW_NUMBER() OVER (PARTITION BY p.__i").order_by(
+            "a",
+            t,
+            &q.order,
+            q.backwards,
+            &within_parent(q, cols),
+        );
+        sql.push(") AS __rn FROM p JOIN \"").push(t.name).push("\" a ON ").join_parents(t, cols);
+        sql.push(" WHERE ").relation_cond(t, rel, &q.cond);
+        sql.push(&format!(") w WHERE __rn <= {} ORDER BY __i, __rn", q.limit + 1));
     }
     fn date_bucket(&self, unit: DateUnit, col: &str) -> String {
         match unit {
@@ -359,6 +439,9 @@ impl Dialect for Sqlite {
     }
     fn inserts_from_arrays(&self) -> bool {
         false
+    }
+    fn bulk_insert(&self, _: &Table, _: &[usize], _: &[Vec<Cell>], _: bool) -> Option<BulkInsert> {
+        None
     }
     fn notifies(&self) -> bool {
         false
@@ -404,5 +487,51 @@ impl Dialect for Sqlite {
     fn session_setup(&self) -> Option<&'static str> {
         // WAL lets readers proceed while the gateway writes; foreign keys are on by default in sqlx.
         Some("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Whole statements that differ by dialect, checked as text.
+    use super::*;
+    use crate::data::catalog::Catalog;
+
+    #[test]
+    fn bulk_inserts_bind_one_array_per_column_on_postgres_only() {
+        let t = Catalog::get().table("tickers");
+        let cols = [t.col("ticker").unwrap(), t.col("region").unwrap(), t.col("name").unwrap()];
+        let rows = vec![
+            vec![Cell::Text("HPG".into()), Cell::Text("VN".into()), Cell::Null],
+            vec![Cell::Text("VCB".into()), Cell::Text("VN".into()), Cell::Text("Vietcombank".into())],
+        ];
+        let Some(BulkInsert::NewAndKeys(sql)) = Postgres.bulk_insert(t, &cols, &rows, false) else {
+            panic!("an insert answers its keys")
+        };
+        assert_eq!(
+            sql.text,
+            r#"INSERT INTO "tickers" ("ticker", "region", "name") SELECT v0, v1, CASE WHEN n2 THEN NULL ELSE v2 END FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS bool[])) AS u(v0, v1, v2, n2) RETURNING (xmax = 0), "id""#
+        );
+        // However many rows: one parameter per column, and one flag array for the NULLs.
+        assert_eq!(sql.values.len(), 4);
+        let Some(BulkInsert::NewCount(sql)) = Postgres.bulk_insert(t, &cols, &rows, true) else {
+            panic!("an upsert answers its count of new rows")
+        };
+        assert!(sql.text.starts_with("WITH w AS (INSERT INTO \"tickers\""), "{}", sql.text);
+        assert!(
+            sql.text.ends_with(
+                r#"ON CONFLICT ("id") DO UPDATE SET "ticker" = EXCLUDED."ticker", "region" = EXCLUDED."region", "name" = EXCLUDED."name" RETURNING (xmax = 0) AS new) SELECT COUNT(*) FILTER (WHERE new) FROM w"#
+            ),
+            "{}",
+            sql.text
+        );
+        assert!(Sqlite.bulk_insert(t, &cols, &rows, false).is_none());
+    }
+
+    #[test]
+    fn decimals_compare_as_numbers_where_stored_as_text() {
+        assert_eq!(Postgres.comparable_decimal(), ("", ""));
+        assert_eq!(Sqlite.comparable_decimal(), ("CAST(", " AS REAL)"));
+        assert_eq!(Postgres.decimal_extreme("min", "g.v0"), ("min(g.v0)".to_string(), Kind::Decimal));
+        assert_eq!(Sqlite.decimal_extreme("max", "g.v0"), ("max(CAST(g.v0 AS REAL))".to_string(), Kind::Float));
     }
 }

@@ -3,7 +3,8 @@
 use super::catalog::{Catalog, Known, Table};
 pub mod dialect;
 
-use super::query::Cond;
+use super::catalog::Relation;
+use super::query::{Cond, Op};
 use super::values::{Cell, Kind};
 use dialect::Dialect;
 use sea_orm::{DbBackend, Statement, Value};
@@ -54,6 +55,23 @@ impl Sql {
         self
     }
 
+    /// The condition of a relation read: the query's `cond` and the relation's fixed values.
+    pub fn relation_cond(&mut self, t: &Table, rel: &Relation, cond: &Cond) -> &mut Self {
+        let mut all = vec![cond.clone()];
+        for (c, v) in &rel.fixed {
+            all.push(Cond::Cmp(t.col(c).expect("fixed column"), Op::Eq, Cell::Text(v.clone())));
+        }
+        self.cond("a", t, &Cond::All(all))
+    }
+
+    /// The target rows `a` joined to their parent in `p` on the relation's `cols`.
+    pub fn join_parents(&mut self, t: &Table, cols: &[usize]) -> &mut Self {
+        for (i, c) in cols.iter().enumerate() {
+            self.push(if i > 0 { " AND " } else { "" }).ident("a", &t.columns[*c].name).push(&format!(" = p.k{i}"));
+        }
+        self
+    }
+
     /// A column, or the SQL expression of a computed one.
     pub fn col(&mut self, alias: &str, t: &Table, col: usize) -> &mut Self {
         let c = &t.columns[col];
@@ -63,21 +81,23 @@ impl Sql {
         }
     }
 
-    /// A column as compared or ordered: SQLite decimals are TEXT, so they compare as numbers.
+    /// A column as compared or ordered: decimals as numbers (`Dialect::comparable_decimal`).
     fn sort_expr(&mut self, alias: &str, t: &Table, col: usize) -> &mut Self {
-        if self.dialect.decimals_as_text() && t.columns[col].kind == Kind::Decimal {
-            self.push("CAST(").col(alias, t, col).push(" AS REAL)")
-        } else {
-            self.col(alias, t, col)
-        }
+        let (open, close) = self.decimal_wrap(t.columns[col].kind);
+        self.push(open).col(alias, t, col).push(close)
     }
 
     fn value_expr(&mut self, t: &Table, col: usize, v: &Cell) -> &mut Self {
         let kind = t.columns[col].kind;
-        if self.dialect.decimals_as_text() && kind == Kind::Decimal {
-            self.push("CAST(").param(v.to_value(kind)).push(" AS REAL)")
+        let (open, close) = self.decimal_wrap(kind);
+        self.push(open).param(v.to_value(kind)).push(close)
+    }
+
+    fn decimal_wrap(&self, kind: Kind) -> (&'static str, &'static str) {
+        if kind == Kind::Decimal {
+            self.dialect.comparable_decimal()
         } else {
-            self.param(v.to_value(kind))
+            ("", "")
         }
     }
 
