@@ -5,6 +5,7 @@
 use super::args::{list_query, page_size};
 use super::connection::PageInfo;
 use super::context::{app_state, as_of_arg, limits, tz_of, viewer_of};
+use super::shapes::{ConnectionWord, PAGE_INFO};
 use crate::data::aggregate::{self, Aggregation, Bucket, Group, GroupKey, GroupOrder, Groups, Measure, MAX_HOPS};
 use crate::data::buckets::{candle_seconds, BarInterval};
 use crate::data::catalog::{Catalog, Column, Relation, Table};
@@ -365,13 +366,13 @@ fn table_types(t: &'static Table) -> Vec<async_graphql::dynamic::Type> {
     }
     out.push(node.into());
     let conn = Object::new(format!("{tn}AggregateConnection"))
-        .field(Field::new("nodes", TypeRef::named_nn_list_nn(format!("{tn}Aggregate")), |ctx| {
+        .field(Field::new(ConnectionWord::Nodes.name(), TypeRef::named_nn_list_nn(format!("{tn}Aggregate")), |ctx| {
             FieldFuture::new(async move {
                 let p = ctx.parent_value.try_downcast_ref::<AggPage>()?;
                 Ok(Some(FieldValue::list(p.groups.iter().map(|g| FieldValue::owned_any(g.clone())))))
             })
         }))
-        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
+        .field(Field::new(ConnectionWord::PageInfo.name(), TypeRef::named_nn(PAGE_INFO), |ctx| {
             FieldFuture::new(async move {
                 let p = ctx.parent_value.try_downcast_ref::<AggPage>()?;
                 let at = |i: u64| encode_cursor(&[Cell::Int(i as i64)]);
@@ -385,7 +386,7 @@ fn table_types(t: &'static Table) -> Vec<async_graphql::dynamic::Type> {
             })
         }))
         .field(
-            Field::new("totalCount", TypeRef::named_nn("BigInt"), |ctx| {
+            Field::new(ConnectionWord::TotalCount.name(), TypeRef::named_nn("BigInt"), |ctx| {
                 FieldFuture::new(async move {
                     let p = ctx.parent_value.try_downcast_ref::<AggPage>()?;
                     Ok(Some(GqlValue::String(p.total.to_string())))

@@ -2,6 +2,7 @@
 //! candles, and the same buckets as chart columns, `ohlcvSeries` and `candleSeries` (the reads
 //! are in `data::buckets` and `data::series`).
 use super::context::{tz_of, value_field};
+use super::shapes::{SeriesColumn, SeriesWord};
 use crate::data::buckets::{candle_seconds, BarInterval, Bucket, MAX_BUCKETS};
 use crate::data::calendar::Fill;
 use crate::data::derived::Derived;
@@ -185,66 +186,64 @@ fn numbers(s: &Series, i: usize) -> GqlValue {
     GqlValue::List(s.buckets.iter().map(|b| as_number(&b.values[i]).map_or(GqlValue::Null, GqlValue::from)).collect())
 }
 
-/// The kind of column `i` of `COLUMNS` in a series whose prices are `price`.
-fn column_kind(price: Kind, i: usize) -> Kind {
-    if COLUMNS[i] == "v" {
-        Kind::BigInt
-    } else {
-        price
+/// The kind of `column` in a series whose prices are `price`.
+fn column_kind(price: Kind, column: SeriesColumn) -> Kind {
+    match column {
+        SeriesColumn::Volume => Kind::BigInt,
+        SeriesColumn::Open | SeriesColumn::High | SeriesColumn::Low | SeriesColumn::Close => price,
     }
 }
-
-pub const COLUMNS: [&str; 5] = ["o", "h", "l", "c", "v"];
 
 /// A series type: `t`, the price and volume columns in `price`'s exact form, `numbers`, and
 /// the UDF `noData`/`nextTime` pair.
 fn series_object(name: &str, price: Kind, what: &str) -> Object {
-    let mut obj = Object::new(name)
-        .description(format!(
-            "{what} as parallel columns (one entry per bucket, oldest first), as charting libraries load history."
-        ))
-        .field(
-            value_field::<Series>("t", TypeRef::named_nn_list_nn(TypeRef::FLOAT), |s, _| {
+    let mut obj = Object::new(name).description(format!(
+        "{what} as parallel columns (one entry per bucket, oldest first), as charting libraries load history."
+    ));
+    for word in SeriesWord::ALL {
+        let name = word.name();
+        obj = obj.field(match word {
+            SeriesWord::Time => value_field::<Series>(name, TypeRef::named_nn_list_nn(TypeRef::FLOAT), |s, _| {
                 GqlValue::List(
                     s.buckets.iter().filter_map(|b| unix_seconds(&b.start)).map(|t| GqlValue::from(t as f64)).collect(),
                 )
             })
             .description("Bucket starts in Unix seconds (UTC; a day starts at 00:00 UTC)."),
-        );
-    for (i, col) in COLUMNS.into_iter().enumerate() {
-        let kind = column_kind(price, i);
-        obj = obj.field(Field::new(col, TypeRef::named_nn_list(kind.scalar()), move |ctx| {
-            let tz = tz_of(&ctx);
-            FieldFuture::new(
-                async move { Ok(Some(column(ctx.parent_value.try_downcast_ref::<Series>()?, i, kind, tz))) },
-            )
-        }));
-    }
-    obj.field(
-        Field::new("numbers", TypeRef::named_nn("SeriesNumbers"), |ctx| {
-            FieldFuture::new(async move {
-                let s = ctx.parent_value.try_downcast_ref::<Series>()?;
-                Ok(Some(FieldValue::borrowed_any(s)))
+            SeriesWord::Numbers => Field::new(name, TypeRef::named_nn("SeriesNumbers"), |ctx| {
+                FieldFuture::new(async move {
+                    let s = ctx.parent_value.try_downcast_ref::<Series>()?;
+                    Ok(Some(FieldValue::borrowed_any(s)))
+                })
             })
-        })
-        .description("The same columns as JSON numbers: fewer bytes, but a price with more than about 15 significant digits is rounded."),
-    )
-    .field(
-        value_field::<Series>("noData", TypeRef::named_nn(TypeRef::BOOLEAN), |s, _| GqlValue::Boolean(s.no_data))
-            .description("No bucket in the range."),
-    )
-    .field(
-        value_field::<Series>("nextTime", TypeRef::named(TypeRef::FLOAT), |s, _| {
-            s.next_time.map_or(GqlValue::Null, |t| GqlValue::from(t as f64))
-        })
-        .description("With `noData`: the start (Unix seconds) of the latest bucket before `from`, where a chart scrolling back continues; null when there is none."),
-    )
+            .description("The same columns as JSON numbers: fewer bytes, but a price with more than about 15 significant digits is rounded."),
+            SeriesWord::NoData => value_field::<Series>(name, TypeRef::named_nn(TypeRef::BOOLEAN), |s, _| GqlValue::Boolean(s.no_data))
+                .description("No bucket in the range."),
+            SeriesWord::NextTime => value_field::<Series>(name, TypeRef::named(TypeRef::FLOAT), |s, _| {
+                s.next_time.map_or(GqlValue::Null, |t| GqlValue::from(t as f64))
+            })
+            .description("With `noData`: the start (Unix seconds) of the latest bucket before `from`, where a chart scrolling back continues; null when there is none."),
+        });
+        // The price and volume columns follow the times.
+        if *word == SeriesWord::Time {
+            for column in SeriesColumn::ALL {
+                let (kind, i) = (column_kind(price, *column), column.index());
+                obj = obj.field(Field::new(column.name(), TypeRef::named_nn_list(kind.scalar()), move |ctx| {
+                    let tz = tz_of(&ctx);
+                    FieldFuture::new(async move {
+                        Ok(Some(self::column(ctx.parent_value.try_downcast_ref::<Series>()?, i, kind, tz)))
+                    })
+                }));
+            }
+        }
+    }
+    obj
 }
 
 fn numbers_object() -> Object {
     let mut obj = Object::new("SeriesNumbers").description("Series columns as JSON numbers.");
-    for (i, col) in COLUMNS.into_iter().enumerate() {
-        obj = obj.field(Field::new(col, TypeRef::named_nn_list(TypeRef::FLOAT), move |ctx| {
+    for column in SeriesColumn::ALL {
+        let i = column.index();
+        obj = obj.field(Field::new(column.name(), TypeRef::named_nn_list(TypeRef::FLOAT), move |ctx| {
             FieldFuture::new(async move { Ok(Some(numbers(ctx.parent_value.try_downcast_ref::<Series>()?, i))) })
         }));
     }
@@ -453,11 +452,11 @@ impl SeriesQuery {
         }
     }
 
-    /// The kind of column `i` (open, high, low, close, volume).
-    pub fn kind(&self, i: usize) -> Kind {
+    /// The kind of `column`.
+    pub fn kind(&self, column: SeriesColumn) -> Kind {
         match self {
-            SeriesQuery::Bars { .. } => column_kind(Kind::Decimal, i),
-            SeriesQuery::Candles { .. } => column_kind(Kind::Float, i),
+            SeriesQuery::Bars { .. } => column_kind(Kind::Decimal, column),
+            SeriesQuery::Candles { .. } => column_kind(Kind::Float, column),
         }
     }
 

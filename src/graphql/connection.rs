@@ -1,4 +1,5 @@
 //! A page of a Relay connection: the rows read one past the limit, and what that tells.
+use super::shapes::{PageInfoWord, PAGE_INFO};
 use crate::data::catalog::Table;
 use crate::data::query::{encode_cursor, Cond, ListQuery};
 use crate::data::read::{Row, WireRow};
@@ -97,9 +98,14 @@ pub fn page_info() -> Object {
             )
         })
     }
-    Object::new("PageInfo")
-        .field(flag("hasNextPage", |p| p.has_next))
-        .field(flag("hasPreviousPage", |p| p.has_prev))
-        .field(cursor("startCursor", |p| p.start.clone()))
-        .field(cursor("endCursor", |p| p.end.clone()))
+    let mut obj = Object::new(PAGE_INFO);
+    for word in PageInfoWord::ALL {
+        obj = obj.field(match word {
+            PageInfoWord::HasNextPage => flag(word.name(), |p| p.has_next),
+            PageInfoWord::HasPreviousPage => flag(word.name(), |p| p.has_prev),
+            PageInfoWord::StartCursor => cursor(word.name(), |p| p.start.clone()),
+            PageInfoWord::EndCursor => cursor(word.name(), |p| p.end.clone()),
+        });
+    }
+    obj
 }

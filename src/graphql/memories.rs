@@ -3,6 +3,7 @@
 //! token, never from an argument.
 use super::connection::PageInfo;
 use super::context::{app_state as state, arg, value_field, viewer_of};
+use super::shapes::{connection_type, edge_type, ConnectionWord, EdgeWord, PAGE_INFO};
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::Cond;
 use crate::data::read;
@@ -203,21 +204,21 @@ fn memory_object() -> Object {
 }
 
 fn connection_objects() -> [Object; 3] {
-    let conn = Object::new("MemoryConnection")
+    let conn = Object::new(connection_type("Memory"))
         .description("A page of the caller's memories, oldest first.")
-        .field(Field::new("nodes", TypeRef::named_nn_list_nn("Memory"), |ctx| {
+        .field(Field::new(ConnectionWord::Nodes.name(), TypeRef::named_nn_list_nn("Memory"), |ctx| {
             FieldFuture::new(async move {
                 let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
                 Ok(Some(FieldValue::list(c.memories.iter().map(|m| FieldValue::borrowed_any(m)))))
             })
         }))
-        .field(Field::new("edges", TypeRef::named_nn_list_nn("MemoryEdge"), |ctx| {
+        .field(Field::new(ConnectionWord::Edges.name(), TypeRef::named_nn_list_nn(edge_type("Memory")), |ctx| {
             FieldFuture::new(async move {
                 let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
                 Ok(Some(FieldValue::list(c.memories.iter().map(|m| FieldValue::borrowed_any(m)))))
             })
         }))
-        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
+        .field(Field::new(ConnectionWord::PageInfo.name(), TypeRef::named_nn(PAGE_INFO), |ctx| {
             FieldFuture::new(async move {
                 let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
                 Ok(Some(FieldValue::owned_any(PageInfo {
@@ -228,20 +229,20 @@ fn connection_objects() -> [Object; 3] {
                 })))
             })
         }))
-        .field(Field::new("totalCount", TypeRef::named_nn("BigInt"), |ctx| {
+        .field(Field::new(ConnectionWord::TotalCount.name(), TypeRef::named_nn("BigInt"), |ctx| {
             FieldFuture::new(async move {
                 let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
                 let n = state(&ctx)?.memories.count(c.user, &c.filter).await?;
                 Ok(Some(GqlValue::String(n.to_string())))
             })
         }));
-    let edge = Object::new("MemoryEdge")
-        .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
+    let edge = Object::new(edge_type("Memory"))
+        .field(Field::new(EdgeWord::Cursor.name(), TypeRef::named_nn(TypeRef::STRING), |ctx| {
             FieldFuture::new(async move {
                 Ok(Some(GqlValue::String(encode_cursor(ctx.parent_value.try_downcast_ref::<Memory>()?.id))))
             })
         }))
-        .field(Field::new("node", TypeRef::named_nn("Memory"), |ctx| {
+        .field(Field::new(EdgeWord::Node.name(), TypeRef::named_nn("Memory"), |ctx| {
             FieldFuture::new(async move {
                 Ok(Some(FieldValue::borrowed_any(ctx.parent_value.try_downcast_ref::<Memory>()?)))
             })

@@ -18,6 +18,7 @@ pub mod render;
 pub mod scalars;
 pub mod schema;
 pub mod schema_index;
+pub mod shapes;
 pub mod snapshot;
 pub mod subscriptions;
 pub mod users;

@@ -4,6 +4,7 @@
 //! `data::fetch`) reads every selected relation for all parents of a level in one statement.
 //! Binding runs no SQL.
 use super::collect::{CollectedField, CollectedOperation};
+use super::shapes::{ConnectionWord, EdgeWord, PageInfoWord, SeriesColumn, SeriesWord};
 use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Relation, Table};
 use crate::data::fetch::{FetchPlan, RelationFetchPlan};
@@ -70,10 +71,7 @@ pub enum EdgeField {
 
 #[derive(Clone, Copy, Debug)]
 pub enum PageInfoField {
-    HasNext,
-    HasPrevious,
-    Start,
-    End,
+    Word(PageInfoWord),
     Typename,
 }
 
@@ -82,9 +80,9 @@ impl ConnectionPlan {
     pub fn needs_cursor(&self) -> bool {
         self.fields.iter().any(|f| match f {
             ConnectionField::Edges { fields, .. } => fields.iter().any(|e| matches!(e, EdgeField::Cursor { .. })),
-            ConnectionField::PageInfo { fields, .. } => {
-                fields.iter().any(|(_, p)| matches!(p, PageInfoField::Start | PageInfoField::End))
-            }
+            ConnectionField::PageInfo { fields, .. } => fields
+                .iter()
+                .any(|(_, p)| matches!(p, PageInfoField::Word(PageInfoWord::StartCursor | PageInfoWord::EndCursor))),
             _ => false,
         })
     }
@@ -201,10 +199,10 @@ pub enum SeriesField {
     Time {
         key: Name,
     },
-    /// Column `i` of `COLUMNS` (open, high, low, close, volume) in its exact form.
+    /// A price or volume column in its exact form.
     Column {
         key: Name,
-        i: usize,
+        column: SeriesColumn,
     },
     /// The `numbers { … }` object: its `Column`s (and `__typename`) as JSON numbers.
     Numbers {
@@ -230,13 +228,18 @@ fn series_fields(fields: &[CollectedField]) -> Option<Vec<SeriesField>> {
         .iter()
         .map(|f| {
             let key = f.key.clone();
-            Some(match f.name.as_str() {
-                "__typename" => SeriesField::Typename { key },
-                "t" => SeriesField::Time { key },
-                "noData" => SeriesField::NoData { key },
-                "nextTime" => SeriesField::NextTime { key },
-                "numbers" => SeriesField::Numbers { key, fields: series_fields(&f.children)? },
-                name => SeriesField::Column { key, i: super::buckets::COLUMNS.iter().position(|c| *c == name)? },
+            let name = f.name.as_str();
+            if name == "__typename" {
+                return Some(SeriesField::Typename { key });
+            }
+            if let Some(column) = SeriesColumn::parse(name) {
+                return Some(SeriesField::Column { key, column });
+            }
+            Some(match SeriesWord::parse(name)? {
+                SeriesWord::Time => SeriesField::Time { key },
+                SeriesWord::NoData => SeriesField::NoData { key },
+                SeriesWord::NextTime => SeriesField::NextTime { key },
+                SeriesWord::Numbers => SeriesField::Numbers { key, fields: series_fields(&f.children)? },
             })
         })
         .collect()
@@ -411,39 +414,39 @@ fn bind_connection(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         let key = f.key.clone();
-        out.push(match f.name.as_str() {
-            "nodes" => ConnectionField::Nodes { key, node: bind_object(b, t, &f.children)? },
-            "totalCount" => ConnectionField::TotalCount { key },
-            "__typename" => ConnectionField::Typename { key },
-            "edges" => {
+        if f.name.as_str() == "__typename" {
+            out.push(ConnectionField::Typename { key });
+            continue;
+        }
+        let word = ConnectionWord::parse(f.name.as_str()).ok_or_else(|| unexpected(&f.name, "a connection"))?;
+        out.push(match word {
+            ConnectionWord::Nodes => ConnectionField::Nodes { key, node: bind_object(b, t, &f.children)? },
+            ConnectionWord::TotalCount => ConnectionField::TotalCount { key },
+            ConnectionWord::Edges => {
                 let mut edge = Vec::with_capacity(f.children.len());
                 for e in &f.children {
                     let key = e.key.clone();
-                    edge.push(match e.name.as_str() {
-                        "cursor" => EdgeField::Cursor { key },
-                        "node" => EdgeField::Node { key, node: bind_object(b, t, &e.children)? },
-                        "__typename" => EdgeField::Typename { key },
-                        _ => return Err(unexpected(&e.name, "an edge")),
+                    edge.push(match (e.name.as_str(), EdgeWord::parse(e.name.as_str())) {
+                        ("__typename", _) => EdgeField::Typename { key },
+                        (_, Some(EdgeWord::Cursor)) => EdgeField::Cursor { key },
+                        (_, Some(EdgeWord::Node)) => EdgeField::Node { key, node: bind_object(b, t, &e.children)? },
+                        (_, None) => return Err(unexpected(&e.name, "an edge")),
                     });
                 }
                 ConnectionField::Edges { key, fields: edge }
             }
-            "pageInfo" => {
+            ConnectionWord::PageInfo => {
                 let mut page = Vec::with_capacity(f.children.len());
                 for p in &f.children {
-                    let which = match p.name.as_str() {
-                        "hasNextPage" => PageInfoField::HasNext,
-                        "hasPreviousPage" => PageInfoField::HasPrevious,
-                        "startCursor" => PageInfoField::Start,
-                        "endCursor" => PageInfoField::End,
-                        "__typename" => PageInfoField::Typename,
-                        _ => return Err(unexpected(&p.name, "PageInfo")),
+                    let which = match (p.name.as_str(), PageInfoWord::parse(p.name.as_str())) {
+                        ("__typename", _) => PageInfoField::Typename,
+                        (_, Some(w)) => PageInfoField::Word(w),
+                        (_, None) => return Err(unexpected(&p.name, "PageInfo")),
                     };
                     page.push((p.key.clone(), which));
                 }
                 ConnectionField::PageInfo { key, fields: page }
             }
-            _ => return Err(unexpected(&f.name, "a connection")),
         });
     }
     Ok(ConnectionPlan { fields: out })

@@ -9,6 +9,7 @@ use crate::data::read::{Row, WireRow};
 use crate::data::series::{as_number, unix_seconds, Series};
 use crate::data::values::{Cell, Kind, Rendered};
 use crate::graphql::connection::{CountBy, Page, PageRow};
+use crate::graphql::shapes::{connection_type, edge_type, PageInfoWord, PAGE_INFO};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
 
@@ -155,10 +156,10 @@ impl JsonWriter {
                     self.key(&mut first, key);
                     self.list(s.buckets.iter().filter_map(|b| unix_seconds(&b.start)), |w, t| w.float(t as f64));
                 }
-                SeriesField::Column { key, i } => {
+                SeriesField::Column { key, column } => {
                     self.key(&mut first, key);
-                    let kind = q.kind(*i);
-                    self.list(s.buckets.iter(), |w, b| w.cell(&b.values[*i], kind));
+                    let (kind, i) = (q.kind(*column), column.index());
+                    self.list(s.buckets.iter(), |w, b| w.cell(&b.values[i], kind));
                 }
                 SeriesField::Numbers { key, fields } => {
                     self.key(&mut first, key);
@@ -166,9 +167,9 @@ impl JsonWriter {
                     let mut inner = true;
                     for f in fields {
                         match f {
-                            SeriesField::Column { key, i } => {
+                            SeriesField::Column { key, column } => {
                                 self.key(&mut inner, key);
-                                self.list(s.buckets.iter(), |w, b| match as_number(&b.values[*i]) {
+                                self.list(s.buckets.iter(), |w, b| match as_number(&b.values[column.index()]) {
                                     Some(v) => w.float(v),
                                     None => w.put("null"),
                                 });
@@ -318,7 +319,7 @@ impl JsonWriter {
                                 }
                                 EdgeField::Typename { key } => {
                                     self.key(&mut inner, key);
-                                    self.str(&format!("{}Edge", page.table.type_name));
+                                    self.str(&edge_type(page.table.type_name));
                                 }
                             }
                         }
@@ -333,11 +334,13 @@ impl JsonWriter {
                     for (key, which) in fields {
                         self.key(&mut inner, key);
                         match which {
-                            PageInfoField::HasNext => self.bool(page.has_next),
-                            PageInfoField::HasPrevious => self.bool(page.has_prev),
-                            PageInfoField::Start => self.cursor_or_null(page, page.visible().next()),
-                            PageInfoField::End => self.cursor_or_null(page, page.visible().last()),
-                            PageInfoField::Typename => self.str("PageInfo"),
+                            PageInfoField::Word(w) => match w {
+                                PageInfoWord::HasNextPage => self.bool(page.has_next),
+                                PageInfoWord::HasPreviousPage => self.bool(page.has_prev),
+                                PageInfoWord::StartCursor => self.cursor_or_null(page, page.visible().next()),
+                                PageInfoWord::EndCursor => self.cursor_or_null(page, page.visible().last()),
+                            },
+                            PageInfoField::Typename => self.str(PAGE_INFO),
                         }
                     }
                     self.buf.push(b'}');
@@ -352,7 +355,7 @@ impl JsonWriter {
                 }
                 ConnectionField::Typename { key } => {
                     self.key(&mut first, key);
-                    self.str(&format!("{}Connection", page.table.type_name));
+                    self.str(&connection_type(page.table.type_name));
                 }
             }
         }

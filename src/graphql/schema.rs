@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::graphql::args;
 use crate::graphql::args::list_query;
 use crate::graphql::connection::{page_info, CountBy, Page, PageInfo};
+use crate::graphql::shapes::{connection_type, edge_type, ConnectionWord, EdgeWord, PAGE_INFO};
 use crate::loaders::{Loaders, RelKey};
 use crate::AppState;
 use async_graphql::dynamic::{
@@ -124,11 +125,8 @@ fn list_args(field: Field, t: &Table) -> Field {
 fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
     let target = Catalog::get().table(rel.target);
     let from: Vec<usize> = rel.from_cols.iter().map(|c| parent.col(c).expect("relation column")).collect();
-    let ty = if rel.many {
-        TypeRef::named_nn(format!("{}Connection", target.type_name))
-    } else {
-        TypeRef::named(target.type_name)
-    };
+    let ty =
+        if rel.many { TypeRef::named_nn(connection_type(target.type_name)) } else { TypeRef::named(target.type_name) };
     let mut field = Field::new(rel.field, ty, move |ctx| {
         let from = from.clone();
         FieldFuture::new(async move {
@@ -216,27 +214,40 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
         obj = obj.field(relation_field(t, rel));
     }
     obj = super::aggregate::relation_fields(t, obj);
-    let edge = Object::new(format!("{}Edge", t.type_name))
-        .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
-            FieldFuture::new(async move {
-                let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
-                Ok(Some(GqlValue::String(e.cursor.clone())))
-            })
-        }))
-        .field(Field::new("node", TypeRef::named_nn(t.type_name), |ctx| {
-            FieldFuture::new(async move {
-                let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
-                Ok(Some(FieldValue::borrowed_any(&e.page_rows[e.idx])))
-            })
-        }));
-    let conn = Object::new(format!("{}Connection", t.type_name))
-        .field(Field::new("nodes", TypeRef::named_nn_list_nn(t.type_name), |ctx| {
+    let mut edge = Object::new(edge_type(t.type_name));
+    for word in EdgeWord::ALL {
+        edge = edge.field(match word {
+            EdgeWord::Cursor => Field::new(word.name(), TypeRef::named_nn(TypeRef::STRING), |ctx| {
+                FieldFuture::new(async move {
+                    let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
+                    Ok(Some(GqlValue::String(e.cursor.clone())))
+                })
+            }),
+            EdgeWord::Node => Field::new(word.name(), TypeRef::named_nn(t.type_name), |ctx| {
+                FieldFuture::new(async move {
+                    let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
+                    Ok(Some(FieldValue::borrowed_any(&e.page_rows[e.idx])))
+                })
+            }),
+        });
+    }
+    let mut conn = Object::new(connection_type(t.type_name));
+    for word in ConnectionWord::ALL {
+        conn = conn.field(connection_field(t, *word));
+    }
+    (obj, edge, conn, wh, ob)
+}
+
+/// The field `word` of the connection of `t`'s rows (a `Page`).
+fn connection_field(t: &'static Table, word: ConnectionWord) -> Field {
+    match word {
+        ConnectionWord::Nodes => Field::new(word.name(), TypeRef::named_nn_list_nn(t.type_name), |ctx| {
             FieldFuture::new(async move {
                 let page = ctx.parent_value.try_downcast_ref::<Page>()?;
                 Ok(Some(FieldValue::list(page.visible().map(|r| FieldValue::borrowed_any(r)))))
             })
-        }))
-        .field(Field::new("edges", TypeRef::named_nn_list_nn(format!("{}Edge", t.type_name)), |ctx| {
+        }),
+        ConnectionWord::Edges => Field::new(word.name(), TypeRef::named_nn_list_nn(edge_type(t.type_name)), |ctx| {
             FieldFuture::new(async move {
                 let page = ctx.parent_value.try_downcast_ref::<Page>()?;
                 let idx: Vec<usize> =
@@ -249,8 +260,8 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
                     })
                 }))))
             })
-        }))
-        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
+        }),
+        ConnectionWord::PageInfo => Field::new(word.name(), TypeRef::named_nn(PAGE_INFO), |ctx| {
             FieldFuture::new(async move {
                 let page = ctx.parent_value.try_downcast_ref::<Page>()?;
                 let mut rows = page.visible();
@@ -263,8 +274,8 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
                     end: end.map(|r| page.cursor(r)),
                 })))
             })
-        }))
-        .field(Field::new("totalCount", TypeRef::named_nn("BigInt"), |ctx| {
+        }),
+        ConnectionWord::TotalCount => Field::new(word.name(), TypeRef::named_nn("BigInt"), |ctx| {
             FieldFuture::new(async move {
                 let page = ctx.parent_value.try_downcast_ref::<Page>()?;
                 let n = match &page.count {
@@ -280,8 +291,8 @@ fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, Input
                 };
                 Ok(Some(GqlValue::String(n.to_string())))
             })
-        }));
-    (obj, edge, conn, wh, ob)
+        }),
+    }
 }
 
 struct Edge {
@@ -314,7 +325,7 @@ fn planned_relation(ctx: &ResolverContext<'_>) -> Option<Arc<RelationKey>> {
 
 /// The root list field of `t`.
 fn root_list(t: &'static Table) -> Field {
-    let f = Field::new(t.list_field, TypeRef::named_nn(format!("{}Connection", t.type_name)), move |ctx| {
+    let f = Field::new(t.list_field, TypeRef::named_nn(connection_type(t.type_name)), move |ctx| {
         FieldFuture::new(async move {
             let state = ctx.data::<AppState>()?;
             let db = &state.db.read;
