@@ -7,7 +7,7 @@ use quantgraph::graphql::args::Limits;
 use quantgraph::graphql::collect::{self, SchemaIndex};
 use quantgraph::graphql::cost::Budget;
 use quantgraph::graphql::pipeline::{DocumentCache, Pipeline};
-use quantgraph::graphql::plan::{self, Binding};
+use quantgraph::graphql::plan::{self, BindContext};
 use std::time::Instant;
 
 const RELAY: &str = r#"query Chart($t: String!, $r: String!, $n: Int = 60) {
@@ -74,7 +74,7 @@ fn main() {
                 let def = collect::operation(&prepared.doc, None).expect("operation");
                 assert!(warm.index.check_variables(def, &v).is_empty());
                 collect::apply_variable_defaults(&prepared.doc, None, &mut v);
-                let b = Binding { viewer: &viewer, limits: Limits { default_page: 100, max_page: 1000 }, vars: &v };
+                let b = BindContext { viewer: &viewer, limits: Limits { default_page: 100, max_page: 1000 }, vars: &v };
                 std::hint::black_box(plan::bind(&b, &collected));
             });
             println!("| {name} | {miss:.1} µs | {hit:.1} µs | {bind:.1} µs | {:.0}× |", miss / hit);

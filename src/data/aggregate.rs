@@ -3,7 +3,7 @@
 //! in time; per group the row count and sums, averages, extremes and standard deviations of
 //! the numeric columns. Sums and averages of decimal and integer columns are exact on both
 //! backends; groups are ordered and paged, for one table or per parent row of a relation.
-use super::buckets::BarInterval;
+use super::buckets::TimeBucket;
 use super::catalog::{Catalog, Relation, Table};
 use super::exec::fetch;
 use super::query::{access, Cond};
@@ -21,20 +21,12 @@ pub const MAX_HOPS: usize = 3;
 /// Digits after the point of decimal averages.
 pub const AVG_SCALE: u32 = 10;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Bucket {
-    /// A calendar bucket of a date column.
-    Calendar(BarInterval),
-    /// Fixed-width buckets of a timestamp column, in seconds since the Unix epoch.
-    Seconds(i64),
-}
-
 /// A group key: a column of the table, or of the row reached through `path`.
 #[derive(Clone, Debug)]
 pub struct GroupKey {
     pub path: Vec<&'static Relation>,
     pub col: usize,
-    pub bucket: Option<Bucket>,
+    pub bucket: Option<TimeBucket>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -123,8 +115,8 @@ impl GroupKey {
 
     pub fn kind(&self, from: &'static Table) -> Kind {
         match self.bucket {
-            Some(Bucket::Calendar(_)) => Kind::Date,
-            Some(Bucket::Seconds(_)) => Kind::DateTime,
+            Some(TimeBucket::Calendar(_)) => Kind::Date,
+            Some(TimeBucket::Seconds(_)) => Kind::DateTime,
             None => self.table(from).columns[self.col].kind,
         }
     }
@@ -196,8 +188,8 @@ pub fn aggregate_sql(
             None => format!("{alias}.\"{}\"", c.name),
         };
         key_exprs.push(match k.bucket {
-            Some(Bucket::Calendar(iv)) => iv.sql(d, &col),
-            Some(Bucket::Seconds(s)) => d.epoch_bucket(s, &col),
+            Some(TimeBucket::Calendar(iv)) => iv.sql(d, &col),
+            Some(TimeBucket::Seconds(s)) => d.epoch_bucket(s, &col),
             None => col,
         });
     }
@@ -292,8 +284,11 @@ pub fn aggregate_sql(
         a.offset + a.limit + 1,
         if rel.is_some() { "__i, " } else { "" }
     ));
-    let mut kinds: Vec<Kind> =
-        a.keys.iter().map(|k| if let Some(Bucket::Seconds(_)) = k.bucket { Kind::BigInt } else { k.kind(t) }).collect();
+    let mut kinds: Vec<Kind> = a
+        .keys
+        .iter()
+        .map(|k| if let Some(TimeBucket::Seconds(_)) = k.bucket { Kind::BigInt } else { k.kind(t) })
+        .collect();
     kinds.push(Kind::BigInt);
     kinds.extend(parts.outputs.iter().map(|(_, k)| *k));
     kinds.push(Kind::BigInt);
@@ -351,7 +346,7 @@ pub async fn aggregate<C: ReadConnection>(
         let n = a.keys.len();
         let mut keys: Vec<Cell> = cells[..n].to_vec();
         for (k, cell) in a.keys.iter().zip(keys.iter_mut()) {
-            if let (Some(Bucket::Seconds(_)), Cell::Int(s)) = (k.bucket, &*cell) {
+            if let (Some(TimeBucket::Seconds(_)), Cell::Int(s)) = (k.bucket, &*cell) {
                 *cell = chrono::DateTime::from_timestamp(*s, 0).map_or(Cell::Null, Cell::DateTime);
             }
         }
@@ -433,6 +428,7 @@ fn exact(cell: &Cell, scale: u32, integer: bool) -> ApiResult<Cell> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::buckets::BarInterval;
     use crate::data::sql::dialect::{Postgres, Sqlite};
 
     fn by_month_and_sector() -> Aggregation {
@@ -450,7 +446,7 @@ mod tests {
                 GroupKey {
                     path: vec![],
                     col: ohlcv.col("date").unwrap(),
-                    bucket: Some(Bucket::Calendar(BarInterval::Month)),
+                    bucket: Some(TimeBucket::Calendar(BarInterval::Month)),
                 },
             ],
             measures: vec![

@@ -100,6 +100,15 @@ pub fn candle_seconds(s: &str) -> Option<i64> {
     })
 }
 
+/// How rows fall into time buckets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeBucket {
+    /// Calendar periods of a date column (weeks start on Monday).
+    Calendar(BarInterval),
+    /// Fixed widths of a timestamp column, in seconds from the Unix epoch.
+    Seconds(i64),
+}
+
 /// One bucket: start, then open, high, low, close, volume, count.
 pub struct Bucket {
     /// The ticker or symbol the bucket belongs to.
@@ -138,7 +147,7 @@ fn close_buckets(sql: &mut Sql, time_col: &str, bucket: &str) {
 
 /// Where buckets come from: daily bars or minute candles, the bucket's SQL, and the kinds of
 /// prices and of bucket starts.
-struct Source {
+struct BucketSource {
     table: &'static str,
     time_col: &'static str,
     bucket: String,
@@ -146,9 +155,9 @@ struct Source {
     start: Kind,
 }
 
-impl Source {
-    fn bars(db: &Db, iv: BarInterval) -> Source {
-        Source {
+impl BucketSource {
+    fn bars(db: &Db, iv: BarInterval) -> BucketSource {
+        BucketSource {
             table: "ohlcv_data",
             time_col: "date",
             bucket: iv.sql(db.dialect, "date"),
@@ -157,14 +166,14 @@ impl Source {
         }
     }
 
-    fn candles(db: &Db, secs: i64) -> Source {
+    fn candles(db: &Db, secs: i64) -> BucketSource {
         let bucket = db.dialect.epoch_bucket(secs, "time");
-        Source { table: "market_candles", time_col: "time", bucket, price: Kind::Float, start: Kind::BigInt }
+        BucketSource { table: "market_candles", time_col: "time", bucket, price: Kind::Float, start: Kind::BigInt }
     }
 }
 
 /// Aggregates the raw rows of `src` matching `filter` into buckets, oldest first.
-async fn raw_buckets(db: &Db, src: &Source, filter: &mut (dyn FnMut(&mut Sql) + Send)) -> ApiResult<Vec<Bucket>> {
+async fn raw_buckets(db: &Db, src: &BucketSource, filter: &mut (dyn FnMut(&mut Sql) + Send)) -> ApiResult<Vec<Bucket>> {
     let mut sql = Sql::with_dialect(db.dialect);
     open_buckets(&mut sql, src.table, src.time_col, &src.bucket, src.price);
     filter(&mut sql);
@@ -195,22 +204,29 @@ async fn bucket_rows(
 }
 
 /// Where a read with derived series starts and what it shows: rows from `history` (`None`: the
-/// first stored), and — when the range has a start — rows from `from` on, the rows before it
-/// only up to the start of `from`'s bucket (`from_bucket`, a time), so every bucket shown is
-/// the one a read without derived series gives; shown are the buckets from `shown` (the start
-/// of `from`'s bucket as the bucket column holds it).
-pub struct Span {
+/// first stored) and, when the range has a start, the `DerivedStart`.
+pub struct DerivedSpan {
     pub history: Option<Value>,
-    pub from: Option<(Value, Value, Value)>,
+    pub from: Option<DerivedStart>,
+}
+
+/// The start of a range read with derived series: rows from `from` on, and the rows before it
+/// only up to `from_bucket` (the start of `from`'s bucket, a time), so every bucket shown is the
+/// one a read without derived series gives; shown are the buckets from `shown` (that start as
+/// the bucket column holds it).
+pub struct DerivedStart {
+    pub from: Value,
+    pub from_bucket: Value,
+    pub shown: Value,
 }
 
 /// As `raw_buckets`, with the derived series `asks` computed in the same statement over the
 /// buckets of `span` (`per_year` buckets make a year).
 async fn derived_buckets(
     db: &Db,
-    src: &Source,
+    src: &BucketSource,
     filter: &mut (dyn FnMut(&mut Sql) + Send),
-    span: Span,
+    span: DerivedSpan,
     asks: &[Derived],
     per_year: f64,
 ) -> ApiResult<Vec<Bucket>> {
@@ -223,7 +239,7 @@ async fn derived_buckets(
         sql.push(&format!(" AND {time_col} >= ")).param(h);
     }
     let shown = match span.from {
-        Some((from, from_bucket, shown)) => {
+        Some(DerivedStart { from, from_bucket, shown }) => {
             sql.push(&format!(" AND ({time_col} >= ")).param(from);
             sql.push(&format!(" OR {time_col} < ")).param(from_bucket).push(")");
             Some(shown)
@@ -271,7 +287,7 @@ pub async fn newest(db: &Db, t: &Table, cond: &Cond, time: usize) -> ApiResult<O
     Ok(rows.into_iter().next().and_then(|(_, mut c)| c.pop()).filter(|c| !matches!(c, Cell::Null)))
 }
 
-/// `ohlcv_bars` with derived series, read from `history` (see `Span`).
+/// `ohlcv_bars` with derived series, read from `history` (see `DerivedSpan`).
 #[allow(clippy::too_many_arguments)]
 pub async fn ohlcv_bars_derived(
     db: &Db,
@@ -284,18 +300,19 @@ pub async fn ohlcv_bars_derived(
     asks: &[Derived],
 ) -> ApiResult<Vec<Bucket>> {
     let mut filter = bar_filter(ticker, region, None, to);
-    let span = Span {
+    let span = DerivedSpan {
         history: history.map(|h| Value::ChronoDate(Some(h))),
         from: from.map(|f| {
             let start = iv.start(f);
-            (Value::ChronoDate(Some(f)), Value::ChronoDate(Some(start)), Value::ChronoDate(Some(start)))
+            let from_bucket = Value::ChronoDate(Some(start));
+            DerivedStart { from: Value::ChronoDate(Some(f)), shown: from_bucket.clone(), from_bucket }
         }),
     };
-    let rows = derived_buckets(db, &Source::bars(db, iv), &mut filter, span, asks, iv.per_year()).await?;
+    let rows = derived_buckets(db, &BucketSource::bars(db, iv), &mut filter, span, asks, iv.per_year()).await?;
     Ok(bars_over(rows, iv))
 }
 
-/// `candles` with derived series, read from `history` (see `Span`).
+/// `candles` with derived series, read from `history` (see `DerivedSpan`).
 pub async fn candles_derived(
     db: &Db,
     symbol: &str,
@@ -306,16 +323,20 @@ pub async fn candles_derived(
     asks: &[Derived],
 ) -> ApiResult<Vec<Bucket>> {
     let mut filter = candle_filter(symbol, None, to);
-    let span = Span {
+    let span = DerivedSpan {
         history: history.map(|h| Value::ChronoDateTimeUtc(Some(h))),
         from: from.map(|f| {
             let start = f.timestamp().div_euclid(secs) * secs;
             let at = DateTime::from_timestamp(start, 0).unwrap_or(f);
-            (Value::ChronoDateTimeUtc(Some(f)), Value::ChronoDateTimeUtc(Some(at)), Value::BigInt(Some(start)))
+            DerivedStart {
+                from: Value::ChronoDateTimeUtc(Some(f)),
+                from_bucket: Value::ChronoDateTimeUtc(Some(at)),
+                shown: Value::BigInt(Some(start)),
+            }
         }),
     };
     let per_year = 365.25 * 86400.0 / secs as f64;
-    let rows = derived_buckets(db, &Source::candles(db, secs), &mut filter, span, asks, per_year).await?;
+    let rows = derived_buckets(db, &BucketSource::candles(db, secs), &mut filter, span, asks, per_year).await?;
     Ok(rows.into_iter().map(|b| over(epoch_start(b, symbol), secs)).collect())
 }
 
@@ -398,7 +419,7 @@ async fn raw_bars(
     to: Option<NaiveDate>,
 ) -> ApiResult<Vec<Bucket>> {
     let mut filter = bar_filter(ticker, region, from, to);
-    raw_buckets(db, &Source::bars(db, iv), &mut filter).await
+    raw_buckets(db, &BucketSource::bars(db, iv), &mut filter).await
 }
 
 pub async fn ohlcv_bars(
@@ -530,7 +551,7 @@ pub async fn candles(
     to: Option<DateTime<Utc>>,
 ) -> ApiResult<Vec<Bucket>> {
     let mut filter = candle_filter(symbol, from, to);
-    let rows = raw_buckets(db, &Source::candles(db, secs), &mut filter).await?;
+    let rows = raw_buckets(db, &BucketSource::candles(db, secs), &mut filter).await?;
     Ok(rows.into_iter().map(|b| over(epoch_start(b, symbol), secs)).collect())
 }
 

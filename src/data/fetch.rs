@@ -5,7 +5,7 @@
 use super::catalog::{Catalog, Table};
 use super::exec::ReadPool;
 use super::query::ListQuery;
-use super::read::{self, Cols, PrefetchedRelation, RelationKey, Row, WireRow};
+use super::read::{self, PrefetchedRelation, Projection, RelationKey, Row, WireRow};
 use super::values::Cell;
 use crate::error::ApiResult;
 use futures_util::future::BoxFuture;
@@ -66,7 +66,7 @@ pub async fn relation_rows(
     db: &ReadPool,
     key: &RelationKey,
     parents: &[Vec<Cell>],
-    cols: Cols<'_>,
+    cols: Projection<'_>,
 ) -> ApiResult<Vec<Vec<Row>>> {
     let target = Catalog::get().table(key.rel.target);
     let rows = if key.rel.many {

@@ -63,9 +63,9 @@ impl Row {
 }
 
 /// Which columns a read fetches: all of them, or those a plan needs (the rest read as NULL).
-pub type Cols<'a> = Option<&'a [usize]>;
+pub type Projection<'a> = Option<&'a [usize]>;
 
-fn projection(t: &Table, cols: Cols) -> Vec<usize> {
+fn projection(t: &Table, cols: Projection) -> Vec<usize> {
     match cols {
         // Nothing selected (e.g. only `totalCount`): the key keeps the select list valid.
         Some([]) => t.pk.clone(),
@@ -101,7 +101,12 @@ pub fn list_sql(d: &'static dyn Dialect, t: &Table, q: &ListQuery, proj: &[usize
     sql
 }
 
-pub async fn list<C: ReadConnection>(db: &C, t: &'static Table, q: &ListQuery, cols: Cols<'_>) -> ApiResult<Vec<Row>> {
+pub async fn list<C: ReadConnection>(
+    db: &C,
+    t: &'static Table,
+    q: &ListQuery,
+    cols: Projection<'_>,
+) -> ApiResult<Vec<Row>> {
     let proj = projection(t, cols);
     let d = dialect::of(db.get_database_backend());
     let rows = table_rows(db, t, &proj, list_sql(d, t, q, &proj), 0).await?;
@@ -139,7 +144,7 @@ pub async fn list_wire<C: ReadConnection>(
     db: &C,
     t: &'static Table,
     q: &ListQuery,
-    cols: Cols<'_>,
+    cols: Projection<'_>,
 ) -> Option<ApiResult<Vec<WireRow>>> {
     let pg = db.pg_reads()?;
     let proj = projection(t, cols);
@@ -208,7 +213,7 @@ pub async fn batch_one(
     rel: &Relation,
     cond: &Cond,
     parents: &[Vec<Cell>],
-    fetch_cols: Cols<'_>,
+    fetch_cols: Projection<'_>,
 ) -> ApiResult<Vec<(usize, Row)>> {
     let proj = projection(t, fetch_cols);
     let d = dialect::of(db.get_database_backend());
@@ -245,7 +250,7 @@ pub async fn batch_many(
     rel: &Relation,
     q: &ListQuery,
     parents: &[Vec<Cell>],
-    fetch_cols: Cols<'_>,
+    fetch_cols: Projection<'_>,
 ) -> ApiResult<Vec<(usize, Row)>> {
     let proj = projection(t, fetch_cols);
     let d = dialect::of(db.get_database_backend());

@@ -43,7 +43,7 @@ pub fn as_number(c: &Cell) -> Option<f64> {
 
 /// Where a chart's rows are: the table, its time column and the bucket expression over it, and
 /// the condition selecting one instrument (a parameterised SQL fragment).
-struct Source<'a> {
+struct ChartSource<'a> {
     table: &'a str,
     time_col: &'a str,
     bucket: String,
@@ -51,7 +51,7 @@ struct Source<'a> {
     instrument: &'a (dyn Fn(&mut Sql) + Send + Sync),
 }
 
-impl Source<'_> {
+impl ChartSource<'_> {
     /// The start of the `n`-th latest bucket whose rows begin at or before `to`.
     async fn nth_latest(&self, db: &Db, to: Option<Value>, n: u32) -> ApiResult<Option<Cell>> {
         let mut sql = Sql::with_dialect(db.dialect);
@@ -90,7 +90,7 @@ pub async fn ohlcv(
         sql.push(" AND region = ").param(Value::String(Some(region.into())));
         sql.push(" AND timeframe = 'D'");
     };
-    let src = Source {
+    let src = ChartSource {
         table: "ohlcv_data",
         time_col: "date",
         bucket: iv.sql(db.dialect, "date"),
@@ -177,7 +177,7 @@ pub async fn candles(
     let instrument = |sql: &mut Sql| {
         sql.push("symbol = ").param(Value::String(Some(symbol.into())));
     };
-    let src = Source {
+    let src = ChartSource {
         table: "market_candles",
         time_col: "time",
         bucket: db.dialect.epoch_bucket(secs, "time"),

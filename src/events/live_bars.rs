@@ -5,7 +5,7 @@
 //! at a time — and hands the events to the subscriber through a conflating queue.
 use super::bars::{BarEvent, Conflated, Forming, Ohlcv, Price, TooFarBehind};
 use super::{row_of_payload, Payload, Topic};
-use crate::data::buckets::{self, BarInterval, Bucket};
+use crate::data::buckets::{self, BarInterval, Bucket, TimeBucket};
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::{keyset, Cond, ListQuery, Op};
 use crate::data::read::{self, Row};
@@ -29,51 +29,42 @@ const EARLIEST: i64 = -62_135_596_800;
 /// Joins the key columns of a series into one key (a character no ticker holds).
 const SEP: char = '\u{1f}';
 
-/// How a series' rows fall into buckets.
-#[derive(Clone, Copy)]
-pub enum Span {
-    /// Fixed widths from the Unix epoch (candles).
-    Seconds(i64),
-    /// Calendar periods (daily bars; weeks start on Monday).
-    Calendar(BarInterval),
-}
-
 /// The rows one kind of live bar is made of.
-pub struct Series {
+pub struct LiveSource {
     table: &'static Table,
     time: usize,
     /// The columns naming one series (symbol; ticker and region).
     keys: Vec<usize>,
     /// Rows of the table that are not of this series' kind are skipped (daily bars only).
     only: Option<(usize, Cell)>,
-    span: Span,
+    span: TimeBucket,
     /// The topic of one series, from its key's parts.
     topic: fn(&str) -> Topic,
 }
 
-impl Series {
-    pub fn candles(secs: i64) -> Series {
+impl LiveSource {
+    pub fn candles(secs: i64) -> LiveSource {
         let t = Catalog::get().table("market_candles");
         let c = |n: &str| t.col(n).expect("candle column");
-        Series {
+        LiveSource {
             table: t,
             time: c("time"),
             keys: vec![c("symbol")],
             only: None,
-            span: Span::Seconds(secs),
+            span: TimeBucket::Seconds(secs),
             topic: |k| Topic::Candle { symbol: k.into() },
         }
     }
 
-    pub fn bars(iv: BarInterval) -> Series {
+    pub fn bars(iv: BarInterval) -> LiveSource {
         let t = Catalog::get().table("ohlcv_data");
         let c = |n: &str| t.col(n).expect("bar column");
-        Series {
+        LiveSource {
             table: t,
             time: c("date"),
             keys: vec![c("ticker"), c("region")],
             only: Some((c("timeframe"), Cell::Text("D".into()))),
-            span: Span::Calendar(iv),
+            span: TimeBucket::Calendar(iv),
             topic: |k| {
                 let (ticker, region) = k.split_once(SEP).unwrap_or((k, ""));
                 Topic::Bar { ticker: ticker.into(), region: region.into() }
@@ -109,24 +100,24 @@ impl Series {
     /// The start of the bucket holding `t` (both Unix seconds).
     fn bucket(&self, t: i64) -> i64 {
         match self.span {
-            Span::Seconds(s) => t - t.rem_euclid(s),
-            Span::Calendar(iv) => Self::seconds(&Cell::Date(iv.start(Self::day(t)))).unwrap_or(t),
+            TimeBucket::Seconds(s) => t - t.rem_euclid(s),
+            TimeBucket::Calendar(iv) => Self::seconds(&Cell::Date(iv.start(Self::day(t)))).unwrap_or(t),
         }
     }
 
     /// `t` as the time column holds it.
     fn at(&self, t: i64) -> Cell {
         match self.span {
-            Span::Seconds(_) => DateTime::from_timestamp(t, 0).map_or(Cell::Null, Cell::DateTime),
-            Span::Calendar(_) => Cell::Date(Self::day(t)),
+            TimeBucket::Seconds(_) => DateTime::from_timestamp(t, 0).map_or(Cell::Null, Cell::DateTime),
+            TimeBucket::Calendar(_) => Cell::Date(Self::day(t)),
         }
     }
 
     /// Most rows one bucket holds.
     fn most_rows(&self) -> u64 {
         match self.span {
-            Span::Seconds(s) => (s / 60 + 1) as u64,
-            Span::Calendar(iv) => iv.max_days() as u64 + 1,
+            TimeBucket::Seconds(s) => (s / 60 + 1) as u64,
+            TimeBucket::Calendar(iv) => iv.max_days() as u64 + 1,
         }
     }
 
@@ -134,16 +125,16 @@ impl Series {
     fn bucket_sql(&self, state: &AppState) -> String {
         let col = &self.table.columns[self.time].name;
         match self.span {
-            Span::Seconds(s) => state.db.dialect.epoch_bucket(s, col),
-            Span::Calendar(iv) => iv.sql(state.db.dialect, col),
+            TimeBucket::Seconds(s) => state.db.dialect.epoch_bucket(s, col),
+            TimeBucket::Calendar(iv) => iv.sql(state.db.dialect, col),
         }
     }
 
     /// Tells the intervals apart in the shared cache of seq bases.
     fn width(&self) -> i64 {
         match self.span {
-            Span::Seconds(s) => s,
-            Span::Calendar(iv) => -1 - iv as i64,
+            TimeBucket::Seconds(s) => s,
+            TimeBucket::Calendar(iv) => -1 - iv as i64,
         }
     }
 
@@ -262,7 +253,7 @@ type Shared<P> = Arc<(std::sync::Mutex<Outbox<P>>, tokio::sync::Notify)>;
 /// Folds the rows of a set of series into live bars.
 struct BarFeed<P> {
     state: AppState,
-    series: Arc<Series>,
+    series: Arc<LiveSource>,
     keys: Vec<String>,
     forming: HashMap<String, Forming<P>>,
     /// Per series, the newest row folded in.
@@ -440,11 +431,11 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Live bars of the series `keys` (see `Series::key`): the replay after `since` (Unix
+/// Live bars of the series `keys` (see `LiveSource::key`): the replay after `since` (Unix
 /// seconds) first, then live.
 pub async fn bar_feed<P: PriceCell>(
     state: AppState,
-    series: Series,
+    series: LiveSource,
     keys: Vec<String>,
     since: Option<i64>,
 ) -> ApiResult<BoxStream<'static, ApiResult<Bucket>>> {
@@ -457,7 +448,7 @@ pub async fn bar_feed<P: PriceCell>(
         None => {
             let cond = series.kind_cond(vec![series.of_keys(&keys)]);
             let newest = buckets::newest(&state.db, series.table, &cond, series.time).await?;
-            newest.as_ref().and_then(Series::seconds).unwrap_or(EARLIEST)
+            newest.as_ref().and_then(LiveSource::seconds).unwrap_or(EARLIEST)
         }
     };
     let out: Shared<P> = Arc::new((

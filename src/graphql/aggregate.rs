@@ -6,14 +6,15 @@ use super::args::{list_query, page_size};
 use super::connection::PageInfo;
 use super::context::{app_state, as_of_arg, limits, tz_of, viewer_of};
 use super::shapes::{ConnectionWord, PAGE_INFO};
-use crate::data::aggregate::{self, Aggregation, Bucket, Group, GroupKey, GroupOrder, Groups, Measure, MAX_HOPS};
+use crate::data::aggregate::{self, Aggregation, Group, GroupKey, GroupOrder, Groups, Measure, MAX_HOPS};
+use crate::data::buckets::TimeBucket;
 use crate::data::buckets::{candle_seconds, BarInterval};
 use crate::data::catalog::{Catalog, Column, Relation, Table};
 use crate::data::query::{decode_position, encode_cursor, Limits};
 use crate::data::read::Row;
 use crate::data::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
-use crate::loaders::{AggKey, AggRead, Loaders};
+use crate::loaders::{AggregationParent, Loaders, RelationAggregation};
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, SchemaBuilder, TypeRef,
 };
@@ -59,7 +60,7 @@ fn out_kind(m: Measure, kind: Kind) -> Kind {
 }
 
 /// A page of groups as the connection's resolvers see it.
-struct AggPage {
+struct GroupPage {
     groups: Vec<Arc<AggNode>>,
     has_next: bool,
     offset: u64,
@@ -84,7 +85,7 @@ struct MeasureView {
     measure: Measure,
 }
 
-fn page(groups: Groups, a: &Aggregation) -> AggPage {
+fn page(groups: Groups, a: &Aggregation) -> GroupPage {
     let kinds: Arc<Vec<Kind>> = Arc::new(a.keys.iter().map(|k| k.kind(a.table)).collect());
     let measures = Arc::new(a.measures.clone());
     let mut list = groups.groups;
@@ -95,7 +96,7 @@ fn page(groups: Groups, a: &Aggregation) -> AggPage {
     let total = if a.keys.is_empty() { 1 } else { groups.total };
     let has_next = list.len() as u64 > a.limit;
     list.truncate(a.limit as usize);
-    AggPage {
+    GroupPage {
         groups: list
             .into_iter()
             .map(|group| Arc::new(AggNode { group, key_kinds: kinds.clone(), measures: measures.clone() }))
@@ -128,10 +129,10 @@ fn group_key(t: &'static Table, v: &GqlValue, mut path: Vec<&'static Relation>) 
             let kind = t.columns[col].kind;
             let bucket = match (interval, kind) {
                 (None, _) => None,
-                (Some(iv), Kind::Date) => Some(Bucket::Calendar(
+                (Some(iv), Kind::Date) => Some(TimeBucket::Calendar(
                     BarInterval::parse(iv).ok_or_else(|| bad(format!("groupBy: {iv} buckets a time, not a date")))?,
                 )),
-                (Some(iv), Kind::DateTime) => Some(Bucket::Seconds(
+                (Some(iv), Kind::DateTime) => Some(TimeBucket::Seconds(
                     candle_seconds(if iv == "DAY" { "D1" } else { iv })
                         .ok_or_else(|| bad(format!("groupBy: times bucket by M1 to H4 or DAY, not {iv}")))?,
                 )),
@@ -261,8 +262,8 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
             let groups = if key.iter().any(|c| matches!(c, Cell::Null)) {
                 Groups::default()
             } else {
-                let read = Arc::new(AggRead { rel, agg: a.clone() });
-                let got = ctx.data::<Loaders>()?.agg.load_one(AggKey { read, parent: key }).await?;
+                let read = Arc::new(RelationAggregation { rel, agg: a.clone() });
+                let got = ctx.data::<Loaders>()?.agg.load_one(AggregationParent { read, parent: key }).await?;
                 got.map(|g| (*g).clone()).unwrap_or_default()
             };
             Ok(Some(FieldValue::owned_any(page(groups, &a))))
@@ -368,13 +369,13 @@ fn table_types(t: &'static Table) -> Vec<async_graphql::dynamic::Type> {
     let conn = Object::new(format!("{tn}AggregateConnection"))
         .field(Field::new(ConnectionWord::Nodes.name(), TypeRef::named_nn_list_nn(format!("{tn}Aggregate")), |ctx| {
             FieldFuture::new(async move {
-                let p = ctx.parent_value.try_downcast_ref::<AggPage>()?;
+                let p = ctx.parent_value.try_downcast_ref::<GroupPage>()?;
                 Ok(Some(FieldValue::list(p.groups.iter().map(|g| FieldValue::owned_any(g.clone())))))
             })
         }))
         .field(Field::new(ConnectionWord::PageInfo.name(), TypeRef::named_nn(PAGE_INFO), |ctx| {
             FieldFuture::new(async move {
-                let p = ctx.parent_value.try_downcast_ref::<AggPage>()?;
+                let p = ctx.parent_value.try_downcast_ref::<GroupPage>()?;
                 let at = |i: u64| encode_cursor(&[Cell::Int(i as i64)]);
                 let n = p.groups.len() as u64;
                 Ok(Some(FieldValue::owned_any(PageInfo {
@@ -388,7 +389,7 @@ fn table_types(t: &'static Table) -> Vec<async_graphql::dynamic::Type> {
         .field(
             Field::new(ConnectionWord::TotalCount.name(), TypeRef::named_nn("BigInt"), |ctx| {
                 FieldFuture::new(async move {
-                    let p = ctx.parent_value.try_downcast_ref::<AggPage>()?;
+                    let p = ctx.parent_value.try_downcast_ref::<GroupPage>()?;
                     Ok(Some(GqlValue::String(p.total.to_string())))
                 })
             })

@@ -46,7 +46,7 @@ pub enum CountBy {
     /// A root list: count with this condition.
     Root(Cond),
     /// A nested list: a batched count per parent.
-    Nested(crate::loaders::RelKey),
+    Nested(crate::loaders::RelationParent),
     /// Not asked for by the plan.
     NotPlanned,
 }

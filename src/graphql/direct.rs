@@ -4,7 +4,7 @@
 //! on the other executor.
 use super::collect::{CollectedField, CollectedOperation};
 use super::plan::{BoundOperation, ConnectionPlan, RootPlan};
-use super::render::{JsonWriter, Shown};
+use super::render::{JsonRow, JsonWriter};
 use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Mutation, Table};
 use crate::data::fetch::{self, FetchPlan, PageRows};
@@ -23,7 +23,7 @@ pub struct DirectError {
     pub error: ApiError,
 }
 
-fn write_page<R: Shown>(out: &mut JsonWriter, connection: &ConnectionPlan, fetch: &FetchPlan, page: Page<R>) {
+fn write_page<R: JsonRow>(out: &mut JsonWriter, connection: &ConnectionPlan, fetch: &FetchPlan, page: Page<R>) {
     // About 20 bytes per cell written: one allocation instead of a doubling series.
     out.buf.reserve(page.rows.len() * (fetch.cols.len() + 1) * 20);
     out.page(connection, &page);

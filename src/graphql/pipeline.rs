@@ -6,7 +6,7 @@
 use super::collect::{self, CollectedOperation, SchemaIndex};
 use super::cost::{self, Budget};
 use super::documents::Sent;
-use super::plan::{self, Binding};
+use super::plan::{self, BindContext};
 use super::{complete, context::RequestTz, direct, document};
 use crate::auth::Viewer;
 use crate::cache::bounded::Bounded;
@@ -454,7 +454,7 @@ impl Pipeline {
         }
         let bound = (collected.ty == OperationType::Query).then(|| {
             let _plan = tracing::debug_span!("graphql.plan").entered();
-            let b = Binding { viewer: &viewer, limits: state.limits, vars: &req.variables };
+            let b = BindContext { viewer: &viewer, limits: state.limits, vars: &req.variables };
             Arc::new(plan::bind(&b, &collected))
         });
         if let Some(bound) = bound.as_ref().filter(|b| self.direct_reads && b.direct()) {

@@ -2,7 +2,7 @@
 //! plan serves both executors — the direct JSON writer renders it, and the general executor's
 //! resolvers find their prefetched rows through it — and its `FetchPlan` (read by
 //! `data::fetch`) reads every selected relation for all parents of a level in one statement.
-//! Binding runs no SQL.
+//! BindContext runs no SQL.
 use super::collect::{CollectedField, CollectedOperation};
 use super::shapes::{ConnectionWord, EdgeWord, PageInfoWord, SeriesColumn, SeriesWord};
 use crate::auth::Viewer;
@@ -25,9 +25,10 @@ pub struct ObjectPlan {
 
 #[derive(Debug)]
 pub enum ObjectField {
-    /// `lead` is the response key as written after another field (`,"key":`): one copy per value.
+    /// `key_prefix` is the response key as written after another field (`,"key":`): one copy
+    /// per plan, not per value.
     Column {
-        lead: Box<str>,
+        key_prefix: Box<str>,
         col: usize,
     },
     Typename {
@@ -217,7 +218,7 @@ pub enum SeriesField {
     },
 }
 
-fn bind_series(b: &Binding<'_>, f: &CollectedField) -> Option<RootPlan> {
+fn bind_series(b: &BindContext<'_>, f: &CollectedField) -> Option<RootPlan> {
     let query = super::buckets::SeriesQuery::parse(f.name.as_str(), &f.bound_args(b.vars))?.ok()?;
     let fields = series_fields(&f.children)?;
     Some(RootPlan::Series { query, fields })
@@ -327,7 +328,7 @@ impl EdgeField {
 }
 
 /// Who asks, with what limits and variables: what binding needs besides the collected fields.
-pub struct Binding<'a> {
+pub struct BindContext<'a> {
     pub viewer: &'a Viewer,
     pub limits: Limits,
     pub vars: &'a Variables,
@@ -335,7 +336,7 @@ pub struct Binding<'a> {
 
 /// Binds a query's collected roots. A root whose arguments do not bind becomes `Other`: its
 /// resolver reports the error at its own path.
-pub fn bind(b: &Binding<'_>, op: &CollectedOperation) -> BoundOperation {
+pub fn bind(b: &BindContext<'_>, op: &CollectedOperation) -> BoundOperation {
     let cat = Catalog::get();
     let roots = op
         .roots
@@ -360,7 +361,7 @@ pub fn bind(b: &Binding<'_>, op: &CollectedOperation) -> BoundOperation {
     BoundOperation { roots }
 }
 
-fn bind_list_root(b: &Binding<'_>, t: &'static Table, f: &CollectedField) -> ApiResult<RootPlan> {
+fn bind_list_root(b: &BindContext<'_>, t: &'static Table, f: &CollectedField) -> ApiResult<RootPlan> {
     let query = list_query(t, &f.bound_args(b.vars), None, b.limits, b.viewer)?;
     let connection = bind_connection(b, t, &f.children)?;
     let order: Vec<usize> =
@@ -369,7 +370,7 @@ fn bind_list_root(b: &Binding<'_>, t: &'static Table, f: &CollectedField) -> Api
     Ok(RootPlan::List { table: t, query, connection, fetch })
 }
 
-fn bind_one_root(b: &Binding<'_>, t: &'static Table, f: &CollectedField) -> ApiResult<RootPlan> {
+fn bind_one_root(b: &BindContext<'_>, t: &'static Table, f: &CollectedField) -> ApiResult<RootPlan> {
     let query = one_query(t, &f.bound_args(b.vars), b.viewer)?;
     let node = bind_object(b, t, &f.children)?;
     let fetch = fetch_plan(t, &[&node], &[]);
@@ -380,7 +381,7 @@ fn unexpected(field: &Name, on: &str) -> ApiError {
     ApiError::Internal(format!("`{field}` is not planned on {on}"))
 }
 
-fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) -> ApiResult<ObjectPlan> {
+fn bind_object(b: &BindContext<'_>, t: &'static Table, fields: &[CollectedField]) -> ApiResult<ObjectPlan> {
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         let name = f.name.as_str();
@@ -388,7 +389,7 @@ fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) ->
         if name == "__typename" {
             out.push(ObjectField::Typename { key });
         } else if let Some(col) = t.col_by_field(name) {
-            out.push(ObjectField::Column { lead: format!(",\"{key}\":").into(), col });
+            out.push(ObjectField::Column { key_prefix: format!(",\"{key}\":").into(), col });
         } else if let Some(rel) = t.relations.iter().find(|r| r.field == name) {
             out.push(ObjectField::Relation(Box::new(bind_relation(b, rel, f)?)));
         } else {
@@ -398,7 +399,7 @@ fn bind_object(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) ->
     Ok(ObjectPlan { table: t, fields: out })
 }
 
-fn bind_relation(b: &Binding<'_>, rel: &'static Relation, f: &CollectedField) -> ApiResult<RelationPlan> {
+fn bind_relation(b: &BindContext<'_>, rel: &'static Relation, f: &CollectedField) -> ApiResult<RelationPlan> {
     let target = Catalog::get().table(rel.target);
     let query = list_query(target, &f.bound_args(b.vars), Some(rel), b.limits, b.viewer)?;
     let read = Arc::new(RelationKey { rel, query });
@@ -410,7 +411,7 @@ fn bind_relation(b: &Binding<'_>, rel: &'static Relation, f: &CollectedField) ->
     Ok(RelationPlan { key: f.key.clone(), read, target, connection, node })
 }
 
-fn bind_connection(b: &Binding<'_>, t: &'static Table, fields: &[CollectedField]) -> ApiResult<ConnectionPlan> {
+fn bind_connection(b: &BindContext<'_>, t: &'static Table, fields: &[CollectedField]) -> ApiResult<ConnectionPlan> {
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         let key = f.key.clone();

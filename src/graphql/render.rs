@@ -24,12 +24,12 @@ pub struct JsonWriter {
 }
 
 /// A row the writer shows as a node: decoded cells (`Row`), or bytes as PostgreSQL sent them.
-pub trait Shown: PageRow {
+pub trait JsonRow: PageRow {
     fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind);
     fn write_relation(&self, w: &mut JsonWriter, r: &RelationPlan);
 }
 
-impl Shown for Row {
+impl JsonRow for Row {
     fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind) {
         w.cell(&self.cells[col], kind);
     }
@@ -53,7 +53,7 @@ impl Shown for Row {
 
 /// Each column shown as its decoded cell would be. Only plans without relations get these rows
 /// (the relations' reads need decoded keys).
-impl Shown for WireRow {
+impl JsonRow for WireRow {
     fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind) {
         match self.raw(col) {
             Some((raw, wire)) => w.wire_cell(raw, wire, kind),
@@ -228,13 +228,13 @@ impl JsonWriter {
         }
     }
 
-    pub fn row<R: Shown>(&mut self, plan: &ObjectPlan, row: &R) {
+    pub fn row<R: JsonRow>(&mut self, plan: &ObjectPlan, row: &R) {
         self.buf.push(b'{');
         let mut first = true;
         for f in &plan.fields {
             match f {
-                ObjectField::Column { lead, col, .. } => {
-                    self.put(&lead[first as usize..]);
+                ObjectField::Column { key_prefix, col, .. } => {
+                    self.put(&key_prefix[first as usize..]);
                     first = false;
                     row.write_column(self, *col, plan.table.columns[*col].kind);
                 }
@@ -282,7 +282,7 @@ impl JsonWriter {
         }
     }
 
-    pub fn page<R: Shown>(&mut self, conn: &ConnectionPlan, page: &Page<R>) {
+    pub fn page<R: JsonRow>(&mut self, conn: &ConnectionPlan, page: &Page<R>) {
         self.buf.push(b'{');
         let mut first = true;
         for f in &conn.fields {

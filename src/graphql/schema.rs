@@ -12,7 +12,7 @@ use crate::graphql::args;
 use crate::graphql::args::list_query;
 use crate::graphql::connection::{page_info, CountBy, Page, PageInfo};
 use crate::graphql::shapes::{connection_type, edge_type, ConnectionWord, EdgeWord, PAGE_INFO};
-use crate::loaders::{Loaders, RelKey};
+use crate::loaders::{Loaders, RelationParent};
 use crate::AppState;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar, TypeRef,
@@ -155,7 +155,7 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
                         (Arc::new(Vec::new()), Some(CountBy::Known(0)))
                     } else {
                         let loaders = ctx.data::<Loaders>()?;
-                        let key = RelKey::new(read.clone(), key);
+                        let key = RelationParent::new(read.clone(), key);
                         let rows = loaders.rel.load_one(key.clone()).await.map_err(gql_err)?.unwrap_or_default();
                         (rows, Some(CountBy::Nested(key)))
                     }
@@ -167,7 +167,7 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
                     Some(c) => c,
                     None => {
                         let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
-                        CountBy::Nested(RelKey::new(read.clone(), key))
+                        CountBy::Nested(RelationParent::new(read.clone(), key))
                     }
                 };
                 Ok(Some(FieldValue::owned_any(Page::new(target, rows, &read.query, count))))

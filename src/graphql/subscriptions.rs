@@ -11,7 +11,7 @@ use crate::data::query::{Cond, Op};
 use crate::data::read;
 use crate::data::values::{parse_date, parse_datetime, Cell};
 use crate::error::ApiError;
-use crate::events::live_bars::{bar_feed, Series};
+use crate::events::live_bars::{bar_feed, LiveSource};
 use crate::events::replay::subscribe_with_replay;
 use crate::events::Topic;
 use crate::AppState;
@@ -135,7 +135,7 @@ pub fn register(
                 .map(|s| parse_datetime(&s))
                 .transpose()
                 .map_err(ApiError::bad)?;
-            let feed = bar_feed::<f64>(state, Series::candles(secs), symbols, since.map(|s| s.timestamp())).await?;
+            let feed = bar_feed::<f64>(state, LiveSource::candles(secs), symbols, since.map(|s| s.timestamp())).await?;
             let feed = slotted(&ctx, feed)?;
             Ok(feed.map(|r| r.map(FieldValue::owned_any).map_err(Into::into)))
         })
@@ -166,7 +166,7 @@ pub fn register(
                             _ => String::new(),
                         };
                         check_region(&get("region"))?;
-                        keys.push(Series::key(&[get("ticker"), get("region")]));
+                        keys.push(LiveSource::key(&[get("ticker"), get("region")]));
                     }
                 }
             }
@@ -185,7 +185,7 @@ pub fn register(
                 .transpose()
                 .map_err(ApiError::bad)?;
             let since = since.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp());
-            let feed = bar_feed::<Option<rust_decimal::Decimal>>(state, Series::bars(iv), keys, since).await?;
+            let feed = bar_feed::<Option<rust_decimal::Decimal>>(state, LiveSource::bars(iv), keys, since).await?;
             Ok(slotted(&ctx, feed)?.map(|r| r.map(FieldValue::owned_any).map_err(Into::into)))
         })
     })

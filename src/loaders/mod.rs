@@ -13,26 +13,26 @@ use std::sync::Arc;
 
 /// One parent of one relation read; parents of the same read are batched together.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RelKey {
+pub struct RelationParent {
     pub read: Arc<RelationKey>,
     pub parent: Vec<Cell>,
 }
 
-impl RelKey {
+impl RelationParent {
     pub fn new(read: Arc<RelationKey>, parent: Vec<Cell>) -> Self {
-        RelKey { read, parent }
+        RelationParent { read, parent }
     }
 }
 
 /// Rows of one parent (one past the limit, to tell whether more exist).
-pub type RelRows = Arc<Vec<Row>>;
+pub type RelationRows = Arc<Vec<Row>>;
 
 pub struct RelLoader {
     pub db: ReadPool,
 }
 
-fn groups(keys: &[RelKey]) -> Vec<(Arc<RelationKey>, Vec<&RelKey>)> {
-    let mut out: Vec<(Arc<RelationKey>, Vec<&RelKey>)> = Vec::new();
+fn groups(keys: &[RelationParent]) -> Vec<(Arc<RelationKey>, Vec<&RelationParent>)> {
+    let mut out: Vec<(Arc<RelationKey>, Vec<&RelationParent>)> = Vec::new();
     for k in keys {
         match out.iter_mut().find(|(r, _)| **r == *k.read) {
             Some((_, v)) => v.push(k),
@@ -42,11 +42,11 @@ fn groups(keys: &[RelKey]) -> Vec<(Arc<RelationKey>, Vec<&RelKey>)> {
     out
 }
 
-impl Loader<RelKey> for RelLoader {
-    type Value = RelRows;
+impl Loader<RelationParent> for RelLoader {
+    type Value = RelationRows;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[RelKey]) -> Result<HashMap<RelKey, RelRows>, Self::Error> {
+    async fn load(&self, keys: &[RelationParent]) -> Result<HashMap<RelationParent, RelationRows>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
@@ -64,11 +64,11 @@ pub struct CountLoader {
     pub db: ReadPool,
 }
 
-impl Loader<RelKey> for CountLoader {
+impl Loader<RelationParent> for CountLoader {
     type Value = i64;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[RelKey]) -> Result<HashMap<RelKey, i64>, Self::Error> {
+    async fn load(&self, keys: &[RelationParent]) -> Result<HashMap<RelationParent, i64>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
@@ -83,24 +83,24 @@ impl Loader<RelKey> for CountLoader {
 
 /// One relation's aggregation, for one parent; parents of the same read are batched together.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AggKey {
-    pub read: Arc<AggRead>,
+pub struct AggregationParent {
+    pub read: Arc<RelationAggregation>,
     pub parent: Vec<Cell>,
 }
 
 #[derive(Debug)]
-pub struct AggRead {
+pub struct RelationAggregation {
     pub rel: &'static Relation,
     pub agg: Aggregation,
 }
 
-impl PartialEq for AggRead {
+impl PartialEq for RelationAggregation {
     fn eq(&self, o: &Self) -> bool {
         std::ptr::eq(self.rel, o.rel) && self.agg == o.agg
     }
 }
-impl Eq for AggRead {}
-impl std::hash::Hash for AggRead {
+impl Eq for RelationAggregation {}
+impl std::hash::Hash for RelationAggregation {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         std::ptr::hash(self.rel, h);
         self.agg.hash(h);
@@ -112,12 +112,12 @@ pub struct AggLoader {
     pub db: ReadPool,
 }
 
-impl Loader<AggKey> for AggLoader {
+impl Loader<AggregationParent> for AggLoader {
     type Value = Arc<Groups>;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[AggKey]) -> Result<HashMap<AggKey, Arc<Groups>>, Self::Error> {
-        let mut reads: Vec<(Arc<AggRead>, Vec<&AggKey>)> = Vec::new();
+    async fn load(&self, keys: &[AggregationParent]) -> Result<HashMap<AggregationParent, Arc<Groups>>, Self::Error> {
+        let mut reads: Vec<(Arc<RelationAggregation>, Vec<&AggregationParent>)> = Vec::new();
         for k in keys {
             match reads.iter_mut().find(|(r, _)| **r == *k.read) {
                 Some((_, v)) => v.push(k),
