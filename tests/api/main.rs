@@ -15,6 +15,7 @@ mod fuzz;
 mod fuzz_ws;
 mod gaps;
 mod http;
+mod layers;
 mod live;
 mod memories;
 mod mutations;
