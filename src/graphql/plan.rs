@@ -184,7 +184,7 @@ pub enum RootPlan {
     },
     /// Chart history (`ohlcvSeries`, `candleSeries`) and its selected columns.
     Series {
-        query: super::buckets::SeriesQuery,
+        query: super::args::market::SeriesQuery,
         fields: Vec<SeriesField>,
     },
     /// Not a catalog read (buckets, memories, users…), or arguments the resolver must report.
@@ -219,7 +219,7 @@ pub enum SeriesField {
 }
 
 fn bind_series(b: &BindContext<'_>, f: &CollectedField) -> Option<RootPlan> {
-    let query = super::buckets::SeriesQuery::parse(f.name.as_str(), &f.bound_args(b.vars))?.ok()?;
+    let query = super::args::market::SeriesQuery::parse(f.name.as_str(), &f.bound_args(b.vars))?.ok()?;
     let fields = series_fields(&f.children)?;
     Some(RootPlan::Series { query, fields })
 }

@@ -1,6 +1,6 @@
 //! Writes the JSON of a bound read plan straight from its rows: no value tree, no resolver call
 //! per field. Values go through `Cell::render`, as on the general executor, so both agree.
-use super::buckets::SeriesQuery;
+use super::args::market::SeriesQuery;
 use super::plan::{
     ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, RelationPlan, SeriesField,
 };

@@ -1,5 +1,7 @@
 //! Parses GraphQL list arguments — `where`, `orderBy`, `first/after/last/before` and relation
 //! shortcuts — into the data layer's `ListQuery`.
+pub mod market;
+
 use crate::auth::Viewer;
 use crate::data::catalog::{Relation, Table};
 pub use crate::data::query::{access, check_region, check_timeframe, Limits, ListQuery, REGIONS};
