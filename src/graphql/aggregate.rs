@@ -6,6 +6,7 @@ use super::args::{list_query, page_size};
 use super::connection::PageInfo;
 use super::context::{app_state, as_of_arg, limits, tz_of, viewer_of};
 use super::shapes::{ConnectionWord, PAGE_INFO};
+use super::SchemaParts;
 use crate::data::aggregate::{self, Aggregation, Group, GroupKey, GroupOrder, Groups, Measure, MAX_HOPS};
 use crate::data::buckets::TimeBucket;
 use crate::data::buckets::{candle_seconds, BarInterval};
@@ -16,7 +17,7 @@ use crate::data::values::{Cell, Kind};
 use crate::error::{ApiError, ApiResult};
 use crate::loaders::{AggregationParent, Loaders, RelationAggregation};
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, SchemaBuilder, TypeRef,
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
 use async_graphql::{Name, Value as GqlValue};
 use std::sync::Arc;
@@ -399,7 +400,8 @@ fn table_types(t: &'static Table) -> Vec<async_graphql::dynamic::Type> {
     out
 }
 
-pub fn register(mut builder: SchemaBuilder, mut query: Object) -> (SchemaBuilder, Object) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (mut builder, mut query) = (parts.builder, parts.query);
     builder = builder
         .register(
             Enum::new("TimeBucket")
@@ -417,5 +419,5 @@ pub fn register(mut builder: SchemaBuilder, mut query: Object) -> (SchemaBuilder
         }
         query = query.field(root_field(t));
     }
-    (builder, query)
+    SchemaParts { builder, query, ..parts }
 }

@@ -4,6 +4,7 @@
 use super::args::market::{args_of, bar_range, candle_range, column_kind, SeriesQuery};
 use super::context::{tz_of, value_field};
 use super::shapes::{SeriesColumn, SeriesWord};
+use super::SchemaParts;
 use crate::data::buckets::Bucket;
 use crate::data::calendar::Fill;
 use crate::data::derived::Derived;
@@ -243,10 +244,8 @@ fn numbers_object() -> Object {
 }
 
 /// Registers the bucket types and adds `ohlcvBars` and `candles` to the query root.
-pub fn register(
-    mut builder: async_graphql::dynamic::SchemaBuilder,
-    query: Object,
-) -> (async_graphql::dynamic::SchemaBuilder, Object) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (mut builder, query) = (parts.builder, parts.query);
     builder = builder
         .register(Enum::new("BarInterval").items(["DAY", "WEEK", "MONTH", "QUARTER", "YEAR"]))
         .register(Enum::new("CandleInterval").items(["M1", "M5", "M15", "M30", "H1", "H4", "D1"]))
@@ -325,5 +324,6 @@ pub fn register(
     }))
     .argument(count_back_arg())
     .description("`candles` as chart columns (prices are numbers: the source stores them as DOUBLE PRECISION), with TradingView UDF history semantics for `countBack`, `noData` and `nextTime`.");
-    (builder, query.field(bars).field(bar_series).field(cds).field(candle_series))
+    let query = query.field(bars).field(bar_series).field(cds).field(candle_series);
+    SchemaParts { builder, query, ..parts }
 }

@@ -4,6 +4,7 @@
 use super::connection::PageInfo;
 use super::context::{app_state as state, arg, value_field, viewer_of};
 use super::shapes::{connection_type, edge_type, ConnectionWord, EdgeWord, PAGE_INFO};
+use super::SchemaParts;
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::Cond;
 use crate::data::read;
@@ -327,11 +328,8 @@ async fn add(ctx: &ResolverContext<'_>, batch: bool) -> ApiResult<Vec<Memory>> {
     Ok(memories)
 }
 
-pub fn register(
-    builder: async_graphql::dynamic::SchemaBuilder,
-    query: Object,
-    mutation: Object,
-) -> (async_graphql::dynamic::SchemaBuilder, Object, Object) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (builder, query, mutation) = (parts.builder, parts.query, parts.mutation);
     let kinds = MEMORY_TYPES.iter().fold(Enum::new("MemoryType"), |e, t| e.item(enum_name(t)));
     let where_input = InputObject::new("MemoryWhere")
         .description("Conditions on memories; all given must hold (`from`/`to` inclusive).")
@@ -412,5 +410,5 @@ pub fn register(
             .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
             .description("Deletes one of the caller's memories."),
         );
-    (builder, query, mutation)
+    SchemaParts { builder, query, mutation, ..parts }
 }

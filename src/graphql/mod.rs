@@ -25,7 +25,7 @@ pub mod users;
 pub mod value_chain;
 pub mod workflow_runs;
 
-use async_graphql::dynamic::{Object, Schema, SchemaError};
+use async_graphql::dynamic::{Object, Schema, SchemaBuilder, SchemaError, Subscription};
 
 /// Limits that shape the schema itself.
 #[derive(Clone, Copy, Debug)]
@@ -35,24 +35,42 @@ pub struct SchemaLimits {
     pub introspection: bool,
 }
 
+/// The schema as its parts register into it: each part's `register` takes and returns them.
+pub struct SchemaParts {
+    pub builder: SchemaBuilder,
+    pub query: Object,
+    pub mutation: Object,
+    pub subscription: Subscription,
+}
+
 /// Builds the schema. Reads no environment and does no I/O: state arrives as data.
 pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Result<Schema, SchemaError> {
-    let builder = Schema::build("Query", Some("Mutation"), Some("Subscription"));
-    let query = Object::new("Query").description("Market data, research results and workflows.");
-    let mutation = Object::new("Mutation").description("Validated, transactional writes.");
-    let (builder, query) = schema::register(builder, query);
-    let (builder, query) = buckets::register(builder, query);
-    let (builder, query) = aggregate::register(builder, query);
-    let (builder, query) = value_chain::register(builder, query);
-    let (builder, mutation) = mutations::register(builder, mutation);
-    let (builder, query, mutation) = users::register(builder, query, mutation);
-    let mutation = workflow_runs::register(mutation);
-    let (builder, query, mutation) = memories::register(builder, query, mutation);
-    let (builder, query, mutation, snapshots) = snapshot::register(builder, query, mutation);
-    let mut builder = subscriptions::register(builder, snapshots);
-    builder = builder
+    let parts = SchemaParts {
+        builder: Schema::build("Query", Some("Mutation"), Some("Subscription")),
+        query: Object::new("Query").description("Market data, research results and workflows."),
+        mutation: Object::new("Mutation").description("Validated, transactional writes."),
+        subscription: Subscription::new("Subscription"),
+    };
+    // In this order: it is the order of the fields in the schema.
+    let parts: SchemaParts = [
+        schema::register,
+        buckets::register,
+        aggregate::register,
+        value_chain::register,
+        mutations::register,
+        users::register,
+        workflow_runs::register,
+        memories::register,
+        subscriptions::register,
+        snapshot::register,
+    ]
+    .into_iter()
+    .fold(parts, |parts, register| register(parts));
+    let SchemaParts { builder, query, mutation, subscription } = parts;
+    let mut builder = builder
         .register(query)
         .register(mutation)
+        .register(subscription)
         .extension(pipeline::PipelineHooks)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);

@@ -1,6 +1,7 @@
 //! Generic mutations from the catalog: create, create-many, update, delete and idempotent
 //! upsert (ingest) per writable table, with role checks, validation and one transaction each.
 use super::context::{app_state as state, viewer_of};
+use super::SchemaParts;
 use crate::auth::{Role, Viewer};
 use crate::data::catalog::{Access, Catalog, Mutation, Owner, Table, Writers};
 use crate::data::query::{Cond, Op};
@@ -260,10 +261,8 @@ pub struct IngestResult {
 }
 
 /// Registers the input types and adds every table's mutations to `mutation`.
-pub fn register(
-    mut builder: async_graphql::dynamic::SchemaBuilder,
-    mut mutation: Object,
-) -> (async_graphql::dynamic::SchemaBuilder, Object) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (mut builder, mut mutation) = (parts.builder, parts.mutation);
     let count = |name: &'static str, f: fn(&IngestResult) -> u64| {
         Field::new(name, TypeRef::named_nn(TypeRef::INT), move |ctx| {
             FieldFuture::new(async move {
@@ -288,5 +287,5 @@ pub fn register(
             mutation = mutation.field(field(t, *m));
         }
     }
-    (builder, mutation)
+    SchemaParts { builder, mutation, ..parts }
 }

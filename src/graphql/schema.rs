@@ -2,6 +2,7 @@
 //! `where` and `orderBy` inputs, a root list, a root one-row field and relation fields.
 use super::context::{as_of_arg, limits, tz_of, viewer_of};
 use super::plan::{BoundOperation, RootPlan};
+use super::SchemaParts;
 use crate::data::catalog::{Catalog, Column, Relation, Table, Words};
 use crate::data::fetch;
 use crate::data::read;
@@ -376,10 +377,8 @@ fn root_one(t: &'static Table) -> Field {
 }
 
 /// Registers every generic type and root field; returns the query root to extend.
-pub fn register(
-    mut builder: async_graphql::dynamic::SchemaBuilder,
-    mut query: Object,
-) -> (async_graphql::dynamic::SchemaBuilder, Object) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (mut builder, mut query) = (parts.builder, parts.query);
     for (name, desc) in SCALARS {
         builder = builder.register(Scalar::new(name).description(desc));
     }
@@ -396,5 +395,5 @@ pub fn register(
         builder = builder.register(obj).register(edge).register(conn).register(wh).register(ob);
         query = query.field(root_list(t)).field(root_one(t));
     }
-    (builder, query)
+    SchemaParts { builder, query, ..parts }
 }

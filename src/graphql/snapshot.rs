@@ -1,6 +1,7 @@
 //! `marketSnapshot`: the latest market snapshot per market type, from the snapshot cache
 //! (`null` once expired), written by `publishMarketSnapshot` and streamed to subscribers.
 use super::context::{app_state, value_field, viewer_of};
+use super::SchemaParts;
 use crate::auth::Role;
 use crate::data::values::{parse_datetime, parse_decimal, render_datetime};
 use crate::error::{ApiError, ApiResult};
@@ -136,11 +137,8 @@ fn object() -> Object {
         }))
 }
 
-pub fn register(
-    builder: async_graphql::dynamic::SchemaBuilder,
-    query: Object,
-    mutation: Object,
-) -> (async_graphql::dynamic::SchemaBuilder, Object, Object, SubscriptionField) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (builder, query, mutation) = (parts.builder, parts.query, parts.mutation);
     let builder = builder.register(object()).register(
         InputObject::new("MarketSnapshotInput")
             .field(InputValue::new("vnIndex", TypeRef::named("Decimal")))
@@ -184,5 +182,5 @@ pub fn register(
     })
     .argument(mt())
     .description("Each new snapshot of this market type.");
-    (builder, query, mutation, sub)
+    SchemaParts { builder, query, mutation, subscription: parts.subscription.field(sub) }
 }

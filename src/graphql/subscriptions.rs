@@ -3,6 +3,7 @@
 //! subscriptions while it lives. What they hear and replay is the event layer's; this file
 //! checks the arguments and registers the fields.
 use super::context::viewer_of;
+use super::SchemaParts;
 use crate::auth::Role;
 use crate::data::buckets::BarInterval;
 use crate::data::catalog::{Catalog, Table};
@@ -16,7 +17,7 @@ use crate::events::replay::subscribe_with_replay;
 use crate::events::Topic;
 use crate::AppState;
 use async_graphql::dynamic::{
-    FieldValue, InputObject, InputValue, Subscription, SubscriptionField, SubscriptionFieldFuture, TypeRef,
+    FieldValue, InputObject, InputValue, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::Value as GqlValue;
 use futures_util::stream::{BoxStream, StreamExt};
@@ -108,11 +109,8 @@ fn strings(v: Option<GqlValue>) -> Vec<String> {
     }
 }
 
-pub fn register(
-    mut builder: async_graphql::dynamic::SchemaBuilder,
-    snapshots: SubscriptionField,
-) -> async_graphql::dynamic::SchemaBuilder {
-    builder = builder.register(
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let builder = parts.builder.register(
         InputObject::new("TickerKey")
             .field(InputValue::new("ticker", TypeRef::named_nn(TypeRef::STRING)))
             .field(InputValue::new("region", TypeRef::named_nn(TypeRef::STRING))),
@@ -267,7 +265,6 @@ pub fn register(
             "Workers: the runs pending now (oldest first), then each run that becomes pending. A run seen here \
          may already be taken: `claimWorkflowExecution` hands out each run once.",
         );
-    builder.register(
-        Subscription::new("Subscription").field(candles).field(bars).field(executions).field(pending).field(snapshots),
-    )
+    let subscription = parts.subscription.field(candles).field(bars).field(executions).field(pending);
+    SchemaParts { builder, subscription, ..parts }
 }

@@ -2,6 +2,7 @@
 //! connection, tokens and allocations.
 use super::context::{app_state as state, arg, arg_str, arg_uuid, viewer_of};
 use super::mutations::may_write;
+use super::SchemaParts;
 use crate::auth::{hash_password, verify_password, Role, Viewer};
 use crate::data::catalog::{Catalog, Table};
 use crate::data::exec::ReadConnection;
@@ -164,11 +165,8 @@ fn rows(r: Vec<Row>) -> Option<FieldValue<'static>> {
     Some(FieldValue::list(r.into_iter().map(FieldValue::owned_any)))
 }
 
-pub fn register(
-    mut builder: async_graphql::dynamic::SchemaBuilder,
-    query: Object,
-    mutation: Object,
-) -> (async_graphql::dynamic::SchemaBuilder, Object, Object) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (mut builder, query, mutation) = (parts.builder, parts.query, parts.mutation);
     builder = builder
         .register(
             Object::new("AuthPayload")
@@ -245,5 +243,5 @@ pub fn register(
             .argument(InputValue::new("allocations", TypeRef::named_nn_list_nn("AllocationInput")))
             .description("Replaces the caller's allocations (each 0–100 %, total at most 100 %)."),
         );
-    (builder, query, mutation)
+    SchemaParts { builder, query, mutation, ..parts }
 }

@@ -1,10 +1,11 @@
 //! `valueChain`: the GraphQL face of the value-chain walk (`data::value_chain`).
 use super::context::app_state;
+use super::SchemaParts;
 use crate::data::catalog::Catalog;
 use crate::data::query::check_region;
 use crate::data::value_chain::{self, Direction, Reached, Walk, MAX_DEPTH};
 use crate::error::ApiError;
-use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, SchemaBuilder, TypeRef};
+use async_graphql::dynamic::{Enum, Field, FieldFuture, FieldValue, InputValue, Object, TypeRef};
 use async_graphql::Value as GqlValue;
 
 fn reached_field(name: &str, ty: TypeRef, f: fn(&Reached) -> Option<FieldValue<'_>>) -> Field {
@@ -21,7 +22,8 @@ fn arg<'a>(
     ctx.args.get(name).filter(|v| !v.is_null())
 }
 
-pub fn register(builder: SchemaBuilder, query: Object) -> (SchemaBuilder, Object) {
+pub fn register(parts: SchemaParts) -> SchemaParts {
+    let (builder, query) = (parts.builder, parts.query);
     let builder = builder
         .register(
             Enum::new("ValueChainDirection")
@@ -110,7 +112,7 @@ pub fn register(builder: SchemaBuilder, query: Object) -> (SchemaBuilder, Object
         "The companies and commodities linked to a ticker through the value chain, nearest first: every \
          path without repeated nodes up to `maxDepth` edges, walked in one recursive SQL statement.",
     );
-    (builder, query.field(field))
+    SchemaParts { builder, query: query.field(field), ..parts }
 }
 
 /// The region of the value chain's listings, as the catalog declares it.

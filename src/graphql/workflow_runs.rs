@@ -3,6 +3,7 @@
 use super::context::{app_state as state, viewer_of};
 use super::context::{arg, arg_str, arg_uuid};
 use super::users::{row_where, t};
+use super::SchemaParts;
 use crate::auth::Role;
 use crate::data::query::{Cond, Op};
 use crate::data::read;
@@ -11,7 +12,7 @@ use crate::data::values::Cell;
 use crate::error::{ApiError, ApiResult};
 use crate::service::{runs, tables};
 use crate::AppState;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, ResolverContext, TypeRef};
 use async_graphql::Value as GqlValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -201,7 +202,7 @@ where
     })
 }
 
-pub fn register(mutation: Object) -> Object {
+pub fn register(parts: SchemaParts) -> SchemaParts {
     use futures_util::FutureExt;
     let worker = || {
         InputValue::new("worker", TypeRef::named_nn(TypeRef::STRING))
@@ -213,7 +214,8 @@ pub fn register(mutation: Object) -> Object {
         ))
     };
     let run = || TypeRef::named_nn("WorkflowExecutionLog");
-    mutation
+    let mutation = parts
+        .mutation
         .field(
             run_field("runWorkflow", run(), |ctx| async move { run_workflow(ctx).await.map(Some) }.boxed())
                 .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
@@ -257,7 +259,8 @@ pub fn register(mutation: Object) -> Object {
                 "Workers move a run pending → running → success | failed; a claimed run only by \
                      the worker holding it.",
             ),
-        )
+        );
+    SchemaParts { mutation, ..parts }
 }
 
 /// The enum the catalog declares for a run's status.
