@@ -95,9 +95,6 @@ async fn write_root(state: &AppState, out: &mut JsonWriter, root: &RootPlan) -> 
                     write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
                 }
             }
-            if let Some(fault) = out.fault.take() {
-                return Err(ApiError::Internal(fault));
-            }
         }
         RootPlan::One { query, node, fetch, .. } => match fetch::one(db, query, fetch).await?.as_ref() {
             Some(r) => out.row(node, r),
@@ -110,7 +107,10 @@ async fn write_root(state: &AppState, out: &mut JsonWriter, root: &RootPlan) -> 
         }
         RootPlan::Other => return Err(ApiError::Internal("not a direct read".into())),
     }
-    Ok(())
+    match out.fault.take() {
+        Some(fault) => Err(ApiError::Internal(fault)),
+        None => Ok(()),
+    }
 }
 
 /// An ingest mutation (`ingestCandles`, `ingestOhlcv`, …): the field, its table and the

@@ -35,11 +35,15 @@ impl JsonRow for Row {
     }
 
     fn write_relation(&self, w: &mut JsonWriter, r: &RelationPlan) {
-        let fetched = self.fetched(&r.read);
-        let rows = fetched.map(|f| f.rows.clone()).unwrap_or_default();
+        let Some(fetched) = self.fetched(&r.read) else {
+            w.put("null");
+            w.fault.get_or_insert_with(|| format!("`{}` was planned but not prefetched", r.read.rel.field));
+            return;
+        };
+        let rows = fetched.rows.clone();
         match (&r.connection, &r.node) {
             (Some(conn), _) => {
-                let count = fetched.and_then(|f| f.total).map_or(CountBy::NotPlanned, CountBy::Known);
+                let count = fetched.total.map_or(CountBy::NotPlanned, CountBy::Known);
                 w.page(conn, &Page::new(r.target, rows, &r.read.query, count));
             }
             (None, Some(node)) => match rows.first() {
@@ -347,9 +351,14 @@ impl JsonWriter {
                 }
                 ConnectionField::TotalCount { key } => {
                     self.key(&mut first, key);
+                    // Counted before writing whenever the plan shows it; anything else is a
+                    // planning fault, answered as an error as the executor does.
                     let n = match page.count {
                         CountBy::Known(n) => n,
-                        _ => 0,
+                        _ => {
+                            self.fault.get_or_insert_with(|| "count not planned".into());
+                            0
+                        }
                     };
                     let _ = write!(self, "\"{n}\"");
                 }
