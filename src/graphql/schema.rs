@@ -135,30 +135,26 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
             // A planned relation's rows were prefetched with its parent's; an unplanned one
             // (under a subscription or a root the plan left to its resolver) is batched per
             // level by the loaders.
-            let planned = planned_relation(&ctx);
-            let planned_is_some = planned.is_some();
-            let read = match planned {
-                Some(read) => read,
-                None => Arc::new(RelationKey {
-                    rel,
-                    query: list_query(target, ctx.args.as_index_map(), Some(rel), limits(&ctx), viewer_of(&ctx))
-                        .map_err(gql_err)?,
-                }),
-            };
-            let (rows, count) = match row.fetched(&read) {
-                Some(f) => (f.rows.clone(), f.total.map(CountBy::Known)),
-                None if planned_is_some => {
-                    return Err(gql_err(ApiError::Internal(format!("`{}` was planned but not prefetched", rel.field))));
+            let (read, rows, count) = match planned_relation(&ctx) {
+                Some(read) => {
+                    let f = row.fetched(&read).ok_or_else(|| {
+                        gql_err(ApiError::Internal(format!("`{}` was planned but not prefetched", rel.field)))
+                    })?;
+                    let (rows, count) = (f.rows.clone(), f.total.map(CountBy::Known));
+                    (read, rows, count)
                 }
                 None => {
+                    let query = list_query(target, ctx.args.as_index_map(), Some(rel), limits(&ctx), viewer_of(&ctx))
+                        .map_err(gql_err)?;
+                    let read = Arc::new(RelationKey { rel, query });
                     let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
                     if key.iter().any(|c| matches!(c, Cell::Null)) {
-                        (Arc::new(Vec::new()), Some(CountBy::Known(0)))
+                        (read, Arc::new(Vec::new()), Some(CountBy::Known(0)))
                     } else {
                         let loaders = ctx.data::<Loaders>()?;
                         let key = RelationParent::new(read.clone(), key);
                         let rows = loaders.rel.load_one(key.clone()).await.map_err(gql_err)?.unwrap_or_default();
-                        (rows, Some(CountBy::Nested(key)))
+                        (read, rows, Some(CountBy::Nested(key)))
                     }
                 }
             };

@@ -114,11 +114,13 @@ pub async fn insert(
         for (cols, rows) in groups {
             for chunk in rows.chunks(10_000) {
                 let rows: Vec<Vec<Cell>> = chunk.iter().map(|r| r.iter().map(|(_, v)| v.clone()).collect()).collect();
-                if let Some(stmt) = dialect.bulk_insert(t, &cols, &rows, upsert) {
-                    let (k, n) = bulk_insert(tx, t, stmt).await?;
-                    keys.extend(k);
-                    inserted += n;
-                }
+                // Never skipped silently: a dialect that says it inserts from arrays has the statement.
+                let stmt = dialect
+                    .bulk_insert(t, &cols, &rows, upsert)
+                    .ok_or_else(|| ApiError::Internal("the dialect has no bulk insert".into()))?;
+                let (k, n) = bulk_insert(tx, t, stmt).await?;
+                keys.extend(k);
+                inserted += n;
             }
         }
         return Ok((keys, Some(inserted)));
