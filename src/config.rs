@@ -122,6 +122,10 @@ pub struct Config {
     /// binary form; about half the CPU per row) or `sqlx` (sea-orm's, as writes use).
     #[arg(long, env = "QUANTGRAPH_PG_READ_DRIVER", value_enum, default_value_t = ReadDriver::TokioPostgres, global = true)]
     pub pg_read_driver: ReadDriver,
+    /// Bytes of query answers the response cache may hold on this replica (answers to catalog
+    /// reads, evicted by change events; see README); 0 switches it off.
+    #[arg(long, env = "QUANTGRAPH_RESPONSE_CACHE_BYTES", default_value_t = 0, global = true)]
+    pub response_cache_bytes: usize,
     /// Documents kept parsed, validated and planned.
     #[arg(long, env = "QUANTGRAPH_PLAN_CACHE_ENTRIES", default_value_t = 1000, global = true)]
     pub plan_cache_entries: usize,

@@ -53,6 +53,8 @@ pub struct AppState {
     pub bar_bases: std::sync::Arc<BarBases>,
     /// Most events one live-bar subscription has held for a slow client (`/metrics`).
     pub live_queue_peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Answers to catalog reads, kept exact by change events; `None` when switched off.
+    pub responses: Option<std::sync::Arc<cache::responses::ResponseCache>>,
 }
 
 /// Seq bases of live bars, each counted once however many subscribers meet the bar.

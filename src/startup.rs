@@ -117,13 +117,25 @@ impl App {
             max_pending_closed_bars: config.max_pending_closed_bars.max(1),
             bar_bases: Arc::new(crate::cache::bounded::Bounded::new(100_000, 16 * 1024 * 1024, |_| 96)),
             live_queue_peak: Default::default(),
+            responses: (config.response_cache_bytes > 0)
+                .then(|| Arc::new(crate::cache::responses::ResponseCache::new(config.response_cache_bytes))),
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },
                 other => anyhow::bail!("QUANTGRAPH_UNAUTHENTICATED_ROLE must be anonymous or analyst, not `{other}`"),
             },
         };
+        // The cache follows change events before the first request can fill it.
+        if let Some(cache) = &state.responses {
+            cache.follow(&state.events);
+        }
         crate::events::pg_bridge::start(&state.db.write, state.events.clone());
+        if state.db.backend == sea_orm::DbBackend::Sqlite {
+            crate::events::changes::watch_sqlite(
+                state.db.write.get_sqlite_connection_pool().clone(),
+                state.events.clone(),
+            );
+        }
         let sweeper = tokio::spawn(sweep_runs(state.clone()));
         let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
         let pipeline = Pipeline {

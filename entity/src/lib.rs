@@ -108,3 +108,13 @@ related! {
     portfolio_allocations => users via User;
     workflow_execution_logs => workflows via Workflow;
 }
+
+/// The column whose values say which rows a change touched, when the table has one: the
+/// ticker, else the symbol. Change events carry its values, and cached reads restricted to one
+/// value are evicted only by changes of that value (the trigger generator and the gateway's
+/// catalog both ask here, so the rule is stated once).
+pub fn change_key<E: sea_orm::EntityTrait>() -> Option<&'static str> {
+    use sea_orm::{IdenStatic, Iterable};
+    let names: Vec<&'static str> = E::Column::iter().map(|c| c.as_str()).collect();
+    ["ticker", "symbol"].into_iter().find(|k| names.contains(k))
+}

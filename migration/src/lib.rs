@@ -15,9 +15,11 @@ mod m20251123_000004_gateway_origin;
 mod m20261130_000005_large_events;
 mod m20261201_000006_workflow_claims;
 mod m20261201_000007_trading_calendar;
+mod m20261207_000008_change_capture;
 
 pub use m20251123_000004_gateway_origin::ORIGIN_SETTING;
 pub use m20261130_000005_large_events::event_row_query;
+pub use m20261207_000008_change_capture::CHANGES_CHANNEL;
 
 pub struct Migrator;
 
@@ -32,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_large_events::Migration),
             Box::new(m20261201_000006_workflow_claims::Migration),
             Box::new(m20261201_000007_trading_calendar::Migration),
+            Box::new(m20261207_000008_change_capture::Migration),
         ]
     }
 }

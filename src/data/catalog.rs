@@ -129,6 +129,8 @@ pub struct Table {
     pub workers: Option<WorkerRead>,
     /// The one region whose listings this table's `symbol`s name, when the source data holds one.
     pub symbols_region: Option<&'static str>,
+    /// The column whose values change events carry (`entity::change_key`).
+    pub change_key: Option<usize>,
 }
 
 /// Point-in-time reads: for each `key`, the rows known latest at or before the day asked.
@@ -277,11 +279,13 @@ fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static
     if one_field == list_field {
         one_field.push_str("ByKey");
     }
+    let change_key = entity::change_key::<E>().and_then(|k| columns.iter().position(|c| c.name == k));
     Table {
         name,
         type_name,
         list_field,
         one_field,
+        change_key,
         key: pk.clone(),
         default_order: pk.iter().map(|i| (*i, false)).collect(),
         columns,

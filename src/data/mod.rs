@@ -6,6 +6,7 @@ pub mod buckets;
 pub mod calendar;
 pub mod catalog;
 pub mod db;
+pub mod depends;
 pub mod derived;
 pub mod exec;
 pub mod fetch;

@@ -1,5 +1,6 @@
-//! PostgreSQL LISTEN bridge: triggers `pg_notify` each committed row change on channel
-//! `quantgraph_events`; one dedicated connection listens and publishes onto the bus,
+//! PostgreSQL LISTEN bridge: triggers `pg_notify` each committed row change of the live tables
+//! on channel `quantgraph_events`, and each statement's change of any table on
+//! `quantgraph_changes`; one dedicated connection listens and publishes onto the bus,
 //! reconnecting after a drop. With Redis, only the replica holding an advisory lock
 //! forwards, so an event is published once however many replicas run.
 use super::{EventBus, Topic};
@@ -62,7 +63,7 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(),
         }
     }
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, migration::CHANGES_CHANNEL]).await?;
     tracing::info!("forwarding database events");
     if restarted || took_over {
         bus.signal_gap("the database event listener reconnected");
@@ -75,6 +76,10 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(),
             return Err(sqlx::Error::Protocol("the listener's connection was lost".into()));
         };
         let Ok(mut v) = serde_json::from_str::<serde_json::Value>(n.payload()) else { continue };
+        if n.channel() == migration::CHANGES_CHANNEL {
+            bus.publish(&Topic::Changes, Arc::new(v));
+            continue;
+        }
         if v["row"].is_null() {
             // Too large to travel in the notification: announced by id, read here.
             match read_announced(pool, &v).await {

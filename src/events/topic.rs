@@ -19,6 +19,8 @@ pub enum Topic {
     PendingRuns,
     /// Market snapshots of one market type.
     Snapshot { market_type: String },
+    /// Changes of any table (`changes::Change`).
+    Changes,
 }
 
 /// The channel of gap signals, delivered to every topic's subscribers.
@@ -38,6 +40,7 @@ impl Topic {
             Topic::Execution { workflow } => format!("exec:{workflow}"),
             Topic::PendingRuns => "exec:pending".into(),
             Topic::Snapshot { market_type } => format!("snapshot:{market_type}"),
+            Topic::Changes => "changes".into(),
         }
     }
 

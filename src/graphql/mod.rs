@@ -2,6 +2,7 @@
 pub mod aggregate;
 pub mod args;
 pub mod buckets;
+pub mod cached;
 pub mod collect;
 pub mod complete;
 pub mod connection;

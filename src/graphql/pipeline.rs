@@ -10,6 +10,7 @@ use super::plan::{self, BindContext};
 use super::{complete, context::RequestTz, direct, document};
 use crate::auth::Viewer;
 use crate::cache::bounded::Bounded;
+use crate::cache::responses::Cached;
 use crate::error::ApiError;
 use crate::loaders::Loaders;
 use crate::AppState;
@@ -139,6 +140,8 @@ impl DocumentCache {
 pub enum Answer {
     /// A response written by the direct executor.
     Json(String),
+    /// A query's answer, with its entity tag (as the response cache holds it).
+    Read(Arc<Cached>),
     /// An executed request's response (with `data`).
     Graphql(Response),
     /// A request refused before execution (parse, validation, variables, limits): no `data`.
@@ -443,8 +446,54 @@ impl Pipeline {
         req
     }
 
-    /// Executes an admitted query or mutation.
+    /// Executes an admitted query or mutation: a cacheable query's answer from the response
+    /// cache, or read and offered to it; a mutation evicts what it wrote before answering.
     async fn execute(&self, state: &AppState, admitted: Admitted, viewer: Viewer, tz: RequestTz) -> Answer {
+        let collected = admitted.collected.clone();
+        if collected.ty != OperationType::Query {
+            let answer = self.execute_uncached(state, admitted, viewer, tz, None).await;
+            super::cached::after_mutation(state, &collected);
+            return answer;
+        }
+        let bound = self.bind(state, &admitted, &viewer);
+        let cached = state.responses.as_ref().and_then(|c| Some((c, super::cached::tags(&bound)?)));
+        let Some((cache, tags)) = cached else {
+            return read(self.execute_uncached(state, admitted, viewer, tz, Some(bound)).await);
+        };
+        let key = super::cached::key(&admitted.req, &viewer, tz, &tags);
+        if let Some(hit) = cache.get(&key) {
+            return Answer::Read(hit);
+        }
+        let began = cache.begin();
+        let answer = read(self.execute_uncached(state, admitted, viewer, tz, Some(bound)).await);
+        if let Answer::Read(a) = &answer {
+            // Field errors may be passing faults: such answers are not kept.
+            if a.ok {
+                cache.put(&key, tags, began, a.clone());
+            }
+        }
+        answer
+    }
+
+    fn bind(&self, state: &AppState, admitted: &Admitted, viewer: &Viewer) -> Arc<plan::BoundOperation> {
+        let _plan = tracing::debug_span!("graphql.plan").entered();
+        let b = BindContext { viewer, limits: state.limits, vars: &admitted.req.variables };
+        Arc::new(plan::bind(&b, &admitted.collected))
+    }
+
+    /// Executes an admitted query (bound already, or bound here) or mutation.
+    async fn execute_uncached(
+        &self,
+        state: &AppState,
+        admitted: Admitted,
+        viewer: Viewer,
+        tz: RequestTz,
+        bound: Option<Arc<plan::BoundOperation>>,
+    ) -> Answer {
+        let bound = match bound {
+            Some(b) => Some(b),
+            None => (admitted.collected.ty == OperationType::Query).then(|| self.bind(state, &admitted, &viewer)),
+        };
         let Admitted { req, prepared, collected } = admitted;
         if let Some(f) = direct::ingest_root(&collected) {
             return match direct::ingest(state, &viewer, f, &req.variables).await {
@@ -452,11 +501,6 @@ impl Pipeline {
                 Err(e) => errors(vec![api_error(e.error, Some(&e.key))]),
             };
         }
-        let bound = (collected.ty == OperationType::Query).then(|| {
-            let _plan = tracing::debug_span!("graphql.plan").entered();
-            let b = BindContext { viewer: &viewer, limits: state.limits, vars: &req.variables };
-            Arc::new(plan::bind(&b, &collected))
-        });
         if let Some(bound) = bound.as_ref().filter(|b| self.direct_reads && b.direct()) {
             self.direct_answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return match direct::execute(state, bound, &collected, tz.0).await {
@@ -475,6 +519,23 @@ impl Pipeline {
             with_code(e);
         }
         Answer::Graphql(resp)
+    }
+}
+
+/// A query's answer with its entity tag. (Errors refused before execution stay `Rejected`.)
+fn read(answer: Answer) -> Answer {
+    match answer {
+        // The direct writer puts field errors after `data`; an alias named `errors` is taken
+        // for them too, which only costs that answer its place in the cache.
+        Answer::Json(body) => {
+            let ok = !body.contains(",\"errors\":");
+            Answer::Read(Arc::new(Cached::new(body, ok)))
+        }
+        Answer::Graphql(resp) => match serde_json::to_string(&resp) {
+            Ok(body) => Answer::Read(Arc::new(Cached::new(body, resp.errors.is_empty()))),
+            Err(_) => Answer::Graphql(resp),
+        },
+        other => other,
     }
 }
 
@@ -500,6 +561,7 @@ impl Answer {
                 }
                 Err(_) => Response::from_errors(vec![api_error(ApiError::Internal("unreadable answer".into()), None)]),
             },
+            Answer::Read(c) => Answer::Json(c.body.clone()).into_response(),
             Answer::Graphql(resp) => resp,
             Answer::Rejected(errs) => Response::from_errors(errs),
             Answer::PostOnly => {

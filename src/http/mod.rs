@@ -230,14 +230,19 @@ async fn serve(
                     return ("unauthenticated", requested.clone(), transport::rejected(media, vec![err]));
                 }
             };
+            let private = headers.contains_key(header::AUTHORIZATION);
             let (answer, name) = s.pipeline.run_named(&s.state, req, viewer, tz, query_only).await;
             let outcome = match &answer {
                 Answer::Json(_) => "ok",
+                Answer::Read(a) if a.ok => "ok",
+                Answer::Read(_) => "error",
                 Answer::Graphql(r) if r.errors.is_empty() => "ok",
                 Answer::Graphql(_) => "error",
                 Answer::Rejected(_) | Answer::PostOnly => "rejected",
             };
-            (outcome, name, transport::respond(media, answer))
+            let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+            let revalidation = transport::Revalidation { if_none_match, private };
+            (outcome, name, transport::respond(media, answer, &revalidation))
         },
         span.clone(),
     )
@@ -505,7 +510,8 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.pipeline.cache.len(),
         s.pipeline.direct_answers.load(Ordering::Relaxed),
         s.state.live_queue_peak.load(Ordering::Relaxed)
-    ) + &METRICS.render();
+    ) + &METRICS.render()
+        + &s.state.responses.as_ref().map(|c| c.metrics()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

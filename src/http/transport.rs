@@ -8,6 +8,7 @@
 //! - `Accept: application/graphql-response+json` is answered in that type: a request refused
 //!   before execution gets 400 (401 for a bad token) and no `data`. Under `application/json`
 //!   (the default) such a response is 200, as clients of that type expect.
+use crate::cache::responses::Cached;
 use crate::graphql::pipeline::Answer;
 use async_graphql::{Request, ServerError};
 use axum::body::Bytes;
@@ -163,10 +164,60 @@ fn code(e: &ServerError) -> Option<&str> {
     }
 }
 
-/// The HTTP response for a pipeline answer.
-pub fn respond(media: Media, answer: Answer) -> Response {
+/// How a response may be kept by browsers and shared caches.
+pub struct Revalidation<'a> {
+    /// The request's `If-None-Match`.
+    pub if_none_match: Option<&'a str>,
+    /// The caller sent a token: the answer is theirs alone.
+    pub private: bool,
+}
+
+impl Revalidation<'_> {
+    /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks, or `*`).
+    fn matches(&self, etag: &str) -> bool {
+        self.if_none_match.is_some_and(|v| {
+            v.split(',').map(|t| t.trim()).any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+        })
+    }
+}
+
+/// A query's answer: `ETag` from its bytes, and `304` with no body when the client holds them
+/// already. Answers without errors may be stored and must be revalidated (`no-cache`): by the
+/// browser alone for a caller with a token (`private`), by shared caches too otherwise; `Vary`
+/// names the headers that change an answer. Answers with errors are not stored.
+fn read(media: Media, answer: &Cached, r: &Revalidation) -> Response {
+    let policy = match (answer.ok, r.private) {
+        (false, _) => "no-store",
+        (true, true) => "private, no-cache",
+        (true, false) => "public, no-cache",
+    };
+    let etag = HeaderValue::from_str(&answer.etag).expect("a hex entity tag");
+    let headers = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, HeaderValue::from_static(policy)),
+        (header::VARY, HeaderValue::from_static("Accept, Authorization, Time-Zone")),
+    ];
+    if answer.ok && r.matches(&answer.etag) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let mut resp = (StatusCode::OK, headers, answer.body.clone()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    resp
+}
+
+/// The HTTP response for a pipeline answer. Only queries' answers may be stored by a client.
+pub fn respond(media: Media, answer: Answer, r: &Revalidation) -> Response {
+    let mut resp = respond_uncached(media, answer, r);
+    if !resp.headers().contains_key(header::CACHE_CONTROL) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+fn respond_uncached(media: Media, answer: Answer, r: &Revalidation) -> Response {
     let ok = |body: String| (StatusCode::OK, [(header::CONTENT_TYPE, media.content_type())], body).into_response();
     match answer {
+        Answer::Read(a) => read(media, &a, r),
         Answer::Json(body) => ok(body),
         Answer::Graphql(resp) => {
             let body = serde_json::to_string(&resp).unwrap_or_else(|_| "{\"data\":null}".into());
