@@ -44,8 +44,9 @@ pub fn heard(p: &Value) -> Heard {
 /// How often the SQLite watcher looks for commits by other connections.
 pub const SQLITE_POLL: Duration = Duration::from_millis(50);
 
-/// Publishes a change of any table whenever another connection to the SQLite file commits
-/// (another process, or this gateway's own pool: its writes evict precisely already).
+/// Publishes a change of any table whenever another process commits to the SQLite file.
+/// (Connections of this process do not move `data_version`: the gateway's own writes evict
+/// what they change themselves.)
 pub fn watch_sqlite(pool: sqlx::SqlitePool, bus: EventBus) {
     tokio::spawn(async move {
         let mut conn = None;

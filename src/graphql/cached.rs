@@ -124,6 +124,15 @@ fn dependents(t: &'static Table, out: &mut Vec<&'static Table>) {
     }
 }
 
+/// Evicts every answer that read `tables`: this replica wrote them outside a mutation.
+pub fn evict(state: &AppState, tables: &[&str]) {
+    if let Some(cache) = &state.responses {
+        for table in tables {
+            cache.apply(&Change { table: table.to_string(), keys: None });
+        }
+    }
+}
+
 /// Evicts what a mutation run on this replica may have written, before its answer leaves:
 /// the next read here sees the write. (Other replicas hear of it from the database's change
 /// events.)
@@ -138,9 +147,7 @@ pub fn after_mutation(state: &AppState, op: &CollectedOperation) {
             Writes::Unknown => return cache.flush(),
         }
     }
-    for table in tables {
-        cache.apply(&Change { table: table.to_string(), keys: None });
-    }
+    evict(state, &tables.into_iter().collect::<Vec<_>>());
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ fn lease_end(ctx: &ResolverContext<'_>) -> ApiResult<DateTime<Utc>> {
 /// Returns lapsed runs to the queue (or fails them) and tells their subscribers.
 pub async fn sweep(state: &AppState) -> ApiResult<()> {
     let lapsed = runs::expire(&state.db, Utc::now(), state.workflow_max_attempts).await?;
+    if !lapsed.is_empty() {
+        super::cached::evict(state, &["workflow_execution_logs"]);
+    }
     crate::events::publish_rows(state, t("workflow_execution_logs"), &lapsed);
     Ok(())
 }

@@ -3,6 +3,7 @@ mod abuse;
 mod aggregates;
 mod browser;
 mod buckets;
+mod cache;
 mod calendar;
 mod charts;
 mod common;
