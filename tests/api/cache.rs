@@ -35,14 +35,22 @@ async fn bar_sql(app: &TestApp, ticker: &str, close: &str) {
 }
 
 async fn close_of(app: &TestApp, ticker: &str) -> Value {
-    app.data(BARS, json!({ "t": ticker })).await["ohlcvData"]["nodes"][0]["close"].clone()
+    close_in(app, BARS, ticker).await
+}
+
+async fn close_in(app: &TestApp, query: &str, ticker: &str) -> Value {
+    app.data(query, json!({ "t": ticker })).await["ohlcvData"]["nodes"][0]["close"].clone()
 }
 
 /// Reads until `ticker`'s close is `want`, or panics after `EVENT`; how long it took.
 async fn until_close(app: &TestApp, ticker: &str, want: &str) -> Duration {
+    until_close_in(app, BARS, ticker, want).await
+}
+
+async fn until_close_in(app: &TestApp, query: &str, ticker: &str, want: &str) -> Duration {
     let start = Instant::now();
     loop {
-        if close_of(app, ticker).await == want {
+        if close_in(app, query, ticker).await == want {
             return start.elapsed();
         }
         assert!(start.elapsed() < EVENT, "{:?}: {ticker}'s close never became {want}", app.backend);
@@ -294,4 +302,141 @@ async fn persisted_queries_over_get_revalidate() {
     assert!(hit.text().await.unwrap().contains("\"close\":\"7.0000\""));
     let revalidated = by_hash().header("If-None-Match", &etag).send().await.unwrap();
     assert_eq!(revalidated.status(), 304);
+}
+
+/// Percentile `p` (0–100) of sorted `xs`.
+fn percentile(xs: &[Duration], p: usize) -> Duration {
+    xs[(xs.len() * p / 100).min(xs.len() - 1)]
+}
+
+/// Two replicas over Redis, `QG_CACHE_RACE_PAIRS` (10,000) plain-SQL writes, each followed by
+/// reads on both replicas until the write shows, while other readers keep filling the cache
+/// with the same queries. Each write comes 0–14 ms after another of the same row, when fills
+/// of that one are under way. A fill overlapping a write and stored after its eviction would
+/// keep the older answer: the write would never show (the wait fails), or show and then go
+/// (counted as stale; must be 0).
+#[tokio::test]
+async fn plain_sql_writes_race_reads_on_two_replicas() {
+    let Some(redis) = redis_url() else { return };
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let pairs: usize = std::env::var("QG_CACHE_RACE_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let prefix = format!("race-{}:", uuid::Uuid::new_v4().simple());
+    // The database, migrated by a first replica (which may forward its events to Redis).
+    let first = spawn_with(Backend::Postgres, false, |c| {
+        c.response_cache_bytes = 64 << 20;
+        c.redis_url = Some(redis.clone());
+        c.redis_prefix = prefix.clone();
+    })
+    .await;
+    // The two replicas under test read as a role whose every row read sleeps 10 ms after the
+    // statement took its snapshot (a row-security policy): a read that began before a write
+    // is still running when the write's event arrives, which is the race a cache can lose.
+    let sql = first.sql().await;
+    for stmt in [
+        "DO $$ BEGIN CREATE ROLE qg_slow_reader LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO qg_slow_reader",
+        "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO qg_slow_reader",
+        "CREATE FUNCTION slow_row() RETURNS boolean LANGUAGE plpgsql VOLATILE AS 'BEGIN PERFORM pg_sleep(0.01); RETURN true; END'",
+        "ALTER TABLE ohlcv_data ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY slow_reads ON ohlcv_data FOR SELECT TO qg_slow_reader USING (slow_row())",
+    ] {
+        sql.execute_unprepared(stmt).await.unwrap();
+    }
+    let slow_url = first.database_url.replacen("postgres://postgres@", "postgres://qg_slow_reader@", 1);
+    assert_ne!(slow_url, first.database_url);
+    let mut replica = config(&slow_url);
+    replica.response_cache_bytes = 64 << 20;
+    replica.redis_url = Some(redis.clone());
+    replica.redis_prefix = prefix.clone();
+    let a = std::sync::Arc::new(TestApp::start(&replica, Backend::Postgres).await);
+    let mut replica = config(&slow_url);
+    replica.response_cache_bytes = 64 << 20;
+    replica.redis_url = Some(redis.clone());
+    replica.redis_prefix = prefix.clone();
+    let b = std::sync::Arc::new(TestApp::start(&replica, Backend::Postgres).await);
+    const KEYS: usize = 4;
+    for k in 0..KEYS {
+        bar_sql(&first, &format!("RK{k}"), "0").await;
+    }
+    // Both replicas hear changes (one forwards the database's, both subscribe to Redis).
+    const RACE: &str = BARS;
+    for app in [&a, &b] {
+        until_close_in(app, RACE, "RK0", "0.0000").await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut hammers = Vec::new();
+    for app in [&a, &b] {
+        for h in 0..2 {
+            let (app, stop) = (app.clone(), stop.clone());
+            hammers.push(tokio::spawn(async move {
+                let mut n = h;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    close_in(&app, RACE, &format!("RK{}", n % KEYS)).await;
+                    n += 1;
+                }
+            }));
+        }
+    }
+    let mut writers = Vec::new();
+    let first_url = first.database_url.clone();
+    for k in 0..KEYS {
+        let first_url = first_url.clone();
+        let (a, b) = (a.clone(), b.clone());
+        let n = pairs / KEYS;
+        writers.push(tokio::spawn(async move {
+            let sql = sea_orm::Database::connect(&first_url).await.unwrap();
+            let ticker = format!("RK{k}");
+            let (mut windows, mut stale) = (Vec::with_capacity(n * 2), 0usize);
+            let write = |v: usize| {
+                let q = format!("UPDATE ohlcv_data SET close = {v} WHERE ticker = '{ticker}'");
+                let sql = &sql;
+                async move { sql.execute_unprepared(&q).await.unwrap() }
+            };
+            for i in 1..=n {
+                // A write, and another once fills after the first one's eviction may be under
+                // way: such a fill must not keep the first value.
+                write(2 * i - 1).await;
+                tokio::time::sleep(Duration::from_millis((i % 8) as u64 * 2)).await;
+                write(2 * i).await;
+                let want = format!("{}.0000", 2 * i);
+                for app in [&a, &b] {
+                    windows.push(until_close_in(app, RACE, &ticker, &want).await);
+                    if close_in(app, RACE, &ticker).await != want.as_str() {
+                        stale += 1;
+                    }
+                }
+            }
+            (windows, stale)
+        }));
+    }
+    let (mut windows, mut stale) = (Vec::new(), 0);
+    for w in writers {
+        let (ws, s) = w.await.unwrap();
+        windows.extend(ws);
+        stale += s;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hammers {
+        h.await.unwrap();
+    }
+    windows.sort();
+    let hits = metric(&a, "quantgraph_response_cache_hits_total").await
+        + metric(&b, "quantgraph_response_cache_hits_total").await;
+    let raced = metric(&a, "quantgraph_response_cache_raced_total").await
+        + metric(&b, "quantgraph_response_cache_raced_total").await;
+    eprintln!(
+        "cache race: {} writes, {} reads waited for; window p50 {:?}, p99 {:?}, max {:?}; stale after the window: {stale}; \
+         hits {hits}, fills refused as raced {raced}",
+        pairs,
+        windows.len(),
+        percentile(&windows, 50),
+        percentile(&windows, 99),
+        windows.last().unwrap()
+    );
+    assert_eq!(windows.len(), pairs / KEYS * KEYS * 2);
+    assert_eq!(stale, 0, "answers older than a write were read after the write had shown");
+    assert!(hits > 0.0, "the readers were never served from the cache");
 }
