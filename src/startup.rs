@@ -125,10 +125,13 @@ impl App {
                 other => anyhow::bail!("QUANTGRAPH_UNAUTHENTICATED_ROLE must be anonymous or analyst, not `{other}`"),
             },
         };
-        // The cache follows change events before the first request can fill it.
-        if let Some(cache) = &state.responses {
-            cache.follow(&state.events);
+        // Change events are followed before the first request can fill the cache.
+        if let Some(standby) = &state.db.read.standby {
+            // The standby is read once it has replayed what the primary holds now (migrations
+            // and seed included).
+            standby.require_primary_now().await;
         }
+        crate::cache::responses::follow_changes(&state.events, state.responses.clone(), state.db.read.standby.clone());
         crate::events::pg_bridge::start(&state.db.write, state.events.clone());
         if state.db.backend == sea_orm::DbBackend::Sqlite {
             crate::events::changes::watch_sqlite(

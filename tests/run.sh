@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_PORT=${QG_TEST_PG_PORT:-25432}  # below the ephemeral range, so no client socket holds it
 TSDB_PORT=${QG_TEST_TSDB_PORT:-25433}
+STANDBY_PORT=${QG_TEST_STANDBY_PORT:-25434}
 REDIS_PORT=${QG_TEST_REDIS_PORT:-26379}
 WORK=$(mktemp -d /tmp/quantgraph-test.XXXXXX)
 chmod 755 "$WORK"
@@ -25,7 +26,7 @@ fi
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 cleanup() {
-  for d in pg tsdb; do [ -d "$WORK/$d" ] && as_pg "$PG_BIN/pg_ctl" -D "$WORK/$d" -m immediate -w stop >/dev/null 2>&1 || true; done
+  for d in standby pg tsdb; do [ -d "$WORK/$d" ] && as_pg "$PG_BIN/pg_ctl" -D "$WORK/$d" -m immediate -w stop >/dev/null 2>&1 || true; done
   [ -f "$WORK/redis.pid" ] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -62,6 +63,13 @@ fi
 # Only now a server starts: the build's apt install may upgrade postgresql-15 itself, and a
 # server started before that would load the new libraries (plpgsql) into the old binary.
 start_pg pg "$PG_PORT"
+# A streaming standby of it (DATABASE_READ_URL in tests/api/standby.rs): a base backup over
+# the replication connection initdb's trust rules allow on loopback, then replaying.
+mkdir -m 700 "$WORK/standby"
+[ "$(id -u)" = 0 ] && chown postgres "$WORK/standby"
+as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$WORK/standby" -R -X stream -c fast
+printf "port = %s\nunix_socket_directories = '%s'\n" "$STANDBY_PORT" "$WORK/standby" >> "$WORK/standby/postgresql.conf"
+as_pg "$PG_BIN/pg_ctl" -D "$WORK/standby" -l "$WORK/standby/log" -w start >/dev/null
 TSDB_URL=
 if [ -f "$TSDB_LIB" ]; then
   start_pg tsdb "$TSDB_PORT" "shared_preload_libraries = 'timescaledb'" "timescaledb.telemetry_level = off"
@@ -79,6 +87,7 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
 [ -d tests/codegen/node_modules/@graphql-codegen ] || npm ci --prefix tests/codegen --no-audit --no-fund >/dev/null
 
 export QG_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+export QG_TEST_PG_STANDBY_URL="postgres://postgres@127.0.0.1:$STANDBY_PORT/postgres"
 export QG_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export CI=${CI:-true}
 # The API fuzzer's count in the full run (tests/api/fuzz.rs; 1,000,000 by hand).

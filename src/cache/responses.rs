@@ -7,6 +7,7 @@
 //! any of its tags changed after that — so a read that overlapped a write never stores the
 //! answer from before it, even when the write's eviction came first.
 pub use crate::data::depends::Tag;
+use crate::data::exec::standby::{parse_lsn, Standby};
 use crate::events::changes::{heard, Change, Heard};
 use crate::events::{EventBus, Topic};
 use std::collections::{HashMap, HashSet};
@@ -268,26 +269,6 @@ impl ResponseCache {
         self.count(Cause::Flush, n);
     }
 
-    /// Keeps the cache exact from now on: applies every change event on `bus`, and empties the
-    /// cache on a gap signal or when this listener fell behind (events lost to it).
-    pub fn follow(self: &Arc<Self>, bus: &EventBus) {
-        let mut rx = bus.subscribe(&Topic::Changes);
-        let cache = self.clone();
-        tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                match rx.recv().await {
-                    Ok(p) => match heard(&p) {
-                        Heard::Change(c) => cache.apply(&c),
-                        Heard::Anything => cache.flush(),
-                    },
-                    Err(RecvError::Lagged(_)) => cache.flush(),
-                    Err(RecvError::Closed) => return,
-                }
-            }
-        });
-    }
-
     fn count(&self, cause: Cause, n: usize) {
         if n > 0 {
             self.evicted[cause as usize].fetch_add(n as u64, Ordering::Relaxed);
@@ -327,6 +308,45 @@ impl ResponseCache {
         }
         out
     }
+}
+
+/// Keeps derived reads exact from now on: each change event first raises the WAL position a
+/// standby must have replayed to be read (a gap, a lagging listener or an event without one:
+/// the primary's position now), then evicts what it affects from the cache (a gap or a lag
+/// empties it).
+pub fn follow_changes(bus: &EventBus, cache: Option<Arc<ResponseCache>>, standby: Option<Arc<Standby>>) {
+    if cache.is_none() && standby.is_none() {
+        return;
+    }
+    let mut rx = bus.subscribe(&Topic::Changes);
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let heard = match rx.recv().await {
+                Ok(p) => {
+                    if let Some(s) = &standby {
+                        match p["lsn"].as_str().and_then(parse_lsn) {
+                            Some(lsn) => s.require(lsn),
+                            None => s.require_primary_now().await,
+                        }
+                    }
+                    heard(&p)
+                }
+                Err(RecvError::Lagged(_)) => {
+                    if let Some(s) = &standby {
+                        s.require_primary_now().await;
+                    }
+                    Heard::Anything
+                }
+                Err(RecvError::Closed) => return,
+            };
+            match (&cache, heard) {
+                (Some(c), Heard::Change(change)) => c.apply(&change),
+                (Some(c), Heard::Anything) => c.flush(),
+                (None, _) => {}
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Database connections (primary and optional read replica), backend facts and migrations.
-use super::exec::{pg::PgReads, ReadPool};
+use super::exec::{pg::PgReads, standby::Standby, ReadPool};
 use super::sql::dialect::{self, Dialect};
 use crate::config::{Config, ReadDriver};
 use anyhow::{anyhow, Context};
@@ -85,7 +85,20 @@ impl Db {
             }
             _ => None,
         };
-        let read = ReadPool { conn: read, pg };
+        // A standby is read only once it has replayed what this replica knows has changed.
+        let standby = match (&config.database_read_url, backend) {
+            (Some(_), DbBackend::Postgres) => {
+                let primary_pg = match config.pg_read_driver {
+                    ReadDriver::TokioPostgres => {
+                        PgReads::new(&config.database_url, config.db_pool as usize, statements.clone())?.map(Arc::new)
+                    }
+                    ReadDriver::Sqlx => None,
+                };
+                Some(Standby::new(write.clone(), primary_pg, read.clone()))
+            }
+            _ => None,
+        };
+        let read = ReadPool { conn: read, pg, standby };
         let timescale = migration::timescaledb_installed(&write).await.unwrap_or(false);
         Ok(Db { write, read, housekeeping, backend, dialect: dialect::of(backend), timescale, statements })
     }

@@ -77,6 +77,11 @@ async fn run(pool: &sqlx::PgPool, bus: &EventBus, restarted: bool) -> Result<(),
         };
         let Ok(mut v) = serde_json::from_str::<serde_json::Value>(n.payload()) else { continue };
         if n.channel() == migration::CHANGES_CHANNEL {
+            // The primary's WAL position now is past the change's commit: a standby that has
+            // replayed it shows the change.
+            let lsn: Option<String> =
+                sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text").fetch_one(pool).await.ok();
+            v["lsn"] = lsn.into();
             bus.publish(&Topic::Changes, Arc::new(v));
             continue;
         }

@@ -134,9 +134,12 @@ pub fn evict(state: &AppState, tables: &[&str]) {
 }
 
 /// Evicts what a mutation run on this replica may have written, before its answer leaves:
-/// the next read here sees the write. (Other replicas hear of it from the database's change
-/// events.)
-pub fn after_mutation(state: &AppState, op: &CollectedOperation) {
+/// the next read here sees the write, on a standby too. (Other replicas hear of it from the
+/// database's change events.)
+pub async fn after_mutation(state: &AppState, op: &CollectedOperation) {
+    if let Some(standby) = &state.db.read.standby {
+        standby.require_primary_now().await;
+    }
     let Some(cache) = &state.responses else { return };
     let mut tables = BTreeSet::new();
     for f in &op.roots {

@@ -452,7 +452,7 @@ impl Pipeline {
         let collected = admitted.collected.clone();
         if collected.ty != OperationType::Query {
             let answer = self.execute_uncached(state, admitted, viewer, tz, None).await;
-            super::cached::after_mutation(state, &collected);
+            super::cached::after_mutation(state, &collected).await;
             return answer;
         }
         let bound = self.bind(state, &admitted, &viewer);

@@ -511,7 +511,8 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.pipeline.direct_answers.load(Ordering::Relaxed),
         s.state.live_queue_peak.load(Ordering::Relaxed)
     ) + &METRICS.render()
-        + &s.state.responses.as_ref().map(|c| c.metrics()).unwrap_or_default();
+        + &s.state.responses.as_ref().map(|c| c.metrics()).unwrap_or_default()
+        + &s.state.db.read.standby.as_ref().map(|sb| sb.metrics()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

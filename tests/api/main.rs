@@ -24,6 +24,7 @@ mod point_in_time;
 mod read;
 mod semantics;
 mod snapshot;
+mod standby;
 mod telemetry;
 mod transports;
 mod value_chain;

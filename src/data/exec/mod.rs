@@ -3,6 +3,7 @@
 pub mod pg;
 pub mod pg_binary;
 mod rows;
+pub mod standby;
 
 pub use rows::observe;
 use rows::{Placed, READ_RETRIES};
@@ -31,16 +32,35 @@ impl ReadConnection for DatabaseConnection {}
 impl ReadConnection for DatabaseTransaction {}
 
 /// The read pool: sea-orm's, and on PostgreSQL (unless `QUANTGRAPH_PG_READ_DRIVER=sqlx`)
-/// tokio-postgres's for the reads of `fetch`.
+/// tokio-postgres's for the reads of `fetch`. With a standby, each statement goes to it only
+/// when it has replayed every change known here, to the primary otherwise (`standby.rs`).
 #[derive(Clone)]
 pub struct ReadPool {
     pub conn: DatabaseConnection,
     pub pg: Option<Arc<PgReads>>,
+    pub standby: Option<Arc<standby::Standby>>,
+}
+
+impl ReadPool {
+    /// Where the next statement runs: the standby's pools, or the primary's while it is behind.
+    fn route(&self) -> (&DatabaseConnection, Option<&PgReads>) {
+        match &self.standby {
+            Some(s) if !s.fresh() => {
+                s.count(false);
+                (&s.primary, s.primary_pg.as_deref())
+            }
+            Some(s) => {
+                s.count(true);
+                (&self.conn, self.pg.as_deref())
+            }
+            None => (&self.conn, self.pg.as_deref()),
+        }
+    }
 }
 
 impl ReadConnection for ReadPool {
     fn pg_reads(&self) -> Option<&PgReads> {
-        self.pg.as_deref()
+        self.route().1
     }
 }
 
@@ -50,16 +70,16 @@ impl ConnectionTrait for ReadPool {
         self.conn.get_database_backend()
     }
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.conn.execute_raw(stmt).await
+        self.route().0.execute_raw(stmt).await
     }
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.conn.execute_unprepared(sql).await
+        self.route().0.execute_unprepared(sql).await
     }
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.conn.query_one_raw(stmt).await
+        self.route().0.query_one_raw(stmt).await
     }
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.conn.query_all_raw(stmt).await
+        self.route().0.query_all_raw(stmt).await
     }
 }
 
