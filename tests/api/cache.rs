@@ -356,7 +356,7 @@ async fn plain_sql_writes_race_reads_on_two_replicas() {
     replica.redis_url = Some(redis.clone());
     replica.redis_prefix = prefix.clone();
     let b = std::sync::Arc::new(TestApp::start(&replica, Backend::Postgres).await);
-    const KEYS: usize = 4;
+    const KEYS: usize = 10;
     for k in 0..KEYS {
         bar_sql(&first, &format!("RK{k}"), "0").await;
     }
@@ -439,4 +439,46 @@ async fn plain_sql_writes_race_reads_on_two_replicas() {
     assert_eq!(windows.len(), pairs / KEYS * KEYS * 2);
     assert_eq!(stale, 0, "answers older than a write were read after the write had shown");
     assert!(hits > 0.0, "the readers were never served from the cache");
+}
+
+const APOLLO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apollo");
+
+/// Apollo Client (npm, `tests/apollo`) sending a query as an automatic persisted query over
+/// GET, from three fresh clients, with a fetch that keeps ETags as a browser's HTTP cache does:
+/// the hash alone is refused once, registered, then answered; the third time with `304`.
+#[tokio::test]
+async fn apollo_client_revalidates_persisted_queries_over_get() {
+    if !std::path::Path::new(APOLLO_DIR).join("node_modules/@apollo/client").exists() {
+        let ci = std::env::var("CI").is_ok_and(|c| c == "true");
+        assert!(!ci, "CI=true but {APOLLO_DIR}/node_modules is missing (tests/run.sh runs npm ci there)");
+        eprintln!("Apollo Client test skipped: run `npm ci --prefix tests/apollo`");
+        return;
+    }
+    let app = cached(Backend::Sqlite).await;
+    bar_sql(&app, "CQAPOLLO", "8.5").await;
+    let out = tokio::process::Command::new("node")
+        .args(["apq.mjs", &app.url, "CQAPOLLO"])
+        .current_dir(APOLLO_DIR)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    let ex = report["exchanges"].as_array().unwrap();
+    let seen: Vec<(String, bool, u64)> = ex
+        .iter()
+        .map(|e| (e["method"].as_str().unwrap().to_string(), e["hashOnly"] == true, e["status"].as_u64().unwrap()))
+        .collect();
+    let get = |status| ("GET".to_string(), true, status);
+    assert_eq!(seen, [get(200), ("POST".to_string(), true, 200), get(200), get(304)], "{report}");
+    // Refused (unknown hash) is not stored; the answers are, and the tag holds across clients.
+    assert_eq!(ex[0]["cacheControl"], "no-store");
+    assert!(ex[0]["etag"].is_null());
+    let etag = ex[1]["etag"].as_str().expect("an ETag");
+    assert!(ex[2..].iter().all(|e| e["etag"] == etag && e["cacheControl"] == "public, no-cache"), "{report}");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["ohlcvData"]["nodes"][0]["close"], "8.5000", "{report}");
+    assert!(results.iter().all(|r| r == &results[0]), "{report}");
 }
