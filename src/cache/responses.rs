@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 /// those are cached).
 #[derive(Debug)]
 pub struct Cached {
-    pub body: String,
+    /// Shared, so a hit answers without copying it.
+    pub body: bytes::Bytes,
     pub etag: String,
     pub ok: bool,
 }
@@ -26,7 +27,7 @@ pub struct Cached {
 impl Cached {
     pub fn new(body: String, ok: bool) -> Self {
         let etag = etag(body.as_bytes());
-        Cached { body, etag, ok }
+        Cached { body: body.into(), etag, ok }
     }
 }
 
@@ -372,7 +373,7 @@ mod tests {
         c.apply(&change("ohlcv_data", Some(&["AAPL"])));
         assert!(c.get("aapl").is_none());
         assert!(c.get("all").is_none());
-        assert_eq!(c.get("msft").map(|a| a.body.clone()).as_deref(), Some("m"));
+        assert_eq!(c.get("msft").map(|a| a.body.clone()).as_deref(), Some(&b"m"[..]));
         assert!(c.get("other").is_some());
         // A change of unknown rows evicts every read of the table, keyed or not.
         c.apply(&change("ohlcv_data", None));

@@ -561,7 +561,7 @@ impl Answer {
                 }
                 Err(_) => Response::from_errors(vec![api_error(ApiError::Internal("unreadable answer".into()), None)]),
             },
-            Answer::Read(c) => Answer::Json(c.body.clone()).into_response(),
+            Answer::Read(c) => Answer::Json(String::from_utf8_lossy(&c.body).into_owned()).into_response(),
             Answer::Graphql(resp) => resp,
             Answer::Rejected(errs) => Response::from_errors(errs),
             Answer::PostOnly => {

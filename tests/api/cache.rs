@@ -74,6 +74,15 @@ async fn repeated_reads_are_served_from_the_cache_until_plain_sql_changes_them()
         assert_eq!(close_of(&app, "CQB").await, "20.5000");
         assert_eq!(app.statements().await, statements, "{backend:?}: a cached answer read the database");
         assert_eq!(metric(&app, "quantgraph_response_cache_hits_total").await - hits, 6.0, "{backend:?}");
+        // A query over a WebSocket (both protocols) is answered from the same cache.
+        for legacy in [false, true] {
+            let mut ws = Ws::connect(&app, None, legacy).await;
+            ws.subscribe("q", BARS, json!({ "t": "CQB" })).await;
+            let got = ws.next_data(EVENT).await.expect("an answer");
+            assert_eq!(got["data"]["ohlcvData"]["nodes"][0]["close"], "20.5000", "{got}");
+        }
+        assert_eq!(app.statements().await, statements, "{backend:?}: a WebSocket query read the database");
+        assert_eq!(metric(&app, "quantgraph_response_cache_hits_total").await - hits, 8.0, "{backend:?}");
 
         // Another program's write: seen once its event arrives. (SQLite notices other
         // processes only, not this test's own connection: `sqlite_writes_by_another_process…`.)
@@ -240,6 +249,19 @@ async fn query_answers_revalidate_with_etags() {
         assert!(body.contains("2030-01-02"), "{body}");
         let again = get(vec![("If-None-Match", etag.clone())]).await.unwrap();
         assert_eq!(again.status(), 304, "{backend:?}");
+        // curl, as an operator checks it.
+        let mut url = reqwest::Url::parse(&app.url).unwrap();
+        url.query_pairs_mut().append_pair("query", BARS).append_pair("variables", "{\"t\":\"CQE\"}");
+        // (A process of its own, awaited: the gateway answers on this test's runtime.)
+        let curl = |extra: Vec<String>| {
+            let mut args = vec!["-s".to_string(), "-o".into(), "/dev/null".into(), "-w".into(), "%{http_code}".into()];
+            args.extend(extra);
+            args.push(url.to_string());
+            tokio::process::Command::new("curl").args(args).output()
+        };
+        assert_eq!(String::from_utf8_lossy(&curl(vec![]).await.expect("curl runs").stdout), "200");
+        let revalidated = curl(vec!["-H".into(), format!("If-None-Match: {etag}")]).await.expect("curl runs");
+        assert_eq!(String::from_utf8_lossy(&revalidated.stdout), "304", "{backend:?}");
         assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
         assert!(again.bytes().await.unwrap().is_empty());
         // A caller with a token: private to them.
@@ -364,6 +386,27 @@ async fn plain_sql_writes_race_reads_on_two_replicas() {
     const RACE: &str = BARS;
     for app in [&a, &b] {
         until_close_in(app, RACE, "RK0", "0.0000").await;
+    }
+    // A write through one replica is seen on the others once its event arrives.
+    const HK: &str = "{ tickers(where: { region: { eq: \"HK\" } }) { totalCount } }";
+    let admin = token(&first, Role::Admin);
+    for app in [&a, &b] {
+        assert_eq!(as_role(app, &admin, HK, json!({})).await["data"]["tickers"]["totalCount"], "0");
+    }
+    let r = as_role(
+        &first,
+        &admin,
+        "mutation { createTicker(input: { ticker: \"RKHK\", region: \"HK\" }) { ticker } }",
+        json!({}),
+    )
+    .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    for app in [&a, &b] {
+        let start = Instant::now();
+        while as_role(app, &admin, HK, json!({})).await["data"]["tickers"]["totalCount"] != "1" {
+            assert!(start.elapsed() < EVENT, "a write through another replica was never seen");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
