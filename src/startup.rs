@@ -133,7 +133,7 @@ impl App {
         }
         crate::cache::responses::follow_changes(&state.events, state.responses.clone(), state.db.read.standby.clone());
         crate::events::pg_bridge::start(&state.db.write, state.events.clone());
-        if state.db.backend == sea_orm::DbBackend::Sqlite {
+        if state.responses.is_some() && state.db.backend == sea_orm::DbBackend::Sqlite {
             crate::events::changes::watch_sqlite(
                 state.db.write.get_sqlite_connection_pool().clone(),
                 state.events.clone(),

@@ -44,9 +44,11 @@ pub fn heard(p: &Value) -> Heard {
 /// How often the SQLite watcher looks for commits by other connections.
 pub const SQLITE_POLL: Duration = Duration::from_millis(50);
 
-/// Publishes a change of any table whenever another process commits to the SQLite file.
-/// (Connections of this process do not move `data_version`: the gateway's own writes evict
-/// what they change themselves.)
+/// Tells this replica's listeners of a change of any table whenever another connection commits
+/// to the SQLite file. Each replica on the file watches for itself, so the news is delivered
+/// here only, never through Redis (where an outage would hold up other events behind it).
+/// (Whether this process's own commits move `data_version` depends on the connection; the
+/// gateway's writes evict what they change themselves either way.)
 pub fn watch_sqlite(pool: sqlx::SqlitePool, bus: EventBus) {
     tokio::spawn(async move {
         let mut conn = None;
@@ -60,7 +62,7 @@ pub fn watch_sqlite(pool: sqlx::SqlitePool, bus: EventBus) {
             match sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(&mut *c).await {
                 Ok(v) => {
                     if seen.is_some_and(|s| s != v) {
-                        bus.publish(&Topic::Changes, Change { table: "*".into(), keys: None }.payload());
+                        anything(&bus);
                     }
                     seen = Some(v);
                 }
@@ -69,11 +71,15 @@ pub fn watch_sqlite(pool: sqlx::SqlitePool, bus: EventBus) {
                     tracing::warn!(error = %e, "the SQLite change watcher lost its connection");
                     conn = None;
                     seen = None;
-                    bus.publish(&Topic::Changes, Change { table: "*".into(), keys: None }.payload());
+                    anything(&bus);
                 }
             }
         }
     });
+}
+
+fn anything(bus: &EventBus) {
+    bus.deliver(&Topic::Changes.channel(), Change { table: "*".into(), keys: None }.payload());
 }
 
 #[cfg(test)]
