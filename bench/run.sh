@@ -25,25 +25,3 @@ BENCH_GRAPHQL_QUERIES="$ROOT/bench/queries" BENCH_GRAPHQL_URL="http://127.0.0.1:
   python3 tools/bench.py --outdir "$OUT/quantgraph" --gateway-name QuantGraph --targets graphql,raw,raw_json --pgl-pid "$QG_PID" "$@"
 python3 tools/bench.py --outdir "$OUT/postgraphile" --targets graphql --pgl-pid "$PGL_PID" "$@"
 
-# The response cache: a second gateway with it on, measured alone and then under a steady 20
-# bar updates per second by plain SQL (bench/writes.py), with its hit ratio from /metrics.
-QG_CACHED_PORT=$((QG_PORT + 1))
-QG_PORT=$QG_CACHED_PORT QUANTGRAPH_RESPONSE_CACHE_BYTES=268435456 bench_gateway "$OUT/quantgraph-cached.log"
-wait_ready "http://127.0.0.1:$QG_CACHED_PORT/readyz"
-cache_figures() {
-  curl -s "http://127.0.0.1:$QG_CACHED_PORT/metrics" | awk '/^quantgraph_response_cache_(hits|misses)_total/ { printf "%s %s\n", $1, $2 }'
-}
-for run in cached cached-writes; do
-  writer=
-  if [ "$run" = cached-writes ]; then
-    "${PSQL[@]}" -d quantgraph -tAc "(SELECT ticker || '|' || region FROM tickers WHERE region = 'KR' ORDER BY ticker LIMIT 50) UNION ALL SELECT 'ALSP|US'" \
-      | python3 "$ROOT/bench/writes.py" 20 | "${PSQL[@]}" -d quantgraph > /dev/null &
-    writer=$!
-  fi
-  cache_figures > "$OUT/$run-cache-before.txt"
-  BENCH_GRAPHQL_QUERIES="$ROOT/bench/queries" BENCH_GRAPHQL_URL="http://127.0.0.1:$QG_CACHED_PORT/graphql" \
-    python3 tools/bench.py --outdir "$OUT/$run" --gateway-name "QuantGraph ($run)" --targets graphql --pgl-pid "$QG_PID" "$@"
-  cache_figures > "$OUT/$run-cache-after.txt"
-  [ -z "$writer" ] || kill "$writer" 2>/dev/null || true
-done
-python3 "$ROOT/bench/summarize.py" "$OUT" | tee "$OUT/summary.md"

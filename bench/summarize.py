@@ -14,32 +14,3 @@ for q in qg:
           f"{p['p50_ms']:.1f} | {p['p99_ms']:.1f} | {g['rps'] / p['rps']:.2f} | {r['rps']:.1f} | {g['rps'] / r['rps']:.3f} | "
           f"{j['rps']:.1f} | {g['rps'] / j['rps']:.3f} |")
 
-# The response cache's sittings, when run: req/s and p99 against raw SQL in the same sitting,
-# and the share of requests answered from the cache (misses include the first fill).
-def cache_ratio(run):
-    def read(name):
-        path = os.path.join(out, f"{run}-cache-{name}.txt")
-        if not os.path.exists(path):
-            return None
-        return {k: float(v) for k, v in (line.split() for line in open(path) if line.strip())}
-    before, after = read("before"), read("after")
-    if before is None or after is None:
-        return None
-    hits = after["quantgraph_response_cache_hits_total"] - before["quantgraph_response_cache_hits_total"]
-    misses = after["quantgraph_response_cache_misses_total"] - before["quantgraph_response_cache_misses_total"]
-    return hits / (hits + misses) if hits + misses else None
-
-runs = [r for r in ("cached", "cached-writes") if os.path.exists(os.path.join(out, r, "summary.json"))]
-if runs:
-    print()
-    print("| query | run | req/s | p50 ms | p99 ms | / raw SQL | / uncached | / PostGraphile | hit ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for run in runs:
-        c = json.load(open(os.path.join(out, run, "summary.json")))["summary"]
-        ratio = cache_ratio(run)
-        for q in c:
-            g = c[q]["graphql"]
-            r, u, p = qg[q].get("raw"), qg[q]["graphql"], pgl[q]["graphql"]
-            hit = f"{ratio:.4f}" if ratio is not None else "-"
-            print(f"| {q} | {run} | {g['rps']:.1f} {g['rps_runs']} | {g['p50_ms']:.1f} | {g['p99_ms']:.1f} | "
-                  f"{g['rps'] / r['rps']:.2f} | {g['rps'] / u['rps']:.2f} | {g['rps'] / p['rps']:.2f} | {hit} |")
