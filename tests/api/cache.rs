@@ -196,14 +196,7 @@ async fn lost_change_events_empty_the_cache() {
     assert!(metric(&app, "quantgraph_response_cache_entries").await >= 1.0);
     let flushed = metric(&app, "quantgraph_response_cache_evictions_total{cause=\"flush\"}").await;
     // Cut the listener and write while it is away: that change's event is lost.
-    let cut = sql
-        .execute_unprepared(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-        )
-        .await
-        .unwrap();
-    assert!(cut.rows_affected() >= 1, "no listener to cut");
+    cut_listener(&sql).await;
     sql.execute_unprepared("UPDATE ohlcv_data SET close = '2.5' WHERE ticker = 'CQL'").await.unwrap();
     // The listener's return flushes the cache, so the write is seen without its event.
     until_close(&app, "CQL", "2.5000").await;
@@ -499,15 +492,7 @@ async fn apollo_client_revalidates_persisted_queries_over_get() {
     }
     let app = cached(Backend::Sqlite).await;
     bar_sql(&app, "CQAPOLLO", "8.5").await;
-    let out = tokio::process::Command::new("node")
-        .args(["apq.mjs", &app.url, "CQAPOLLO"])
-        .current_dir(APOLLO_DIR)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    let report = node_report(APOLLO_DIR, &["apq.mjs", &app.url, "CQAPOLLO"]).await;
     let ex = report["exchanges"].as_array().unwrap();
     let seen: Vec<(String, bool, u64)> = ex
         .iter()

@@ -409,3 +409,23 @@ pub fn leaks_sql(message: &str) -> bool {
         .iter()
         .any(|w| m.contains(w))
 }
+
+/// Cuts the gateway's `LISTEN` connection to the database `sql` is connected to.
+pub async fn cut_listener(sql: &sea_orm::DatabaseConnection) {
+    let cut = sql
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    assert!(cut.rows_affected() >= 1, "no listener to cut");
+}
+
+/// Runs `node <args>` in `dir` (an npm client of the tests) and reads the one JSON report it prints.
+pub async fn node_report(dir: &str, args: &[&str]) -> Value {
+    let out = tokio::process::Command::new("node").args(args).current_dir(dir).output().await.expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim()).expect("one JSON report")
+}

@@ -121,16 +121,7 @@ async fn a_codegen_client_runs_the_readme_operations_by_hash_against_trusted_doc
     assert_eq!(documents.len(), 4, "the README's Screen, Chart, Login and SectorMonths: {documents:?}");
     let app = spawn_with(Backend::Sqlite, true, |c| c.trusted_documents = Some(manifest.clone())).await;
 
-    let out = tokio::process::Command::new("node")
-        .arg("dist/run.js")
-        .arg(&app.url)
-        .current_dir(CODEGEN_DIR)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
+    let report = node_report(CODEGEN_DIR, &["dist/run.js", &app.url]).await;
 
     // Each answer by hash is the gateway's answer to the same trusted text sent in full.
     let text = |hash: &Value| documents[hash.as_str().unwrap()].clone();

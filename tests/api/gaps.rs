@@ -65,14 +65,7 @@ async fn a_database_listener_reconnect_is_signalled_and_candles_catch_up() {
     let metrics =
         || async { app.http.get(app.url.replace("/graphql", "/metrics")).send().await.unwrap().text().await.unwrap() };
     let gaps_before = gaps(&metrics().await).unwrap_or(0.0);
-    let cut = sql
-        .execute_unprepared(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-        )
-        .await
-        .unwrap();
-    assert!(cut.rows_affected() >= 1, "no listener to cut");
+    cut_listener(&sql).await;
     sql.execute_unprepared(&candle_sql(2, 102.0)).await.unwrap();
 
     // The row subscription is told, with a code and what to do; the signal is counted.

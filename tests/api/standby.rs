@@ -69,17 +69,24 @@ async fn a_standby_serves_reads_without_going_back_in_time() {
         let app = &app;
         async move { metric(app, &format!("quantgraph_standby_statements_total{{to=\"{to}\"}}")).await }
     };
-    // Once it has replayed the migrations, the standby serves reads.
-    let start = Instant::now();
-    loop {
-        let before = on("standby").await;
-        assert_eq!(read(&app, &admin).await, 0);
-        if on("standby").await > before {
-            break;
+    // Reads until one goes to the standby, each seeing `rows`.
+    let until_standby = |rows: usize| {
+        let (app, admin, on) = (&app, &admin, &on);
+        async move {
+            let start = Instant::now();
+            loop {
+                let before = on("standby").await;
+                assert_eq!(read(app, admin).await, rows);
+                if on("standby").await > before {
+                    return;
+                }
+                assert!(start.elapsed() < Duration::from_secs(30), "no read went to the standby");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no read ever went to the standby");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
+    // Once it has replayed the migrations, the standby serves reads.
+    until_standby(0).await;
 
     // A standby that does not replay: writes through this replica, and by plain SQL, are
     // still seen (read from the primary), and never lost again.
@@ -111,16 +118,7 @@ async fn a_standby_serves_reads_without_going_back_in_time() {
 
     // Replaying again, it takes the reads back.
     replica.execute_unprepared("SELECT pg_wal_replay_resume()").await.unwrap();
-    let start = Instant::now();
-    loop {
-        let before = on("standby").await;
-        assert_eq!(read(&app, &admin).await, 21);
-        if on("standby").await > before {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "reads never returned to the standby");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_standby(21).await;
 
     // The window with a standby: a plain-SQL write until this replica shows it.
     let mut windows = Vec::new();
