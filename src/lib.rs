@@ -55,6 +55,8 @@ pub struct AppState {
     pub live_queue_peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Answers to catalog reads, kept exact by change events; `None` when switched off.
     pub responses: Option<std::sync::Arc<cache::responses::ResponseCache>>,
+    /// Live queries of this replica, re-run when what they read changes.
+    pub live: std::sync::Arc<events::live_queries::LiveQueries>,
 }
 
 /// Seq bases of live bars, each counted once however many subscribers meet the bar.

@@ -119,6 +119,7 @@ impl App {
             live_queue_peak: Default::default(),
             responses: (config.response_cache_bytes > 0)
                 .then(|| Arc::new(crate::cache::responses::ResponseCache::new(config.response_cache_bytes))),
+            live: Default::default(),
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },
@@ -131,9 +132,14 @@ impl App {
             // and seed included).
             standby.require_primary_now().await;
         }
-        crate::cache::responses::follow_changes(&state.events, state.responses.clone(), state.db.read.standby.clone());
+        crate::cache::responses::follow_changes(
+            &state.events,
+            state.responses.clone(),
+            state.db.read.standby.clone(),
+            state.live.clone(),
+        );
         crate::events::pg_bridge::start(&state.db.write, state.events.clone());
-        if state.responses.is_some() && state.db.backend == sea_orm::DbBackend::Sqlite {
+        if state.db.backend == sea_orm::DbBackend::Sqlite {
             crate::events::changes::watch_sqlite(
                 state.db.write.get_sqlite_connection_pool().clone(),
                 state.events.clone(),

@@ -9,6 +9,7 @@
 pub use crate::data::depends::Tag;
 use crate::data::exec::standby::{parse_lsn, Standby};
 use crate::events::changes::{heard, Change, Heard};
+use crate::events::live_queries::LiveQueries;
 use crate::events::{EventBus, Topic};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -314,11 +315,14 @@ impl ResponseCache {
 /// Keeps derived reads exact from now on: each change event first raises the WAL position a
 /// standby must have replayed to be read (a gap, a lagging listener or an event without one:
 /// the primary's position now), then evicts what it affects from the cache (a gap or a lag
-/// empties it).
-pub fn follow_changes(bus: &EventBus, cache: Option<Arc<ResponseCache>>, standby: Option<Arc<Standby>>) {
-    if cache.is_none() && standby.is_none() {
-        return;
-    }
+/// empties it), then marks the live queries it concerns for a re-run (after the eviction, so
+/// their re-run reads past it).
+pub fn follow_changes(
+    bus: &EventBus,
+    cache: Option<Arc<ResponseCache>>,
+    standby: Option<Arc<Standby>>,
+    live: Arc<LiveQueries>,
+) {
     let mut rx = bus.subscribe(&Topic::Changes);
     tokio::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
@@ -341,11 +345,12 @@ pub fn follow_changes(bus: &EventBus, cache: Option<Arc<ResponseCache>>, standby
                 }
                 Err(RecvError::Closed) => return,
             };
-            match (&cache, heard) {
-                (Some(c), Heard::Change(change)) => c.apply(&change),
+            match (&cache, &heard) {
+                (Some(c), Heard::Change(change)) => c.apply(change),
                 (Some(c), Heard::Anything) => c.flush(),
                 (None, _) => {}
             }
+            live.apply(&heard);
         }
     });
 }

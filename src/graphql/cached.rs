@@ -10,7 +10,7 @@ use super::plan::{BoundOperation, RootPlan};
 use crate::auth::Viewer;
 use crate::data::catalog::{Access, Catalog, Mutation, Table};
 use crate::data::depends::{self, Tag};
-use crate::events::changes::Change;
+use crate::events::changes::{Change, Heard};
 use crate::AppState;
 use async_graphql::Request;
 use std::collections::BTreeSet;
@@ -55,6 +55,15 @@ pub fn key(req: &Request, viewer: &Viewer, tz: RequestTz, tags: &[Tag]) -> Strin
         user,
         tz.0.name()
     )
+}
+
+/// The key of a live query's group: as `key`, and for a read whose sources are not known
+/// (`tags` is `None`) the caller always, as such reads may be owner-scoped.
+pub fn live_key(req: &Request, viewer: &Viewer, tz: RequestTz, tags: Option<&[Tag]>) -> String {
+    match tags {
+        Some(tags) => key(req, viewer, tz, tags),
+        None => format!("{}\0{}", key(req, viewer, tz, &[]), viewer.user.map(|u| u.to_string()).unwrap_or_default()),
+    }
 }
 
 /// What a mutation field writes: tables, nothing the cache holds, or something unknown.
@@ -125,11 +134,14 @@ fn dependents(t: &'static Table, out: &mut Vec<&'static Table>) {
 }
 
 /// Evicts every answer that read `tables`: this replica wrote them outside a mutation.
+/// Live queries that read them run again.
 pub fn evict(state: &AppState, tables: &[&str]) {
-    if let Some(cache) = &state.responses {
-        for table in tables {
-            cache.apply(&Change { table: table.to_string(), keys: None });
+    for table in tables {
+        let change = Change { table: table.to_string(), keys: None };
+        if let Some(cache) = &state.responses {
+            cache.apply(&change);
         }
+        state.live.apply(&Heard::Change(change));
     }
 }
 
@@ -140,14 +152,18 @@ pub async fn after_mutation(state: &AppState, op: &CollectedOperation) {
     if let Some(standby) = &state.db.read.standby {
         standby.require_primary_now().await;
     }
-    let Some(cache) = &state.responses else { return };
     let mut tables = BTreeSet::new();
     for f in &op.roots {
         match writes(f.name.as_str()) {
             Writes::Tables(ts) => tables.extend(ts.iter().map(|t| t.name)),
             Writes::Nothing => {}
             Writes::Unknown if f.name.as_str() == "__typename" => {}
-            Writes::Unknown => return cache.flush(),
+            Writes::Unknown => {
+                if let Some(cache) = &state.responses {
+                    cache.flush();
+                }
+                return state.live.apply(&Heard::Anything);
+            }
         }
     }
     evict(state, &tables.into_iter().collect::<Vec<_>>());

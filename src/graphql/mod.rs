@@ -11,6 +11,7 @@ pub mod cost;
 pub mod direct;
 pub mod document;
 pub mod documents;
+pub mod live;
 pub mod memories;
 pub mod mutations;
 pub mod pipeline;
@@ -63,6 +64,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
         workflow_runs::register,
         memories::register,
         subscriptions::register,
+        live::register,
         snapshot::register,
     ]
     .into_iter()

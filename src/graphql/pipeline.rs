@@ -99,6 +99,22 @@ pub struct Prepared {
     bytes: usize,
 }
 
+impl Prepared {
+    /// This document's operation run as the query `collected` (a live query's selection),
+    /// with `normalized` its plain fields.
+    pub(super) fn as_query(&self, normalized: ExecutableDocument, collected: Arc<CollectedOperation>) -> Prepared {
+        Prepared {
+            doc: self.doc.clone(),
+            operation: self.operation.clone(),
+            errors: Vec::new(),
+            collected: Some(collected),
+            normalized: Some(normalized),
+            name: self.name.clone(),
+            bytes: 0,
+        }
+    }
+}
+
 type CacheKey = (String, Option<String>);
 
 /// Documents already parsed, validated and collected, by (text, operation name), bounded in
@@ -222,7 +238,7 @@ pub fn with_code(e: &mut ServerError) {
     ext.set("code", code);
 }
 
-fn api_error(e: ApiError, key: Option<&str>) -> ServerError {
+pub(super) fn api_error(e: ApiError, key: Option<&str>) -> ServerError {
     let mut err = async_graphql::Error::from(e).into_server_error(Default::default());
     err.locations.clear();
     if let Some(k) = key {
@@ -418,6 +434,9 @@ impl Pipeline {
             let answer = self.execute(&state, admitted, viewer, tz).await;
             return stream::once(async move { answer.into_response() }).boxed();
         }
+        if super::live::is_live(&admitted.collected) {
+            return super::live::serve(self, state, admitted, viewer, tz, &session);
+        }
         let Admitted { req, prepared, collected } = admitted;
         let req = self.plain_request(req, &prepared, &collected).data(Validated).data(Loaders::new(&state.db.read));
         self.schema
@@ -448,7 +467,7 @@ impl Pipeline {
 
     /// Executes an admitted query or mutation: a cacheable query's answer from the response
     /// cache, or read and offered to it; a mutation evicts what it wrote before answering.
-    async fn execute(&self, state: &AppState, admitted: Admitted, viewer: Viewer, tz: RequestTz) -> Answer {
+    pub(super) async fn execute(&self, state: &AppState, admitted: Admitted, viewer: Viewer, tz: RequestTz) -> Answer {
         let collected = admitted.collected.clone();
         if collected.ty != OperationType::Query {
             let answer = self.execute_uncached(state, admitted, viewer, tz, None).await;
@@ -475,7 +494,7 @@ impl Pipeline {
         answer
     }
 
-    fn bind(&self, state: &AppState, admitted: &Admitted, viewer: &Viewer) -> Arc<plan::BoundOperation> {
+    pub(super) fn bind(&self, state: &AppState, admitted: &Admitted, viewer: &Viewer) -> Arc<plan::BoundOperation> {
         let _plan = tracing::debug_span!("graphql.plan").entered();
         let b = BindContext { viewer, limits: state.limits, vars: &admitted.req.variables };
         Arc::new(plan::bind(&b, &admitted.collected))
@@ -540,10 +559,10 @@ fn read(answer: Answer) -> Answer {
 }
 
 /// A request that passed every check before execution.
-struct Admitted {
-    req: Request,
-    prepared: Arc<Prepared>,
-    collected: Arc<CollectedOperation>,
+pub(super) struct Admitted {
+    pub req: Request,
+    pub prepared: Arc<Prepared>,
+    pub collected: Arc<CollectedOperation>,
 }
 
 impl Answer {

@@ -85,7 +85,17 @@ pub(crate) fn slotted<T: Send + 'static>(
     ctx: &async_graphql::dynamic::ResolverContext<'_>,
     s: BoxStream<'static, T>,
 ) -> Result<BoxStream<'static, T>, ApiError> {
-    let Ok(slots) = ctx.data::<Slots>() else { return Ok(s) };
+    match ctx.data::<Slots>() {
+        Ok(slots) => held(slots, s),
+        Err(_) => Ok(s),
+    }
+}
+
+/// `s`, holding a slot of the connection and of the process for as long as it lives.
+pub(crate) fn held<T: Send + 'static>(
+    slots: &Slots,
+    s: BoxStream<'static, T>,
+) -> Result<BoxStream<'static, T>, ApiError> {
     let Some(mine) = Slot::take(&slots.connection, slots.per_connection) else {
         return Err(ApiError::TooComplex(format!("at most {} subscriptions per connection", slots.per_connection)));
     };

@@ -512,7 +512,8 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.state.live_queue_peak.load(Ordering::Relaxed)
     ) + &METRICS.render()
         + &s.state.responses.as_ref().map(|c| c.metrics()).unwrap_or_default()
-        + &s.state.db.read.standby.as_ref().map(|sb| sb.metrics()).unwrap_or_default();
+        + &s.state.db.read.standby.as_ref().map(|sb| sb.metrics()).unwrap_or_default()
+        + &s.state.live.metrics();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -18,6 +18,7 @@ mod gaps;
 mod http;
 mod layers;
 mod live;
+mod live_queries;
 mod memories;
 mod mutations;
 mod point_in_time;
