@@ -126,6 +126,10 @@ pub struct Config {
     /// reads, evicted by change events; see README); 0 switches it off.
     #[arg(long, env = "QUANTGRAPH_RESPONSE_CACHE_BYTES", default_value_t = 0, global = true)]
     pub response_cache_bytes: usize,
+    /// Hours the change log keeps changes for table streams; a stream cursor older than this
+    /// has expired.
+    #[arg(long, env = "QUANTGRAPH_STREAM_RETENTION_HOURS", default_value_t = 168, global = true)]
+    pub stream_retention_hours: u64,
     /// Documents kept parsed, validated and planned.
     #[arg(long, env = "QUANTGRAPH_PLAN_CACHE_ENTRIES", default_value_t = 1000, global = true)]
     pub plan_cache_entries: usize,

@@ -60,6 +60,20 @@ async fn sweep_runs(state: AppState) {
     }
 }
 
+/// Drops changes older than `hours` from the change log, every few minutes (any replica may:
+/// the statement is idempotent).
+async fn prune_change_log(db: sea_orm::DatabaseConnection, hours: u64) {
+    let period = std::time::Duration::from_secs(300);
+    // Not at start-up, where it would race the seed and the first writes for SQLite's lock.
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        every.tick().await;
+        if let Err(e) = crate::data::stream::prune(&db, (hours * 3600) as i64).await {
+            tracing::warn!(error = ?e, "the change log could not be pruned");
+        }
+    }
+}
+
 /// What `App::build` does to the database before serving.
 #[derive(Clone, Copy, Debug)]
 pub struct Startup {
@@ -145,7 +159,13 @@ impl App {
                 state.events.clone(),
             );
         }
-        let sweeper = tokio::spawn(sweep_runs(state.clone()));
+        let sweeper = tokio::spawn({
+            let prune = prune_change_log(state.db.write.clone(), config.stream_retention_hours);
+            let sweep = sweep_runs(state.clone());
+            async move {
+                tokio::join!(sweep, prune);
+            }
+        });
         let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
         let pipeline = Pipeline {
             index: SchemaIndex::from_sdl(&schema.sdl()).map_err(|e| anyhow::anyhow!("schema index: {e}"))?,

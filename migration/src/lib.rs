@@ -16,10 +16,74 @@ mod m20261130_000005_large_events;
 mod m20261201_000006_workflow_claims;
 mod m20261201_000007_trading_calendar;
 mod m20261207_000008_change_capture;
+mod m20261208_000009_change_log;
 
 pub use m20251123_000004_gateway_origin::ORIGIN_SETTING;
 pub use m20261130_000005_large_events::event_row_query;
 pub use m20261207_000008_change_capture::CHANGES_CHANNEL;
+
+/// A table whose changes are captured: its name, change key and columns.
+pub struct Logged {
+    pub name: &'static str,
+    pub change_key: Option<&'static str>,
+    /// Column names, and whether each is a UUID (SQLite stores those as blobs, which JSON
+    /// cannot hold: the log keeps them as hex).
+    pub columns: Vec<(String, bool)>,
+}
+
+fn logged<E: sea_orm_migration::sea_orm::EntityTrait + Default>() -> Logged {
+    use sea_orm_migration::sea_orm::{ColumnTrait, ColumnType, Iden, Iterable};
+    Logged {
+        name: E::default().table_name(),
+        change_key: entity::change_key::<E>(),
+        columns: E::Column::iter()
+            .map(|c| (c.to_string(), matches!(c.def().get_column_type(), ColumnType::Uuid)))
+            .collect(),
+    }
+}
+
+/// Every table of the catalog (the bucket views change with theirs).
+pub fn logged_tables() -> Vec<Logged> {
+    use entity::*;
+    vec![
+        logged::<tickers::Entity>(),
+        logged::<stock_details::Entity>(),
+        logged::<etf_details::Entity>(),
+        logged::<etf_holdings::Entity>(),
+        logged::<ohlcv_data::Entity>(),
+        logged::<ticker_fundamentals::Entity>(),
+        logged::<factor_scores::Entity>(),
+        logged::<strategies::Entity>(),
+        logged::<backtest_results::Entity>(),
+        logged::<portfolio_transactions::Entity>(),
+        logged::<portfolio_holdings::Entity>(),
+        logged::<walk_forward_results::Entity>(),
+        logged::<optimization_history::Entity>(),
+        logged::<market_candles::Entity>(),
+        logged::<users::Entity>(),
+        logged::<workflows::Entity>(),
+        logged::<workflow_execution_logs::Entity>(),
+        logged::<value_chain_nodes::Entity>(),
+        logged::<value_chain_edges::Entity>(),
+        logged::<portfolio_allocations::Entity>(),
+        logged::<trading_holidays::Entity>(),
+    ]
+}
+
+/// The tables TimescaleDB made hypertables of.
+async fn hypertables(manager: &SchemaManager<'_>) -> Result<Vec<String>, DbErr> {
+    let db = manager.get_connection();
+    if !timescaledb_installed(db).await? {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT hypertable_name::text AS name FROM timescaledb_information.hypertables",
+        ))
+        .await?;
+    rows.iter().map(|r| r.try_get::<String>("", "name")).collect()
+}
 
 pub struct Migrator;
 
@@ -35,6 +99,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_workflow_claims::Migration),
             Box::new(m20261201_000007_trading_calendar::Migration),
             Box::new(m20261207_000008_change_capture::Migration),
+            Box::new(m20261208_000009_change_log::Migration),
         ]
     }
 }

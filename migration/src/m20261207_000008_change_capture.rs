@@ -7,10 +7,9 @@
 //! hypertables, which refuse transition tables: such a change concerns the whole table.
 //!
 //! Statement-level, so a bulk insert of a million rows sends one notification, not a million.
-use crate::{exec_all, timescaledb_installed};
-use entity::*;
+use crate::{exec_all, hypertables, logged_tables};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{DbBackend, EntityTrait, Statement};
+use sea_orm_migration::sea_orm::DbBackend;
 
 pub struct Migration;
 
@@ -24,37 +23,6 @@ impl MigrationName for Migration {
 pub const CHANGES_CHANNEL: &str = "quantgraph_changes";
 /// More distinct keys than this in one statement: the change concerns the whole table.
 const MAX_KEYS: usize = 100;
-
-fn of<E: EntityTrait + Default>() -> (&'static str, Option<&'static str>) {
-    (E::default().table_name(), change_key::<E>())
-}
-
-/// Every table of the catalog (the bucket views change with theirs), with its change key.
-pub fn tables() -> Vec<(&'static str, Option<&'static str>)> {
-    vec![
-        of::<tickers::Entity>(),
-        of::<stock_details::Entity>(),
-        of::<etf_details::Entity>(),
-        of::<etf_holdings::Entity>(),
-        of::<ohlcv_data::Entity>(),
-        of::<ticker_fundamentals::Entity>(),
-        of::<factor_scores::Entity>(),
-        of::<strategies::Entity>(),
-        of::<backtest_results::Entity>(),
-        of::<portfolio_transactions::Entity>(),
-        of::<portfolio_holdings::Entity>(),
-        of::<walk_forward_results::Entity>(),
-        of::<optimization_history::Entity>(),
-        of::<market_candles::Entity>(),
-        of::<users::Entity>(),
-        of::<workflows::Entity>(),
-        of::<workflow_execution_logs::Entity>(),
-        of::<value_chain_nodes::Entity>(),
-        of::<value_chain_edges::Entity>(),
-        of::<portfolio_allocations::Entity>(),
-        of::<trading_holidays::Entity>(),
-    ]
-}
 
 /// The trigger function. With a key column (its argument) it reads the distinct keys from the
 /// transition tables the trigger names `new_rows`/`old_rows`, and stays silent for a statement
@@ -124,21 +92,6 @@ fn drops(table: &str) -> Vec<String> {
         .collect()
 }
 
-/// The tables TimescaleDB made hypertables of.
-async fn hypertables(manager: &SchemaManager<'_>) -> Result<Vec<String>, DbErr> {
-    let db = manager.get_connection();
-    if !timescaledb_installed(db).await? {
-        return Ok(Vec::new());
-    }
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT hypertable_name::text AS name FROM timescaledb_information.hypertables",
-        ))
-        .await?;
-    rows.iter().map(|r| r.try_get::<String>("", "name")).collect()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -147,8 +100,8 @@ impl MigrationTrait for Migration {
         }
         let hyper = hypertables(manager).await?;
         let mut sql = vec![function()];
-        for (table, key) in tables() {
-            sql.extend(triggers(table, key, hyper.iter().any(|h| h == table)));
+        for t in logged_tables() {
+            sql.extend(triggers(t.name, t.change_key, hyper.iter().any(|h| h == t.name)));
         }
         exec_all(manager, &sql).await
     }
@@ -157,7 +110,7 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        let mut sql: Vec<String> = tables().into_iter().flat_map(|(t, _)| drops(t)).collect();
+        let mut sql: Vec<String> = logged_tables().into_iter().flat_map(|t| drops(t.name)).collect();
         sql.push("DROP FUNCTION IF EXISTS quantgraph_change()".into());
         exec_all(manager, &sql).await
     }

@@ -15,5 +15,6 @@ pub mod query;
 pub mod read;
 pub mod series;
 pub mod sql;
+pub mod stream;
 pub mod value_chain;
 pub mod values;

@@ -10,7 +10,8 @@ use super::plan::{BoundOperation, RootPlan};
 use crate::auth::Viewer;
 use crate::data::catalog::{Access, Catalog, Mutation, Table};
 use crate::data::depends::{self, Tag};
-use crate::events::changes::{Change, Heard};
+use crate::events::changes::Change;
+use crate::events::Topic;
 use crate::AppState;
 use async_graphql::Request;
 use std::collections::BTreeSet;
@@ -141,7 +142,9 @@ pub fn evict(state: &AppState, tables: &[&str]) {
         if let Some(cache) = &state.responses {
             cache.apply(&change);
         }
-        state.live.apply(&Heard::Change(change));
+        // Live queries and table streams hear of it as of any change (on SQLite, this
+        // process's commits are not seen otherwise).
+        state.events.deliver(&Topic::Changes.channel(), change.payload());
     }
 }
 
@@ -162,7 +165,8 @@ pub async fn after_mutation(state: &AppState, op: &CollectedOperation) {
                 if let Some(cache) = &state.responses {
                     cache.flush();
                 }
-                return state.live.apply(&Heard::Anything);
+                let anything = Change { table: "*".into(), keys: None };
+                return state.events.deliver(&Topic::Changes.channel(), anything.payload());
             }
         }
     }

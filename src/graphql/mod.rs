@@ -22,6 +22,7 @@ pub mod schema;
 pub mod schema_index;
 pub mod shapes;
 pub mod snapshot;
+pub mod streams;
 pub mod subscriptions;
 pub mod users;
 pub mod value_chain;
@@ -65,6 +66,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
         memories::register,
         subscriptions::register,
         live::register,
+        streams::register,
         snapshot::register,
     ]
     .into_iter()

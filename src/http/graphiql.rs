@@ -35,12 +35,25 @@ query Me {
 }
 "#;
 
+/// A live query: the answer now, and again whenever a change touches it.
+const LIVE: &str = r#"# Live: this answer now, and a new one each time a change touches it
+# (run it, then write a bar of 005930 by a mutation or plain SQL).
+subscription LiveChart {
+  live {
+    ohlcvData(where: { ticker: { eq: "005930" }, region: { eq: "KR" } }, orderBy: [{ date: DESC }], first: 5) {
+      nodes { date close volume }
+    }
+  }
+}
+"#;
+
 /// GraphiQL's opening tabs: the example read, a login, and a query sent with a token.
 fn tabs() -> serde_json::Value {
     serde_json::json!([
         { "query": EXAMPLE, "headers": "{\n  \"Time-Zone\": \"Asia/Seoul\"\n}" },
         { "query": LOGIN },
         { "query": ME, "headers": "{\n  \"Authorization\": \"Bearer <token from Login>\"\n}" },
+        { "query": LIVE },
     ])
 }
 

@@ -26,6 +26,7 @@ mod read;
 mod semantics;
 mod snapshot;
 mod standby;
+mod streams;
 mod telemetry;
 mod transports;
 mod value_chain;

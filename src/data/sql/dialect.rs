@@ -78,6 +78,15 @@ pub trait Dialect: Send + Sync + std::fmt::Debug {
     fn fiscal_known(&self, year: &str, period: &str) -> String;
     /// A UUID column as text that `Uuid::parse_str` reads back (SQLite stores them as 16-byte blobs).
     fn uuid_text(&self, expr: &str) -> String;
+    /// The logged changes of `t` after the cursor (`seq`, `id`) as a row source: the table's
+    /// columns plus `qg_seq`, `qg_id` (commit order, then order within the commit) and `qg_op`.
+    fn change_log(&self, sql: &mut Sql, t: &Table, seq: i64, id: i64);
+    /// The position after every logged change (`seq`, `id`), and the oldest still kept
+    /// (a cursor before it has expired).
+    fn change_log_head(&self) -> &'static str;
+    fn change_log_horizon(&self) -> &'static str;
+    /// Drops logged changes older than `secs` seconds, raising the horizon past them.
+    fn change_log_prune(&self, secs: i64) -> String;
 }
 
 #[derive(Debug)]
@@ -306,6 +315,38 @@ impl Dialect for Postgres {
     fn uuid_text(&self, expr: &str) -> String {
         format!("{expr}::text")
     }
+    fn change_log(&self, sql: &mut Sql, t: &Table, seq: i64, id: i64) {
+        sql.push(
+            "(SELECT c.seq AS qg_seq, l.id AS qg_id, l.op AS qg_op, r.* FROM quantgraph_change_log l \
+                  JOIN quantgraph_commits c ON c.txid = l.txid \
+                  CROSS JOIN LATERAL jsonb_populate_record(NULL::\"",
+        )
+        .push(t.name)
+        .push("\", l.row) r WHERE l.tbl = ")
+        .param(Value::from(t.name))
+        .push(" AND c.seq >= ")
+        .param(Value::from(seq))
+        .push(" AND (c.seq > ")
+        .param(Value::from(seq))
+        .push(" OR l.id > ")
+        .param(Value::from(id))
+        .push("))");
+    }
+    fn change_log_head(&self) -> &'static str {
+        "SELECT COALESCE(MAX(seq), 0)::int8, 9223372036854775807::int8 FROM quantgraph_commits"
+    }
+    fn change_log_horizon(&self) -> &'static str {
+        "SELECT seq::int8 FROM quantgraph_change_horizon"
+    }
+    fn change_log_prune(&self, secs: i64) -> String {
+        format!(
+            "WITH gone AS (DELETE FROM quantgraph_commits WHERE seq IS NOT NULL \
+               AND noted_at < now() - interval '{secs} seconds' RETURNING txid, seq), \
+             logs AS (DELETE FROM quantgraph_change_log l USING gone WHERE l.txid = gone.txid) \
+             UPDATE quantgraph_change_horizon SET seq = GREATEST(seq, (SELECT MAX(seq) FROM gone) + 1) \
+             WHERE EXISTS (SELECT 1 FROM gone)"
+        )
+    }
     fn fiscal_known(&self, year: &str, period: &str) -> String {
         format!(
             "CASE {period} WHEN 'Q1' THEN make_date({year}, 5, 15) WHEN 'Q2' THEN make_date({year}, 8, 14) \
@@ -454,6 +495,33 @@ impl Dialect for Sqlite {
     }
     fn uuid_text(&self, expr: &str) -> String {
         format!("hex({expr})")
+    }
+    fn change_log(&self, sql: &mut Sql, t: &Table, _seq: i64, id: i64) {
+        sql.push("(SELECT l.id AS qg_seq, l.id AS qg_id, l.op AS qg_op");
+        for c in t.columns.iter().filter(|c| c.expr.is_none()) {
+            let value = format!("json_extract(l.row, '$.{}')", c.name);
+            let value = if c.kind == Kind::Uuid { format!("unhex({value})") } else { value };
+            sql.push(", ").push(&value).push(" AS ").ident("", &c.name);
+        }
+        sql.push(" FROM quantgraph_change_log l WHERE l.tbl = ")
+            .param(Value::from(t.name))
+            .push(" AND l.id > ")
+            .param(Value::from(id))
+            .push(")");
+    }
+    fn change_log_head(&self) -> &'static str {
+        "SELECT COALESCE(MAX(id), 0), COALESCE(MAX(id), 0) FROM quantgraph_change_log"
+    }
+    fn change_log_horizon(&self) -> &'static str {
+        "SELECT seq FROM quantgraph_change_horizon"
+    }
+    fn change_log_prune(&self, secs: i64) -> String {
+        format!(
+            "UPDATE quantgraph_change_horizon SET seq = MAX(seq, (SELECT MAX(id) + 1 FROM quantgraph_change_log \
+               WHERE noted_at < unixepoch() - {secs})) \
+             WHERE EXISTS (SELECT 1 FROM quantgraph_change_log WHERE noted_at < unixepoch() - {secs}); \
+             DELETE FROM quantgraph_change_log WHERE noted_at < unixepoch() - {secs}"
+        )
     }
     fn fiscal_known(&self, year: &str, period: &str) -> String {
         format!(
