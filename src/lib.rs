@@ -56,7 +56,7 @@ pub struct AppState {
     /// Answers to catalog reads, kept exact by change events; `None` when switched off.
     pub responses: Option<std::sync::Arc<cache::responses::ResponseCache>>,
     /// Live queries of this replica, re-run when what they read changes.
-    pub live: std::sync::Arc<events::live_queries::LiveQueries>,
+    pub live: std::sync::Arc<cache::live::LiveQueries>,
 }
 
 /// Seq bases of live bars, each counted once however many subscribers meet the bar.

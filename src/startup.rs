@@ -146,7 +146,7 @@ impl App {
             // and seed included).
             standby.require_primary_now().await;
         }
-        crate::cache::responses::follow_changes(
+        crate::cache::follow::follow_changes(
             &state.events,
             state.responses.clone(),
             state.db.read.standby.clone(),

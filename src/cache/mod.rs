@@ -1,6 +1,8 @@
 //! The market snapshot cache: Redis key `market:snapshot:{market_type}` with a TTL, or an
 //! in-process map with the same expiry when Redis is not configured.
 pub mod bounded;
+pub mod follow;
+pub mod live;
 pub mod responses;
 use crate::error::{ApiError, ApiResult};
 use redis::aio::ConnectionManager;

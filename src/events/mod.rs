@@ -167,7 +167,6 @@ pub fn publish_execution(state: &AppState, row: &Row) {
 pub mod bars;
 pub mod changes;
 pub mod live_bars;
-pub mod live_queries;
 pub mod pg_bridge;
 pub mod redis_bus;
 pub mod replay;

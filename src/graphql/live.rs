@@ -1,21 +1,24 @@
-//! Live queries as a subscription every GraphQL client sends as it is:
+//! Subscriptions over a WebSocket (`run_socket`), and live queries as a subscription every
+//! GraphQL client sends as it is:
 //! `subscription { live { …any Query selection… } }`. The first event is the query's answer
 //! under the `live` key (the same `data` the query answers, with its errors' paths below
 //! `live`), then a new one each time a change touches what its plan read and the answer's bytes
-//! differ (`events::live_queries` keeps identical subscriptions in one group and conflates
+//! differ (`cache::live` keeps identical subscriptions in one group and conflates
 //! re-runs). A read whose sources the plan cannot see (series, buckets, users, workflow runs…)
 //! is re-run on any change of any table. Memories live in the vector store, which sends no
 //! change events: a live query of them answers once and then only after some table changes.
 use super::cached;
 use super::collect::{self, CollectedOperation};
+use super::complete;
 use super::context::RequestTz;
-use super::pipeline::{api_error, Admitted, Answer, Pipeline};
+use super::pipeline::{api_error, with_code, Admitted, Answer, Pipeline, Validated};
 use super::subscriptions::{held, Slots};
 use super::SchemaParts;
 use crate::auth::Viewer;
+use crate::cache::live::{Latest, Run};
 use crate::cache::responses::Cached;
 use crate::error::ApiError;
-use crate::events::live_queries::{Latest, Run};
+use crate::loaders::Loaders;
 use crate::AppState;
 use async_graphql::dynamic::{FieldValue, SubscriptionField, SubscriptionFieldFuture, TypeRef};
 use async_graphql::parser::types::OperationType;
@@ -129,4 +132,43 @@ fn under(key: &Name, answer: &Cached) -> Response {
         e.path.insert(0, PathSegment::Field(key.to_string()));
     }
     resp
+}
+
+impl Pipeline {
+    /// Runs one operation sent over a WebSocket: a query or mutation answers once, exactly as
+    /// over HTTP; a subscription streams its events, each rendered as the general executor
+    /// renders a query of the same selection.
+    pub async fn run_socket(
+        self: Arc<Self>,
+        state: AppState,
+        req: Request,
+        session: Arc<async_graphql::Data>,
+    ) -> BoxStream<'static, Response> {
+        let viewer = session.get(&TypeId::of::<Viewer>()).and_then(|v| v.downcast_ref::<Viewer>()).copied();
+        let tz = session.get(&TypeId::of::<RequestTz>()).and_then(|v| v.downcast_ref::<RequestTz>()).copied();
+        let (viewer, tz) = (viewer.unwrap_or(state.unauthenticated), tz.unwrap_or(RequestTz(state.default_tz)));
+        let admitted = match self.admit(&state, req, &viewer, false).await {
+            Ok(a) => a,
+            Err(refused) => return stream::once(async move { refused.into_response() }).boxed(),
+        };
+        if admitted.collected.ty != OperationType::Subscription {
+            let answer = self.execute(&state, admitted, viewer, tz).await;
+            return stream::once(async move { answer.into_response() }).boxed();
+        }
+        if is_live(&admitted.collected) {
+            return serve(self, state, admitted, viewer, tz, &session);
+        }
+        let Admitted { req, prepared, collected } = admitted;
+        let req = self.plain_request(req, &prepared, &collected).data(Validated).data(Loaders::new(&state.db.read));
+        self.schema
+            .execute_stream_with_session_data(req, session)
+            .map(move |mut resp| {
+                complete::complete_response(&collected, &mut resp);
+                for e in &mut resp.errors {
+                    with_code(e);
+                }
+                resp
+            })
+            .boxed()
+    }
 }

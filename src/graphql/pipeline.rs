@@ -20,7 +20,6 @@ use async_graphql::extensions::{
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ValidationResult};
-use futures_util::stream::{self, BoxStream, StreamExt};
 use std::any::TypeId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,7 +48,6 @@ impl Extension for PipelineHooks {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> async_graphql::ServerResult<Request> {
-        use std::any::TypeId;
         let from_pipeline = [TypeId::of::<Validated>(), TypeId::of::<ValidateOnly>()];
         if !from_pipeline.iter().any(|t| request.data.contains_key(t)) {
             if let (Some(state), Some(viewer)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<Viewer>()) {
@@ -341,7 +339,7 @@ impl Pipeline {
 
     /// Takes a request through everything that may refuse it before execution: the document
     /// sent (by text or hash), parsing, validation, the operation, variables and limits.
-    async fn admit(
+    pub(super) async fn admit(
         &self,
         state: &AppState,
         mut req: Request,
@@ -414,46 +412,14 @@ impl Pipeline {
         }
     }
 
-    /// Runs one operation sent over a WebSocket: a query or mutation answers once, exactly as
-    /// over HTTP; a subscription streams its events, each rendered as the general executor
-    /// renders a query of the same selection.
-    pub async fn run_socket(
-        self: Arc<Self>,
-        state: AppState,
-        req: Request,
-        session: Arc<async_graphql::Data>,
-    ) -> BoxStream<'static, Response> {
-        let viewer = session.get(&TypeId::of::<Viewer>()).and_then(|v| v.downcast_ref::<Viewer>()).copied();
-        let tz = session.get(&TypeId::of::<RequestTz>()).and_then(|v| v.downcast_ref::<RequestTz>()).copied();
-        let (viewer, tz) = (viewer.unwrap_or(state.unauthenticated), tz.unwrap_or(RequestTz(state.default_tz)));
-        let admitted = match self.admit(&state, req, &viewer, false).await {
-            Ok(a) => a,
-            Err(refused) => return stream::once(async move { refused.into_response() }).boxed(),
-        };
-        if admitted.collected.ty != OperationType::Subscription {
-            let answer = self.execute(&state, admitted, viewer, tz).await;
-            return stream::once(async move { answer.into_response() }).boxed();
-        }
-        if super::live::is_live(&admitted.collected) {
-            return super::live::serve(self, state, admitted, viewer, tz, &session);
-        }
-        let Admitted { req, prepared, collected } = admitted;
-        let req = self.plain_request(req, &prepared, &collected).data(Validated).data(Loaders::new(&state.db.read));
-        self.schema
-            .execute_stream_with_session_data(req, session)
-            .map(move |mut resp| {
-                complete::complete_response(&collected, &mut resp);
-                for e in &mut resp.errors {
-                    with_code(e);
-                }
-                resp
-            })
-            .boxed()
-    }
-
     /// The request the general executor runs: the collected fields as a plain document, one
     /// field per response key (introspection's selections inside it as written).
-    fn plain_request(&self, mut req: Request, prepared: &Prepared, collected: &CollectedOperation) -> Request {
+    pub(super) fn plain_request(
+        &self,
+        mut req: Request,
+        prepared: &Prepared,
+        collected: &CollectedOperation,
+    ) -> Request {
         let operation = req.operation_name.take();
         req.set_parsed_query(match &prepared.normalized {
             Some(doc) => doc.clone(),

@@ -118,7 +118,11 @@ async fn a_codegen_client_runs_the_readme_operations_by_hash_against_trusted_doc
     let manifest = Path::new(CODEGEN_DIR).join("src/gql/persisted-documents.json");
     let documents: std::collections::BTreeMap<String, String> =
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    assert_eq!(documents.len(), 4, "the README's Screen, Chart, Login and SectorMonths: {documents:?}");
+    assert_eq!(
+        documents.len(),
+        6,
+        "the README's Screen, Chart, Login, SectorMonths, LiveScreen and BarChanges: {documents:?}"
+    );
     let app = spawn_with(Backend::Sqlite, true, |c| c.trusted_documents = Some(manifest.clone())).await;
 
     let report = node_report(CODEGEN_DIR, &["dist/run.js", &app.url]).await;
