@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Live-feed bench, one command: subscribers held (1,000 and 10,000), delivery latency at
-# 1,000 candles/s, gateway memory per idle subscriber, and ingest rows/s through
-# `ingestCandles` against COPY into the same table. Uses the harness's PostgreSQL cluster.
+# Live bench, one command, in three parts (LIVE_PARTS, default all):
+# - feeds: subscribers held (1,000 and 10,000), delivery latency at 1,000 candles/s, gateway
+#   memory per idle subscriber, and ingest rows/s through `ingestCandles` against COPY;
+# - queries: 10,000 live queries over 1,000 screen-like queries on the bench data set, with
+#   plain-SQL bar updates of 1% of the tickers per second, against the same load polled once a
+#   second per query (bench/live_queries.rs);
+# - streams: rows/s of an `ohlcvDataStream` to 1 and to 1,000 subscribers, and a resume.
+# Uses the harness's PostgreSQL cluster.
 set -euo pipefail
+PARTS=${LIVE_PARTS:-feeds queries streams}
+if [[ " $PARTS " != *" feeds "* ]]; then
+  exec bash "$(dirname "$0")/live_queries.sh"
+fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HARNESS=$(cd "${BENCH_HARNESS:-$ROOT/../shared/bench}" && pwd)
 PORT=${QG_LIVE_PORT:-8200}
@@ -73,3 +82,6 @@ PY
   e=$(date +%s.%N)
   python3 -c "print('COPY: 100000 rows in %.2f s = %.0f rows/s' % ($e - $s, 100000 / ($e - $s)))"
 } | tee "$OUT"
+if [[ " $PARTS " == *" queries "* || " $PARTS " == *" streams "* ]]; then
+  bash "$ROOT/bench/live_queries.sh"
+fi

@@ -100,20 +100,8 @@ export QG_DIFFERENTIAL_DOCS=${QG_DIFFERENTIAL_DOCS:-2000}
 export QG_FUZZ_WS_SESSIONS=${QG_FUZZ_WS_SESSIONS:-20000}
 # The runner's own summary lines, then one total line.
 set +e
-# The 100,000-row stream test runs alone after the main pass: it holds 16 writers' transactions
-# open for seconds and needs the cores to itself to finish in minutes.
-ALONE=streams::overlapping_transactions_reach_a_resuming_subscriber_once_each_in_commit_order
-if [ $# = 0 ]; then
-  cargo test --workspace -- --skip "$ALONE" 2>&1 | tee "$WORK/test.log"
-  status=${PIPESTATUS[0]}
-  if [ "$status" = 0 ]; then
-    cargo test --test api -- --exact "$ALONE" 2>&1 | tee -a "$WORK/test.log"
-    status=${PIPESTATUS[0]}
-  fi
-else
-  cargo test --workspace "$@" 2>&1 | tee "$WORK/test.log"
-  status=${PIPESTATUS[0]}
-fi
+cargo test --workspace "$@" 2>&1 | tee "$WORK/test.log"
+status=${PIPESTATUS[0]}
 # The read tests once more with the direct JSON writer switched off and reads on sea-orm's
 # driver: the general executor must pass them alone (the differential test compares the two
 # byte for byte), and so must the sqlx reads.

@@ -83,6 +83,7 @@ pub async fn after<C: ReadConnection>(
     let d = dialect::of(db.get_database_backend());
     let all: Vec<usize> = (0..t.columns.len()).collect();
     let mut sql = Sql::with_dialect(d);
+    sql.replan = true;
     sql.push("SELECT a.qg_seq, a.qg_id, a.qg_op, ").columns("a", t, &all).push(" FROM ");
     d.change_log(&mut sql, t, after.seq, after.id);
     sql.push(" a WHERE ").cond("a", t, cond).push(&format!(" ORDER BY a.qg_seq, a.qg_id LIMIT {limit}"));

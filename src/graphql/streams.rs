@@ -166,6 +166,7 @@ impl Feed {
             }
             READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let changes = stream::after(&self.state.db.read, self.t, &self.cond, self.cursor, self.batch).await?;
+            tracing::debug!(table = self.t.name, after = ?self.cursor, rows = changes.len(), "stream read");
             self.wait = (changes.len() as u64) < self.batch;
             if let Some(last) = changes.last() {
                 self.cursor = last.cursor;

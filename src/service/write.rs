@@ -145,7 +145,8 @@ pub async fn insert(
             }
             q.returning(Query::returning().columns(t.pk.iter().map(|i| Alias::new(&t.columns[*i].name))));
             let stmt = backend.build(&q);
-            let sql = Sql { text: stmt.sql, values: stmt.values.map(|v| v.0).unwrap_or_default(), dialect };
+            let sql =
+                Sql { text: stmt.sql, values: stmt.values.map(|v| v.0).unwrap_or_default(), dialect, replan: false };
             keys.extend(fetch(tx, sql, 0, &pk_kinds).await?.into_iter().map(|(_, k)| k));
         }
     }

@@ -116,7 +116,7 @@ pub async fn fetch_placed<C: ReadConnection>(
     place: Option<(&[usize], usize)>,
 ) -> ApiResult<Vec<(i64, Vec<Cell>)>> {
     if let Some(pg) = db.pg_reads() {
-        if let Some(done) = pg.fetch(&sql.text, &sql.values, skip, kinds, place).await {
+        if let Some(done) = pg.fetch(&sql.text, &sql.values, sql.replan, skip, kinds, place).await {
             return done;
         }
     }

@@ -23,6 +23,13 @@ use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 /// from `IN` lists of different lengths, so the set is not bounded by the schema).
 const MAX_PREPARED: usize = 256;
 
+/// A statement's text, and whether it is planned afresh on each run (`Sql::replan`).
+#[derive(Clone, Copy)]
+struct Text<'a> {
+    sql: &'a str,
+    replan: bool,
+}
+
 pub struct PgReads {
     pool: Pool,
     statements: Arc<AtomicU64>,
@@ -119,12 +126,15 @@ impl PgReads {
         &self,
         text: &str,
         values: &[Value],
+        replan: bool,
         skip: usize,
         kinds: &[Kind],
         place: Option<(&[usize], usize)>,
     ) -> Option<ApiResult<Vec<(i64, Vec<Cell>)>>> {
-        self.retried(text, values, skip, kinds, 0, |rows, lead, wires| decode_rows(&rows, skip, lead, wires, place))
-            .await
+        self.retried(Text { sql: text, replan }, values, skip, kinds, 0, |rows, lead, wires| {
+            decode_rows(&rows, skip, lead, wires, place)
+        })
+        .await
     }
 
     /// Runs `text` with `values` and keeps its rows (about `rows_hint`) as they came, with the
@@ -137,6 +147,7 @@ impl PgReads {
         kinds: &[Kind],
         rows_hint: usize,
     ) -> Option<ApiResult<(Vec<tokio_postgres::Row>, Vec<Wire>)>> {
+        let text = Text { sql: text, replan: false };
         self.retried(text, values, 0, kinds, rows_hint, |rows, _, wires| Ok((rows, wires.to_vec()))).await
     }
 
@@ -144,7 +155,7 @@ impl PgReads {
     /// with `read` (given the decoders of the lead and the `kinds` columns).
     async fn retried<T>(
         &self,
-        text: &str,
+        text: Text<'_>,
         values: &[Value],
         skip: usize,
         kinds: &[Kind],
@@ -175,7 +186,7 @@ impl PgReads {
     /// `kinds` columns; `None` when a column has no binary decoder here.
     async fn run(
         &self,
-        text: &str,
+        text: Text<'_>,
         params: &[Param],
         types: &[Type],
         skip: usize,
@@ -190,7 +201,11 @@ impl PgReads {
         if client.statement_cache.size() > MAX_PREPARED {
             client.statement_cache.clear();
         }
-        let stmt = match client.prepare_typed_cached(text, types).await {
+        let prepared = match text.replan {
+            true => client.prepare_typed(text.sql, types).await,
+            false => client.prepare_typed_cached(text.sql, types).await,
+        };
+        let stmt = match prepared {
             Ok(s) => s,
             Err(e) => return Some(Err(Failure::of(e))),
         };
@@ -216,7 +231,7 @@ impl PgReads {
             Ok(rows)
         }
         .await;
-        self.observe(text, started.elapsed());
+        self.observe(text.sql, started.elapsed());
         Some(result.map(|rows| (rows, lead, wires)).map_err(Failure::of))
     }
 

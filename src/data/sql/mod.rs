@@ -14,6 +14,10 @@ pub struct Sql {
     pub text: String,
     pub values: Vec<Value>,
     pub dialect: &'static dyn Dialect,
+    /// Planned afresh on every run instead of from a cached prepared statement: for a
+    /// statement whose tables grow fast (the change log), where a plan made while they were
+    /// small would read the whole backlog on every run.
+    pub replan: bool,
 }
 
 impl Sql {
@@ -22,7 +26,7 @@ impl Sql {
     }
 
     pub fn with_dialect(dialect: &'static dyn Dialect) -> Self {
-        Sql { text: String::with_capacity(512), values: Vec::new(), dialect }
+        Sql { text: String::with_capacity(512), values: Vec::new(), dialect, replan: false }
     }
 
     pub fn push(&mut self, s: &str) -> &mut Self {
