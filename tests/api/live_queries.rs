@@ -168,3 +168,39 @@ async fn lost_change_events_end_in_a_fresh_answer() {
     let next = ws.next_data(T).await.expect("a fresh answer once the listener is back");
     assert_eq!(next["data"]["live"]["ohlcvData"]["nodes"][0]["close"], "7.0000", "{next}");
 }
+
+/// Apollo Client (`subscribe` over GraphQLWsLink) and urql (`subscriptionExchange`), both on
+/// graphql-ws from npm, take a live query as it is: the first answer, then the next after a write.
+#[tokio::test]
+async fn apollo_and_urql_subscribe_to_a_live_query_unchanged() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let app = spawn(Backend::Sqlite).await;
+    ingest(&app, "LQC", "2030-01-02", "5.5").await;
+    let ws_url = app.url.replace("http://", "ws://").replace("/graphql", "/graphql/ws");
+    let mut child = tokio::process::Command::new("node")
+        .args(["live.mjs", &ws_url, "LQC"])
+        .current_dir("tests/apollo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(T, stderr.next_line()).await.expect("both clients answered").unwrap();
+        match line {
+            Some(l) if l.trim() == "ready" => break,
+            Some(l) => eprintln!("{l}"),
+            None => panic!("the clients ended before their first answers"),
+        }
+    }
+    ingest(&app, "LQC", "2030-01-03", "6.25").await;
+    let out = tokio::time::timeout(T, child.wait_with_output()).await.expect("the clients finished").unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    for client in ["apollo", "urql"] {
+        assert_eq!(
+            report[client],
+            json!([{ "date": "2030-01-02", "close": "5.5000" }, { "date": "2030-01-03", "close": "6.2500" }]),
+            "{client}: {report}"
+        );
+    }
+}
