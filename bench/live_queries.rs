@@ -24,16 +24,29 @@ fn arg(name: &str, default: &str) -> String {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
 }
 
-/// CPU seconds used so far by the processes `pids` (user + system).
-fn cpu_seconds(pids: &[String]) -> f64 {
-    pids.iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-        .filter_map(|s| {
-            let rest = s.rsplit_once(") ")?.1.split_whitespace().collect::<Vec<_>>();
-            Some(rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?)
-        })
-        .sum::<f64>()
-        / 100.0
+/// The fields of `/proc/<pid>/stat` after the command name.
+fn stat(pid: &str) -> Option<Vec<String>> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(s.rsplit_once(") ")?.1.split_whitespace().map(String::from).collect())
+}
+
+/// CPU seconds used so far (user + system) by the process `pid` and, with `children`, by
+/// every process it started that is alive now (PostgreSQL's backends).
+fn cpu_seconds(pid: &str, children: bool) -> f64 {
+    let ticks = |f: &[String]| {
+        f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    let mut total = stat(pid).map_or(0.0, |f| ticks(&f));
+    if children {
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(f) = stat(&name).filter(|f| f.get(1).map(String::as_str) == Some(pid)) {
+                total += ticks(&f);
+            }
+        }
+    }
+    total / 100.0
 }
 
 async fn metric(http: &reqwest::Client, addr: &str, name: &str) -> f64 {
@@ -56,6 +69,13 @@ const SCREEN: &str = "ticker(ticker: $t, region: $r) { name } ohlcvData(where: {
 /// Volumes the writes stamp start here, so a write is known by the volume it wrote.
 const STAMP: i64 = 9_000_000_000_000;
 
+/// This run's first stamp: unique per run, so a volume an earlier run left is not taken for
+/// one of this run's writes (nor a write of the same value for no change).
+fn first_stamp() -> i64 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    STAMP + (secs % 1_000_000) * 100_000
+}
+
 async fn ws_connect(
     addr: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
@@ -72,13 +92,13 @@ async fn main() {
     let addr = arg("--addr", "127.0.0.1:8100");
     let pg = arg("--pg", "postgres://postgres@127.0.0.1:55433/quantgraph");
     let mode = arg("--mode", "live");
-    let gw_pid = vec![arg("--pid", "0")];
-    let pg_pids: Vec<String> = arg("--pg-pids", "").split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+    let gw_pid = arg("--pid", "0");
+    let postmaster = arg("--postmaster", "0");
     let db = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&pg).await.expect("database");
     let http = reqwest::Client::new();
     match mode.as_str() {
         "stream" => stream_mode(&addr, &db).await,
-        _ => queries_mode(&addr, &db, &http, &mode, &gw_pid, &pg_pids).await,
+        _ => queries_mode(&addr, &db, &http, &mode, &gw_pid, &postmaster).await,
     }
 }
 
@@ -192,17 +212,18 @@ async fn queries_mode(
         metric(http, addr, "quantgraph_sql_statements_total").await,
         metric(http, addr, "quantgraph_live_query_runs_total").await,
     );
-    let (gw0, pg0) = (cpu_seconds(gw), cpu_seconds(pgp));
+    let (gw0, pg0) = (cpu_seconds(gw, false), cpu_seconds(pg, true));
     received.store(0, Relaxed);
     let t0 = Instant::now();
     let mut every = tokio::time::interval(Duration::from_micros(1_000_000 / writes.max(1)));
     let mut n = 0u64;
     let mut touched = std::collections::HashSet::new();
+    let base = first_stamp();
     while t0.elapsed() < Duration::from_secs(seconds) {
         every.tick().await;
         let (t, r, last) = &keys[(n as usize * 7919) % groups];
         touched.insert((t.clone(), r.clone()));
-        let stamp = STAMP + n as i64;
+        let stamp = base + n as i64;
         sqlx::query("UPDATE ohlcv_data SET volume = $1 WHERE ticker = $2 AND region = $3 AND date = $4::date")
             .bind(stamp)
             .bind(t)
@@ -216,7 +237,7 @@ async fn queries_mode(
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let window = t0.elapsed().as_secs_f64();
-    let (gw1, pg1) = (cpu_seconds(gw), cpu_seconds(pgp));
+    let (gw1, pg1) = (cpu_seconds(gw, false), cpu_seconds(pg, true));
     let stmts = metric(http, addr, "quantgraph_sql_statements_total").await - stmt0;
     let runs = metric(http, addr, "quantgraph_live_query_runs_total").await - runs0;
     let mut l = latencies.lock().unwrap().clone();

@@ -11,9 +11,8 @@ BENCH="$ROOT/target/release/examples/live_queries_bench"
 bench_start live-queries
 ulimit -n 200000 || true
 DB="postgres://postgres@127.0.0.1:$PG_PORT/quantgraph"
-# PostgreSQL's processes: the postmaster of the harness's cluster and its children.
+# PostgreSQL's CPU is its postmaster's and its backends' (the harness's cluster).
 POSTMASTER=$(head -1 "$("${PSQL[@]}" -d postgres -tAc 'SHOW data_directory')/postmaster.pid")
-pg_pids() { echo "$POSTMASTER,$(ps -o pid= --ppid "$POSTMASTER" | tr -d ' ' | paste -sd,)"; }
 restart() {
   kill "$QG_PID"; wait "$QG_PID" 2>/dev/null || true
   bench_gateway "$OUT/quantgraph-$1.log"
@@ -23,11 +22,11 @@ restart() {
   if [[ " $PARTS " == *" queries "* ]]; then
     echo "## live queries: 10,000 subscribers (10 per connection) over 1,000 queries; 20 plain-SQL bar updates/s for 30 s"
     "$BENCH" --mode live --addr "127.0.0.1:$QG_PORT" --pg "$DB" --subscribers 10000 --groups 1000 --per-connection 10 \
-      --writes 20 --seconds 30 --pid "$QG_PID" --pg-pids "$(pg_pids)"
+      --writes 20 --seconds 30 --pid "$QG_PID" --postmaster "$POSTMASTER"
     restart poll
     echo "## the same 1,000 queries polled: each read once a second over HTTP; same writes"
     "$BENCH" --mode poll --addr "127.0.0.1:$QG_PORT" --pg "$DB" --groups 1000 --writes 20 --seconds 30 \
-      --pid "$QG_PID" --pg-pids "$(pg_pids)"
+      --pid "$QG_PID" --postmaster "$POSTMASTER"
     restart streams
   fi
   if [[ " $PARTS " == *" streams "* ]]; then

@@ -57,6 +57,8 @@ pub struct AppState {
     pub responses: Option<std::sync::Arc<cache::responses::ResponseCache>>,
     /// Live queries of this replica, re-run when what they read changes.
     pub live: std::sync::Arc<cache::live::LiveQueries>,
+    /// Table streams' shared tail readers.
+    pub streams: std::sync::Arc<events::streams::TableStreams>,
 }
 
 /// Seq bases of live bars, each counted once however many subscribers meet the bar.

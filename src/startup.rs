@@ -134,6 +134,7 @@ impl App {
             responses: (config.response_cache_bytes > 0)
                 .then(|| Arc::new(crate::cache::responses::ResponseCache::new(config.response_cache_bytes))),
             live: Default::default(),
+            streams: Default::default(),
             unauthenticated: match config.unauthenticated_role.as_str() {
                 "anonymous" => Viewer::ANONYMOUS,
                 "analyst" => Viewer { user: None, role: Role::Analyst },

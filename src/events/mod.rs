@@ -170,4 +170,5 @@ pub mod live_bars;
 pub mod pg_bridge;
 pub mod redis_bus;
 pub mod replay;
+pub mod streams;
 mod topic;

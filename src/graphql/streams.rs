@@ -10,28 +10,17 @@ use super::subscriptions::slotted;
 use super::SchemaParts;
 use crate::data::catalog::{Catalog, Table};
 use crate::data::query::{access, Cond};
-use crate::data::stream::{self, Changed, Cursor};
+use crate::data::stream::{Changed, Cursor};
 use crate::error::{ApiError, ApiResult};
-use crate::events::changes::{heard, Heard};
-use crate::events::{Payload, Topic};
+use crate::events::streams::Delivery;
 use crate::AppState;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputValue, Object, SubscriptionField, SubscriptionFieldFuture, TypeRef,
 };
 use futures_util::stream::{BoxStream, StreamExt};
-use tokio::sync::broadcast;
-
-/// Reads of the change log by streams (`/metrics`): an idle stream adds none.
-pub static READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Changes per event unless the subscriber asks otherwise.
 const DEFAULT_BATCH: u64 = 100;
-
-/// One event of a stream: changes in commit order, and the position after the last of them.
-struct Batch {
-    changes: Vec<Changed>,
-    cursor: Cursor,
-}
 
 pub fn register(parts: SchemaParts) -> SchemaParts {
     let mut builder = parts.builder.register(
@@ -52,15 +41,15 @@ fn types(t: &'static Table) -> (Object, Object) {
         .description(format!("Changes of {} rows, in commit order.", t.type_name))
         .field(Field::new("changes", TypeRef::named_nn_list_nn(&change_type), |ctx| {
             FieldFuture::new(async move {
-                let b = ctx.parent_value.try_downcast_ref::<Batch>()?;
-                Ok(Some(FieldValue::list(b.changes.iter().map(|c| FieldValue::borrowed_any(c)))))
+                let b = ctx.parent_value.try_downcast_ref::<Delivery>()?;
+                Ok(Some(FieldValue::list(b.changes().iter().map(|c| FieldValue::borrowed_any(c)))))
             })
         }))
         .field(
             Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
                 FieldFuture::new(async move {
-                    let b = ctx.parent_value.try_downcast_ref::<Batch>()?;
-                    Ok(Some(FieldValue::value(b.cursor.encode())))
+                    let b = ctx.parent_value.try_downcast_ref::<Delivery>()?;
+                    Ok(Some(FieldValue::value(b.cursor().encode())))
                 })
             })
             .description("Pass as `after` to resume after these changes."),
@@ -110,23 +99,17 @@ fn field(t: &'static Table) -> SubscriptionField {
                 Some(_) => return Err(ApiError::bad(format!("batchSize: 1 to {}", state.limits.max_page)).into()),
             };
             let after = arg("after").map(|v| v.string().map(Cursor::decode)).transpose()?.transpose()?;
-            // Listening before the first read: no change between the two goes unheard.
-            let heard = state.events.subscribe(&Topic::Changes);
-            let (cursor, announce) = match after {
-                Some(c) => (c, false),
-                None => (stream::head(&state.db.read).await?, true),
-            };
-            let feed = Feed { state, t, cond: Cond::All(conds), cursor, batch, heard, announce, wait: false };
+            let feed = state.streams.follow(&state.db.read, &state.events, t, Cond::All(conds), batch, after).await?;
             let events = futures_util::stream::unfold(Some(feed), |feed| async move {
                 let mut feed = feed?;
                 match feed.next().await {
-                    Ok(b) => Some((Ok(b), Some(feed))),
+                    Ok(d) => Some((Ok(d), Some(feed))),
                     // An error ends the stream after saying why.
                     Err(e) => Some((Err(e), None)),
                 }
             })
             .boxed();
-            let events: BoxStream<'static, ApiResult<Batch>> = slotted(&ctx, events)?;
+            let events: BoxStream<'static, ApiResult<Delivery>> = slotted(&ctx, events)?;
             Ok(events.map(|r| r.map(FieldValue::owned_any).map_err(Into::into)))
         })
     })
@@ -140,53 +123,4 @@ fn field(t: &'static Table) -> SubscriptionField {
         "Every insert, update and delete of {} rows visible to the caller, in commit order, each once, resumable by cursor.",
         t.type_name
     ))
-}
-
-struct Feed {
-    state: AppState,
-    t: &'static Table,
-    cond: Cond,
-    cursor: Cursor,
-    batch: u64,
-    heard: broadcast::Receiver<Payload>,
-    /// Whether the first event (the starting position) is still to be sent.
-    announce: bool,
-    /// Whether everything up to now was read: read again only after a change is heard.
-    wait: bool,
-}
-
-impl Feed {
-    async fn next(&mut self) -> ApiResult<Batch> {
-        if std::mem::take(&mut self.announce) {
-            return Ok(Batch { changes: Vec::new(), cursor: self.cursor });
-        }
-        loop {
-            if self.wait {
-                self.changed().await?;
-            }
-            READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let changes = stream::after(&self.state.db.read, self.t, &self.cond, self.cursor, self.batch).await?;
-            tracing::debug!(table = self.t.name, after = ?self.cursor, rows = changes.len(), "stream read");
-            self.wait = (changes.len() as u64) < self.batch;
-            if let Some(last) = changes.last() {
-                self.cursor = last.cursor;
-                return Ok(Batch { changes, cursor: self.cursor });
-            }
-        }
-    }
-
-    /// Waits until a change of the table (or a possible loss of one) is heard.
-    async fn changed(&mut self) -> ApiResult<()> {
-        use broadcast::error::RecvError;
-        loop {
-            match self.heard.recv().await {
-                Ok(p) => match heard(&p) {
-                    Heard::Change(c) if c.table != self.t.name => continue,
-                    _ => return Ok(()),
-                },
-                Err(RecvError::Lagged(_)) => return Ok(()),
-                Err(RecvError::Closed) => return Err(ApiError::Unavailable("the server is shutting down".into())),
-            }
-        }
-    }
 }

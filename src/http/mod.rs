@@ -510,7 +510,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.pipeline.cache.misses.load(Ordering::Relaxed),
         s.pipeline.cache.len(),
         s.pipeline.direct_answers.load(Ordering::Relaxed),
-        crate::graphql::streams::READS.load(Ordering::Relaxed),
+        crate::events::streams::READS.load(Ordering::Relaxed),
         s.state.live_queue_peak.load(Ordering::Relaxed)
     ) + &METRICS.render()
         + &s.state.responses.as_ref().map(|c| c.metrics()).unwrap_or_default()

@@ -90,12 +90,35 @@ async fn a_stream_sends_each_change_with_its_row_and_resumes_from_a_cursor() {
         batch(&mut idle).await;
         // (On SQLite any commit seen through `data_version` wakes every stream for one read.)
         if backend == Backend::Postgres {
+            // The last mutation's trigger event may still be on its way.
+            tokio::time::sleep(Duration::from_millis(500)).await;
             let before = metric(&app, "quantgraph_stream_reads_total").await;
             assert!(before > 0.0);
             tokio::time::sleep(Duration::from_secs(1)).await;
             sql_elsewhere(&app).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             assert_eq!(metric(&app, "quantgraph_stream_reads_total").await, before, "an idle stream read");
+        }
+        // Twenty subscribers of one table and filter share the reads: one per change, not twenty.
+        if backend == Backend::Postgres {
+            let mut many = Vec::new();
+            for i in 0..20 {
+                let mut ws = admin_ws(&app, i % 2 == 1).await;
+                ws.subscribe("1", STREAM, json!({ "where": { "name": { "like": "st-%" } } })).await;
+                batch(&mut ws).await;
+                many.push(ws);
+            }
+            let reads = metric(&app, "quantgraph_stream_reads_total").await;
+            run(&app, &admin, "mutation { createStrategy(input: { name: \"st-shared\" }) { id } }", json!({})).await;
+            for ws in &mut many {
+                let (changes, _) = batch(ws).await;
+                assert_eq!(changes.len(), 1);
+                assert_eq!(changes[0]["row"]["name"], "st-shared");
+            }
+            let reads = metric(&app, "quantgraph_stream_reads_total").await - reads;
+            // Two tails (this filter's and the idle stream's), each woken by the gateway's own
+            // event and by the trigger's: at most four reads, however many subscribers.
+            assert!((1.0..=4.0).contains(&reads), "20 subscribers read {reads} times for one change");
         }
         // The list field's access rules: anonymous callers may not read strategies.
         let mut anon = Ws::connect(&app, None, false).await;
