@@ -107,8 +107,8 @@ async fn queries_mode(
     db: &sqlx::PgPool,
     http: &reqwest::Client,
     mode: &str,
-    gw: &[String],
-    pgp: &[String],
+    gw: &str,
+    pg: &str,
 ) {
     let subscribers: usize = arg("--subscribers", "10000").parse().unwrap();
     let groups: usize = arg("--groups", "1000").parse().unwrap();
