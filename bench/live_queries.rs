@@ -102,14 +102,7 @@ async fn main() {
     }
 }
 
-async fn queries_mode(
-    addr: &str,
-    db: &sqlx::PgPool,
-    http: &reqwest::Client,
-    mode: &str,
-    gw: &str,
-    pg: &str,
-) {
+async fn queries_mode(addr: &str, db: &sqlx::PgPool, http: &reqwest::Client, mode: &str, gw: &str, pg: &str) {
     let subscribers: usize = arg("--subscribers", "10000").parse().unwrap();
     let groups: usize = arg("--groups", "1000").parse().unwrap();
     let per: usize = arg("--per-connection", "10").parse().unwrap();
@@ -295,9 +288,12 @@ async fn stream_mode(addr: &str, db: &sqlx::PgPool) {
             }
         });
     }
+    let t0 = Instant::now();
     while (started.load(Relaxed) as usize) < subscribers {
+        assert!(t0.elapsed() < Duration::from_secs(120), "only {} streams started", started.load(Relaxed));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    println!("{subscribers} stream subscriber(s) started in {:.2} s", t0.elapsed().as_secs_f64());
     let t0 = Instant::now();
     for b in 0..rows.div_ceil(1000) {
         sqlx::query(

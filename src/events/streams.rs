@@ -56,7 +56,8 @@ struct Tail {
 /// The tails of this replica, by table, filter and batch size.
 #[derive(Default)]
 pub struct TableStreams {
-    tails: Mutex<HashMap<String, Weak<Tail>>>,
+    /// Held across a new tail's first read, so subscribers arriving together share one tail.
+    tails: tokio::sync::Mutex<HashMap<String, Weak<Tail>>>,
 }
 
 /// One subscriber's stream.
@@ -95,7 +96,8 @@ impl TableStreams {
         after: Option<Cursor>,
     ) -> ApiResult<Feed> {
         let key = format!("{}\0{:?}\0{batch}", t.name, cond);
-        let existing = self.tails.lock().expect("stream tails").get(&key).and_then(Weak::upgrade);
+        let mut tails = self.tails.lock().await;
+        let existing = tails.get(&key).and_then(Weak::upgrade);
         let tail = match existing {
             Some(tail) => tail,
             None => {
@@ -103,13 +105,13 @@ impl TableStreams {
                 let heard = bus.subscribe(&Topic::Changes);
                 let head = stream::head(db).await?;
                 let tail = Arc::new(Tail { batches: broadcast::channel(KEPT).0, position: Mutex::new(head) });
-                let mut tails = self.tails.lock().expect("stream tails");
                 tails.retain(|_, w| w.strong_count() > 0);
                 tails.insert(key, Arc::downgrade(&tail));
                 tokio::spawn(run_tail(db.clone(), t, cond.clone(), batch, Arc::downgrade(&tail), heard));
                 tail
             }
         };
+        drop(tails);
         let batches = tail.batches.subscribe();
         let position = *tail.position.lock().expect("tail position");
         let (cursor, announce, catching_up) = match after {
