@@ -148,6 +148,10 @@ async fn queries_mode(addr: &str, db: &sqlx::PgPool, http: &reqwest::Client, mod
                 while let Some(Ok(m)) = ws.next().await {
                     let Message::Text(t) = m else { continue };
                     let v: Value = serde_json::from_str(&t).unwrap_or_default();
+                    if v["type"] == "ping" {
+                        // As graphql-ws clients do: the server closes a connection that does not answer.
+                        let _ = ws.send(Message::Text(json!({ "type": "pong" }).to_string().into())).await;
+                    }
                     if v["type"] != "next" {
                         continue;
                     }
@@ -278,6 +282,9 @@ async fn stream_mode(addr: &str, db: &sqlx::PgPool) {
             while let Some(Ok(m)) = ws.next().await {
                 let Message::Text(t) = m else { continue };
                 let v: Value = serde_json::from_str(&t).unwrap_or_default();
+                if v["type"] == "ping" {
+                    let _ = ws.send(Message::Text(json!({ "type": "pong" }).to_string().into())).await;
+                }
                 let b = &v["payload"]["data"]["ohlcvDataStream"];
                 let k = b["changes"].as_array().map_or(0, |c| c.len()) as u64;
                 if k == 0 {
