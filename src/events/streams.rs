@@ -12,6 +12,7 @@ use crate::data::exec::ReadPool;
 use crate::data::query::Cond;
 use crate::data::stream::{self, Changed, Cursor};
 use crate::error::{ApiError, ApiResult};
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
@@ -29,6 +30,18 @@ pub struct Batch {
     pub start: Cursor,
     pub changes: Vec<Changed>,
     pub end: Cursor,
+    /// Renderings made for its subscribers, by the renderer's key and the first change taken:
+    /// a thousand subscribers with one selection render a batch once. They live as long as it.
+    renders: Mutex<HashMap<(String, usize), Rendering>>,
+}
+
+/// A batch rendered for some subscribers, made by the first of them that needs it.
+pub type Rendering = Arc<tokio::sync::OnceCell<Arc<dyn Any + Send + Sync>>>;
+
+impl Batch {
+    fn new(start: Cursor, changes: Vec<Changed>, end: Cursor) -> Batch {
+        Batch { start, changes, end, renders: Mutex::default() }
+    }
 }
 
 /// What one subscriber receives: the changes of `batch` from `from` on.
@@ -44,6 +57,12 @@ impl Delivery {
 
     pub fn cursor(&self) -> Cursor {
         self.batch.end
+    }
+
+    /// The rendering of this delivery shared by every subscriber whose renderer's key is `key`.
+    pub fn rendering(&self, key: &str) -> Rendering {
+        let mut renders = self.batch.renders.lock().expect("batch renders");
+        renders.entry((key.to_string(), self.from)).or_default().clone()
     }
 }
 
@@ -81,7 +100,7 @@ async fn read(db: &ReadPool, t: &'static Table, cond: &Cond, after: Cursor, limi
     let changes = stream::after(db, t, cond, after, limit).await?;
     tracing::debug!(table = t.name, ?after, rows = changes.len(), "change log read");
     let end = changes.last().map_or(after, |c| c.cursor);
-    Ok(Batch { start: after, changes, end })
+    Ok(Batch::new(after, changes, end))
 }
 
 impl TableStreams {
@@ -177,7 +196,7 @@ impl Feed {
     /// The next changes (the starting position first, for a subscriber that gave no cursor).
     pub async fn next(&mut self) -> ApiResult<Delivery> {
         if std::mem::take(&mut self.announce) {
-            let empty = Batch { start: self.cursor, changes: Vec::new(), end: self.cursor };
+            let empty = Batch::new(self.cursor, Vec::new(), self.cursor);
             return Ok(Delivery { batch: Arc::new(empty), from: 0 });
         }
         loop {

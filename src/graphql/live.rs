@@ -158,6 +158,9 @@ impl Pipeline {
         if is_live(&admitted.collected) {
             return serve(self, state, admitted, viewer, tz, &session);
         }
+        if super::streams::is_stream(&admitted.collected) {
+            return super::streams::serve(self, state, admitted, viewer, tz, session).await;
+        }
         let Admitted { req, prepared, collected } = admitted;
         let req = self.plain_request(req, &prepared, &collected).data(Validated).data(Loaders::new(&state.db.read));
         self.schema

@@ -503,6 +503,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
          # HELP quantgraph_plan_cache_entries Documents held by the plan cache.\n# TYPE quantgraph_plan_cache_entries gauge\nquantgraph_plan_cache_entries {}\n\
          # HELP quantgraph_direct_answers_total Reads answered by the direct JSON writer (the rest by the general executor).\n# TYPE quantgraph_direct_answers_total counter\nquantgraph_direct_answers_total {}\n\
          # HELP quantgraph_stream_reads_total Reads of the change log by table streams.\n# TYPE quantgraph_stream_reads_total counter\nquantgraph_stream_reads_total {}\n\
+         # HELP quantgraph_stream_renders_total Stream batches rendered, once for all subscribers of one selection.\n# TYPE quantgraph_stream_renders_total counter\nquantgraph_stream_renders_total {}\n\
          # HELP quantgraph_live_queue_peak Most events one live-bar subscription has held for a slow client (forming bars conflated).\n# TYPE quantgraph_live_queue_peak gauge\nquantgraph_live_queue_peak {}\n",
         s.requests.load(Ordering::Relaxed),
         s.state.db.statements.load(Ordering::Relaxed),
@@ -511,6 +512,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.pipeline.cache.len(),
         s.pipeline.direct_answers.load(Ordering::Relaxed),
         crate::events::streams::READS.load(Ordering::Relaxed),
+        crate::graphql::streams::RENDERS.load(Ordering::Relaxed),
         s.state.live_queue_peak.load(Ordering::Relaxed)
     ) + &METRICS.render()
         + &s.state.responses.as_ref().map(|c| c.metrics()).unwrap_or_default()

@@ -99,16 +99,18 @@ async fn a_stream_sends_each_change_with_its_row_and_resumes_from_a_cursor() {
             tokio::time::sleep(Duration::from_millis(300)).await;
             assert_eq!(metric(&app, "quantgraph_stream_reads_total").await, before, "an idle stream read");
         }
-        // Twenty subscribers of one table and filter share the reads: one per change, not twenty.
+        // Twenty subscribers of one table and filter share the reads: one per change, not twenty;
+        // with one selection and caller, they share its rendering too.
         if backend == Backend::Postgres {
             let mut many = Vec::new();
             for i in 0..20 {
-                let mut ws = admin_ws(&app, i % 2 == 1).await;
+                let mut ws = Ws::connect(&app, Some(&admin), i % 2 == 1).await;
                 ws.subscribe("1", STREAM, json!({ "where": { "name": { "like": "st-%" } } })).await;
                 batch(&mut ws).await;
                 many.push(ws);
             }
             let reads = metric(&app, "quantgraph_stream_reads_total").await;
+            let renders = metric(&app, "quantgraph_stream_renders_total").await;
             run(&app, &admin, "mutation { createStrategy(input: { name: \"st-shared\" }) { id } }", json!({})).await;
             for ws in &mut many {
                 let (changes, _) = batch(ws).await;
@@ -119,6 +121,9 @@ async fn a_stream_sends_each_change_with_its_row_and_resumes_from_a_cursor() {
             // Two tails (this filter's and the idle stream's), each woken by the gateway's own
             // event and by the trigger's: at most four reads, however many subscribers.
             assert!((1.0..=4.0).contains(&reads), "20 subscribers read {reads} times for one change");
+            let renders = metric(&app, "quantgraph_stream_renders_total").await - renders;
+            // One for the twenty, one for the idle stream above (the same document, other variables).
+            assert_eq!(renders, 2.0, "20 subscribers of one selection: one rendering of the change");
         }
         // The list field's access rules: anonymous callers may not read strategies.
         let mut anon = Ws::connect(&app, None, false).await;
