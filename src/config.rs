@@ -111,6 +111,10 @@ pub struct Config {
     /// Live subscriptions the whole process may hold (of every kind, over all connections).
     #[arg(long, env = "QUANTGRAPH_MAX_SUBSCRIPTIONS", default_value_t = 100_000, global = true)]
     pub max_subscriptions: usize,
+    /// Seconds between the server's WebSocket pings; a connection that answers nothing for three
+    /// of them is closed.
+    #[arg(long, env = "QUANTGRAPH_WS_PING_SECS", default_value_t = 20, global = true)]
+    pub ws_ping_secs: u64,
     /// WebSocket connections one token (or one client address without a token) may hold.
     #[arg(long, env = "QUANTGRAPH_MAX_CONNECTIONS_PER_TOKEN", default_value_t = 1000, global = true)]
     pub max_connections_per_token: usize,

@@ -18,9 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::broadcast;
 
-/// Reads of the change log by streams and their tails (`/metrics`): an idle stream adds none.
-pub static READS: AtomicU64 = AtomicU64::new(0);
-
 /// Batches a tail keeps for subscribers that have not taken them yet; one further behind reads
 /// for itself.
 const KEPT: usize = 64;
@@ -77,11 +74,17 @@ struct Tail {
 pub struct TableStreams {
     /// Held across a new tail's first read, so subscribers arriving together share one tail.
     tails: tokio::sync::Mutex<HashMap<String, Weak<Tail>>>,
+    /// Reads of the change log by streams and their tails (`/metrics`): an idle stream adds none.
+    pub reads: Arc<AtomicU64>,
+    /// Batches rendered for subscribers (by the GraphQL layer): once per selection, however
+    /// many subscribers share it.
+    pub renders: AtomicU64,
 }
 
 /// One subscriber's stream.
 pub struct Feed {
     db: ReadPool,
+    reads: Arc<AtomicU64>,
     t: &'static Table,
     cond: Cond,
     batch: u64,
@@ -95,8 +98,14 @@ pub struct Feed {
     announce: bool,
 }
 
-async fn read(db: &ReadPool, t: &'static Table, cond: &Cond, after: Cursor, limit: u64) -> ApiResult<Batch> {
-    READS.fetch_add(1, Relaxed);
+async fn read(
+    (db, reads): (&ReadPool, &AtomicU64),
+    t: &'static Table,
+    cond: &Cond,
+    after: Cursor,
+    limit: u64,
+) -> ApiResult<Batch> {
+    reads.fetch_add(1, Relaxed);
     let changes = stream::after(db, t, cond, after, limit).await?;
     tracing::debug!(table = t.name, ?after, rows = changes.len(), "change log read");
     let end = changes.last().map_or(after, |c| c.cursor);
@@ -126,7 +135,8 @@ impl TableStreams {
                 let tail = Arc::new(Tail { batches: broadcast::channel(KEPT).0, position: Mutex::new(head) });
                 tails.retain(|_, w| w.strong_count() > 0);
                 tails.insert(key, Arc::downgrade(&tail));
-                tokio::spawn(run_tail(db.clone(), t, cond.clone(), batch, Arc::downgrade(&tail), heard));
+                let db = (db.clone(), self.reads.clone());
+                tokio::spawn(run_tail(db, t, cond.clone(), batch, Arc::downgrade(&tail), heard));
                 tail
             }
         };
@@ -138,14 +148,25 @@ impl TableStreams {
             // Everything up to the tail's position has been handed out: follow from there.
             None => (position, true, false),
         };
-        Ok(Feed { db: db.clone(), t, cond, batch, cursor, _tail: tail, batches, catching_up, announce })
+        Ok(Feed {
+            db: db.clone(),
+            reads: self.reads.clone(),
+            t,
+            cond,
+            batch,
+            cursor,
+            _tail: tail,
+            batches,
+            catching_up,
+            announce,
+        })
     }
 }
 
 /// A tail: reads after its position each time its table changes (or anything may have), and
 /// hands the batches out, until no subscriber holds it.
 async fn run_tail(
-    db: ReadPool,
+    (db, reads): (ReadPool, Arc<AtomicU64>),
     t: &'static Table,
     cond: Cond,
     limit: u64,
@@ -160,7 +181,7 @@ async fn run_tail(
             let Some(tail) = tail.upgrade() else { return };
             tracing::debug!(table = t.name, "tail woken");
             let after = *tail.position.lock().expect("tail position");
-            let Ok(batch) = read(&db, t, &cond, after, limit).await else {
+            let Ok(batch) = read((&db, &reads), t, &cond, after, limit).await else {
                 // The database is away: try again shortly (subscribers wait, nothing is lost).
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 continue;
@@ -201,7 +222,7 @@ impl Feed {
         }
         loop {
             if self.catching_up {
-                let batch = read(&self.db, self.t, &self.cond, self.cursor, self.batch).await?;
+                let batch = read((&self.db, &self.reads), self.t, &self.cond, self.cursor, self.batch).await?;
                 if batch.changes.is_empty() {
                     self.catching_up = false;
                     continue;

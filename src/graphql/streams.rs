@@ -28,7 +28,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError, Value};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use std::any::TypeId;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 /// Changes per event unless the subscriber asks otherwise.
@@ -170,10 +170,6 @@ pub(super) fn is_stream(op: &CollectedOperation) -> bool {
         }))
 }
 
-/// Renderings of stream batches (`/metrics`): one per batch and rendering key, however many
-/// subscribers share it.
-pub static RENDERS: AtomicU64 = AtomicU64::new(0);
-
 /// The tables whose rows a stream's selection shows (its own, its relations'), so that its
 /// rendering key names the caller only where one of them is owner-scoped.
 fn shown(roots: &[CollectedField]) -> Vec<Tag> {
@@ -235,7 +231,7 @@ pub(super) async fn serve(
         return stream::once(async move { Answer::Rejected(vec![e]).into_response() }).boxed();
     };
     let events = stream::unfold(Some(feed), move |feed| {
-        let (executed, key) = (executed.clone(), key.clone());
+        let (executed, key, renders) = (executed.clone(), key.clone(), state.clone());
         async move {
             let mut feed = feed?;
             let delivery = match feed.next().await {
@@ -246,7 +242,7 @@ pub(super) async fn serve(
             let rendering = delivery.rendering(&key);
             let made = rendering
                 .get_or_init(|| async move {
-                    RENDERS.fetch_add(1, Relaxed);
+                    renders.streams.renders.fetch_add(1, Relaxed);
                     let one = RenderOne(Mutex::new(Some(delivery)));
                     let resp = executed(Box::new(move |r| r.data(one))).await.unwrap_or_default();
                     Arc::new(Rendered { data: resp.data, errors: resp.errors }) as Arc<dyn std::any::Any + Send + Sync>

@@ -30,6 +30,8 @@ struct Shared {
     sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     max_sockets: usize,
     max_subscriptions: usize,
+    /// How often a WebSocket is pinged (`heartbeat`).
+    keepalive: std::time::Duration,
     /// Live subscriptions of the whole process, and how many it may hold.
     subscriptions: Arc<AtomicUsize>,
     max_process_subscriptions: usize,
@@ -58,6 +60,7 @@ pub fn router(
         sockets: Default::default(),
         max_sockets: config.max_connections_per_token,
         max_subscriptions: config.max_subscriptions_per_connection,
+        keepalive: std::time::Duration::from_secs(config.ws_ping_secs.max(1)),
         subscriptions: Default::default(),
         max_process_subscriptions: config.max_subscriptions,
         limiter,
@@ -392,15 +395,16 @@ async fn graphql_ws(
         // The key this connection counts against, known once `connection_init` arrives.
         let counted: Arc<std::sync::Mutex<Option<String>>> = Default::default();
         let counted_init = counted.clone();
-        let (mut sink, stream) = futures_util::StreamExt::split(socket);
+        let (outbox, stream) = heartbeat::split(socket, s.keepalive);
+        let mut sink = outbox.clone();
         let mut closing = s.closing.subscribe();
         let stream = futures_util::StreamExt::take_until(stream, async move {
             let _ = closing.wait_for(|c| *c).await;
         });
         let mut refused = std::collections::HashSet::new();
-        let spec_closes = futures_util::SinkExt::with_flat_map(&mut sink, move |m| {
+        let spec_closes = futures_util::SinkExt::with_flat_map(outbox, move |m| {
             let out = request_error(spec_close(m), &mut refused);
-            futures_util::stream::iter(out.into_iter().map(Ok::<_, axum::Error>))
+            futures_util::stream::iter(out.into_iter().map(Ok::<_, futures_channel::mpsc::SendError>))
         });
         GraphQLWebSocket::new_with_pair(spec_closes, stream, executor, protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
@@ -441,7 +445,6 @@ async fn graphql_ws(
                 ));
                 Ok(data)
             })
-            .keepalive_timeout(std::time::Duration::from_secs(60))
             .serve()
             .await;
         if *s.closing.borrow() {
@@ -511,8 +514,8 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.pipeline.cache.misses.load(Ordering::Relaxed),
         s.pipeline.cache.len(),
         s.pipeline.direct_answers.load(Ordering::Relaxed),
-        crate::events::streams::READS.load(Ordering::Relaxed),
-        crate::graphql::streams::RENDERS.load(Ordering::Relaxed),
+        s.state.streams.reads.load(Ordering::Relaxed),
+        s.state.streams.renders.load(Ordering::Relaxed),
         s.state.live_queue_peak.load(Ordering::Relaxed)
     ) + &METRICS.render()
         + &s.state.responses.as_ref().map(|c| c.metrics()).unwrap_or_default()
@@ -525,4 +528,5 @@ pub mod assets;
 pub mod chart;
 pub mod client;
 pub mod graphiql;
+mod heartbeat;
 mod transport;

@@ -154,7 +154,7 @@ impl TestApp {
 
 /// A GraphQL-over-WebSocket client (graphql-transport-ws, or the legacy graphql-ws).
 pub struct Ws {
-    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     legacy: bool,
 }
 
@@ -218,8 +218,10 @@ impl Ws {
     /// The next protocol message other than keep-alives, or `None` after `timeout`.
     pub async fn recv(&mut self, timeout: std::time::Duration) -> Option<Value> {
         use futures_util::StreamExt;
+        // One deadline for the whole wait: the server's pings must not extend it.
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let msg = tokio::time::timeout(timeout, self.stream.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
             let text = match msg {
                 tokio_tungstenite::tungstenite::Message::Text(t) => t.to_string(),
                 tokio_tungstenite::tungstenite::Message::Close(_) => return None,
@@ -238,8 +240,9 @@ impl Ws {
     /// ends or nothing comes within `timeout`.
     pub async fn close_frame(&mut self, timeout: std::time::Duration) -> Option<(u16, String)> {
         use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match tokio::time::timeout(timeout, self.stream.next()).await.ok()??.ok()? {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()? {
                 tokio_tungstenite::tungstenite::Message::Close(f) => {
                     return f.map(|f| (u16::from(f.code), f.reason.to_string()));
                 }

@@ -659,3 +659,39 @@ async fn a_subscription_before_the_handshake_is_closed_as_unauthorized() {
         assert_eq!(close, Some((4401, "Unauthorized".to_string())), "{proto}");
     }
 }
+
+/// The server keeps quiet subscribers' connections alive with WebSocket pings (which client
+/// libraries answer by themselves), and closes a peer that answers nothing, releasing its
+/// subscriptions.
+#[tokio::test]
+async fn quiet_subscribers_stay_and_vanished_peers_are_closed() {
+    let app = spawn_with(Backend::Sqlite, false, |c| c.ws_ping_secs = 1).await;
+    for legacy in [false, true] {
+        let mut ws = Ws::connect(&app, None, legacy).await;
+        let symbol = if legacy { "HBL" } else { "HBN" };
+        ws.subscribe("1", SUB, json!({ "s": [symbol] })).await;
+        // Five intervals in which the client only reads (and so answers pings).
+        assert_eq!(ws.recv(Duration::from_secs(5)).await, None, "legacy {legacy}: no event yet");
+        ingest_candles(&app, &svc(&app), vec![candle(symbol, 0, 10.0)]).await;
+        let m = ws.recv(T).await.expect("legacy {legacy}: the connection was kept and the event arrived");
+        assert_eq!(m["payload"]["data"]["candles"]["symbol"], symbol, "{m}");
+    }
+    let mut gone = Ws::connect(&app, None, false).await;
+    gone.subscribe("1", SUB, json!({ "s": ["HBX"] })).await;
+    // The client stops reading, so it answers no ping: closed within about three intervals.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Reading again finds the pings sent meanwhile, then the end: a close frame (1001), or the
+    // closed socket refusing this client's late pongs. A kept connection would stay open.
+    let deadline = tokio::time::Instant::now() + T;
+    let ended = loop {
+        use tokio_tungstenite::tungstenite::Message;
+        match tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut gone.stream)).await {
+            Err(_) => break None,
+            Ok(Some(Ok(Message::Ping(_)))) => continue,
+            Ok(Some(Ok(Message::Close(f)))) => break Some(f.map(|f| u16::from(f.code))),
+            Ok(Some(Ok(other))) => panic!("an event reached a peer that answered no ping: {other:?}"),
+            Ok(Some(Err(_)) | None) => break Some(None),
+        }
+    };
+    assert!(matches!(ended, Some(None | Some(1001))), "the silent peer's connection was kept: {ended:?}");
+}

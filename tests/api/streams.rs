@@ -117,6 +117,8 @@ async fn a_stream_sends_each_change_with_its_row_and_resumes_from_a_cursor() {
                 assert_eq!(changes.len(), 1);
                 assert_eq!(changes[0]["row"]["name"], "st-shared");
             }
+            let (changes, _) = batch(&mut idle).await;
+            assert_eq!(changes[0]["row"]["name"], "st-shared", "the unfiltered stream has it too");
             let reads = metric(&app, "quantgraph_stream_reads_total").await - reads;
             // Two tails (this filter's and the idle stream's), each woken by the gateway's own
             // event and by the trigger's: at most four reads, however many subscribers.
