@@ -135,7 +135,8 @@ fn under(key: &Name, answer: &Cached) -> Response {
 }
 
 impl Pipeline {
-    /// Runs one operation sent over a WebSocket: a query or mutation answers once, exactly as
+    /// Runs one operation sent over a WebSocket (or an HTTP event stream; `get`: from a URL, so
+    /// not a mutation): a query or mutation answers once, exactly as
     /// over HTTP; a subscription streams its events, each rendered as the general executor
     /// renders a query of the same selection.
     pub async fn run_socket(
@@ -143,6 +144,7 @@ impl Pipeline {
         state: AppState,
         req: Request,
         session: Arc<async_graphql::Data>,
+        get: bool,
     ) -> BoxStream<'static, Response> {
         let viewer = session.get(&TypeId::of::<Viewer>()).and_then(|v| v.downcast_ref::<Viewer>()).copied();
         let tz = session.get(&TypeId::of::<RequestTz>()).and_then(|v| v.downcast_ref::<RequestTz>()).copied();
@@ -151,6 +153,9 @@ impl Pipeline {
             Ok(a) => a,
             Err(refused) => return stream::once(async move { refused.into_response() }).boxed(),
         };
+        if get && admitted.collected.ty == OperationType::Mutation {
+            return stream::once(async move { Answer::PostOnly.into_response() }).boxed();
+        }
         if admitted.collected.ty != OperationType::Subscription {
             let answer = self.execute(&state, admitted, viewer, tz).await;
             return stream::once(async move { answer.into_response() }).boxed();

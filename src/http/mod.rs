@@ -44,6 +44,39 @@ struct Shared {
     trusted_proxies: Vec<ipnet::IpNet>,
 }
 
+/// An open connection (a WebSocket, an event stream) counted against its token's allowance,
+/// given back when dropped.
+struct Counted {
+    shared: Arc<Shared>,
+    key: String,
+}
+
+impl Shared {
+    /// Counts a connection of `key` (a token, or a client address), unless it holds its
+    /// allowance already.
+    fn count(self: &Arc<Self>, key: String) -> Option<Counted> {
+        let mut sockets = self.sockets.lock().expect("socket counts");
+        let n = sockets.entry(key.clone()).or_insert(0);
+        if *n >= self.max_sockets {
+            return None;
+        }
+        *n += 1;
+        Some(Counted { shared: self.clone(), key })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut sockets = self.shared.sockets.lock().expect("socket counts");
+        if let Some(n) = sockets.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                sockets.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// The router of a gateway with `state` and its request `pipeline`, and the switch that tells
 /// open WebSockets the server is closing.
 pub fn router(
@@ -196,6 +229,12 @@ async fn graphql_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(kind) = event_stream::requested(&headers) {
+        return match transport::read_post(&headers, &body) {
+            Ok(req) => event_stream::serve(s, peer.addr, &headers, kind, req, false).await,
+            Err(refused) => refused.respond(Media::Json),
+        };
+    }
     let media = match transport::negotiate(&headers) {
         Ok(m) => m,
         Err(refused) => return refused.respond(Media::Json),
@@ -293,6 +332,12 @@ async fn graphql_get_or_ws(
         return match s.introspection {
             true => graphiql::page(),
             false => (StatusCode::NOT_FOUND, "the playground is switched off").into_response(),
+        };
+    }
+    if let Some(kind) = event_stream::requested(headers) {
+        return match transport::read_get(query) {
+            Ok(gql) => event_stream::serve(s.clone(), peer.0.addr, headers, kind, gql, true).await,
+            Err(refused) => refused.respond(Media::Json),
         };
     }
     let media = match transport::negotiate(headers) {
@@ -393,7 +438,7 @@ async fn graphql_ws(
         METRICS.websockets.inc();
         let init_state = s.clone();
         // The key this connection counts against, known once `connection_init` arrives.
-        let counted: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let counted: Arc<std::sync::Mutex<Option<Counted>>> = Default::default();
         let counted_init = counted.clone();
         let (outbox, stream) = heartbeat::split(socket, s.keepalive);
         let mut sink = outbox.clone();
@@ -419,16 +464,11 @@ async fn graphql_ws(
                     }
                     None => init_state.state.unauthenticated,
                 };
-                let key = token.unwrap_or_else(|| format!("addr:{}", peer.addr.ip()));
-                {
-                    let mut sockets = init_state.sockets.lock().expect("socket counts");
-                    let n = sockets.entry(key.clone()).or_insert(0);
-                    if *n >= init_state.max_sockets {
-                        return Err(init_refusal(FORBIDDEN, "too many connections for this token"));
-                    }
-                    *n += 1;
-                }
-                *counted_init.lock().expect("socket key") = Some(key);
+                let key = token.map(|t| format!("Bearer {t}")).unwrap_or_else(|| format!("addr:{}", peer.addr.ip()));
+                let Some(counted) = init_state.count(key) else {
+                    return Err(init_refusal(FORBIDDEN, "too many connections for this token"));
+                };
+                *counted_init.lock().expect("socket key") = Some(counted);
                 // The zone as the `Time-Zone` header names it over HTTP.
                 let tz = match ["Time-Zone", "time-zone"].iter().find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
                 {
@@ -452,16 +492,7 @@ async fn graphql_ws(
             let _ = futures_util::SinkExt::send(&mut sink, axum::extract::ws::Message::Close(Some(bye))).await;
         }
         METRICS.websockets.dec();
-        let key = counted.lock().expect("socket key").take();
-        if let Some(key) = key {
-            let mut sockets = s.sockets.lock().expect("socket counts");
-            if let Some(n) = sockets.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    sockets.remove(&key);
-                }
-            }
-        }
+        drop(counted.lock().expect("socket key").take());
     })
 }
 
@@ -485,7 +516,7 @@ impl async_graphql::Executor for SocketExecutor {
         session: Option<Arc<async_graphql::Data>>,
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
         let (pipeline, state) = (self.0.pipeline.clone(), self.0.state.clone());
-        let run = pipeline.run_socket(state, request, session.unwrap_or_default());
+        let run = pipeline.run_socket(state, request, session.unwrap_or_default(), false);
         futures_util::StreamExt::boxed(futures_util::StreamExt::flatten(futures_util::stream::once(run)))
     }
 }
@@ -527,6 +558,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
 pub mod assets;
 pub mod chart;
 pub mod client;
+mod event_stream;
 pub mod graphiql;
 mod heartbeat;
 mod transport;

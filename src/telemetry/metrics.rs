@@ -11,6 +11,7 @@ pub struct Metrics {
     pub requests: HistogramVec,
     pub sql: Histogram,
     pub websockets: IntGauge,
+    pub event_streams: IntGauge,
     /// Open client connections (HTTP keep-alive and WebSocket alike).
     pub connections: IntGauge,
     pub subscriptions: IntGauge,
@@ -47,6 +48,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("valid metric");
     let websockets =
         IntGauge::with_opts(Opts::new("quantgraph_websockets", "Open WebSocket connections.")).expect("valid metric");
+    let event_streams = IntGauge::with_opts(Opts::new(
+        "quantgraph_event_streams",
+        "Open HTTP event streams (Server-Sent Events, multipart subscriptions).",
+    ))
+    .expect("valid metric");
     let connections =
         IntGauge::with_opts(Opts::new("quantgraph_connections", "Open client TCP connections.")).expect("valid metric");
     let subscriptions = IntGauge::with_opts(Opts::new("quantgraph_subscriptions", "Live subscriptions of every kind."))
@@ -60,6 +66,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(sql.clone()),
         Box::new(websockets.clone()),
+        Box::new(event_streams.clone()),
         Box::new(connections.clone()),
         Box::new(subscriptions.clone()),
         Box::new(rate_limited.clone()),
@@ -72,6 +79,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         requests,
         sql,
         websockets,
+        event_streams,
         connections,
         subscriptions,
         rate_limited,

@@ -15,7 +15,7 @@ const QUIET: Duration = Duration::from_millis(700);
 const BARS: &str = "query($t: String!) { ohlcvData(where: { ticker: { eq: $t } }, orderBy: [{ date: ASC }]) { totalCount nodes { date close } } }";
 const LIVE_BARS: &str = "subscription($t: String!) { live { ...Bars } } fragment Bars on Query { ohlcvData(where: { ticker: { eq: $t } }, orderBy: [{ date: ASC }]) { totalCount nodes { date close } } }";
 
-async fn ingest(app: &TestApp, ticker: &str, date: &str, close: &str) {
+pub(crate) async fn ingest(app: &TestApp, ticker: &str, date: &str, close: &str) {
     let bar = json!({ "ticker": ticker, "region": "US", "date": date, "timeframe": "D", "close": close });
     let r = as_role(
         app,

@@ -10,6 +10,7 @@ mod common;
 mod derived;
 mod differential;
 mod documents;
+mod event_streams;
 mod faults;
 mod foundation;
 mod fuzz;
