@@ -66,7 +66,7 @@ pub async fn serve(
     s.requests.fetch_add(1, Ordering::Relaxed);
     let events = match start(&s, peer, headers, req, get).await {
         Ok(events) => events,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let mut closing = s.closing.subscribe();
     let events = events
@@ -87,10 +87,10 @@ async fn start(
     headers: &HeaderMap,
     req: Request,
     get: bool,
-) -> Result<BoxStream<'static, GqlResponse>, Response> {
+) -> Result<BoxStream<'static, GqlResponse>, Box<Response>> {
     let context = request_context(headers, &s.state).await;
     if let Some(resp) = rate_limited(s, context.as_ref().ok().map(|c| &c.0), headers, peer, super::Media::Json) {
-        return Err(resp);
+        return Err(Box::new(resp));
     }
     let refusal = |e: ApiError| {
         let e = async_graphql::Error::from(e).into_server_error(Default::default());
@@ -153,7 +153,7 @@ const BOUNDARY: &str = "\r\n--graphql";
 /// closing delimiter when the results end.
 fn multipart(events: BoxStream<'static, GqlResponse>, every: Duration) -> Response {
     enum Part {
-        Result(GqlResponse),
+        Result(Box<GqlResponse>),
         Heartbeat,
         End,
     }
@@ -162,7 +162,7 @@ fn multipart(events: BoxStream<'static, GqlResponse>, every: Duration) -> Respon
         every,
     ))
     .map(|_| Part::Heartbeat);
-    let parts = events.map(Part::Result).chain(stream::once(async { Part::End }));
+    let parts = events.map(|r| Part::Result(Box::new(r))).chain(stream::once(async { Part::End }));
     let body =
         stream::select(parts, beats).take_while(|p| std::future::ready(!matches!(p, Part::End))).map(|p| match p {
             Part::Result(r) => {
