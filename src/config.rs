@@ -111,6 +111,10 @@ pub struct Config {
     /// Live subscriptions the whole process may hold (of every kind, over all connections).
     #[arg(long, env = "QUANTGRAPH_MAX_SUBSCRIPTIONS", default_value_t = 100_000, global = true)]
     pub max_subscriptions: usize,
+    /// Most operations in one batched POST (a JSON array of requests); each counts as a request
+    /// in the rate limit.
+    #[arg(long, env = "QUANTGRAPH_MAX_BATCH", default_value_t = 20, global = true)]
+    pub max_batch: usize,
     /// Seconds between the server's WebSocket pings; a connection that answers nothing for three
     /// of them is closed.
     #[arg(long, env = "QUANTGRAPH_WS_PING_SECS", default_value_t = 20, global = true)]

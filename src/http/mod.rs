@@ -20,7 +20,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use transport::Media;
+use transport::{Media, Posted};
 
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
@@ -30,6 +30,8 @@ struct Shared {
     sockets: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     max_sockets: usize,
     max_subscriptions: usize,
+    /// Most operations in one batched POST.
+    max_batch: usize,
     /// How often a WebSocket is pinged (`heartbeat`).
     keepalive: std::time::Duration,
     /// Live subscriptions of the whole process, and how many it may hold.
@@ -94,6 +96,7 @@ pub fn router(
         max_sockets: config.max_connections_per_token,
         max_subscriptions: config.max_subscriptions_per_connection,
         keepalive: std::time::Duration::from_secs(config.ws_ping_secs.max(1)),
+        max_batch: config.max_batch.max(1),
         subscriptions: Default::default(),
         max_process_subscriptions: config.max_subscriptions,
         limiter,
@@ -188,6 +191,19 @@ fn rate_limited(
     peer: SocketAddr,
     media: Media,
 ) -> Option<Response> {
+    let err = over_rate(s, viewer, headers, peer)?;
+    let mut resp = transport::rejected(media, vec![err]);
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    Some(resp)
+}
+
+/// The error of a request over its caller's allowance (which it counts against), if it is.
+fn over_rate(
+    s: &Shared,
+    viewer: Option<&Viewer>,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Option<async_graphql::ServerError> {
     let limiter = s.limiter.as_ref()?;
     let key = match viewer {
         Some(Viewer { user: Some(id), .. }) => format!("user:{id}"),
@@ -202,9 +218,7 @@ fn rate_limited(
     METRICS.rate_limited.inc();
     let mut err = async_graphql::ServerError::new("rate limit exceeded: slow down", None);
     err.extensions.get_or_insert_with(Default::default).set("code", "RATE_LIMITED");
-    let mut resp = transport::rejected(media, vec![err]);
-    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    Some(resp)
+    Some(err)
 }
 
 /// Forgets the allowances of callers quiet for a while, once a minute: the limiter's memory
@@ -230,8 +244,15 @@ async fn graphql_post(
     body: Bytes,
 ) -> Response {
     if let Some(kind) = event_stream::requested(&headers) {
-        return match transport::read_post(&headers, &body) {
-            Ok(req) => event_stream::serve(s, peer.addr, &headers, kind, req, false).await,
+        return match transport::read_post(&headers, &body, 1) {
+            Ok(posted) => {
+                // A batch here holds one request (no more are read): streamed as that one.
+                let req = match posted {
+                    Posted::One(req) => req,
+                    Posted::Batch(mut reqs) => reqs.pop().expect("a batch holds at least one request"),
+                };
+                event_stream::serve(s, peer.addr, &headers, kind, req, false).await
+            }
             Err(refused) => refused.respond(Media::Json),
         };
     }
@@ -239,8 +260,9 @@ async fn graphql_post(
         Ok(m) => m,
         Err(refused) => return refused.respond(Media::Json),
     };
-    match transport::read_post(&headers, &body) {
-        Ok(req) => serve(&s, peer.addr, &headers, media, req, false).await,
+    match transport::read_post(&headers, &body, s.max_batch) {
+        Ok(Posted::One(req)) => serve(&s, peer.addr, &headers, media, req, false).await,
+        Ok(Posted::Batch(reqs)) => serve_batch(&s, peer.addr, &headers, media, reqs).await,
         Err(refused) => refused.respond(media),
     }
 }
@@ -274,14 +296,7 @@ async fn serve(
             };
             let private = headers.contains_key(header::AUTHORIZATION);
             let (answer, name) = s.pipeline.run_named(&s.state, req, viewer, tz, query_only).await;
-            let outcome = match &answer {
-                Answer::Json(_) => "ok",
-                Answer::Read(a) if a.ok => "ok",
-                Answer::Read(_) => "error",
-                Answer::Graphql(r) if r.errors.is_empty() => "ok",
-                Answer::Graphql(_) => "error",
-                Answer::Rejected(_) | Answer::PostOnly => "rejected",
-            };
+            let outcome = outcome_of(&answer);
             let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
             let revalidation = transport::Revalidation { if_none_match, private };
             (outcome, name, transport::respond(media, answer, &revalidation))
@@ -303,6 +318,48 @@ async fn serve(
     );
     METRICS.requests.with_label_values(&[operation.as_str(), outcome]).observe(elapsed.as_secs_f64());
     resp
+}
+
+/// A batch: each operation runs as if sent alone, in order (a mutation is seen by the reads
+/// after it), with its own errors, its own place in the rate limit, metrics and log line.
+async fn serve_batch(s: &Shared, peer: SocketAddr, headers: &HeaderMap, media: Media, reqs: Vec<Request>) -> Response {
+    let context = request_context(headers, &s.state).await;
+    let mut bodies = Vec::with_capacity(reqs.len());
+    for req in reqs {
+        s.requests.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let requested = req.operation_name.clone();
+        let refused = |e: async_graphql::ServerError| transport::body(Answer::Rejected(vec![e]));
+        let (outcome, name, body) = match (&context, over_rate(s, context.as_ref().ok().map(|c| &c.0), headers, peer)) {
+            (_, Some(e)) => ("rate_limited", requested, refused(e)),
+            (Err(e), None) => {
+                let e = async_graphql::Error::from(e.clone()).into_server_error(Default::default());
+                ("unauthenticated", requested, refused(e))
+            }
+            (Ok((viewer, tz)), None) => {
+                let (answer, name) = s.pipeline.run_named(&s.state, req, *viewer, *tz, false).await;
+                (outcome_of(&answer), name, transport::body(answer))
+            }
+        };
+        let operation = METRICS.operation_label(name.as_deref());
+        tracing::info!(target: "quantgraph::request", operation = operation.as_str(), outcome, batched = true,
+            elapsed_us = started.elapsed().as_micros() as u64);
+        METRICS.requests.with_label_values(&[operation.as_str(), outcome]).observe(started.elapsed().as_secs_f64());
+        bodies.push(body);
+    }
+    transport::batch(media, bodies)
+}
+
+/// How an answer counts in the request metrics.
+fn outcome_of(answer: &Answer) -> &'static str {
+    match answer {
+        Answer::Json(_) => "ok",
+        Answer::Read(a) if a.ok => "ok",
+        Answer::Read(_) => "error",
+        Answer::Graphql(r) if r.errors.is_empty() => "ok",
+        Answer::Graphql(_) => "error",
+        Answer::Rejected(_) | Answer::PostOnly => "rejected",
+    }
 }
 
 /// `GET /graphql`: a WebSocket upgrade starts subscriptions (as on `/graphql/ws`); a browser

@@ -76,8 +76,16 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Media, Refused> {
     ))
 }
 
-/// The GraphQL request a POST carries, or the response refusing it.
-pub fn read_post(headers: &HeaderMap, body: &Bytes) -> Result<Request, Refused> {
+/// What a POST carries: one request, or a batch (a JSON array of them, as Apollo's
+/// `BatchHttpLink` sends), each answered as if sent alone.
+pub enum Posted {
+    One(Request),
+    Batch(Vec<Request>),
+}
+
+/// The GraphQL request (or batch of at most `max_batch`) a POST carries, or the response
+/// refusing it.
+pub fn read_post(headers: &HeaderMap, body: &Bytes, max_batch: usize) -> Result<Posted, Refused> {
     let essence = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -97,25 +105,24 @@ pub fn read_post(headers: &HeaderMap, body: &Bytes) -> Result<Request, Refused> 
             ))
         }
     }
-    let params = serde_json::from_slice::<Params>(body).map_err(|e| {
+    let not_a_request = |e: serde_json::Error| {
         Refused::new(
             StatusCode::BAD_REQUEST,
-            format!("the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}): {e}"),
+            format!("the body is not a GraphQL request ({{\"query\": \"…\", \"variables\": {{…}}}}) nor an array of them: {e}"),
         )
-    })?;
-    let mut req = Request::new(params.query.unwrap_or_default()).variables(params.variables.unwrap_or_default());
-    req.operation_name = params.operation_name;
-    req.extensions = params.extensions.unwrap_or_default();
-    if let Some(id) = params.document_id {
-        // The persisted-documents form of GraphQL over HTTP: one look-up with Apollo's.
-        let hash = id.strip_prefix("sha256:").unwrap_or(&id).to_string();
-        let pq = serde_json::json!({ "version": 1, "sha256Hash": hash });
-        req.extensions.insert("persistedQuery".into(), async_graphql::Value::from_json(pq).unwrap_or_default());
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let batch = serde_json::from_slice::<Vec<Params>>(body).map_err(not_a_request)?;
+        if batch.is_empty() || batch.len() > max_batch {
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                format!("a batch holds 1 to {max_batch} operations (QUANTGRAPH_MAX_BATCH); this one {}", batch.len()),
+            ));
+        }
+        return Ok(Posted::Batch(batch.into_iter().map(Params::into_request).collect::<Result<_, _>>()?));
     }
-    if req.query.is_empty() && !req.extensions.contains_key("persistedQuery") {
-        return Err(Refused::new(StatusCode::BAD_REQUEST, "the body has no `query` (nor a persisted document's hash)"));
-    }
-    Ok(req)
+    let params = serde_json::from_slice::<Params>(body).map_err(not_a_request)?;
+    Ok(Posted::One(params.into_request()?))
 }
 
 /// A request's parameters as the specification names them: `query` is required unless a
@@ -129,6 +136,45 @@ struct Params {
     operation_name: Option<String>,
     variables: Option<async_graphql::Variables>,
     extensions: Option<async_graphql::Extensions>,
+}
+
+impl Params {
+    fn into_request(self) -> Result<Request, Refused> {
+        let mut req = Request::new(self.query.unwrap_or_default()).variables(self.variables.unwrap_or_default());
+        req.operation_name = self.operation_name;
+        req.extensions = self.extensions.unwrap_or_default();
+        if let Some(id) = self.document_id {
+            // The persisted-documents form of GraphQL over HTTP: one look-up with Apollo's.
+            let hash = id.strip_prefix("sha256:").unwrap_or(&id).to_string();
+            let pq = serde_json::json!({ "version": 1, "sha256Hash": hash });
+            req.extensions.insert("persistedQuery".into(), async_graphql::Value::from_json(pq).unwrap_or_default());
+        }
+        if req.query.is_empty() && !req.extensions.contains_key("persistedQuery") {
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                "the body has no `query` (nor a persisted document's hash)",
+            ));
+        }
+        Ok(req)
+    }
+}
+
+/// The JSON text of an answer, as a batch holds it.
+pub fn body(answer: Answer) -> String {
+    match answer {
+        Answer::Read(a) => String::from_utf8_lossy(&a.body).into_owned(),
+        Answer::Json(body) => body,
+        Answer::Graphql(resp) => serde_json::to_string(&resp).unwrap_or_else(|_| "{\"data\":null}".into()),
+        Answer::Rejected(errors) => serde_json::json!({ "errors": errors }).to_string(),
+        Answer::PostOnly => serde_json::json!({ "errors": [{ "message": "not over GET" }] }).to_string(),
+    }
+}
+
+/// A batch's answers, in order, as one JSON array.
+pub fn batch(media: Media, bodies: Vec<String>) -> Response {
+    let body = format!("[{}]", bodies.join(","));
+    let headers = [(header::CONTENT_TYPE, media.content_type()), (header::CACHE_CONTROL, "no-store")];
+    (StatusCode::OK, headers, body).into_response()
 }
 
 /// The GraphQL request in a GET's query string, or the response refusing it.

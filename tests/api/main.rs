@@ -1,6 +1,7 @@
 //! Black-box tests: the real app on a random port, over HTTP, against SQLite and PostgreSQL.
 mod abuse;
 mod aggregates;
+mod batches;
 mod browser;
 mod buckets;
 mod cache;

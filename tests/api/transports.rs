@@ -39,6 +39,33 @@ pub async fn over_post(app: &TestApp, c: Caller<'_>, q: &str, vars: &Value) -> (
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
+/// The answers to the operation sent twice in one batched POST: (status, body text).
+pub async fn over_batch(app: &TestApp, c: Caller<'_>, q: &str, vars: &Value) -> (u16, String) {
+    let bearer = c.token.unwrap_or_default().to_string();
+    let op = json!({ "query": q, "variables": vars });
+    let mut req = app.http.post(&app.url).json(&json!([op, op]));
+    for (k, v) in headers(&c, &bearer) {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await.expect("a batch answers");
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// The `data:` of the one `next` event of the operation over Server-Sent Events.
+pub async fn over_sse(app: &TestApp, c: Caller<'_>, q: &str, vars: &Value) -> String {
+    let bearer = c.token.unwrap_or_default().to_string();
+    let mut req =
+        app.http.post(&app.url).header("Accept", "text/event-stream").json(&json!({ "query": q, "variables": vars }));
+    for (k, v) in headers(&c, &bearer) {
+        req = req.header(k, v);
+    }
+    let text = req.send().await.expect("an event stream").text().await.unwrap();
+    let events: Vec<&str> = text.split("\n\n").filter(|b| b.starts_with("event: next")).collect();
+    assert_eq!(events.len(), 1, "one result, then complete: {text}");
+    assert!(text.contains("event: complete"), "{text}");
+    events[0].lines().filter_map(|l| l.strip_prefix("data: ")).collect()
+}
+
 /// The answer over GET: (status, body text).
 pub async fn over_get(app: &TestApp, c: Caller<'_>, q: &str, vars: &Value) -> (u16, String) {
     let bearer = c.token.unwrap_or_default().to_string();
@@ -115,6 +142,10 @@ pub async fn one_answer(app: &TestApp, c: Caller<'_>, q: &str, vars: &Value) -> 
     let (status, get) = over_get(app, c, q, vars).await;
     assert_eq!(status, 200, "{get}");
     assert_eq!(post, get, "POST and GET give the same bytes for {q}");
+    let (status, batch) = over_batch(app, c, q, vars).await;
+    assert_eq!(status, 200, "{batch}");
+    assert_eq!(batch, format!("[{post},{post}]"), "a batch holds the same bytes for {q}");
+    assert_eq!(over_sse(app, c, q, vars).await, post, "Server-Sent Events carry the same bytes for {q}");
     let post: Value = serde_json::from_str(&post).unwrap();
     for legacy in [false, true] {
         let ws = over_ws(app, c, q, vars, legacy).await;
