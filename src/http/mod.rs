@@ -248,7 +248,7 @@ async fn graphql_post(
             Ok(posted) => {
                 // A batch here holds one request (no more are read): streamed as that one.
                 let req = match posted {
-                    Posted::One(req) => req,
+                    Posted::One(req) => *req,
                     Posted::Batch(mut reqs) => reqs.pop().expect("a batch holds at least one request"),
                 };
                 event_stream::serve(s, peer.addr, &headers, kind, req, false).await
@@ -261,7 +261,7 @@ async fn graphql_post(
         Err(refused) => return refused.respond(Media::Json),
     };
     match transport::read_post(&headers, &body, s.max_batch) {
-        Ok(Posted::One(req)) => serve(&s, peer.addr, &headers, media, req, false).await,
+        Ok(Posted::One(req)) => serve(&s, peer.addr, &headers, media, *req, false).await,
         Ok(Posted::Batch(reqs)) => serve_batch(&s, peer.addr, &headers, media, reqs).await,
         Err(refused) => refused.respond(media),
     }

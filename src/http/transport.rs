@@ -79,7 +79,7 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Media, Refused> {
 /// What a POST carries: one request, or a batch (a JSON array of them, as Apollo's
 /// `BatchHttpLink` sends), each answered as if sent alone.
 pub enum Posted {
-    One(Request),
+    One(Box<Request>),
     Batch(Vec<Request>),
 }
 
@@ -122,7 +122,7 @@ pub fn read_post(headers: &HeaderMap, body: &Bytes, max_batch: usize) -> Result<
         return Ok(Posted::Batch(batch.into_iter().map(Params::into_request).collect::<Result<_, _>>()?));
     }
     let params = serde_json::from_slice::<Params>(body).map_err(not_a_request)?;
-    Ok(Posted::One(params.into_request()?))
+    Ok(Posted::One(Box::new(params.into_request()?)))
 }
 
 /// A request's parameters as the specification names them: `query` is required unless a
