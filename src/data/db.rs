@@ -98,7 +98,7 @@ impl Db {
             }
             _ => None,
         };
-        let read = ReadPool { conn: read, pg, standby };
+        let read = ReadPool { conn: read, pg, standby, pinned: None };
         let timescale = migration::timescaledb_installed(&write).await.unwrap_or(false);
         Ok(Db { write, read, housekeeping, backend, dialect: dialect::of(backend), timescale, statements })
     }

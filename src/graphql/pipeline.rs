@@ -498,6 +498,10 @@ impl Pipeline {
         if let Some(b) = bound {
             req = req.data(b);
         }
+        if state.db.read.pinned.is_some() {
+            // Resolvers read through this state's snapshot, not the schema's pool.
+            req = req.data(state.clone());
+        }
         let mut resp = self.schema.execute(req).await;
         complete::complete_response(&collected, &mut resp);
         for e in &mut resp.errors {

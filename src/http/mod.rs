@@ -324,6 +324,29 @@ async fn serve(
 /// after it), with its own errors, its own place in the rate limit, metrics and log line.
 async fn serve_batch(s: &Shared, peer: SocketAddr, headers: &HeaderMap, media: Media, reqs: Vec<Request>) -> Response {
     let context = request_context(headers, &s.state).await;
+    // A batch of reads reads one snapshot, so its answers agree with each other; the response
+    // cache (answers of other moments) is left out. A batch with a write (or a document sent
+    // by hash, whose kind is not known yet) runs its operations as if each were sent alone.
+    let reads_only = reqs.iter().all(|r| {
+        async_graphql::parser::parse_query(&r.query).ok().is_some_and(|doc| {
+            let mut ops = doc.operations.iter();
+            let op = match &r.operation_name {
+                Some(name) => ops.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)).map(|(_, op)| op),
+                None => ops.next().map(|(_, op)| op),
+            };
+            op.is_some_and(|op| op.node.ty == async_graphql::parser::types::OperationType::Query)
+        })
+    });
+    let snapshot = match reads_only {
+        true => s.state.db.read.snapshot().await.ok().map(|read| {
+            let mut state = s.state.clone();
+            state.db.read = read;
+            state.responses = None;
+            state
+        }),
+        false => None,
+    };
+    let state = snapshot.as_ref().unwrap_or(&s.state);
     let mut bodies = Vec::with_capacity(reqs.len());
     for req in reqs {
         s.requests.fetch_add(1, Ordering::Relaxed);
@@ -337,7 +360,7 @@ async fn serve_batch(s: &Shared, peer: SocketAddr, headers: &HeaderMap, media: M
                 ("unauthenticated", requested, refused(e))
             }
             (Ok((viewer, tz)), None) => {
-                let (answer, name) = s.pipeline.run_named(&s.state, req, *viewer, *tz, false).await;
+                let (answer, name) = s.pipeline.run_named(state, req, *viewer, *tz, false).await;
                 (outcome_of(&answer), name, transport::body(answer))
             }
         };
@@ -346,6 +369,11 @@ async fn serve_batch(s: &Shared, peer: SocketAddr, headers: &HeaderMap, media: M
             elapsed_us = started.elapsed().as_micros() as u64);
         METRICS.requests.with_label_values(&[operation.as_str(), outcome]).observe(started.elapsed().as_secs_f64());
         bodies.push(body);
+    }
+    if let Some(state) = snapshot {
+        let read = state.db.read.clone();
+        drop(state);
+        read.finish().await;
     }
     transport::batch(media, bodies)
 }

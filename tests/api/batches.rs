@@ -100,3 +100,59 @@ async fn apollo_batch_http_link_gets_each_result_from_one_post() {
     assert_eq!(r[1]["codes"], json!(["BAD_USER_INPUT"]), "{report}");
     assert_eq!(r[2]["data"]["tickers"]["nodes"][0]["region"], "KR", "{report}");
 }
+
+/// A batch of reads is answered from one snapshot: its answers agree with each other while a
+/// writer commits between them. A batch holding a write runs each operation as if alone, and
+/// with the same writer its reads disagree: the writer is fast enough to show it.
+#[tokio::test]
+async fn a_batch_of_reads_agrees_while_a_writer_commits() {
+    use sea_orm::ConnectionTrait;
+    for backend in backends() {
+        let app = spawn(backend).await;
+        let admin = token(&app, Role::Admin);
+        let db = app.sql().await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut day = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let date = chrono::NaiveDate::from_ymd_opt(2031, 1, 1).unwrap() + chrono::Days::new(day);
+                    let insert = format!(
+                        "INSERT INTO ohlcv_data (ticker, region, date, timeframe, open, high, low, close, volume) \
+                         VALUES ('SNAP', 'US', '{date}', 'D', 1, 1, 1, 1, 1)"
+                    );
+                    db.execute_unprepared(&insert).await.unwrap();
+                    day += 1;
+                }
+                day
+            })
+        };
+        let count = |alias: &str| json!({ "query": format!("{{ {alias}: ohlcvData(where: {{ ticker: {{ eq: \"SNAP\" }} }}) {{ totalCount }} }}") });
+        let counts = |batch: &Value, keys: &[usize]| -> Vec<String> {
+            keys.iter()
+                .map(|&i| {
+                    let d = &batch[i]["data"];
+                    let (_, v) = d.as_object().unwrap_or_else(|| panic!("{backend:?}: {batch}")).iter().next().unwrap();
+                    v["totalCount"].as_str().unwrap().to_string()
+                })
+                .collect()
+        };
+        let (mut seen, mut disagreed) = (std::collections::BTreeSet::new(), 0);
+        for _ in 0..40 {
+            let reads = json!([count("a"), count("b"), count("c"), count("d")]);
+            let (_, batch) = post(&app, &reads, Some(&admin)).await;
+            let c = counts(&batch, &[0, 1, 2, 3]);
+            assert!(c.iter().all(|x| *x == c[0]), "{backend:?}: one batch of reads, several moments: {c:?}");
+            seen.insert(c[0].clone());
+            let mixed = json!([count("a"), count("b"), { "query": "mutation { deleteStrategy(id: -1) }" }, count("c"), count("d")]);
+            let (_, batch) = post(&app, &mixed, Some(&admin)).await;
+            let c = counts(&batch, &[0, 1, 3, 4]);
+            disagreed += usize::from(c.iter().any(|x| *x != c[0]));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.await.unwrap();
+        assert!(written > 40 && seen.len() > 10, "{backend:?}: the writer kept committing ({written} rows, {seen:?})");
+        assert!(disagreed > 0, "{backend:?}: batches with a write never saw the writer between their reads");
+    }
+}

@@ -39,9 +39,35 @@ pub struct ReadPool {
     pub conn: DatabaseConnection,
     pub pg: Option<Arc<PgReads>>,
     pub standby: Option<Arc<standby::Standby>>,
+    /// A read-only transaction every statement runs in instead (`snapshot`): reads that agree.
+    pub pinned: Option<Arc<DatabaseTransaction>>,
 }
 
 impl ReadPool {
+    /// This pool with every statement in one read-only transaction, which sees one snapshot of
+    /// the database (PostgreSQL: `REPEATABLE READ`; SQLite: a deferred transaction, whose
+    /// snapshot in WAL mode is taken at its first read). Statements then queue on its one
+    /// connection; `finish` ends it.
+    pub async fn snapshot(&self) -> ApiResult<ReadPool> {
+        use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
+        let conn = self.route().0;
+        let txn = match conn.get_database_backend() {
+            DbBackend::Postgres => {
+                conn.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await
+            }
+            _ => conn.begin().await,
+        }
+        .map_err(ApiError::from)?;
+        Ok(ReadPool { pinned: Some(Arc::new(txn)), ..self.clone() })
+    }
+
+    /// Ends a `snapshot`'s transaction (it wrote nothing) once no one holds this pool.
+    pub async fn finish(self) {
+        if let Some(txn) = self.pinned.and_then(|t| Arc::try_unwrap(t).ok()) {
+            let _ = txn.rollback().await;
+        }
+    }
+
     /// Where the next statement runs: the standby's pools, or the primary's while it is behind.
     fn route(&self) -> (&DatabaseConnection, Option<&PgReads>) {
         match &self.standby {
@@ -60,7 +86,10 @@ impl ReadPool {
 
 impl ReadConnection for ReadPool {
     fn pg_reads(&self) -> Option<&PgReads> {
-        self.route().1
+        match self.pinned {
+            Some(_) => None,
+            None => self.route().1,
+        }
     }
 }
 
@@ -70,16 +99,28 @@ impl ConnectionTrait for ReadPool {
         self.conn.get_database_backend()
     }
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.route().0.execute_raw(stmt).await
+        match &self.pinned {
+            Some(txn) => txn.execute_raw(stmt).await,
+            None => self.route().0.execute_raw(stmt).await,
+        }
     }
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.route().0.execute_unprepared(sql).await
+        match &self.pinned {
+            Some(txn) => txn.execute_unprepared(sql).await,
+            None => self.route().0.execute_unprepared(sql).await,
+        }
     }
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.route().0.query_one_raw(stmt).await
+        match &self.pinned {
+            Some(txn) => txn.query_one_raw(stmt).await,
+            None => self.route().0.query_one_raw(stmt).await,
+        }
     }
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.route().0.query_all_raw(stmt).await
+        match &self.pinned {
+            Some(txn) => txn.query_all_raw(stmt).await,
+            None => self.route().0.query_all_raw(stmt).await,
+        }
     }
 }
 
