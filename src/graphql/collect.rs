@@ -163,7 +163,10 @@ impl<'a> Collector<'a> {
                 return Err(ApiError::TooComplex(format!("query expands to more than {MAX_FIELDS} fields")));
             }
             let (pos, first) = (fields[0].pos, &fields[0].node);
-            let field_ty = self.schema.field(ty, first.name.node.as_str()).cloned();
+            // A union's selection depends on each item's type: it is taken as written, and the
+            // executor answers it (federation's `_entities`).
+            let field_ty =
+                self.schema.field(ty, first.name.node.as_str()).filter(|t| !self.schema.is_union(&t.named)).cloned();
             let sub: Vec<&'a SelectionSet> = fields.iter().map(|f| &f.node.selection_set.node).collect();
             let composite = sub.iter().any(|s| !s.items.is_empty());
             let children = match &field_ty {

@@ -11,6 +11,7 @@ pub mod cost;
 pub mod direct;
 pub mod document;
 pub mod documents;
+pub mod federation;
 pub mod live;
 pub mod memories;
 pub mod mutations;
@@ -76,6 +77,9 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
         .register(query)
         .register(mutation)
         .register(subscription)
+        .enable_federation()
+        .entity_resolver(federation::entities)
+        .extension(federation::NullEntities)
         .extension(pipeline::PipelineHooks)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);

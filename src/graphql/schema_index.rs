@@ -46,6 +46,8 @@ enum InputDef {
 pub struct SchemaIndex {
     objects: HashMap<String, HashMap<String, FieldDef>>,
     inputs: HashMap<String, InputDef>,
+    /// Union types (federation's `_Entity`): their selections are taken as written.
+    unions: std::collections::HashSet<String>,
 }
 
 fn field_type(t: &Type) -> FieldType {
@@ -67,6 +69,7 @@ impl SchemaIndex {
     pub fn from_sdl(sdl: &str) -> Result<Self, String> {
         let doc: ServiceDocument = async_graphql::parser::parse_schema(sdl).map_err(|e| e.to_string())?;
         let mut objects = HashMap::new();
+        let mut unions = std::collections::HashSet::new();
         let mut inputs: HashMap<String, InputDef> =
             ["Int", "Float", "String", "Boolean", "ID"].iter().map(|s| (s.to_string(), InputDef::Scalar)).collect();
         for def in doc.definitions {
@@ -90,6 +93,9 @@ impl SchemaIndex {
                 TypeKind::Scalar => {
                     inputs.insert(name, InputDef::Scalar);
                 }
+                TypeKind::Union(_) => {
+                    unions.insert(name);
+                }
                 TypeKind::Enum(e) => {
                     inputs
                         .insert(name, InputDef::Enum(e.values.iter().map(|v| v.node.value.node.to_string()).collect()));
@@ -105,11 +111,16 @@ impl SchemaIndex {
                 _ => {}
             }
         }
-        Ok(SchemaIndex { objects, inputs })
+        Ok(SchemaIndex { objects, inputs, unions })
     }
 
     pub fn field(&self, parent: &str, name: &str) -> Option<&FieldType> {
         self.objects.get(parent)?.get(name).map(|f| &f.ty)
+    }
+
+    /// Whether `name` is a union type.
+    pub fn is_union(&self, name: &str) -> bool {
+        self.unions.contains(name)
     }
 
     fn arg(&self, parent: &str, field: &str, arg: &str) -> Option<&Type> {
@@ -151,7 +162,8 @@ impl SchemaIndex {
                 ("ID", ConstValue::Number(n)) if n.is_i64() => Ok(()),
                 ("Decimal" | "BigInt", ConstValue::String(_) | ConstValue::Number(_)) => Ok(()),
                 ("Date" | "DateTime" | "UUID", ConstValue::String(_)) => Ok(()),
-                ("JSON", _) => Ok(()),
+                // A federation representation: any object (`_entities` reads what it needs).
+                ("JSON", _) | ("_Any", ConstValue::Object(_)) => Ok(()),
                 _ => bad(),
             },
             (Some(InputDef::Enum(values)), ConstValue::Enum(e)) if values.contains(e.as_str()) => Ok(()),

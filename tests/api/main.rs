@@ -13,6 +13,7 @@ mod differential;
 mod documents;
 mod event_streams;
 mod faults;
+mod federation;
 mod foundation;
 mod fuzz;
 mod fuzz_ws;
