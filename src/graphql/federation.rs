@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 /// The column sets an entity of `t` may be named by: its primary key, and its natural key.
-fn keys(t: &Table) -> Vec<&[usize]> {
+fn keys(t: &'static Table) -> Vec<&'static [usize]> {
     let mut keys = vec![t.pk.as_slice()];
     if !t.key.is_empty() && t.key != t.pk {
         keys.push(t.key.as_slice());
@@ -27,12 +27,16 @@ fn keys(t: &Table) -> Vec<&[usize]> {
 }
 
 /// `obj` declared an entity of `t`, by each of its keys.
-pub fn keyed(obj: Object, t: &Table) -> Object {
+pub fn keyed(obj: Object, t: &'static Table) -> Object {
     keys(t).into_iter().fold(obj, |obj, key| {
         let fields: Vec<&str> = key.iter().map(|&c| t.columns[c].field.as_str()).collect();
         obj.key(fields.join(" "))
     })
 }
+
+/// Representations of one type by one key: the type, the key's columns, and each
+/// representation's place and key cells.
+type Wanted = (&'static Table, &'static [usize], Vec<(usize, Vec<Cell>)>);
 
 /// `_entities(representations:)`: the rows the representations name, in their order.
 pub fn entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
@@ -41,8 +45,7 @@ pub fn entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
         let viewer = *viewer_of(&ctx);
         let reps = ctx.args.try_get("representations")?.list()?;
         let cat = Catalog::get();
-        // By type and key: the representations (their place, their key's cells).
-        let mut wanted: Vec<(&'static Table, &[usize], Vec<(usize, Vec<Cell>)>)> = Vec::new();
+        let mut wanted: Vec<Wanted> = Vec::new();
         for (i, rep) in reps.iter().enumerate() {
             let rep = rep.object()?;
             let ty = rep.try_get("__typename")?.string()?;
