@@ -2,7 +2,7 @@
 //! connections) and Apollo's multipart subscriptions, with the clients apps use, the same
 //! events as over a WebSocket, and the same auth and limits.
 use crate::common::*;
-use crate::live_queries::ingest;
+use crate::live_queries::{clients_follow_a_live_query, ingest};
 use quantgraph::auth::Role;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -179,35 +179,9 @@ async fn event_streams_count_against_the_connection_allowance() {
 /// query's first answer and the next one after a write.
 #[tokio::test]
 async fn graphql_sse_and_apollo_http_link_subscribe_unchanged() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let app = spawn(Backend::Sqlite).await;
-    ingest(&app, "HTS", "2030-01-02", "5.5").await;
     let analyst = token(&app, Role::Analyst);
     let raw = analyst.trim_start_matches("Bearer ");
-    let mut child = tokio::process::Command::new("node")
-        .args(["http_subscriptions.mjs", &app.url, "HTS", raw])
-        .current_dir("tests/apollo")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = tokio::time::timeout(T, stderr.next_line()).await.expect("both clients answered").unwrap();
-        match line {
-            Some(l) if l.trim() == "ready" => break,
-            Some(l) => eprintln!("{l}"),
-            None => panic!("the clients ended before their first answers"),
-        }
-    }
-    ingest(&app, "HTS", "2030-01-03", "6.25").await;
-    let out = tokio::time::timeout(T, child.wait_with_output()).await.expect("the clients finished").unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
-    for client in ["sse", "multipart"] {
-        assert_eq!(
-            report[client],
-            json!([{ "date": "2030-01-02", "close": "5.5000" }, { "date": "2030-01-03", "close": "6.2500" }]),
-            "{client}: {report}"
-        );
-    }
+    let args = ["http_subscriptions.mjs", &app.url, "HTS", raw];
+    clients_follow_a_live_query(&app, "HTS", &args, &["sse", "multipart"]).await;
 }

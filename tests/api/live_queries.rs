@@ -173,12 +173,19 @@ async fn lost_change_events_end_in_a_fresh_answer() {
 /// graphql-ws from npm, take a live query as it is: the first answer, then the next after a write.
 #[tokio::test]
 async fn apollo_and_urql_subscribe_to_a_live_query_unchanged() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let app = spawn(Backend::Sqlite).await;
-    ingest(&app, "LQC", "2030-01-02", "5.5").await;
     let ws_url = app.url.replace("http://", "ws://").replace("/graphql", "/graphql/ws");
+    clients_follow_a_live_query(&app, "LQC", &["live.mjs", &ws_url, "LQC"], &["apollo", "urql"]).await;
+}
+
+/// Runs a script of `tests/apollo` (`args`) whose `clients` each subscribe to a live query of
+/// `ticker`'s last bar: once all hold their first answer (the script says "ready" on stderr), a
+/// write; each must report both answers.
+pub(crate) async fn clients_follow_a_live_query(app: &TestApp, ticker: &str, args: &[&str], clients: &[&str]) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    ingest(app, ticker, "2030-01-02", "5.5").await;
     let mut child = tokio::process::Command::new("node")
-        .args(["live.mjs", &ws_url, "LQC"])
+        .args(args)
         .current_dir("tests/apollo")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -186,17 +193,17 @@ async fn apollo_and_urql_subscribe_to_a_live_query_unchanged() {
         .expect("node runs");
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
-        let line = tokio::time::timeout(T, stderr.next_line()).await.expect("both clients answered").unwrap();
+        let line = tokio::time::timeout(T, stderr.next_line()).await.expect("the clients answered").unwrap();
         match line {
             Some(l) if l.trim() == "ready" => break,
             Some(l) => eprintln!("{l}"),
             None => panic!("the clients ended before their first answers"),
         }
     }
-    ingest(&app, "LQC", "2030-01-03", "6.25").await;
+    ingest(app, ticker, "2030-01-03", "6.25").await;
     let out = tokio::time::timeout(T, child.wait_with_output()).await.expect("the clients finished").unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
-    for client in ["apollo", "urql"] {
+    for client in clients {
         assert_eq!(
             report[client],
             json!([{ "date": "2030-01-02", "close": "5.5000" }, { "date": "2030-01-03", "close": "6.2500" }]),
