@@ -18,6 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -68,15 +69,15 @@ pub async fn serve(
         Ok(events) => events,
         Err(refused) => return *refused,
     };
+    // On shutdown the stream is cut without its end (`complete`, the closing delimiter), so
+    // clients take it as a dropped connection and reconnect, as WebSocket clients do on 1001.
     let mut closing = s.closing.subscribe();
-    let events = events
-        .take_until(async move {
-            let _ = closing.wait_for(|c| *c).await;
-        })
-        .boxed();
+    let shutdown = async move {
+        let _ = closing.wait_for(|c| *c).await;
+    };
     match kind {
-        Kind::Sse => sse(events, s.keepalive),
-        Kind::Multipart => multipart(events, s.keepalive),
+        Kind::Sse => sse(events, s.keepalive, shutdown),
+        Kind::Multipart => multipart(events, s.keepalive, shutdown),
     }
 }
 
@@ -135,10 +136,15 @@ impl Drop for Open {
 }
 
 /// `next` events, then `complete`; comment lines keep a quiet stream open through proxies.
-fn sse(events: BoxStream<'static, GqlResponse>, every: Duration) -> Response {
+fn sse(
+    events: BoxStream<'static, GqlResponse>,
+    every: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Response {
     let events = events
         .map(|r| Event::default().event("next").json_data(&r))
-        .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }));
+        .chain(stream::once(async { Ok(Event::default().event("complete").data("")) }))
+        .take_until(shutdown);
     let mut resp = Sse::new(events).keep_alive(KeepAlive::new().interval(every)).into_response();
     resp.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
@@ -151,7 +157,11 @@ const BOUNDARY: &str = "\r\n--graphql";
 
 /// One part per result (`{"payload": …}`), an empty object as a heartbeat while quiet, and the
 /// closing delimiter when the results end.
-fn multipart(events: BoxStream<'static, GqlResponse>, every: Duration) -> Response {
+fn multipart(
+    events: BoxStream<'static, GqlResponse>,
+    every: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Response {
     enum Part {
         Result(Box<GqlResponse>),
         Heartbeat,
@@ -174,6 +184,7 @@ fn multipart(events: BoxStream<'static, GqlResponse>, every: Duration) -> Respon
     let body = stream::once(async { BOUNDARY.to_string() })
         .chain(body)
         .chain(stream::once(async { "--\r\n".to_string() }))
+        .take_until(shutdown)
         .map(|s| Ok::<_, std::convert::Infallible>(Bytes::from(s)));
     let headers = [
         (header::CONTENT_TYPE, "multipart/mixed; boundary=\"graphql\"; subscriptionSpec=\"1.0\""),

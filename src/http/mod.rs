@@ -338,12 +338,19 @@ async fn serve_batch(s: &Shared, peer: SocketAddr, headers: &HeaderMap, media: M
         })
     });
     let snapshot = match reads_only {
-        true => s.state.db.read.snapshot().await.ok().map(|read| {
-            let mut state = s.state.clone();
-            state.db.read = read;
-            state.responses = None;
-            state
-        }),
+        true => match s.state.db.read.snapshot().await {
+            Ok(read) => {
+                let mut state = s.state.clone();
+                state.db.read = read;
+                state.responses = None;
+                Some(state)
+            }
+            // Answers that might disagree are not given in its place.
+            Err(e) => {
+                let e = async_graphql::Error::from(e).into_server_error(Default::default());
+                return transport::rejected(media, vec![e]);
+            }
+        },
         false => None,
     };
     let state = snapshot.as_ref().unwrap_or(&s.state);

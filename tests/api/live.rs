@@ -351,6 +351,17 @@ async fn shutdown_closes_subscribers_cleanly() {
         ws.subscribe("1", SUB, json!({ "s": ["BYE"] })).await;
         subscribers.push(ws);
     }
+    // An event stream too: it is cut without `complete`, so its client reconnects elsewhere
+    // rather than taking the subscription for finished.
+    let sse = app
+        .http
+        .post(&app.url)
+        .header("Accept", "text/event-stream")
+        .json(&json!({ "query": SUB, "variables": { "s": ["BYE"] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The server finishes shutting down although the connections were open…
     tokio::time::timeout(Duration::from_secs(10), app.app.stop()).await.expect("shutdown completes");
@@ -358,6 +369,8 @@ async fn shutdown_closes_subscribers_cleanly() {
     for mut ws in subscribers {
         assert_eq!(ws.close_frame(T).await, Some((1001, "server shutting down".to_string())));
     }
+    let text = tokio::time::timeout(T, sse.text()).await.expect("the event stream ended").unwrap_or_default();
+    assert!(!text.contains("event: complete"), "{text}");
 }
 
 async fn next_bar(ws: &mut Ws) -> Value {
