@@ -37,4 +37,6 @@ restart() {
     done
     "${PSQL[@]}" -d quantgraph -c "DELETE FROM ohlcv_data WHERE ticker LIKE 'ZZB%'" > /dev/null
   fi
-} | tee "$OUT/summary.txt"
+} > >(tee "$OUT/summary.txt")
+# (Not a pipe: the block must run in this shell, so the gateways `restart` starts are in `pids`
+# and stopped on exit.)

@@ -163,17 +163,18 @@ impl<'a> Collector<'a> {
                 return Err(ApiError::TooComplex(format!("query expands to more than {MAX_FIELDS} fields")));
             }
             let (pos, first) = (fields[0].pos, &fields[0].node);
-            // A union's selection depends on each item's type: it is taken as written, and the
-            // executor answers it (federation's `_entities`).
-            let field_ty =
-                self.schema.field(ty, first.name.node.as_str()).filter(|t| !self.schema.is_union(&t.named)).cloned();
+            let field_ty = self.schema.field(ty, first.name.node.as_str()).cloned();
             let sub: Vec<&'a SelectionSet> = fields.iter().map(|f| &f.node.selection_set.node).collect();
             let composite = sub.iter().any(|s| !s.items.is_empty());
+            // Introspection's types are not indexed, and a union's selection depends on each
+            // item's type (federation's `_entities`): both are taken as written, and the executor
+            // answers them.
+            let opaque = field_ty.as_ref().is_none_or(|t| self.schema.is_union(&t.named));
             let children = match &field_ty {
-                Some(ft) if sub.iter().any(|s| !s.items.is_empty()) => self.collect(&ft.named, &sub, nesting + 1)?,
+                Some(ft) if composite && !opaque => self.collect(&ft.named, &sub, nesting + 1)?,
                 _ => Vec::new(),
             };
-            let written = (field_ty.is_none() && composite)
+            let written = (opaque && composite)
                 .then(|| SelectionSet { items: sub.iter().flat_map(|s| s.items.iter().cloned()).collect() });
             out.push(CollectedField {
                 key,

@@ -83,9 +83,9 @@ fn field(v: Option<ConstValue>, f: &CollectedField, path: &mut Vec<PathSegment>,
 
 /// A present value of `f`: lists item by item, objects field by field.
 fn complete(v: ConstValue, f: &CollectedField, path: &mut Vec<PathSegment>, p: &mut Pending) -> Completed {
-    // Leaves, introspection (`__schema`, `__type`) and unions (`_entities`): types the index does
-    // not hold, answered by async-graphql as the specification says, are taken as executed.
-    if !f.composite || f.ty.is_none() {
+    // Leaves, and selections taken as written (introspection, unions: answered by async-graphql
+    // as the specification says), are taken as executed.
+    if !f.composite || f.written.is_some() {
         return Some(v);
     }
     match v {

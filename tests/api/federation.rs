@@ -50,6 +50,9 @@ async fn entities_resolve_in_one_statement_per_type_under_the_access_rules() {
         // A representation of a type this subgraph does not have is refused with a code.
         let r = app.gql(ENTITIES, json!({ "r": [{ "__typename": "Planet", "id": 1 }] })).await;
         assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{backend:?}: {r}");
+        // `_entities` is non-null: its failure nulls `data`, as the specification says.
+        assert_eq!(r["data"], Value::Null, "{backend:?}: {r}");
+        assert_eq!(r["errors"][0]["path"], json!(["_entities"]), "{backend:?}: {r}");
     }
 }
 
