@@ -47,5 +47,5 @@ same("q1_screen", [[t["ticker"], t["region"], t["name"], t["stockDetails"]["sect
 d = gql("q2_chart")
 same("q2_chart", [[b["date"], b["open"], b["high"], b["low"], b["close"], b["volume"]] for b in d["ohlcvData"]["nodes"]], raw("q2_chart"))
 d = gql("q3_strategies")
-same("q3_strategies", [[s["id"], s["name"], b["startDate"], b["endDate"], b["totalReturn"], b["sharpeRatio"], b["maxDrawdown"]]
+same("q3_strategies", [[s["rowId"], s["name"], b["startDate"], b["endDate"], b["totalReturn"], b["sharpeRatio"], b["maxDrawdown"]]
                        for s in d["strategies"]["nodes"] for b in s["backtestResults"]["nodes"]], raw("q3_strategies"))

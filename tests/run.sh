@@ -85,6 +85,8 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
 [ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund >/dev/null
 # Apollo Client (npm, pinned): persisted queries over GET revalidated by ETag (tests/api/cache.rs).
 [ -d tests/apollo/node_modules/@apollo/gateway ] || npm ci --prefix tests/apollo --no-audit --no-fund >/dev/null
+# relay-compiler and relay-runtime (npm, pinned): the Relay client of tests/api/relay.rs.
+[ -d tests/relay/node_modules/relay-runtime ] || npm ci --prefix tests/relay --no-audit --no-fund >/dev/null
 # graphql-codegen, its client preset and TypeScript (npm, pinned): the typed client of tests/codegen.
 [ -d tests/codegen/node_modules/@graphql-codegen ] || npm ci --prefix tests/codegen --no-audit --no-fund >/dev/null
 

@@ -209,6 +209,15 @@ impl Catalog {
     }
 }
 
+/// The GraphQL name of a column. `id` is every table type's global object id (`Node.id`), so a
+/// column named `id` is shown as `rowId`, as PostGraphile's Relay preset names it.
+fn field_name(column: &str) -> String {
+    match column {
+        "id" => "rowId".to_string(),
+        c => camel(c),
+    }
+}
+
 pub fn camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut up = false;
@@ -240,7 +249,7 @@ fn table<E: EntityTrait + Default>(type_name: &'static str, list_field: &'static
             let def = c.def();
             Column {
                 name: c.to_string(),
-                field: camel(&c.to_string()),
+                field: field_name(&c.to_string()),
                 kind: Kind::from_column_type(def.get_column_type()),
                 scale: match def.get_column_type() {
                     ColumnType::Decimal(Some((_, s))) => Some(*s),

@@ -176,22 +176,25 @@ fn keyset_expanded(t: &Table, order: &[(usize, bool)], cursor: &[Cell], after: b
 }
 
 pub fn encode_cursor(cells: &[Cell]) -> String {
-    let json: Vec<serde_json::Value> = cells
-        .iter()
-        .map(|c| match c {
-            Cell::Null => serde_json::Value::Null,
-            Cell::Int(v) => (*v).into(),
-            Cell::Float(v) => serde_json::json!(v),
-            Cell::Decimal(d) => d.to_string().into(),
-            Cell::Text(s) => s.clone().into(),
-            Cell::Bool(b) => (*b).into(),
-            Cell::Date(d) => d.to_string().into(),
-            Cell::DateTime(t) => t.to_rfc3339().into(),
-            Cell::Json(_) => serde_json::Value::Null,
-            Cell::Uuid(u) => u.to_string().into(),
-        })
-        .collect();
+    let json: Vec<serde_json::Value> = cells.iter().map(key_json).collect();
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&json).unwrap_or_default())
+}
+
+/// A key cell as JSON, independent of the request (times in UTC): what cursors and object ids
+/// hold, read back by `Cell::from_json`.
+pub fn key_json(c: &Cell) -> serde_json::Value {
+    match c {
+        Cell::Null => serde_json::Value::Null,
+        Cell::Int(v) => (*v).into(),
+        Cell::Float(v) => serde_json::json!(v),
+        Cell::Decimal(d) => d.to_string().into(),
+        Cell::Text(s) => s.clone().into(),
+        Cell::Bool(b) => (*b).into(),
+        Cell::Date(d) => d.to_string().into(),
+        Cell::DateTime(t) => t.to_rfc3339().into(),
+        Cell::Json(_) => serde_json::Value::Null,
+        Cell::Uuid(u) => u.to_string().into(),
+    }
 }
 
 /// A cursor holding a position in a list (groups of an aggregate), as `encode_cursor` wrote it.

@@ -125,14 +125,14 @@ impl<'a> Collector<'a> {
                         continue;
                     }
                     let Some(frag) = self.doc.fragments.get(name) else { continue };
-                    if frag.node.type_condition.node.on.node.as_str() != ty {
+                    if !self.schema.applies(frag.node.type_condition.node.on.node.as_str(), ty) {
                         continue;
                     }
                     self.group(ty, &frag.node.selection_set.node, visited, out);
                 }
                 Selection::InlineFragment(i) => {
                     if let Some(cond) = &i.node.type_condition {
-                        if cond.node.on.node.as_str() != ty {
+                        if !self.schema.applies(cond.node.on.node.as_str(), ty) {
                             continue;
                         }
                     }
@@ -166,10 +166,10 @@ impl<'a> Collector<'a> {
             let field_ty = self.schema.field(ty, first.name.node.as_str()).cloned();
             let sub: Vec<&'a SelectionSet> = fields.iter().map(|f| &f.node.selection_set.node).collect();
             let composite = sub.iter().any(|s| !s.items.is_empty());
-            // Introspection's types are not indexed, and a union's selection depends on each
-            // item's type (federation's `_entities`): both are taken as written, and the executor
-            // answers them.
-            let opaque = field_ty.as_ref().is_none_or(|t| self.schema.is_union(&t.named));
+            // Introspection's types are not indexed, and an abstract type's selection depends on
+            // each item's type (`_entities`, `node`): both are taken as written, and the
+            // executor answers them.
+            let opaque = field_ty.as_ref().is_none_or(|t| self.schema.is_abstract(&t.named));
             let children = match &field_ty {
                 Some(ft) if composite && !opaque => self.collect(&ft.named, &sub, nesting + 1)?,
                 _ => Vec::new(),

@@ -83,7 +83,7 @@ fn field(v: Option<ConstValue>, f: &CollectedField, path: &mut Vec<PathSegment>,
 
 /// A present value of `f`: lists item by item, objects field by field.
 fn complete(v: ConstValue, f: &CollectedField, path: &mut Vec<PathSegment>, p: &mut Pending) -> Completed {
-    // Leaves, and selections taken as written (introspection, unions: answered by async-graphql
+    // Leaves, and selections taken as written (introspection, abstract types: answered by async-graphql
     // as the specification says), are taken as executed.
     if !f.composite || f.written.is_some() {
         return Some(v);

@@ -12,12 +12,15 @@ pub mod direct;
 pub mod document;
 pub mod documents;
 pub mod federation;
+pub mod identity;
+pub mod keyed;
 pub mod live;
 pub mod memories;
 pub mod mutations;
 pub mod pipeline;
 pub mod plan;
 pub mod render;
+pub mod same_shape;
 pub mod scalars;
 pub mod schema;
 pub mod schema_index;
@@ -58,6 +61,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
     // In this order: it is the order of the fields in the schema.
     let parts: SchemaParts = [
         schema::register,
+        identity::register,
         buckets::register,
         aggregate::register,
         value_chain::register,
@@ -79,7 +83,7 @@ pub fn build_schema(state: Option<crate::AppState>, limits: SchemaLimits) -> Res
         .register(subscription)
         .enable_federation()
         .entity_resolver(federation::entities)
-        .extension(federation::NullEntities)
+        .extension(keyed::NullItems)
         .extension(pipeline::PipelineHooks)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);

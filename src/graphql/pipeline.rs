@@ -7,6 +7,7 @@ use super::collect::{self, CollectedOperation, SchemaIndex};
 use super::cost::{self, Budget};
 use super::documents::Sent;
 use super::plan::{self, BindContext};
+use super::same_shape;
 use super::{complete, context::RequestTz, direct, document};
 use crate::auth::Viewer;
 use crate::cache::bounded::Bounded;
@@ -297,6 +298,9 @@ impl Pipeline {
         });
         if errors.is_empty() {
             errors = self.index.check_literals(&doc);
+        }
+        if errors.is_empty() {
+            errors = same_shape::check(&self.index, &doc);
         }
         let (mut collected, mut normalized) = (None, None);
         if errors.is_empty() && !collect::directives_use_variables(&doc) {

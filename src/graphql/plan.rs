@@ -34,6 +34,10 @@ pub enum ObjectField {
     Typename {
         key: Name,
     },
+    /// The global object id (`Node.id`), from the primary key.
+    NodeId {
+        key: Name,
+    },
     Relation(Box<RelationPlan>),
 }
 
@@ -128,6 +132,7 @@ pub fn fetch_plan(table: &'static Table, objects: &[&ObjectPlan], extra: &[usize
             match f {
                 ObjectField::Column { col, .. } => cols.push(*col),
                 ObjectField::Typename { .. } => {}
+                ObjectField::NodeId { .. } => cols.extend(&table.pk),
                 ObjectField::Relation(r) => {
                     cols.extend(r.read.rel.from_cols.iter().map(|c| table.col(c).expect("relation column")));
                     let (count, cursor, nodes) = match &r.connection {
@@ -388,6 +393,8 @@ fn bind_object(b: &BindContext<'_>, t: &'static Table, fields: &[CollectedField]
         let key = f.key.clone();
         if name == "__typename" {
             out.push(ObjectField::Typename { key });
+        } else if name == "id" {
+            out.push(ObjectField::NodeId { key });
         } else if let Some(col) = t.col_by_field(name) {
             out.push(ObjectField::Column { key_prefix: format!(",\"{key}\":").into(), col });
         } else if let Some(rel) = t.relations.iter().find(|r| r.field == name) {

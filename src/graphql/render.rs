@@ -1,6 +1,7 @@
 //! Writes the JSON of a bound read plan straight from its rows: no value tree, no resolver call
 //! per field. Values go through `Cell::render`, as on the general executor, so both agree.
 use super::args::market::SeriesQuery;
+use super::identity;
 use super::plan::{
     ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, RelationPlan, SeriesField,
 };
@@ -245,6 +246,11 @@ impl JsonWriter {
                 ObjectField::Typename { key } => {
                     self.key(&mut first, key);
                     self.str(plan.table.type_name);
+                }
+                ObjectField::NodeId { key } => {
+                    self.key(&mut first, key);
+                    let t = plan.table;
+                    self.str(&identity::encode(t, t.pk.iter().map(|&c| row.cell(c))));
                 }
                 ObjectField::Relation(r) => {
                     self.key(&mut first, &r.key);

@@ -187,7 +187,7 @@ fn relation_field(parent: &'static Table, rel: &'static Relation) -> Field {
 }
 
 fn table_types(t: &'static Table) -> (Object, Object, Object, InputObject, InputObject) {
-    let mut obj = super::federation::keyed(Object::new(t.type_name), t);
+    let mut obj = super::identity::node_type(super::federation::keyed(Object::new(t.type_name), t), t);
     let mut wh = InputObject::new(format!("{}Where", t.type_name)).description(format!(
         "Filters on {}: every given column condition holds; `and`/`or`/`not` combine.",
         t.type_name

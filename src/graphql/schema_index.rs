@@ -4,10 +4,10 @@
 //! literal is required passes there — and the coercion of variable values (spec §6.1.2), so an
 //! ill-typed input is a request error before anything runs, on every path.
 use async_graphql::parser::types::{
-    BaseType, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet, ServiceDocument, Type,
-    TypeDefinition, TypeKind, TypeSystemDefinition,
+    BaseType, ExecutableDocument, FieldDefinition, OperationDefinition, OperationType, Selection, SelectionSet,
+    ServiceDocument, Type, TypeDefinition, TypeKind, TypeSystemDefinition,
 };
-use async_graphql::{Name, ServerError, Variables};
+use async_graphql::{Name, Positioned, ServerError, Variables};
 use async_graphql_value::{ConstValue, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -46,8 +46,9 @@ enum InputDef {
 pub struct SchemaIndex {
     objects: HashMap<String, HashMap<String, FieldDef>>,
     inputs: HashMap<String, InputDef>,
-    /// Union types (federation's `_Entity`): their selections are taken as written.
-    unions: std::collections::HashSet<String>,
+    /// Abstract types (unions such as federation's `_Entity`, interfaces such as `Node`) and
+    /// the object types that are theirs. Selections on them are taken as written.
+    possible: HashMap<String, HashSet<String>>,
 }
 
 fn field_type(t: &Type) -> FieldType {
@@ -64,12 +65,24 @@ fn field_type(t: &Type) -> FieldType {
     }
 }
 
+/// The fields of an object or interface type, by name.
+fn fields_of(fields: Vec<Positioned<FieldDefinition>>) -> HashMap<String, FieldDef> {
+    fields
+        .into_iter()
+        .map(|f| {
+            let args = f.node.arguments.iter().map(|a| (a.node.name.node.to_string(), a.node.ty.node.clone()));
+            let def = FieldDef { ty: field_type(&f.node.ty.node), args: args.collect() };
+            (f.node.name.node.to_string(), def)
+        })
+        .collect()
+}
+
 impl SchemaIndex {
     /// Reads the types of an SDL text (the schema's own `sdl()`).
     pub fn from_sdl(sdl: &str) -> Result<Self, String> {
         let doc: ServiceDocument = async_graphql::parser::parse_schema(sdl).map_err(|e| e.to_string())?;
         let mut objects = HashMap::new();
-        let mut unions = std::collections::HashSet::new();
+        let mut possible: HashMap<String, HashSet<String>> = HashMap::new();
         let mut inputs: HashMap<String, InputDef> =
             ["Int", "Float", "String", "Boolean", "ID"].iter().map(|s| (s.to_string(), InputDef::Scalar)).collect();
         for def in doc.definitions {
@@ -78,23 +91,20 @@ impl SchemaIndex {
             let name = name.node.to_string();
             match kind {
                 TypeKind::Object(obj) => {
-                    let fields = obj
-                        .fields
-                        .into_iter()
-                        .map(|f| {
-                            let args =
-                                f.node.arguments.iter().map(|a| (a.node.name.node.to_string(), a.node.ty.node.clone()));
-                            let def = FieldDef { ty: field_type(&f.node.ty.node), args: args.collect() };
-                            (f.node.name.node.to_string(), def)
-                        })
-                        .collect();
-                    objects.insert(name, fields);
+                    for i in &obj.implements {
+                        possible.entry(i.node.to_string()).or_default().insert(name.clone());
+                    }
+                    objects.insert(name, fields_of(obj.fields));
+                }
+                TypeKind::Interface(i) => {
+                    possible.entry(name.clone()).or_default();
+                    objects.insert(name, fields_of(i.fields));
                 }
                 TypeKind::Scalar => {
                     inputs.insert(name, InputDef::Scalar);
                 }
-                TypeKind::Union(_) => {
-                    unions.insert(name);
+                TypeKind::Union(u) => {
+                    possible.entry(name).or_default().extend(u.members.iter().map(|m| m.node.to_string()));
                 }
                 TypeKind::Enum(e) => {
                     inputs
@@ -108,19 +118,29 @@ impl SchemaIndex {
                         .collect();
                     inputs.insert(name, InputDef::Object(fields));
                 }
-                _ => {}
             }
         }
-        Ok(SchemaIndex { objects, inputs, unions })
+        Ok(SchemaIndex { objects, inputs, possible })
     }
 
     pub fn field(&self, parent: &str, name: &str) -> Option<&FieldType> {
         self.objects.get(parent)?.get(name).map(|f| &f.ty)
     }
 
-    /// Whether `name` is a union type.
-    pub fn is_union(&self, name: &str) -> bool {
-        self.unions.contains(name)
+    /// Whether values of `name` have fields (an object, interface or union type).
+    pub fn is_composite(&self, name: &str) -> bool {
+        self.objects.contains_key(name) || self.possible.contains_key(name)
+    }
+
+    /// Whether `name` is a union or an interface.
+    pub fn is_abstract(&self, name: &str) -> bool {
+        self.possible.contains_key(name)
+    }
+
+    /// Whether a fragment on `condition` applies to an object of type `ty`: the same type, or
+    /// an interface or union that `ty` is one of.
+    pub fn applies(&self, condition: &str, ty: &str) -> bool {
+        condition == ty || self.possible.get(condition).is_some_and(|p| p.contains(ty))
     }
 
     fn arg(&self, parent: &str, field: &str, arg: &str) -> Option<&Type> {

@@ -148,7 +148,7 @@ async fn issue_token(ctx: &ResolverContext<'_>) -> ApiResult<String> {
 async fn delete_user(ctx: &ResolverContext<'_>) -> ApiResult<bool> {
     let state = state(ctx)?;
     let viewer: &Viewer = viewer_of(ctx);
-    let id = arg_uuid(ctx, "id")?;
+    let id = arg_uuid(ctx, "rowId")?;
     if !(viewer.is_admin() || viewer.user == Some(id) && viewer.role != Role::Anonymous) {
         viewer.require_admin()?;
     }
@@ -234,7 +234,7 @@ pub fn register(parts: SchemaParts) -> SchemaParts {
             Field::new("deleteUser", TypeRef::named_nn(TypeRef::BOOLEAN), |ctx| {
                 FieldFuture::new(async move { Ok(Some(GqlValue::Boolean(delete_user(&ctx).await?))) })
             })
-            .argument(InputValue::new("id", TypeRef::named_nn("UUID"))),
+            .argument(InputValue::new("rowId", TypeRef::named_nn("UUID"))),
         )
         .field(
             Field::new("setPortfolioAllocations", TypeRef::named_nn_list_nn("PortfolioAllocation"), |ctx| {

@@ -66,7 +66,7 @@ async fn run_workflow(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
     let state = state(ctx)?;
     let viewer = viewer_of(ctx);
     let workflows = t("workflows");
-    let id = arg_uuid(ctx, "id")?;
+    let id = arg_uuid(ctx, "rowId")?;
     let access = crate::data::query::access(workflows, viewer)?;
     let cond = Cond::All(vec![access, Cond::Cmp(workflows.col("id").unwrap(), Op::Eq, Cell::Uuid(id))]);
     if read::count(&state.db.write, workflows, &cond).await? == 0 {
@@ -113,7 +113,7 @@ async fn claim(ctx: &ResolverContext<'_>) -> ApiResult<Option<Row>> {
 async fn renew(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
     require_worker(ctx)?;
     let state = state(ctx)?;
-    let row = runs::renew(&state.db, arg_uuid(ctx, "id")?, &worker_name(ctx)?, lease_end(ctx)?).await?;
+    let row = runs::renew(&state.db, arg_uuid(ctx, "rowId")?, &worker_name(ctx)?, lease_end(ctx)?).await?;
     crate::events::publish_execution(state, &row);
     Ok(row)
 }
@@ -123,7 +123,7 @@ async fn update_execution(ctx: &ResolverContext<'_>) -> ApiResult<Row> {
     let state = state(ctx)?;
     let logs = t("workflow_execution_logs");
     let c = |n: &str| logs.col(n).expect("workflow_execution_logs column");
-    let id = arg_uuid(ctx, "id")?;
+    let id = arg_uuid(ctx, "rowId")?;
     let status = match arg(ctx, "status") {
         Some(GqlValue::Enum(s)) => s.to_string(),
         _ => arg_str(ctx, "status")?,
@@ -221,7 +221,7 @@ pub fn register(parts: SchemaParts) -> SchemaParts {
         .mutation
         .field(
             run_field("runWorkflow", run(), |ctx| async move { run_workflow(ctx).await.map(Some) }.boxed())
-                .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
+                .argument(InputValue::new("rowId", TypeRef::named_nn("UUID")))
                 .description("Queues a run of one of the caller's workflows (status `pending`)."),
         )
         .field(
@@ -240,7 +240,7 @@ pub fn register(parts: SchemaParts) -> SchemaParts {
         )
         .field(
             run_field("renewWorkflowExecutionLease", run(), |ctx| async move { renew(ctx).await.map(Some) }.boxed())
-                .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
+                .argument(InputValue::new("rowId", TypeRef::named_nn("UUID")))
                 .argument(worker())
                 .argument(lease())
                 .description("Workers: extends the lease on a run they hold; `CONFLICT` once it is no longer theirs."),
@@ -249,7 +249,7 @@ pub fn register(parts: SchemaParts) -> SchemaParts {
             run_field("updateWorkflowExecution", run(), |ctx| {
                 async move { update_execution(ctx).await.map(Some) }.boxed()
             })
-            .argument(InputValue::new("id", TypeRef::named_nn("UUID")))
+            .argument(InputValue::new("rowId", TypeRef::named_nn("UUID")))
             .argument(InputValue::new("status", TypeRef::named_nn(logs_status_type())))
             .argument(InputValue::new("result", TypeRef::named("JSON")))
             .argument(InputValue::new("errorMessage", TypeRef::named(TypeRef::STRING)))

@@ -1,5 +1,8 @@
 //! The playground is GraphiQL itself: graphiql 4.1.2 with React and ReactDOM 18.3.1, embedded
 //! (see `assets`), so the page needs no network beyond this server.
+use crate::data::catalog::Catalog;
+use crate::data::values::Cell;
+use crate::graphql::identity;
 use axum::response::Response;
 
 /// The page at `GET /graphql` for browsers.
@@ -47,13 +50,30 @@ subscription LiveChart {
 }
 "#;
 
-/// GraphiQL's opening tabs: the example read, a login, and a query sent with a token.
+/// Relay's object identity: the global `id`, and any object fetched again by it.
+fn refetch() -> String {
+    let tickers = Catalog::get().table("tickers");
+    let id = identity::encode(tickers, std::iter::once(Cell::Int(1)));
+    format!(
+        r#"# Every table type has a global `id` (its type and key; the table's own id column is
+# `rowId`), and `node(id:)` fetches any object by it: Relay, Apollo and urql key by it.
+query Refetch {{
+  tickers(first: 2) {{ nodes {{ id rowId ticker }} }}
+  node(id: "{id}") {{ id __typename ... on Ticker {{ ticker name }} }}
+}}
+"#
+    )
+}
+
+/// GraphiQL's opening tabs: the example read, a login, a query sent with a token, a live query
+/// and a refetch by id.
 fn tabs() -> serde_json::Value {
     serde_json::json!([
         { "query": EXAMPLE, "headers": "{\n  \"Time-Zone\": \"Asia/Seoul\"\n}" },
         { "query": LOGIN },
         { "query": ME, "headers": "{\n  \"Authorization\": \"Bearer <token from Login>\"\n}" },
         { "query": LIVE },
+        { "query": refetch() },
     ])
 }
 

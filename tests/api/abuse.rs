@@ -39,7 +39,7 @@ async fn a_deleted_accounts_tokens_are_refused_everywhere() {
         let (_ws, ack) = Ws::init(&app, "/graphql/ws", Some(bare(&a)), false).await;
         assert_eq!(ack["type"], "connection_ack");
 
-        let r = as_role(&app, &a, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": a_id })).await;
+        let r = as_role(&app, &a, "mutation($id: UUID!) { deleteUser(rowId: $id) }", json!({ "id": a_id })).await;
         assert_eq!(r["data"]["deleteUser"], true, "{backend:?}: {r}");
 
         let me = as_role(&app, &a, "{ me { email } }", json!({})).await;
@@ -70,7 +70,7 @@ async fn a_deleted_account_is_refused_by_every_replica_once_its_cache_lapses() {
         let (user, id) = register(&a, "replicas@example.com").await;
         let me = "{ me { email } }";
         assert_eq!(as_role(&b, &user, me, json!({})).await["data"]["me"]["email"], "replicas@example.com");
-        let r = as_role(&a, &user, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": id })).await;
+        let r = as_role(&a, &user, "mutation($id: UUID!) { deleteUser(rowId: $id) }", json!({ "id": id })).await;
         assert_eq!(r["data"]["deleteUser"], true, "{backend:?}: {r}");
         let deleted = std::time::Instant::now();
         let refused = loop {
@@ -175,7 +175,7 @@ async fn every_kind_of_subscription_counts_against_the_limits() {
     })
     .await;
     let (user, _) = register(&app, "limits@example.com").await;
-    let w = r#"mutation { createWorkflow(input: { name: "w", jsonGraph: { nodes: [], edges: [] } }) { id } }"#;
+    let w = r#"mutation { createWorkflow(input: { name: "w", jsonGraph: { nodes: [], edges: [] } }) { rowId } }"#;
     assert!(as_role(&app, &user, w, json!({})).await.get("errors").is_none());
     let service = token(&app, quantgraph::auth::Role::Service);
     // Each of the five kinds, as a caller allowed it (raw tokens, as connection_init sends them).
@@ -183,8 +183,8 @@ async fn every_kind_of_subscription_counts_against_the_limits() {
         ("subscription { ohlcvBars(tickers: [{ ticker: \"HPG\", region: \"VN\" }]) { close } }", None),
         ("subscription { marketSnapshot(marketType: \"VN\") { vnIndex } }", None),
         ("subscription { candles(symbols: [\"HPG\"]) { close } }", None),
-        ("subscription { workflowExecution { id status } }", user.strip_prefix("Bearer ")),
-        ("subscription { pendingWorkflowExecutions { id } }", service.strip_prefix("Bearer ")),
+        ("subscription { workflowExecution { rowId status } }", user.strip_prefix("Bearer ")),
+        ("subscription { pendingWorkflowExecutions { rowId } }", service.strip_prefix("Bearer ")),
     ];
     let mut open = Vec::new();
     for (q, auth) in kinds {

@@ -145,7 +145,7 @@ async fn a_batch_of_reads_agrees_while_a_writer_commits() {
             let c = counts(&batch, &[0, 1, 2, 3]);
             assert!(c.iter().all(|x| *x == c[0]), "{backend:?}: one batch of reads, several moments: {c:?}");
             seen.insert(c[0].clone());
-            let mixed = json!([count("a"), count("b"), { "query": "mutation { deleteStrategy(id: -1) }" }, count("c"), count("d")]);
+            let mixed = json!([count("a"), count("b"), { "query": "mutation { deleteStrategy(rowId: -1) }" }, count("c"), count("d")]);
             let (_, batch) = post(&app, &mixed, Some(&admin)).await;
             let c = counts(&batch, &[0, 1, 3, 4]);
             disagreed += usize::from(c.iter().any(|x| *x != c[0]));

@@ -124,19 +124,19 @@ async fn a_write_acknowledged_by_a_replica_is_seen_by_its_next_read() {
         }
         // Deleting a strategy takes its results along: a cached read of them is evicted too.
         let analyst = token(&app, Role::Analyst);
-        let s = as_role(&app, &admin, "mutation { createStrategy(input: { name: \"s\" }) { id } }", json!({})).await;
-        let id = s["data"]["createStrategy"]["id"].clone();
+        let s = as_role(&app, &admin, "mutation { createStrategy(input: { name: \"s\" }) { rowId } }", json!({})).await;
+        let id = s["data"]["createStrategy"]["rowId"].clone();
         let r = as_role(
             &app,
             &admin,
-            "mutation($s: Int!) { recordBacktestResult(input: { strategyId: $s, startDate: \"2024-01-01\", endDate: \"2024-12-31\" }) { id } }",
+            "mutation($s: Int!) { recordBacktestResult(input: { strategyId: $s, startDate: \"2024-01-01\", endDate: \"2024-12-31\" }) { rowId } }",
             json!({ "s": id }),
         )
         .await;
         assert!(r.get("errors").is_none(), "{r}");
         const RESULTS: &str = "{ backtestResults { totalCount } }";
         assert_eq!(as_role(&app, &analyst, RESULTS, json!({})).await["data"]["backtestResults"]["totalCount"], "1");
-        let r = as_role(&app, &admin, "mutation($s: Int!) { deleteStrategy(id: $s) }", json!({ "s": id })).await;
+        let r = as_role(&app, &admin, "mutation($s: Int!) { deleteStrategy(rowId: $s) }", json!({ "s": id })).await;
         assert_eq!(r["data"]["deleteStrategy"], true, "{r}");
         assert_eq!(as_role(&app, &analyst, RESULTS, json!({})).await["data"]["backtestResults"]["totalCount"], "0");
     }
@@ -165,7 +165,7 @@ async fn answers_are_not_shared_where_access_differs() {
         }
         // Research tables: an analyst's answer is not an anonymous caller's.
         let admin = token(&app, Role::Admin);
-        as_role(&app, &admin, "mutation { createStrategy(input: { name: \"secret\" }) { id } }", json!({})).await;
+        as_role(&app, &admin, "mutation { createStrategy(input: { name: \"secret\" }) { rowId } }", json!({})).await;
         const STRATEGIES: &str = "{ strategies { nodes { name } } }";
         let analyst = token(&app, Role::Analyst);
         for _ in 0..2 {
@@ -280,7 +280,7 @@ async fn query_answers_revalidate_with_etags() {
             .http
             .post(&app.url)
             .header("Authorization", &admin)
-            .json(&json!({ "query": "mutation { createStrategy(input: { name: \"e\" }) { id } }" }))
+            .json(&json!({ "query": "mutation { createStrategy(input: { name: \"e\" }) { rowId } }" }))
             .send()
             .await
             .unwrap();

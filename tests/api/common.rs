@@ -292,12 +292,12 @@ pub fn code(r: &Value) -> Option<&str> {
 /// A new account: its bearer token and user id.
 pub async fn register(app: &TestApp, email: &str) -> (String, String) {
     let r = app
-        .gql(r#"mutation($e: String!) { register(email: $e, password: "correct horse") { token user { id email hasBrokerConnection } } }"#, json!({ "e": email }))
+        .gql(r#"mutation($e: String!) { register(email: $e, password: "correct horse") { token user { rowId email hasBrokerConnection } } }"#, json!({ "e": email }))
         .await;
     assert!(r.get("errors").is_none(), "{r}");
     (
         format!("Bearer {}", r["data"]["register"]["token"].as_str().unwrap()),
-        r["data"]["register"]["user"]["id"].as_str().unwrap().to_string(),
+        r["data"]["register"]["user"]["rowId"].as_str().unwrap().to_string(),
     )
 }
 
@@ -392,15 +392,17 @@ pub async fn workflow_with_runs(app: &TestApp, user: &str, name: &str, n: usize)
     let w = as_role(
         app,
         user,
-        "mutation($n: String!) { createWorkflow(input: { name: $n, jsonGraph: { nodes: [], edges: [] } }) { id } }",
+        "mutation($n: String!) { createWorkflow(input: { name: $n, jsonGraph: { nodes: [], edges: [] } }) { rowId } }",
         json!({ "n": name }),
     )
     .await;
-    let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("workflow created: {w}")).to_string();
+    let wid =
+        w["data"]["createWorkflow"]["rowId"].as_str().unwrap_or_else(|| panic!("workflow created: {w}")).to_string();
     let mut ids = Vec::new();
     for _ in 0..n {
-        let r = as_role(app, user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
-        ids.push(r["data"]["runWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("run queued: {r}")).to_string());
+        let r = as_role(app, user, "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId } }", json!({ "id": wid }))
+            .await;
+        ids.push(r["data"]["runWorkflow"]["rowId"].as_str().unwrap_or_else(|| panic!("run queued: {r}")).to_string());
     }
     (wid, ids)
 }

@@ -363,7 +363,24 @@ impl Gen {
         let n = self.rng.gen_range(1..=4);
         for _ in 0..n {
             match self.rng.gen_range(0..10) {
-                0 => out.push_str(" __typename"),
+                0 if self.chance(0.5) => out.push_str(" __typename"),
+                // The global object id, plain or through a fragment on the `Node` interface.
+                0 => {
+                    let d = self.directive();
+                    match self.rng.gen_range(0..4) {
+                        0 => out.push_str(" id"),
+                        1 => {
+                            let _ = write!(out, " nid: id{d}");
+                        }
+                        2 => {
+                            let _ = write!(out, " ... on Node{d} {{ id __typename }}");
+                        }
+                        _ => {
+                            let name = self.node_fragment();
+                            let _ = write!(out, " ...{name}{d}");
+                        }
+                    }
+                }
                 1..=5 => {
                     let c = &t.columns[self.rng.gen_range(0..t.columns.len())];
                     let d = self.directive();
@@ -434,6 +451,16 @@ impl Gen {
         out
     }
 
+    /// A named fragment on the `Node` interface (one per document, spread wherever a row is).
+    fn node_fragment(&mut self) -> String {
+        if let Some((name, _, _)) = self.fragments.iter().find(|(_, ty, _)| ty == "Node") {
+            return name.clone();
+        }
+        let name = format!("F{}", self.fragments.len());
+        self.fragments.push((name.clone(), "Node".to_string(), " id gid: id".to_string()));
+        name
+    }
+
     /// A named fragment on `t` (reused when one exists, so spreads nest and repeat).
     fn fragment(&mut self, t: &'static Table, depth: u32) -> String {
         // Only finished fragments: one still being written must not spread itself.
@@ -497,7 +524,7 @@ impl Gen {
             let agg = match self.rng.gen_range(0..40) {
                 0..=3 => self.aggregate(t, &d),
                 4..=7 => self.market(&d),
-                8 => Some(format!(" me{d} {{ id email role hasBrokerConnection }}")),
+                8 => Some(format!(" me{d} {{ rowId email role hasBrokerConnection }}")),
                 9 => {
                     let rows = self.samples.get("value_chain_nodes").cloned().unwrap_or_default();
                     let sym = rows.first().map(|r| r["symbol"].to_string()).unwrap_or_else(|| "\"HPG\"".into());

@@ -120,8 +120,8 @@ async fn a_codegen_client_runs_the_readme_operations_by_hash_against_trusted_doc
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
     assert_eq!(
         documents.len(),
-        6,
-        "the README's Screen, Chart, Login, SectorMonths, LiveScreen and BarChanges: {documents:?}"
+        7,
+        "the README's Screen, Chart, Login, Refetch, SectorMonths, LiveScreen and BarChanges: {documents:?}"
     );
     let app = spawn_with(Backend::Sqlite, true, |c| c.trusted_documents = Some(manifest.clone())).await;
 

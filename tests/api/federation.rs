@@ -15,16 +15,19 @@ async fn entities_resolve_in_one_statement_per_type_under_the_access_rules() {
         let sdl = app.gql("{ _service { sdl } }", json!({})).await;
         let sdl = sdl["data"]["_service"]["sdl"].as_str().unwrap_or_else(|| panic!("{backend:?}: {sdl}"));
         assert!(sdl.contains("url: \"https://specs.apollo.dev/federation/v2"), "{backend:?}: federation v2");
-        assert!(sdl.contains("type Ticker @key(fields: \"id\") @key(fields: \"ticker region\")"), "{backend:?}");
+        assert!(
+            sdl.contains("type Ticker implements Node @key(fields: \"rowId\") @key(fields: \"ticker region\")"),
+            "{backend:?}"
+        );
         let admin = token(&app, Role::Admin);
-        let strategies = as_role(&app, &admin, "{ strategies(first: 2) { nodes { id name } } }", json!({})).await;
+        let strategies = as_role(&app, &admin, "{ strategies(first: 2) { nodes { rowId name } } }", json!({})).await;
         let s = &strategies["data"]["strategies"]["nodes"];
         let reps = json!([
             { "__typename": "Ticker", "ticker": "005930", "region": "KR" },
-            { "__typename": "Strategy", "id": s[0]["id"] },
+            { "__typename": "Strategy", "rowId": s[0]["rowId"] },
             { "__typename": "Ticker", "ticker": "NOPE", "region": "KR" },
             { "__typename": "Ticker", "ticker": "000660", "region": "KR" },
-            { "__typename": "Strategy", "id": s[1]["id"] },
+            { "__typename": "Strategy", "rowId": s[1]["rowId"] },
         ]);
         let before = app.statements().await;
         let r = as_role(&app, &admin, ENTITIES, json!({ "r": reps })).await;

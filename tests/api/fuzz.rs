@@ -41,7 +41,7 @@ pub(crate) const TOKENS: [&str; 24] = [
     "__schema { types { fields { type { ofType { ofType { name } } } } } }",
     "__typename",
     "query",
-    "mutation { deleteUser(id: 1) }",
+    "mutation { deleteUser(rowId: 1) }",
 ];
 
 /// One change to a document; positions are fractions of its length (`u16::MAX` = the end).

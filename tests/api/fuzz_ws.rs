@@ -23,12 +23,12 @@ const DOCS: [&str; 12] = [
     "subscription { ohlcvBars(tickers: [{ ticker: \"HPG\", region: \"VN\" }], interval: WEEK) { bucket close } }",
     "subscription($t: [TickerKey!]!, $d: Date) { ohlcvBars(tickers: $t, since: $d) { seq } }",
     "subscription { workflowExecution { status } }",
-    "subscription { pendingWorkflowExecutions { id } }",
+    "subscription { pendingWorkflowExecutions { rowId } }",
     "subscription { marketSnapshot(marketType: \"KR\") { __typename } }",
     "subscription { a: candles(symbols: [\"A\"]) { close } b: candles(symbols: [\"B\"]) { ...C } } fragment C on CandleBucket { open }",
     "subscription { ...F } fragment F on Subscription { ...F }",
     "query { tickers(first: 2) { nodes { ticker } } }",
-    "mutation { deleteUser(id: \"00000000-0000-0000-0000-000000000000\") }",
+    "mutation { deleteUser(rowId: \"00000000-0000-0000-0000-000000000000\") }",
     "subscription { candles(symbols: []) { close } }",
 ];
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(15);
 /// A row subscription (a workers' queue): told when events may have been missed.
-const ROWS: &str = "subscription { pendingWorkflowExecutions { id } }";
+const ROWS: &str = "subscription { pendingWorkflowExecutions { rowId } }";
 const CANDLES: &str = r#"subscription { candles(symbols: ["GAP"]) { symbol bucket close closed } }"#;
 
 fn candle_sql(minute: u32, close: f64) -> String {

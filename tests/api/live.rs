@@ -93,12 +93,12 @@ async fn executions_reach_only_their_owner() {
         let (a, b) = (reg("live-a@example.com").await, reg("live-b@example.com").await);
         let w = app
             .gql_with(
-                r#"mutation { createWorkflow(input: { name: "live", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+                r#"mutation { createWorkflow(input: { name: "live", jsonGraph: { nodes: [], edges: [] } }) { rowId } }"#,
                 json!({}),
                 &[("Authorization", &format!("Bearer {a}"))],
             )
             .await;
-        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
+        let wid = w["data"]["createWorkflow"]["rowId"].as_str().unwrap().to_string();
         let mut mine = Ws::connect(&app, Some(&a), false).await;
         mine.subscribe("1", "subscription { workflowExecution { status workflowId } }", json!({})).await;
         let mut theirs = Ws::connect(&app, Some(&b), false).await;
@@ -113,7 +113,7 @@ async fn executions_reach_only_their_owner() {
         assert_eq!(message_code(&denied), Some("NOT_FOUND"), "{backend:?}: another user's workflow: {denied}");
         tokio::time::sleep(Duration::from_millis(200)).await;
         app.gql_with(
-            "mutation($id: UUID!) { runWorkflow(id: $id) { id } }",
+            "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId } }",
             json!({ "id": wid }),
             &[("Authorization", &format!("Bearer {a}"))],
         )
@@ -526,11 +526,11 @@ async fn a_plain_sql_write_too_large_to_notify_is_stored_and_delivered() {
         let w = as_role(
             &app,
             &auth,
-            r#"mutation { createWorkflow(input: { name: "big", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+            r#"mutation { createWorkflow(input: { name: "big", jsonGraph: { nodes: [], edges: [] } }) { rowId } }"#,
             json!({}),
         )
         .await;
-        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
+        let wid = w["data"]["createWorkflow"]["rowId"].as_str().unwrap().to_string();
         let mut ws = Ws::connect(&app, Some(auth.trim_start_matches("Bearer ")), false).await;
         ws.subscribe("1", "subscription { workflowExecution { status result } }", json!({})).await;
         tokio::time::sleep(Duration::from_millis(300)).await;

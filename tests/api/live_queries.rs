@@ -46,7 +46,7 @@ async fn a_live_query_answers_as_the_query_then_on_each_change_that_touches_it()
             assert_eq!(first["data"]["live"]["ohlcvData"]["totalCount"], if legacy { "2" } else { "1" });
             // Another ticker's bars, and another table, change nothing it read: no event.
             ingest(&app, "LQB", "2030-01-03", "21").await;
-            let create = "mutation($n: String!) { createStrategy(input: { name: $n }) { id } }";
+            let create = "mutation($n: String!) { createStrategy(input: { name: $n }) { rowId } }";
             let r = as_role(&app, &token(&app, Role::Admin), create, json!({ "n": format!("lq{legacy}") })).await;
             assert!(r.get("errors").is_none(), "{r}");
             assert_eq!(ws.next_data(QUIET).await, None, "{backend:?}: an unrelated change sent an event");

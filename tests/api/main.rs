@@ -26,6 +26,7 @@ mod memories;
 mod mutations;
 mod point_in_time;
 mod read;
+mod relay;
 mod semantics;
 mod snapshot;
 mod standby;

@@ -139,7 +139,7 @@ async fn memories_are_private_validated_paged_and_go_with_their_user() {
     assert_eq!(ok(&app, &a, LIST, json!({})).await["memories"]["totalCount"], "24", "persisted");
 
     // Deleting the user deletes the collection.
-    ok(&app, &a, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": a_id })).await;
+    ok(&app, &a, "mutation($id: UUID!) { deleteUser(rowId: $id) }", json!({ "id": a_id })).await;
     let same_user = format!("Bearer {}", app.app.state.tokens.issue(&a_id, quantgraph::auth::Role::User, 60).unwrap());
     assert_eq!(ok(&app, &same_user, LIST, json!({})).await["memories"]["totalCount"], "0");
     if config.qdrant_url.is_none() {
@@ -300,7 +300,7 @@ async fn adds_racing_the_deletion_of_their_user_leave_nothing_behind() {
         })
         .collect();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    ok(&app, &auth, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": id })).await;
+    ok(&app, &auth, "mutation($id: UUID!) { deleteUser(rowId: $id) }", json!({ "id": id })).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut stored, mut refused) = (0, Vec::new());
@@ -381,9 +381,9 @@ async fn an_unreachable_qdrant_server_is_unavailable_and_the_rest_keeps_working(
     assert_eq!(code(&add), Some("UNAVAILABLE"), "{add}");
     assert_eq!(code(&as_role(&app, &auth, SEARCH, json!({ "e": axis(1, 2) })).await), Some("UNAVAILABLE"));
     // The user is kept when their memories cannot be deleted, so the delete can be retried.
-    let del = as_role(&app, &auth, "mutation($id: UUID!) { deleteUser(id: $id) }", json!({ "id": id })).await;
+    let del = as_role(&app, &auth, "mutation($id: UUID!) { deleteUser(rowId: $id) }", json!({ "id": id })).await;
     assert_eq!(code(&del), Some("UNAVAILABLE"), "{del}");
-    assert_eq!(ok(&app, &auth, "{ me { id } }", json!({})).await["me"]["id"], id.as_str());
+    assert_eq!(ok(&app, &auth, "{ me { rowId } }", json!({})).await["me"]["rowId"], id.as_str());
     let tickers = ok(&app, &auth, "{ tickers(first: 1) { nodes { ticker } } }", json!({})).await;
     assert_eq!(tickers["tickers"]["nodes"].as_array().unwrap().len(), 1);
 }

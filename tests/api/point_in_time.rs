@@ -87,7 +87,7 @@ async fn as_of_reads_the_version_known_by_a_day() {
             let r = as_role(
                 &app,
                 &admin,
-                "mutation($h: [EtfHoldingInput!]!) { recordEtfHoldings(holdings: $h) { id } }",
+                "mutation($h: [EtfHoldingInput!]!) { recordEtfHoldings(holdings: $h) { rowId } }",
                 json!({ "h": h }),
             )
             .await;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(10);
 
-const STREAM: &str = "subscription($after: String, $where: StrategyWhere, $n: Int) { strategiesStream(after: $after, where: $where, batchSize: $n) { cursor changes { op cursor row { id name description } } } }";
+const STREAM: &str = "subscription($after: String, $where: StrategyWhere, $n: Int) { strategiesStream(after: $after, where: $where, batchSize: $n) { cursor changes { op cursor row { rowId name description } } } }";
 
 async fn admin_ws(app: &TestApp, legacy: bool) -> Ws {
     Ws::connect(app, Some(&token(app, Role::Admin)), legacy).await
@@ -48,24 +48,24 @@ async fn a_stream_sends_each_change_with_its_row_and_resumes_from_a_cursor() {
         let statements = app.statements().await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let other =
-            run(&app, &admin, "mutation { createStrategy(input: { name: \"other\" }) { id } }", json!({})).await;
-        assert!(other["createStrategy"]["id"].is_i64());
+            run(&app, &admin, "mutation { createStrategy(input: { name: \"other\" }) { rowId } }", json!({})).await;
+        assert!(other["createStrategy"]["rowId"].is_i64());
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(ws.next_data(Duration::from_millis(300)).await, None, "{backend:?}: a filtered-out row was sent");
-        let id = run(&app, &admin, "mutation { createStrategy(input: { name: \"st-a\" }) { id } }", json!({})).await
-            ["createStrategy"]["id"]
+        let id = run(&app, &admin, "mutation { createStrategy(input: { name: \"st-a\" }) { rowId } }", json!({})).await
+            ["createStrategy"]["rowId"]
             .clone();
         let (changes, after_insert) = batch(&mut ws).await;
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0]["op"], "INSERT");
-        assert_eq!(changes[0]["row"], json!({ "id": id, "name": "st-a", "description": null }));
+        assert_eq!(changes[0]["row"], json!({ "rowId": id, "name": "st-a", "description": null }));
         assert_eq!(changes[0]["cursor"], after_insert.as_str());
-        let patch = "mutation($id: Int!) { updateStrategy(id: $id, patch: { description: \"d\" }) { id } }";
+        let patch = "mutation($id: Int!) { updateStrategy(rowId: $id, patch: { description: \"d\" }) { rowId } }";
         run(&app, &admin, patch, json!({ "id": id })).await;
         let (changes, _) = batch(&mut ws).await;
         assert_eq!((changes.len(), &changes[0]["op"]), (1, &json!("UPDATE")));
         assert_eq!(changes[0]["row"]["description"], "d");
-        run(&app, &admin, "mutation($id: Int!) { deleteStrategy(id: $id) }", json!({ "id": id })).await;
+        run(&app, &admin, "mutation($id: Int!) { deleteStrategy(rowId: $id) }", json!({ "id": id })).await;
         let (changes, _) = batch(&mut ws).await;
         assert_eq!((changes.len(), &changes[0]["op"]), (1, &json!("DELETE")));
         assert_eq!(changes[0]["row"]["name"], "st-a", "a delete carries the row as it was");
@@ -111,7 +111,7 @@ async fn a_stream_sends_each_change_with_its_row_and_resumes_from_a_cursor() {
             }
             let reads = metric(&app, "quantgraph_stream_reads_total").await;
             let renders = metric(&app, "quantgraph_stream_renders_total").await;
-            run(&app, &admin, "mutation { createStrategy(input: { name: \"st-shared\" }) { id } }", json!({})).await;
+            run(&app, &admin, "mutation { createStrategy(input: { name: \"st-shared\" }) { rowId } }", json!({})).await;
             for ws in &mut many {
                 let (changes, _) = batch(ws).await;
                 assert_eq!(changes.len(), 1);

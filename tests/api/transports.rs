@@ -265,36 +265,36 @@ async fn a_subscription_renders_its_relations_as_a_query_does() {
         let user = auth.trim_start_matches("Bearer ").to_string();
         let w = app
             .gql_with(
-                r#"mutation { createWorkflow(input: { name: "rel", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+                r#"mutation { createWorkflow(input: { name: "rel", jsonGraph: { nodes: [], edges: [] } }) { rowId } }"#,
                 json!({}),
                 &[("Authorization", &auth)],
             )
             .await;
-        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("{w}")).to_string();
+        let wid = w["data"]["createWorkflow"]["rowId"].as_str().unwrap_or_else(|| panic!("{w}")).to_string();
         for legacy in [false, true] {
             let mut ws = Ws::connect(&app, Some(&user), legacy).await;
             ws.subscribe(
                 "1",
-                "subscription { workflowExecution { ...E wf: workflow { name } } } fragment E on WorkflowExecutionLog { id status }",
+                "subscription { workflowExecution { ...E wf: workflow { name } } } fragment E on WorkflowExecutionLog { rowId status }",
                 json!({}),
             )
             .await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             let run = app
                 .gql_with(
-                    "mutation($id: UUID!) { runWorkflow(id: $id) { id } }",
+                    "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId } }",
                     json!({ "id": wid }),
                     &[("Authorization", &auth)],
                 )
                 .await;
-            let id = run["data"]["runWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("{run}")).to_string();
+            let id = run["data"]["runWorkflow"]["rowId"].as_str().unwrap_or_else(|| panic!("{run}")).to_string();
             let got = ws.next_data(T).await.expect("an event");
             assert!(got.get("errors").is_none(), "{backend:?} legacy={legacy}: {got}");
             let e = &got["data"]["workflowExecution"];
-            assert_eq!(e["id"], id.as_str(), "{backend:?}: {got}");
+            assert_eq!(e["rowId"], id.as_str(), "{backend:?}: {got}");
             assert_eq!(e["wf"]["name"], "rel", "{backend:?} legacy={legacy}: the relation is read: {got}");
             // The same row read by a query renders the same selection.
-            let q = format!(r#"{{ workflowExecutionLog(id: "{id}") {{ id status wf: workflow {{ name }} }} }}"#);
+            let q = format!(r#"{{ workflowExecutionLog(rowId: "{id}") {{ rowId status wf: workflow {{ name }} }} }}"#);
             let read = app.gql_with(&q, json!({}), &[("Authorization", &auth)]).await;
             assert_eq!(read["data"]["workflowExecutionLog"], *e, "{backend:?}: {read}");
         }

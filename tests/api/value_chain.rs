@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 const WALK: &str = "query($t: String!, $d: ValueChainDirection, $m: Int, $c: Float) { \
-    valueChain(ticker: $t, direction: $d, maxDepth: $m, minCorrelation: $c) { depth exposure node { id symbol } path { id } } }";
+    valueChain(ticker: $t, direction: $d, maxDepth: $m, minCorrelation: $c) { depth exposure node { rowId symbol } path { rowId } } }";
 
 struct Edge {
     from: usize,
@@ -86,11 +86,11 @@ async fn value_chain_walks_match_a_path_search() {
             let r = as_role(
                 &app,
                 &analyst,
-                "mutation($s: String) { createValueChainNode(input: { symbol: $s, name: \"n\", sector: \"s\", nodeType: \"Midstream\" }) { id } }",
+                "mutation($s: String) { createValueChainNode(input: { symbol: $s, name: \"n\", sector: \"s\", nodeType: \"Midstream\" }) { rowId } }",
                 json!({ "s": format!("N{i}") }),
             )
             .await;
-            ids.push(r["data"]["createValueChainNode"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_string());
+            ids.push(r["data"]["createValueChainNode"]["rowId"].as_str().unwrap_or_else(|| panic!("{r}")).to_string());
         }
         let mut edges = Vec::new();
         // A ring (a cycle through every node), then random chords; one edge in eight has no correlation.
@@ -109,7 +109,7 @@ async fn value_chain_walks_match_a_path_search() {
             let r = as_role(
                 &app,
                 &analyst,
-                "mutation($a: UUID!, $b: UUID!, $c: Float) { createValueChainEdge(input: { sourceId: $a, targetId: $b, correlationCoeff: $c }) { id } }",
+                "mutation($a: UUID!, $b: UUID!, $c: Float) { createValueChainEdge(input: { sourceId: $a, targetId: $b, correlationCoeff: $c }) { rowId } }",
                 json!({ "a": ids[a], "b": ids[b], "c": corr }),
             )
             .await;
@@ -147,7 +147,7 @@ async fn value_chain_walks_match_a_path_search() {
             assert_eq!(got.len(), want.len(), "{backend:?} {dir} from N{start}: reached nodes");
             let mut depths = Vec::new();
             for g in &got {
-                let at = ids.iter().position(|i| g["node"]["id"] == i.as_str()).unwrap();
+                let at = ids.iter().position(|i| g["node"]["rowId"] == i.as_str()).unwrap();
                 let (depth, exposure, path) = &want[&at];
                 depths.push(g["depth"].as_u64().unwrap());
                 assert_eq!(g["depth"], *depth, "{backend:?} {dir} N{start}→N{at}: {g}");
@@ -156,15 +156,15 @@ async fn value_chain_walks_match_a_path_search() {
                     Some(e) => {
                         let got_e = g["exposure"].as_f64().unwrap_or_else(|| panic!("{g}"));
                         assert!((got_e - e).abs() < 1e-12, "{backend:?} {dir} N{start}→N{at}: {got_e} vs {e}");
-                        let path: Vec<Value> = path.iter().map(|i| json!({ "id": ids[*i] })).collect();
+                        let path: Vec<Value> = path.iter().map(|i| json!({ "rowId": ids[*i] })).collect();
                         assert_eq!(g["path"], json!(path), "{backend:?} {dir} N{start}→N{at}: the strongest path");
                         compared += 1;
                     }
                     None => assert!(g["exposure"].is_null(), "{g}"),
                 }
                 let p = g["path"].as_array().unwrap();
-                assert_eq!(p.first().unwrap()["id"], ids[start].as_str());
-                assert_eq!(p.last().unwrap()["id"], g["node"]["id"]);
+                assert_eq!(p.first().unwrap()["rowId"], ids[start].as_str());
+                assert_eq!(p.last().unwrap()["rowId"], g["node"]["rowId"]);
             }
             assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{backend:?}: nearest first");
         }

@@ -6,13 +6,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 const CLAIM: &str = "mutation($w: String!, $l: Int) { claimWorkflowExecution(worker: $w, leaseSeconds: $l) \
-                     { id status claimedBy attempts leaseExpiresAt } }";
+                     { rowId status claimedBy attempts leaseExpiresAt } }";
 const FINISH: &str = "mutation($id: UUID!, $w: String, $s: WorkflowRunStatus!) { \
-                      updateWorkflowExecution(id: $id, worker: $w, status: $s, result: { ok: true }) { status } }";
+                      updateWorkflowExecution(rowId: $id, worker: $w, status: $s, result: { ok: true }) { status } }";
 const RENEW: &str = "mutation($id: UUID!, $w: String!, $l: Int) { \
-                     renewWorkflowExecutionLease(id: $id, worker: $w, leaseSeconds: $l) { leaseExpiresAt } }";
+                     renewWorkflowExecutionLease(rowId: $id, worker: $w, leaseSeconds: $l) { leaseExpiresAt } }";
 const RUNS: &str =
-    "{ workflowExecutionLogs(first: 1000) { totalCount nodes { id status claimedBy attempts errorMessage } } }";
+    "{ workflowExecutionLogs(first: 1000) { totalCount nodes { rowId status claimedBy attempts errorMessage } } }";
 
 /// A user with one workflow and `n` queued runs: (user token, workflow id, run ids).
 async fn queue(app: &TestApp, n: usize) -> (String, String, Vec<String>) {
@@ -54,7 +54,7 @@ async fn four_workers_execute_each_of_200_runs_once() {
                         }
                         assert_eq!(run["status"], "running");
                         assert_eq!(run["claimedBy"], name.as_str());
-                        let id = run["id"].as_str().unwrap().to_string();
+                        let id = run["rowId"].as_str().unwrap().to_string();
                         let f = post(FINISH, json!({ "id": id, "w": name, "s": "success" })).await;
                         assert_eq!(f["data"]["updateWorkflowExecution"]["status"], "success", "{f}");
                         done.push(id);
@@ -76,7 +76,7 @@ async fn four_workers_execute_each_of_200_runs_once() {
         let stored = runs(&app).await;
         assert_eq!(stored.len(), 200);
         for r in &stored {
-            let id = r["id"].as_str().unwrap().to_string();
+            let id = r["rowId"].as_str().unwrap().to_string();
             let holder = by_worker.iter().find(|(_, d)| d.contains(&id)).map(|(n, _)| n.as_str());
             assert_eq!(r["status"], "success", "{backend:?}: {r}");
             assert_eq!(r["attempts"], 1, "{backend:?}: {r}");
@@ -98,7 +98,7 @@ async fn a_lapsed_lease_returns_the_run_then_fails_it() {
         assert_eq!(code(&as_role(&app, &svc, CLAIM, json!({ "w": "a", "l": 0 })).await), Some("BAD_USER_INPUT"));
 
         let a = as_role(&app, &svc, CLAIM, json!({ "w": "a", "l": 1 })).await;
-        assert_eq!(a["data"]["claimWorkflowExecution"]["id"], ids[0].as_str(), "{backend:?}: {a}");
+        assert_eq!(a["data"]["claimWorkflowExecution"]["rowId"], ids[0].as_str(), "{backend:?}: {a}");
         let lease = |v: &Value, f: &str| {
             let s = v["data"][f]["leaseExpiresAt"].as_str().unwrap_or_else(|| panic!("{v}")).to_string();
             chrono::DateTime::parse_from_rfc3339(&s).unwrap()
@@ -115,7 +115,7 @@ async fn a_lapsed_lease_returns_the_run_then_fails_it() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let b = as_role(&app, &svc, CLAIM, json!({ "w": "b", "l": 1 })).await;
         let run = &b["data"]["claimWorkflowExecution"];
-        assert_eq!(run["id"], ids[0].as_str(), "{backend:?}: the lapsed run is claimable again: {b}");
+        assert_eq!(run["rowId"], ids[0].as_str(), "{backend:?}: the lapsed run is claimable again: {b}");
         assert_eq!((run["claimedBy"].as_str(), run["attempts"].as_i64()), (Some("b"), Some(2)));
         let late = as_role(&app, &svc, FINISH, json!({ "id": ids[0], "w": "a", "s": "success" })).await;
         assert_eq!(code(&late), Some("CONFLICT"), "{backend:?}: the first worker lost the run: {late}");
@@ -144,17 +144,17 @@ async fn a_lapsed_lease_returns_the_run_then_fails_it() {
 /// oldest first, then the live ones.
 #[tokio::test]
 async fn a_long_backlog_is_replayed_in_pages_every_run_once() {
-    const SUB: &str = "subscription { pendingWorkflowExecutions { id executedAt } }";
+    const SUB: &str = "subscription { pendingWorkflowExecutions { rowId executedAt } }";
     for backend in backends() {
         let app = spawn_with(backend, false, |_| {}).await;
         let (user, wid, _) = queue(&app, 0).await;
         let mut ids = HashSet::new();
         for _ in 0..26 {
             let runs = (0..100).map(|_| {
-                as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid }))
+                as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId } }", json!({ "id": wid }))
             });
             for r in futures_util::future::join_all(runs).await {
-                ids.insert(r["data"]["runWorkflow"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_string());
+                ids.insert(r["data"]["runWorkflow"]["rowId"].as_str().unwrap_or_else(|| panic!("{r}")).to_string());
             }
         }
         assert_eq!(ids.len(), 2600);
@@ -171,7 +171,7 @@ async fn a_long_backlog_is_replayed_in_pages_every_run_once() {
             let e = &d["data"]["pendingWorkflowExecutions"];
             got.push((
                 e["executedAt"].as_str().unwrap_or_else(|| panic!("{d}")).to_string(),
-                e["id"].as_str().unwrap().to_string(),
+                e["rowId"].as_str().unwrap().to_string(),
             ));
         }
         let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}"));
@@ -182,9 +182,10 @@ async fn a_long_backlog_is_replayed_in_pages_every_run_once() {
         // Read as 1,000 + 1,000 + 600 rows, never all at once.
         assert_eq!(app.statements().await - before, 3, "{backend:?}: pages read");
         let r =
-            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
+            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId } }", json!({ "id": wid }))
+                .await;
         let d = worker.next_data(Duration::from_secs(10)).await.expect("the new run");
-        assert_eq!(d["data"]["pendingWorkflowExecutions"]["id"], r["data"]["runWorkflow"]["id"], "{backend:?}");
+        assert_eq!(d["data"]["pendingWorkflowExecutions"]["rowId"], r["data"]["runWorkflow"]["rowId"], "{backend:?}");
         assert!(worker.recv(Duration::from_millis(300)).await.is_none(), "{backend:?}: nothing twice");
     }
 }
@@ -192,7 +193,7 @@ async fn a_long_backlog_is_replayed_in_pages_every_run_once() {
 /// Workers hear of runs waiting now and of each new one; other roles are refused.
 #[tokio::test]
 async fn workers_subscribe_to_pending_runs() {
-    const SUB: &str = "subscription { pendingWorkflowExecutions { id status workflowId } }";
+    const SUB: &str = "subscription { pendingWorkflowExecutions { rowId status workflowId } }";
     let t = Duration::from_secs(10);
     for backend in backends() {
         let app = spawn_with(backend, false, |_| {}).await;
@@ -204,16 +205,20 @@ async fn workers_subscribe_to_pending_runs() {
         for _ in 0..2 {
             let d = worker.next_data(t).await.expect("a replayed pending run");
             assert_eq!(d["data"]["pendingWorkflowExecutions"]["status"], "pending", "{backend:?}: {d}");
-            seen.push(d["data"]["pendingWorkflowExecutions"]["id"].as_str().unwrap().to_string());
+            seen.push(d["data"]["pendingWorkflowExecutions"]["rowId"].as_str().unwrap().to_string());
         }
         seen.sort();
         let mut waiting = ids.clone();
         waiting.sort();
         assert_eq!(seen, waiting, "{backend:?}: the waiting runs");
         let r =
-            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id } }", json!({ "id": wid })).await;
+            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId } }", json!({ "id": wid }))
+                .await;
         let d = worker.next_data(t).await.expect("the new run");
-        assert_eq!(d["data"]["pendingWorkflowExecutions"]["id"], r["data"]["runWorkflow"]["id"], "{backend:?}: {d}");
+        assert_eq!(
+            d["data"]["pendingWorkflowExecutions"]["rowId"], r["data"]["runWorkflow"]["rowId"],
+            "{backend:?}: {d}"
+        );
         // Claiming is not news to this feed: the next event is the next pending run only.
         as_role(&app, &svc, CLAIM, json!({ "w": "a" })).await;
         assert!(worker.recv(Duration::from_millis(500)).await.is_none(), "{backend:?}: a claim is not a pending run");
@@ -230,9 +235,9 @@ async fn workers_subscribe_to_pending_runs() {
 /// renew the lease, report the result. Beyond the runs it may work on, a worker reads nothing.
 #[tokio::test]
 async fn two_workers_hear_claim_read_renew_and_report() {
-    const SUB: &str = "subscription { pendingWorkflowExecutions { id workflowId } }";
+    const SUB: &str = "subscription { pendingWorkflowExecutions { rowId workflowId } }";
     const TAKE: &str = "mutation($w: String!) { claimWorkflowExecution(worker: $w, leaseSeconds: 30) \
-                        { id status leaseExpiresAt workflow { id name jsonGraph } } }";
+                        { rowId status leaseExpiresAt workflow { rowId name jsonGraph } } }";
     let t = Duration::from_secs(10);
     for backend in backends() {
         let app = spawn_with(backend, false, |_| {}).await;
@@ -241,7 +246,7 @@ async fn two_workers_hear_claim_read_renew_and_report() {
         let set = as_role(
             &app,
             &user,
-            "mutation($id: UUID!, $g: JSON!) { updateWorkflow(id: $id, patch: { jsonGraph: $g }) { id } }",
+            "mutation($id: UUID!, $g: JSON!) { updateWorkflow(rowId: $id, patch: { jsonGraph: $g }) { rowId } }",
             json!({ "id": wid, "g": graph }),
         )
         .await;
@@ -269,10 +274,10 @@ async fn two_workers_hear_claim_read_renew_and_report() {
                     continue;
                 }
                 assert_eq!(run["status"], "running", "{backend:?}: {c}");
-                assert_eq!(run["workflow"]["id"], wid.as_str(), "{backend:?}: {c}");
+                assert_eq!(run["workflow"]["rowId"], wid.as_str(), "{backend:?}: {c}");
                 assert_eq!(run["workflow"]["name"], "queue", "{backend:?}: {c}");
                 assert_eq!(run["workflow"]["jsonGraph"], graph, "{backend:?}: {c}");
-                let id = run["id"].as_str().unwrap().to_string();
+                let id = run["rowId"].as_str().unwrap().to_string();
                 assert!(won.insert(id.clone(), name).is_none(), "{backend:?}: {id} claimed twice");
                 let before = chrono::DateTime::parse_from_rfc3339(run["leaseExpiresAt"].as_str().unwrap()).unwrap();
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -286,7 +291,7 @@ async fn two_workers_hear_claim_read_renew_and_report() {
                 let held = as_role(
                     &app,
                     &svc,
-                    "query($id: UUID!) { workflowExecutionLog(id: $id) { status claimedBy workflow { name } } }",
+                    "query($id: UUID!) { workflowExecutionLog(rowId: $id) { status claimedBy workflow { name } } }",
                     json!({ "id": id }),
                 )
                 .await;
@@ -317,7 +322,7 @@ async fn two_workers_hear_claim_read_renew_and_report() {
         let seen = as_role(&app, &svc, RUNS, json!({})).await;
         assert!(seen.get("errors").is_none(), "{backend:?}: {seen}");
         assert_eq!(seen["data"]["workflowExecutionLogs"]["totalCount"], "0", "{backend:?}: {seen}");
-        for q in ["{ users(first: 5) { nodes { email } } }", "{ portfolioAllocations(first: 5) { nodes { id } } }"] {
+        for q in ["{ users(first: 5) { nodes { email } } }", "{ portfolioAllocations(first: 5) { nodes { rowId } } }"] {
             let r = as_role(&app, &svc, q, json!({})).await;
             assert_eq!(code(&r), Some("FORBIDDEN"), "{backend:?}: signed in, not allowed: {r}");
             let key = if q.contains("users") { "users" } else { "portfolioAllocations" };

@@ -10,7 +10,7 @@ async fn register_login_me_and_secrets_never_leave() {
         let key = fernet::Fernet::generate_key();
         let app = spawn_with(backend, true, |c| c.fernet_key = Some(quantgraph::config::Secret(key.clone()))).await;
         let (auth, id) = register(&app, "Ana@Example.com").await;
-        let me = as_role(&app, &auth, "{ me { id email hasBrokerConnection } }", json!({})).await;
+        let me = as_role(&app, &auth, "{ me { rowId email hasBrokerConnection } }", json!({})).await;
         assert_eq!(me["data"]["me"]["email"], "ana@example.com");
         assert_eq!(me["data"]["me"]["hasBrokerConnection"], false);
         let again = app
@@ -23,11 +23,11 @@ async fn register_login_me_and_secrets_never_leave() {
         assert_eq!(code(&bad), Some("UNAUTHENTICATED"));
         let ok = app
             .gql(
-                r#"mutation { login(email: "ana@example.com", password: "correct horse") { token user { id } } }"#,
+                r#"mutation { login(email: "ana@example.com", password: "correct horse") { token user { rowId } } }"#,
                 json!({}),
             )
             .await;
-        assert_eq!(ok["data"]["login"]["user"]["id"], id.as_str());
+        assert_eq!(ok["data"]["login"]["user"]["rowId"], id.as_str());
         let c = as_role(
             &app,
             &auth,
@@ -95,14 +95,14 @@ async fn roles_are_enforced_on_every_path() {
             ("{ tickers(first: 1) { nodes { ticker } } }", &["anonymous", "user", "analyst", "service", "admin"]),
             ("{ marketCandles(first: 1) { nodes { symbol } } }", &["anonymous", "user", "analyst", "service", "admin"]),
             ("{ strategies(first: 1) { nodes { name } } }", &["analyst", "admin"]),
-            ("{ backtestResults(first: 1) { nodes { id } } }", &["analyst", "admin"]),
+            ("{ backtestResults(first: 1) { nodes { rowId } } }", &["analyst", "admin"]),
             ("{ workflows(first: 1) { nodes { name } } }", &["user", "analyst", "service", "admin"]),
-            (r#"mutation { createStrategy(input: { name: "S-$ROLE" }) { id } }"#, &["analyst", "admin"]),
+            (r#"mutation { createStrategy(input: { name: "S-$ROLE" }) { rowId } }"#, &["analyst", "admin"]),
             (
                 r#"mutation { ingestCandles(candles: [{ time: "2025-10-20T02:15:00Z", symbol: "T$ROLE", open: 1, high: 2, low: 1, close: 2, volume: "10" }]) { inserted } }"#,
                 &["service", "admin"],
             ),
-            (r#"mutation { createTicker(input: { ticker: "N$ROLE", region: "VN" }) { id } }"#, &["admin"]),
+            (r#"mutation { createTicker(input: { ticker: "N$ROLE", region: "VN" }) { rowId } }"#, &["admin"]),
         ];
         for (q, allowed) in cases {
             for (role, auth) in &roles {
@@ -132,27 +132,28 @@ async fn a_user_never_sees_another_users_rows() {
         let w = as_role(
             &app,
             &a,
-            r#"mutation { createWorkflow(input: { name: "alpha", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+            r#"mutation { createWorkflow(input: { name: "alpha", jsonGraph: { nodes: [], edges: [] } }) { rowId } }"#,
             json!({}),
         )
         .await;
-        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
+        let wid = w["data"]["createWorkflow"]["rowId"].as_str().unwrap().to_string();
         let run =
-            as_role(&app, &a, "mutation($id: UUID!) { runWorkflow(id: $id) { status } }", json!({ "id": wid })).await;
+            as_role(&app, &a, "mutation($id: UUID!) { runWorkflow(rowId: $id) { status } }", json!({ "id": wid }))
+                .await;
         assert_eq!(run["data"]["runWorkflow"]["status"], "pending", "{backend:?}: {run}");
         let set = as_role(
             &app,
             &a,
-            r#"mutation { setPortfolioAllocations(allocations: [{ symbol: "HPG", allocationPct: 60 }]) { id } }"#,
+            r#"mutation { setPortfolioAllocations(allocations: [{ symbol: "HPG", allocationPct: 60 }]) { rowId } }"#,
             json!({}),
         )
         .await;
         assert_eq!(set["data"]["setPortfolioAllocations"].as_array().map(Vec::len), Some(1), "{backend:?}: {set}");
         let paths = [
-            "{ workflows { totalCount nodes { id } } }",
+            "{ workflows { totalCount nodes { rowId } } }",
             "{ workflowExecutionLogs { totalCount } }",
             "{ portfolioAllocations { totalCount } }",
-            "{ users { totalCount nodes { id } } }",
+            "{ users { totalCount nodes { rowId } } }",
         ];
         // The owner sees each of its rows (and only its own account)…
         for q in paths {
@@ -169,16 +170,21 @@ async fn a_user_never_sees_another_users_rows() {
             let want = if q.contains("users") { 1 } else { 0 };
             assert_eq!(n, want, "{backend:?}: {q}: {r}");
         }
-        let one = as_role(&app, &b, "query($id: UUID!) { workflow(id: $id) { name } }", json!({ "id": wid })).await;
+        let one = as_role(&app, &b, "query($id: UUID!) { workflow(rowId: $id) { name } }", json!({ "id": wid })).await;
         assert_eq!(one["data"]["workflow"], Value::Null);
-        let nested =
-            as_role(&app, &b, "{ me { id workflows { nodes { id } } allocations { nodes { id } } } }", json!({})).await;
-        assert_eq!(nested["data"]["me"]["id"], b_id.as_str());
+        let nested = as_role(
+            &app,
+            &b,
+            "{ me { rowId workflows { nodes { rowId } } allocations { nodes { rowId } } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(nested["data"]["me"]["rowId"], b_id.as_str());
         assert_eq!(nested["data"]["me"]["workflows"]["nodes"], json!([]));
         for m in [
-            "mutation($id: UUID!) { runWorkflow(id: $id) { id } }",
-            "mutation($id: UUID!) { deleteWorkflow(id: $id) }",
-            r#"mutation($id: UUID!) { updateWorkflow(id: $id, patch: { name: "stolen" }) { id } }"#,
+            "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId } }",
+            "mutation($id: UUID!) { deleteWorkflow(rowId: $id) }",
+            r#"mutation($id: UUID!) { updateWorkflow(rowId: $id, patch: { name: "stolen" }) { rowId } }"#,
         ] {
             assert_eq!(code(&as_role(&app, &b, m, json!({ "id": wid })).await), Some("NOT_FOUND"), "{backend:?}: {m}");
         }
@@ -232,33 +238,33 @@ async fn documented_constraints_are_checked_before_sql() {
         let cases: [(&str, &str, &str); 7] = [
             (
                 &analyst,
-                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02", transactionType: "HOLD", shares: "1", price: "1" }]) { id } }"#,
+                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02", transactionType: "HOLD", shares: "1", price: "1" }]) { rowId } }"#,
                 "transactionType",
             ),
             (
                 &analyst,
-                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02", transactionType: "BUY", shares: "-5", price: "1" }]) { id } }"#,
+                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "VN", date: "2025-01-02", transactionType: "BUY", shares: "-5", price: "1" }]) { rowId } }"#,
                 "shares",
             ),
             (
                 &analyst,
-                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "XX", date: "2025-01-02", transactionType: "BUY", shares: "5", price: "1" }]) { id } }"#,
+                r#"mutation { recordTransactions(transactions: [{ strategyId: 1, ticker: "HPG", region: "XX", date: "2025-01-02", transactionType: "BUY", shares: "5", price: "1" }]) { rowId } }"#,
                 "region",
             ),
             (
                 &analyst,
-                r#"mutation { createValueChainEdge(input: { sourceId: "5eed0000-0000-4000-8000-000000040000", targetId: "5eed0000-0000-4000-8000-000000040002", correlationCoeff: 1.5 }) { id } }"#,
+                r#"mutation { createValueChainEdge(input: { sourceId: "5eed0000-0000-4000-8000-000000040000", targetId: "5eed0000-0000-4000-8000-000000040002", correlationCoeff: 1.5 }) { rowId } }"#,
                 "correlationCoeff",
             ),
-            (&analyst, r#"mutation { createStrategy(input: { name: "  " }) { id } }"#, "name"),
+            (&analyst, r#"mutation { createStrategy(input: { name: "  " }) { rowId } }"#, "name"),
             (
                 &user,
-                r#"mutation { setPortfolioAllocations(allocations: [{ symbol: "A", allocationPct: 70 }, { symbol: "B", allocationPct: 40 }]) { id } }"#,
+                r#"mutation { setPortfolioAllocations(allocations: [{ symbol: "A", allocationPct: 70 }, { symbol: "B", allocationPct: 40 }]) { rowId } }"#,
                 "100",
             ),
             (
                 &user,
-                r#"mutation { createWorkflow(input: { name: "x", jsonGraph: { nodes: 1 } }) { id } }"#,
+                r#"mutation { createWorkflow(input: { name: "x", jsonGraph: { nodes: 1 } }) { rowId } }"#,
                 "jsonGraph",
             ),
         ];
@@ -270,7 +276,7 @@ async fn documented_constraints_are_checked_before_sql() {
         let dup = as_role(
             &app,
             &analyst,
-            r#"mutation { createStrategy(input: { name: "Momentum-Value" }) { id } }"#,
+            r#"mutation { createStrategy(input: { name: "Momentum-Value" }) { rowId } }"#,
             json!({}),
         )
         .await;
@@ -290,17 +296,21 @@ async fn workflow_executions_follow_their_life_cycle() {
         let w = as_role(
             &app,
             &user,
-            r#"mutation { createWorkflow(input: { name: "flow", jsonGraph: { nodes: [], edges: [] } }) { id } }"#,
+            r#"mutation { createWorkflow(input: { name: "flow", jsonGraph: { nodes: [], edges: [] } }) { rowId } }"#,
             json!({}),
         )
         .await;
-        let wid = w["data"]["createWorkflow"]["id"].as_str().unwrap().to_string();
-        let run =
-            as_role(&app, &user, "mutation($id: UUID!) { runWorkflow(id: $id) { id status } }", json!({ "id": wid }))
-                .await;
+        let wid = w["data"]["createWorkflow"]["rowId"].as_str().unwrap().to_string();
+        let run = as_role(
+            &app,
+            &user,
+            "mutation($id: UUID!) { runWorkflow(rowId: $id) { rowId status } }",
+            json!({ "id": wid }),
+        )
+        .await;
         assert_eq!(run["data"]["runWorkflow"]["status"], "pending");
-        let eid = run["data"]["runWorkflow"]["id"].as_str().unwrap().to_string();
-        let upd = "mutation($id: UUID!, $s: WorkflowRunStatus!) { updateWorkflowExecution(id: $id, status: $s, durationMs: 12) { status durationMs } }";
+        let eid = run["data"]["runWorkflow"]["rowId"].as_str().unwrap().to_string();
+        let upd = "mutation($id: UUID!, $s: WorkflowRunStatus!) { updateWorkflowExecution(rowId: $id, status: $s, durationMs: 12) { status durationMs } }";
         assert_eq!(code(&as_role(&app, &user, upd, json!({ "id": eid, "s": "running" })).await), Some("FORBIDDEN"));
         assert_eq!(code(&as_role(&app, &svc, upd, json!({ "id": eid, "s": "success" })).await), Some("BAD_USER_INPUT"));
         let r = as_role(&app, &svc, upd, json!({ "id": eid, "s": "running" })).await;
@@ -309,11 +319,11 @@ async fn workflow_executions_follow_their_life_cycle() {
         assert_eq!(r["data"]["updateWorkflowExecution"]["durationMs"], 12);
         assert_eq!(code(&as_role(&app, &svc, upd, json!({ "id": eid, "s": "running" })).await), Some("BAD_USER_INPUT"));
         // The status is an enum: filters take its words, and a word outside it fails validation.
-        let by = "query($s: [WorkflowRunStatus!]) { workflowExecutionLogs(where: { status: { in: $s } }) { nodes { id status } } }";
+        let by = "query($s: [WorkflowRunStatus!]) { workflowExecutionLogs(where: { status: { in: $s } }) { nodes { rowId status } } }";
         let done = as_role(&app, &user, by, json!({ "s": ["success", "failed"] })).await;
         assert_eq!(
             done["data"]["workflowExecutionLogs"]["nodes"],
-            json!([{ "id": eid, "status": "success" }]),
+            json!([{ "rowId": eid, "status": "success" }]),
             "{done}"
         );
         let waiting = as_role(&app, &user, by, json!({ "s": ["pending"] })).await;
