@@ -6,7 +6,7 @@ use crate::common::*;
 use quantgraph::auth::Role;
 use serde_json::{json, Value};
 
-const ENTITIES: &str = "query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on Ticker { ticker name } ... on Strategy { name } } }";
+const ENTITIES: &str = "query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on Ticker { ticker name } ... on Strategy { strategy: name } } }";
 
 #[tokio::test]
 async fn entities_resolve_in_one_statement_per_type_under_the_access_rules() {
@@ -36,10 +36,10 @@ async fn entities_resolve_in_one_statement_per_type_under_the_access_rules() {
             r["data"]["_entities"],
             json!([
                 { "__typename": "Ticker", "ticker": "005930", "name": "Samsung Electronics" },
-                { "__typename": "Strategy", "name": s[0]["name"] },
+                { "__typename": "Strategy", "strategy": s[0]["name"] },
                 null,
                 { "__typename": "Ticker", "ticker": "000660", "name": "SK hynix" },
-                { "__typename": "Strategy", "name": s[1]["name"] },
+                { "__typename": "Strategy", "strategy": s[1]["name"] },
             ]),
             "{backend:?}: in the representations' order, null where nothing matches"
         );
