@@ -5,7 +5,7 @@
 use super::catalog::{Catalog, Table};
 use super::exec::ReadPool;
 use super::query::ListQuery;
-use super::read::{self, PrefetchedRelation, Projection, RelationKey, Row, WireRow};
+use super::read::{self, PrefetchedRelation, Projection, RelationKey, Row};
 use super::values::Cell;
 use crate::error::ApiResult;
 use futures_util::future::BoxFuture;
@@ -29,36 +29,39 @@ pub struct RelationFetchPlan {
     pub next: FetchPlan,
 }
 
-/// A root page's rows: as PostgreSQL sent them, or decoded with their relations prefetched.
-pub enum PageRows {
-    Wire(Vec<WireRow>),
-    Decoded(Vec<Row>),
+/// How a read's rows are kept: decoded into cells (for resolvers), or as PostgreSQL sent them
+/// where reads run on tokio-postgres (for the direct writer, which shows their bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Cells,
+    Wire,
 }
 
 /// One page of `query` over `plan.table` (one row past it), its relations prefetched.
-pub async fn page(db: &ReadPool, query: &ListQuery, plan: &FetchPlan) -> ApiResult<Vec<Row>> {
-    let mut rows = read::list(db, plan.table, query, Some(&plan.cols)).await?;
-    prefetch(db, plan, &mut rows).await?;
+pub async fn page(db: &ReadPool, query: &ListQuery, plan: &FetchPlan, keep: Keep) -> ApiResult<Vec<Row>> {
+    let mut rows = rows(db, query, plan, keep).await?;
+    prefetch(db, plan, &mut rows, keep).await?;
     Ok(rows)
 }
 
-/// As `page`, for a writer that shows PostgreSQL's bytes: a page without relations stays as
-/// it was sent where reads run on tokio-postgres.
-pub async fn wire_page(db: &ReadPool, query: &ListQuery, plan: &FetchPlan) -> ApiResult<PageRows> {
-    if plan.reads.is_empty() {
-        if let Some(rows) = read::list_wire(db, plan.table, query, Some(&plan.cols)).await {
-            return Ok(PageRows::Wire(rows?));
-        }
-    }
-    Ok(PageRows::Decoded(page(db, query, plan).await?))
+/// The first row `query` selects, its relations prefetched.
+pub async fn one(db: &ReadPool, query: &ListQuery, plan: &FetchPlan, keep: Keep) -> ApiResult<Option<Row>> {
+    let mut rows = rows(db, query, plan, keep).await?;
+    rows.truncate(1);
+    prefetch(db, plan, &mut rows, keep).await?;
+    Ok(rows.pop())
 }
 
-/// The first row `query` selects, its relations prefetched.
-pub async fn one(db: &ReadPool, query: &ListQuery, plan: &FetchPlan) -> ApiResult<Option<Row>> {
-    let mut rows = read::list(db, plan.table, query, Some(&plan.cols)).await?;
-    rows.truncate(1);
-    prefetch(db, plan, &mut rows).await?;
-    Ok(rows.pop())
+/// The rows of `query`'s own level, kept as `keep` asks where it can be.
+async fn rows(db: &ReadPool, query: &ListQuery, plan: &FetchPlan, keep: Keep) -> ApiResult<Vec<Row>> {
+    let kept = match keep {
+        Keep::Wire => read::list_wire(db, plan.table, query, Some(&plan.cols)).await,
+        Keep::Cells => None,
+    };
+    match kept {
+        Some(rows) => rows,
+        None => read::list(db, plan.table, query, Some(&plan.cols)).await,
+    }
 }
 
 /// The rows of one relation read for every parent (by the parents' index), in one statement.
@@ -67,12 +70,14 @@ pub async fn relation_rows(
     key: &RelationKey,
     parents: &[Vec<Cell>],
     cols: Projection<'_>,
+    keep: Keep,
 ) -> ApiResult<Vec<Vec<Row>>> {
     let target = Catalog::get().table(key.rel.target);
+    let wire = keep == Keep::Wire;
     let rows = if key.rel.many {
-        read::batch_many(db, target, key.rel, &key.query, parents, cols).await?
+        read::batch_many(db, target, key.rel, &key.query, parents, cols, wire).await?
     } else {
-        read::batch_one(db, target, key.rel, &key.query.cond, parents, cols).await?
+        read::batch_one(db, target, key.rel, &key.query.cond, parents, cols, wire).await?
     };
     let mut per: Vec<Vec<Row>> = (0..parents.len()).map(|_| Vec::new()).collect();
     for (p, row) in rows {
@@ -97,7 +102,7 @@ fn parents_of(rows: &[Row], from: &[usize]) -> (Vec<Vec<Cell>>, Vec<Option<usize
     let mut index: HashMap<Vec<Cell>, usize> = HashMap::new();
     let mut parent_of_row = Vec::with_capacity(rows.len());
     for row in rows {
-        let key: Vec<Cell> = from.iter().map(|i| row.cells[*i].clone()).collect();
+        let key: Vec<Cell> = from.iter().map(|i| row.cell(*i)).collect();
         if key.iter().any(|c| matches!(c, Cell::Null)) {
             parent_of_row.push(None);
             continue;
@@ -113,7 +118,12 @@ fn parents_of(rows: &[Row], from: &[usize]) -> (Vec<Vec<Cell>>, Vec<Option<usize
 }
 
 /// Reads the relations of `plan` for all `rows` at once, level by level, and attaches them.
-pub fn prefetch<'a>(db: &'a ReadPool, plan: &'a FetchPlan, rows: &'a mut [Row]) -> BoxFuture<'a, ApiResult<()>> {
+pub fn prefetch<'a>(
+    db: &'a ReadPool,
+    plan: &'a FetchPlan,
+    rows: &'a mut [Row],
+    keep: Keep,
+) -> BoxFuture<'a, ApiResult<()>> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());
@@ -125,7 +135,7 @@ pub fn prefetch<'a>(db: &'a ReadPool, plan: &'a FetchPlan, rows: &'a mut [Row]) 
             let (per, totals) = if parents.is_empty() {
                 (Vec::new(), Vec::new())
             } else {
-                let per = relation_rows(db, &r.key, &parents, Some(&r.next.cols)).await?;
+                let per = relation_rows(db, &r.key, &parents, Some(&r.next.cols), keep).await?;
                 let totals =
                     if r.count { relation_counts(db, &r.key, &parents).await? } else { vec![0; parents.len()] };
                 (per, totals)
@@ -133,7 +143,7 @@ pub fn prefetch<'a>(db: &'a ReadPool, plan: &'a FetchPlan, rows: &'a mut [Row]) 
             // The next level is read for the children of every parent at once.
             let sizes: Vec<usize> = per.iter().map(Vec::len).collect();
             let mut children: Vec<Row> = per.into_iter().flatten().collect();
-            prefetch(db, &r.next, &mut children).await?;
+            prefetch(db, &r.next, &mut children, keep).await?;
             let mut children = children.into_iter();
             let per: Vec<PrefetchedRelation> = sizes
                 .into_iter()

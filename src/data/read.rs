@@ -15,11 +15,14 @@ use crate::error::ApiResult;
 use sea_orm::ConnectionTrait;
 use std::sync::Arc;
 
-/// One row of a table, as read, with the relation reads prefetched for it.
+/// One row of a table, as read, with the relation reads prefetched for it: decoded into
+/// `cells`, or (for the direct writer, on tokio-postgres) kept as PostgreSQL sent it in `wire`
+/// with `cells` empty, its columns decoded only where a key or cursor needs them (`cell`).
 #[derive(Debug, Clone)]
 pub struct Row {
     pub table: &'static Table,
     pub cells: Vec<Cell>,
+    pub wire: Option<Arc<WireRow>>,
     pub fetched: Vec<PrefetchedRelation>,
 }
 
@@ -84,7 +87,15 @@ impl Row {
                 }
             }
         }
-        Row { table, cells, fetched: Vec::new() }
+        Row { table, cells, wire: None, fetched: Vec::new() }
+    }
+
+    /// Table column `col`, decoded (`Null` when not read).
+    pub fn cell(&self, col: usize) -> Cell {
+        match &self.wire {
+            Some(w) => w.cell(col),
+            None => self.cells.get(col).cloned().unwrap_or(Cell::Null),
+        }
     }
 }
 
@@ -114,13 +125,15 @@ pub async fn list<C: ReadConnection>(
 }
 
 /// A row of a table as PostgreSQL sent it, for a writer that shows its columns without
-/// decoding them into cells first (`list_wire`).
+/// decoding them into cells first.
+#[derive(Debug)]
 pub struct WireRow {
     pub row: tokio_postgres::Row,
     pub layout: Arc<WireLayout>,
 }
 
 /// Where each table column is in a `WireRow` (`None`: not read), and its decoder.
+#[derive(Debug)]
 pub struct WireLayout {
     pub at: Vec<Option<(usize, Wire)>>,
 }
@@ -145,21 +158,43 @@ pub async fn list_wire<C: ReadConnection>(
     t: &'static Table,
     q: &ListQuery,
     cols: Projection<'_>,
-) -> Option<ApiResult<Vec<WireRow>>> {
-    let pg = db.pg_reads()?;
+) -> Option<ApiResult<Vec<Row>>> {
     let proj = projection(t, cols);
     let sql = list_sql(dialect::of(db.get_database_backend()), t, q, &proj);
     let hint = (q.limit as usize + 1).min(10_000);
-    let (rows, wires) = match pg.fetch_wire(&sql.text, &sql.values, &kinds(t, &proj), hint).await? {
+    let rows = wire_rows(db, t, &proj, &sql, 0, hint).await?;
+    Some(rows.map(|rows| rows.into_iter().map(|(_, row)| row).collect()))
+}
+
+/// As `table_rows`, the rows kept as PostgreSQL sent them (`None` as for `list_wire`).
+async fn wire_rows<C: ReadConnection>(
+    db: &C,
+    t: &'static Table,
+    proj: &[usize],
+    sql: &Sql,
+    skip: usize,
+    rows_hint: usize,
+) -> Option<ApiResult<Vec<(i64, Row)>>> {
+    let pg = db.pg_reads()?;
+    let read = pg.fetch_wire(&sql.text, &sql.values, sql.replan, skip, &kinds(t, proj), rows_hint).await?;
+    let (rows, lead, wires) = match read {
         Ok(read) => read,
         Err(e) => return Some(Err(e)),
     };
     let mut at = vec![None; t.columns.len()];
     for (i, (col, wire)) in proj.iter().zip(wires).enumerate() {
-        at[*col] = Some((i, wire));
+        at[*col] = Some((skip + i, wire));
     }
     let layout = Arc::new(WireLayout { at });
-    Some(Ok(rows.into_iter().map(|row| WireRow { row, layout: layout.clone() }).collect()))
+    let rows = rows.into_iter().map(|row| {
+        let n = match lead.and_then(|w| pg_binary::decode(pg_reads::raw(&row, 0), w)) {
+            Some(Cell::Int(n)) => n,
+            _ => 0,
+        };
+        let wire = Some(Arc::new(WireRow { row, layout: layout.clone() }));
+        (n, Row { table: t, cells: Vec::new(), wire, fetched: Vec::new() })
+    });
+    Some(Ok(rows.collect()))
 }
 
 /// The rows of `t` that `sql` selects: `skip` leading columns (the first read as the lead
@@ -214,15 +249,31 @@ pub async fn batch_one(
     cond: &Cond,
     parents: &[Vec<Cell>],
     fetch_cols: Projection<'_>,
+    wire: bool,
 ) -> ApiResult<Vec<(usize, Row)>> {
     let proj = projection(t, fetch_cols);
     let d = dialect::of(db.get_database_backend());
-    parent_rows(db, t, &proj, batch_one_sql(d, t, rel, cond, parents, &proj)).await
+    parent_rows(db, t, &proj, batch_one_sql(d, t, rel, cond, parents, &proj), wire, parents.len()).await
 }
 
-/// Runs a batched read whose rows lead with their parent's number (from 1, as WITH ORDINALITY).
-async fn parent_rows(db: &ReadPool, t: &'static Table, proj: &[usize], sql: Sql) -> ApiResult<Vec<(usize, Row)>> {
-    let rows = table_rows(db, t, proj, sql, 1).await?;
+/// Runs a batched read whose rows lead with their parent's number (from 1, as WITH ORDINALITY),
+/// keeping them as sent when `wire` asks and the reads run on tokio-postgres.
+async fn parent_rows(
+    db: &ReadPool,
+    t: &'static Table,
+    proj: &[usize],
+    sql: Sql,
+    wire: bool,
+    rows_hint: usize,
+) -> ApiResult<Vec<(usize, Row)>> {
+    let kept = match wire {
+        true => wire_rows(db, t, proj, &sql, 1, rows_hint.min(10_000)).await,
+        false => None,
+    };
+    let rows = match kept {
+        Some(rows) => rows?,
+        None => table_rows(db, t, proj, sql, 1).await?,
+    };
     Ok(rows.into_iter().map(|(i, row)| (i as usize - 1, row)).collect())
 }
 
@@ -251,10 +302,12 @@ pub async fn batch_many(
     q: &ListQuery,
     parents: &[Vec<Cell>],
     fetch_cols: Projection<'_>,
+    wire: bool,
 ) -> ApiResult<Vec<(usize, Row)>> {
     let proj = projection(t, fetch_cols);
     let d = dialect::of(db.get_database_backend());
-    parent_rows(db, t, &proj, batch_many_sql(d, t, rel, q, parents, &proj)).await
+    let hint = parents.len() * (q.limit as usize + 1);
+    parent_rows(db, t, &proj, batch_many_sql(d, t, rel, q, parents, &proj), wire, hint).await
 }
 
 /// Row counts per parent of a to-many relation, in one statement.

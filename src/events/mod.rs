@@ -139,7 +139,7 @@ pub fn row_of_payload(t: &'static Table, row: &Map<String, Value>) -> Option<Row
         };
         cells.push(cell);
     }
-    Some(Row { table: t, cells, fetched: Vec::new() })
+    Some(Row { table: t, cells, wire: None, fetched: Vec::new() })
 }
 
 /// Whether changes of `t` are events.

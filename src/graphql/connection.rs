@@ -2,35 +2,17 @@
 use super::shapes::{PageInfoWord, PAGE_INFO};
 use crate::data::catalog::Table;
 use crate::data::query::{encode_cursor, Cond, ListQuery};
-use crate::data::read::{Row, WireRow};
+use crate::data::read::Row;
 use crate::data::values::Cell;
 use async_graphql::dynamic::{Field, FieldFuture, Object, TypeRef};
 use async_graphql::Value as GqlValue;
 use std::sync::Arc;
 
 /// The rows of one connection and what is known around them.
-/// A row a page can hold: decoded into cells, or as PostgreSQL sent it (`WireRow`).
-pub trait PageRow: Sync {
-    /// Table column `col`, decoded.
-    fn cell(&self, col: usize) -> Cell;
-}
-
-impl PageRow for Row {
-    fn cell(&self, col: usize) -> Cell {
-        self.cells[col].clone()
-    }
-}
-
-impl PageRow for WireRow {
-    fn cell(&self, col: usize) -> Cell {
-        WireRow::cell(self, col)
-    }
-}
-
-pub struct Page<R = Row> {
+pub struct Page {
     pub table: &'static Table,
     /// Rows as fetched (possibly one extra, possibly reversed); see `visible`.
-    pub rows: Arc<Vec<R>>,
+    pub rows: Arc<Vec<Row>>,
     pub take: usize,
     pub reversed: bool,
     pub order: Vec<(usize, bool)>,
@@ -51,16 +33,16 @@ pub enum CountBy {
     NotPlanned,
 }
 
-impl<R: PageRow> Page<R> {
+impl Page {
     /// Rows fetched one past the limit tell whether more exist; backwards pages are flipped.
-    pub fn new(table: &'static Table, rows: Arc<Vec<R>>, q: &ListQuery, count: CountBy) -> Page<R> {
+    pub fn new(table: &'static Table, rows: Arc<Vec<Row>>, q: &ListQuery, count: CountBy) -> Page {
         let more = rows.len() as u64 > q.limit;
         let take = rows.len().min(q.limit as usize);
         let (has_next, has_prev) = if q.backwards { (q.has_cursor, more) } else { (more, q.has_cursor) };
         Page { table, rows, take, reversed: q.backwards, order: q.order.clone(), has_next, has_prev, count }
     }
 
-    pub fn visible(&self) -> Box<dyn Iterator<Item = &R> + Send + '_> {
+    pub fn visible(&self) -> Box<dyn Iterator<Item = &Row> + Send + '_> {
         let rows = self.rows[..self.take].iter();
         if self.reversed {
             Box::new(rows.rev())
@@ -69,7 +51,7 @@ impl<R: PageRow> Page<R> {
         }
     }
 
-    pub fn cursor(&self, row: &R) -> String {
+    pub fn cursor(&self, row: &Row) -> String {
         let cells: Vec<Cell> = self.order.iter().map(|(c, _)| row.cell(*c)).collect();
         encode_cursor(&cells)
     }

@@ -4,10 +4,10 @@
 //! on the other executor.
 use super::collect::{CollectedField, CollectedOperation};
 use super::plan::{BoundOperation, ConnectionPlan, RootPlan};
-use super::render::{JsonRow, JsonWriter};
+use super::render::JsonWriter;
 use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Mutation, Table};
-use crate::data::fetch::{self, FetchPlan, PageRows};
+use crate::data::fetch::{self, FetchPlan, Keep};
 use crate::data::read;
 use crate::error::ApiError;
 use crate::graphql::connection::{CountBy, Page};
@@ -23,7 +23,7 @@ pub struct DirectError {
     pub error: ApiError,
 }
 
-fn write_page<R: JsonRow>(out: &mut JsonWriter, connection: &ConnectionPlan, fetch: &FetchPlan, page: Page<R>) {
+fn write_page(out: &mut JsonWriter, connection: &ConnectionPlan, fetch: &FetchPlan, page: Page) {
     // About 20 bytes per cell written: one allocation instead of a doubling series.
     out.buf.reserve(page.rows.len() * (fetch.cols.len() + 1) * 20);
     out.page(connection, &page);
@@ -80,23 +80,16 @@ async fn write_root(state: &AppState, out: &mut JsonWriter, root: &RootPlan) -> 
     match root {
         RootPlan::Typename => out.str("Query"),
         RootPlan::List { table, query, connection, fetch } => {
-            // Rows without relations to prefetch are written from PostgreSQL's bytes.
-            let rows = fetch::wire_page(db, query, fetch).await?;
+            // Rows are written from PostgreSQL's bytes where reads run on tokio-postgres.
+            let rows = fetch::page(db, query, fetch, Keep::Wire).await?;
             let count = if connection.needs_count() {
                 CountBy::Known(read::count(db, table, &query.base).await?)
             } else {
                 CountBy::NotPlanned
             };
-            match rows {
-                PageRows::Wire(rows) => {
-                    write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
-                }
-                PageRows::Decoded(rows) => {
-                    write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
-                }
-            }
+            write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
         }
-        RootPlan::One { query, node, fetch, .. } => match fetch::one(db, query, fetch).await?.as_ref() {
+        RootPlan::One { query, node, fetch, .. } => match fetch::one(db, query, fetch, Keep::Wire).await?.as_ref() {
             Some(r) => out.row(node, r),
             None => out.put("null"),
         },

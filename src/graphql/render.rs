@@ -6,10 +6,10 @@ use super::plan::{
     ConnectionField, ConnectionPlan, EdgeField, ObjectField, ObjectPlan, PageInfoField, RelationPlan, SeriesField,
 };
 use crate::data::exec::pg_binary::{self, Wire};
-use crate::data::read::{Row, WireRow};
+use crate::data::read::Row;
 use crate::data::series::{as_number, unix_seconds, Series};
 use crate::data::values::{Cell, Kind, Rendered};
-use crate::graphql::connection::{CountBy, Page, PageRow};
+use crate::graphql::connection::{CountBy, Page};
 use crate::graphql::shapes::{connection_type, edge_type, PageInfoWord, PAGE_INFO};
 use chrono_tz::Tz;
 use std::fmt::Write as _;
@@ -24,51 +24,38 @@ pub struct JsonWriter {
     pub fault: Option<String>,
 }
 
-/// A row the writer shows as a node: decoded cells (`Row`), or bytes as PostgreSQL sent them.
-pub trait JsonRow: PageRow {
-    fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind);
-    fn write_relation(&self, w: &mut JsonWriter, r: &RelationPlan);
-}
-
-impl JsonRow for Row {
-    fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind) {
-        w.cell(&self.cells[col], kind);
+impl JsonWriter {
+    /// A column of a row: as decoded, or from the bytes PostgreSQL sent, shown as its decoded
+    /// cell would be.
+    fn column(&mut self, row: &Row, col: usize, kind: Kind) {
+        match &row.wire {
+            Some(wire_row) => match wire_row.raw(col) {
+                Some((raw, wire)) => self.wire_cell(raw, wire, kind),
+                None => self.put("null"),
+            },
+            None => self.cell(&row.cells[col], kind),
+        }
     }
 
-    fn write_relation(&self, w: &mut JsonWriter, r: &RelationPlan) {
-        let Some(fetched) = self.fetched(&r.read) else {
-            w.put("null");
-            w.fault.get_or_insert_with(|| format!("`{}` was planned but not prefetched", r.read.rel.field));
+    /// A relation of a row, from the read prefetched for it.
+    fn relation(&mut self, row: &Row, r: &RelationPlan) {
+        let Some(fetched) = row.fetched(&r.read) else {
+            self.put("null");
+            self.fault.get_or_insert_with(|| format!("`{}` was planned but not prefetched", r.read.rel.field));
             return;
         };
         let rows = fetched.rows.clone();
         match (&r.connection, &r.node) {
             (Some(conn), _) => {
                 let count = fetched.total.map_or(CountBy::NotPlanned, CountBy::Known);
-                w.page(conn, &Page::new(r.target, rows, &r.read.query, count));
+                self.page(conn, &Page::new(r.target, rows, &r.read.query, count));
             }
             (None, Some(node)) => match rows.first() {
-                Some(child) => w.row(node, child),
-                None => w.put("null"),
+                Some(child) => self.row(node, child),
+                None => self.put("null"),
             },
-            (None, None) => w.put("null"),
+            (None, None) => self.put("null"),
         }
-    }
-}
-
-/// Each column shown as its decoded cell would be. Only plans without relations get these rows
-/// (the relations' reads need decoded keys).
-impl JsonRow for WireRow {
-    fn write_column(&self, w: &mut JsonWriter, col: usize, kind: Kind) {
-        match self.raw(col) {
-            Some((raw, wire)) => w.wire_cell(raw, wire, kind),
-            None => w.put("null"),
-        }
-    }
-
-    fn write_relation(&self, w: &mut JsonWriter, _: &RelationPlan) {
-        w.put("null");
-        w.fault = Some("a relation under a row read without decoding".into());
     }
 }
 
@@ -233,7 +220,7 @@ impl JsonWriter {
         }
     }
 
-    pub fn row<R: JsonRow>(&mut self, plan: &ObjectPlan, row: &R) {
+    pub fn row(&mut self, plan: &ObjectPlan, row: &Row) {
         self.buf.push(b'{');
         let mut first = true;
         for f in &plan.fields {
@@ -241,7 +228,7 @@ impl JsonWriter {
                 ObjectField::Column { key_prefix, col, .. } => {
                     self.put(&key_prefix[first as usize..]);
                     first = false;
-                    row.write_column(self, *col, plan.table.columns[*col].kind);
+                    self.column(row, *col, plan.table.columns[*col].kind);
                 }
                 ObjectField::Typename { key } => {
                     self.key(&mut first, key);
@@ -254,7 +241,7 @@ impl JsonWriter {
                 }
                 ObjectField::Relation(r) => {
                     self.key(&mut first, &r.key);
-                    row.write_relation(self, r);
+                    self.relation(row, r);
                 }
             }
         }
@@ -285,14 +272,14 @@ impl JsonWriter {
         }
     }
 
-    fn cursor_or_null<R: PageRow>(&mut self, page: &Page<R>, row: Option<&R>) {
+    fn cursor_or_null(&mut self, page: &Page, row: Option<&Row>) {
         match row {
             Some(r) => self.str(&page.cursor(r)),
             None => self.put("null"),
         }
     }
 
-    pub fn page<R: JsonRow>(&mut self, conn: &ConnectionPlan, page: &Page<R>) {
+    pub fn page(&mut self, conn: &ConnectionPlan, page: &Page) {
         self.buf.push(b'{');
         let mut first = true;
         for f in &conn.fields {

@@ -4,7 +4,7 @@ use super::context::{as_of_arg, limits, tz_of, viewer_of};
 use super::plan::{BoundOperation, RootPlan};
 use super::SchemaParts;
 use crate::data::catalog::{Catalog, Column, Relation, Table, Words};
-use crate::data::fetch;
+use crate::data::fetch::{self, Keep};
 use crate::data::read;
 use crate::data::read::{RelationKey, Row};
 use crate::data::values::{Cell, Kind};
@@ -328,7 +328,7 @@ fn root_list(t: &'static Table) -> Field {
             let db = &state.db.read;
             let page = match root_plan(&ctx) {
                 Some(RootPlan::List { query, fetch, .. }) => {
-                    let rows = fetch::page(db, query, fetch).await.map_err(gql_err)?;
+                    let rows = fetch::page(db, query, fetch, Keep::Cells).await.map_err(gql_err)?;
                     Page::new(t, Arc::new(rows), query, CountBy::Root(query.base.clone()))
                 }
                 // Not planned (a query over a WebSocket, or arguments to report): relations
@@ -354,7 +354,7 @@ fn root_one(t: &'static Table) -> Field {
             let db = &state.db.read;
             let mut rows = match root_plan(&ctx) {
                 Some(RootPlan::One { query, fetch, .. }) => {
-                    fetch::one(db, query, fetch).await.map_err(gql_err)?.into_iter().collect()
+                    fetch::one(db, query, fetch, Keep::Cells).await.map_err(gql_err)?.into_iter().collect()
                 }
                 _ => {
                     let q = args::one_query(t, ctx.args.as_index_map(), viewer_of(&ctx)).map_err(gql_err)?;

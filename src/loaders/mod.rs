@@ -3,7 +3,7 @@
 use crate::data::aggregate::{self, Aggregation, Groups};
 use crate::data::catalog::Relation;
 use crate::data::exec::ReadPool;
-use crate::data::fetch;
+use crate::data::fetch::{self, Keep};
 use crate::data::read::{RelationKey, Row};
 use crate::data::values::Cell;
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ impl Loader<RelationParent> for RelLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for (req, ks) in groups(keys) {
             let parents: Vec<Vec<Cell>> = ks.iter().map(|k| k.parent.clone()).collect();
-            let per = fetch::relation_rows(&self.db, &req, &parents, None).await?;
+            let per = fetch::relation_rows(&self.db, &req, &parents, None, Keep::Cells).await?;
             for (k, rows) in ks.into_iter().zip(per) {
                 out.insert(k.clone(), Arc::new(rows));
             }

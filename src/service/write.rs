@@ -289,5 +289,5 @@ pub fn as_row(t: &'static Table, values: &Values) -> Row {
             (v, _) => v.clone(),
         };
     }
-    Row { table: t, cells, fetched: Vec::new() }
+    Row { table: t, cells, wire: None, fetched: Vec::new() }
 }

@@ -138,17 +138,19 @@ impl PgReads {
     }
 
     /// Runs `text` with `values` and keeps its rows (about `rows_hint`) as they came, with the
-    /// decoder of each of the `kinds` columns, for a writer that shows them without decoding
-    /// them into cells.
+    /// decoders of the lead column (if `skip` > 0) and of each of the `kinds` columns after
+    /// `skip`, for a writer that shows them without decoding them into cells.
     pub async fn fetch_wire(
         &self,
         text: &str,
         values: &[Value],
+        replan: bool,
+        skip: usize,
         kinds: &[Kind],
         rows_hint: usize,
-    ) -> Option<ApiResult<(Vec<tokio_postgres::Row>, Vec<Wire>)>> {
-        let text = Text { sql: text, replan: false };
-        self.retried(text, values, 0, kinds, rows_hint, |rows, _, wires| Ok((rows, wires.to_vec()))).await
+    ) -> Option<ApiResult<WireRead>> {
+        let text = Text { sql: text, replan };
+        self.retried(text, values, skip, kinds, rows_hint, |rows, lead, wires| Ok((rows, lead, wires.to_vec()))).await
     }
 
     /// Runs the statement, on another connection when one breaks under it, and reads its rows
@@ -241,6 +243,9 @@ impl PgReads {
         observe(text, elapsed);
     }
 }
+
+/// Rows as they came, with the decoders of their lead column and of the columns after it.
+pub type WireRead = (Vec<tokio_postgres::Row>, Option<Wire>, Vec<Wire>);
 
 /// Column `i` of `row` as it came (`None`: SQL NULL).
 pub fn raw(row: &tokio_postgres::Row, i: usize) -> Option<&[u8]> {
