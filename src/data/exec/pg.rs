@@ -60,7 +60,11 @@ fn param(v: &Value) -> Option<Param> {
 /// An array parameter (the parent keys of a batched read, the columns of a bulk insert): its
 /// items, which hold no NULL (those travel in a flag array), as one typed array.
 fn array(ty: &ArrayType, items: &[Value]) -> Option<Param> {
-    fn each<T: ToSql + Sync + Send + 'static>(items: &[Value], ty: Type, f: impl Fn(&Value) -> Option<T>) -> Option<Param> {
+    fn each<T: ToSql + Sync + Send + 'static>(
+        items: &[Value],
+        ty: Type,
+        f: impl Fn(&Value) -> Option<T>,
+    ) -> Option<Param> {
         let items: Vec<T> = items.iter().map(f).collect::<Option<_>>()?;
         Some((Box::new(items), ty))
     }
@@ -69,18 +73,14 @@ fn array(ty: &ArrayType, items: &[Value]) -> Option<Param> {
         ArrayType::Int => each(items, Type::INT4_ARRAY, |v| if let Value::Int(i) = v { *i } else { None }),
         ArrayType::BigInt => each(items, Type::INT8_ARRAY, |v| if let Value::BigInt(i) = v { *i } else { None }),
         ArrayType::Double => each(items, Type::FLOAT8_ARRAY, |v| if let Value::Double(f) = v { *f } else { None }),
-        ArrayType::String => {
-            each(items, Type::TEXT_ARRAY, |v| if let Value::String(s) = v { s.clone() } else { None })
-        }
+        ArrayType::String => each(items, Type::TEXT_ARRAY, |v| if let Value::String(s) = v { s.clone() } else { None }),
         ArrayType::ChronoDate => {
             each(items, Type::DATE_ARRAY, |v| if let Value::ChronoDate(d) = v { *d } else { None })
         }
-        ArrayType::ChronoDateTimeUtc => each(items, Type::TIMESTAMPTZ_ARRAY, |v| {
-            if let Value::ChronoDateTimeUtc(t) = v { *t } else { None }
-        }),
-        ArrayType::Decimal => {
-            each(items, Type::NUMERIC_ARRAY, |v| if let Value::Decimal(d) = v { *d } else { None })
+        ArrayType::ChronoDateTimeUtc => {
+            each(items, Type::TIMESTAMPTZ_ARRAY, |v| if let Value::ChronoDateTimeUtc(t) = v { *t } else { None })
         }
+        ArrayType::Decimal => each(items, Type::NUMERIC_ARRAY, |v| if let Value::Decimal(d) = v { *d } else { None }),
         ArrayType::Uuid => {
             each(items, Type::UUID_ARRAY, |v| if let Value::Uuid(u) = v { u.map(UuidParam) } else { None })
         }
