@@ -207,6 +207,11 @@ impl Catalog {
     pub fn table(&self, name: &str) -> &Table {
         &self.tables[self.by_name[name]]
     }
+
+    /// The table whose GraphQL object type is `type_name`.
+    pub fn by_type(&self, type_name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.type_name == type_name)
+    }
 }
 
 /// The GraphQL name of a column. `id` is every table type's global object id (`Node.id`), so a

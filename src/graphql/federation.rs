@@ -37,11 +37,8 @@ pub fn entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
         for rep in reps.iter() {
             let rep = rep.object()?;
             let ty = rep.try_get("__typename")?.string()?;
-            let t = cat
-                .tables
-                .iter()
-                .find(|t| t.type_name == ty)
-                .ok_or_else(|| ApiError::bad(format!("`{ty}` is not an entity of this subgraph")))?;
+            let t =
+                cat.by_type(ty).ok_or_else(|| ApiError::bad(format!("`{ty}` is not an entity of this subgraph")))?;
             let cols = keys(t)
                 .into_iter()
                 .find(|k| k.iter().all(|&c| rep.get(&t.columns[c].field).is_some()))

@@ -10,7 +10,7 @@ use crate::data::query::key_json;
 use crate::data::read::Row;
 use crate::data::values::Cell;
 use crate::error::ApiError;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Interface, InterfaceField, Object, TypeRef};
+use async_graphql::dynamic::{Field, FieldFuture, InputValue, Interface, InterfaceField, Object, TypeRef};
 use async_graphql::Value as GqlValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -35,7 +35,7 @@ pub fn decode(id: &str) -> Result<Named, ApiError> {
     let json: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let (ty, key) = json.split_first().ok_or_else(bad)?;
     let ty = ty.as_str().ok_or_else(bad)?;
-    let t = Catalog::get().tables.iter().find(|t| t.type_name == ty).ok_or_else(bad)?;
+    let t = Catalog::get().by_type(ty).ok_or_else(bad)?;
     if key.len() != t.pk.len() {
         return Err(bad());
     }
@@ -70,10 +70,7 @@ pub fn register(parts: SchemaParts) -> SchemaParts {
             let named = decode(ctx.args.try_get("id")?.string()?)?;
             let state = app_state(&ctx)?;
             let row = keyed::rows(&state.db.read, viewer_of(&ctx), &[named]).await?.pop().flatten();
-            Ok(row.map(|row| {
-                let ty = row.table.type_name;
-                FieldValue::owned_any(row).with_type(ty)
-            }))
+            Ok(row.map(keyed::object))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))

@@ -52,16 +52,19 @@ pub async fn rows(db: &ReadPool, viewer: &Viewer, named: &[Named]) -> ApiResult<
     Ok(out)
 }
 
+/// A row as a value of an abstract type (`_Entity`, `Node`): an object of its table's type.
+pub fn object<'a>(row: Row) -> FieldValue<'a> {
+    let ty = row.table.type_name;
+    FieldValue::owned_any(row).with_type(ty)
+}
+
 /// `rows` as the items of a list of an abstract type (`_Entity`, `Node`): an absent one is
 /// marked for `NullItems` to answer `null`.
 pub fn items<'a>(ctx: &ResolverContext<'_>, rows: Vec<Option<Row>>) -> FieldValue<'a> {
     let absent = ctx.data_opt::<Absent>();
     let at = ctx.path_node.map(|p| p.to_string()).unwrap_or_default();
     FieldValue::list(rows.into_iter().enumerate().map(|(i, row)| match row {
-        Some(row) => {
-            let ty = row.table.type_name;
-            FieldValue::owned_any(row).with_type(ty)
-        }
+        Some(row) => object(row),
         None => {
             if let Some(absent) = absent {
                 absent.0.lock().expect("absent items").insert((at.clone(), i));

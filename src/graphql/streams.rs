@@ -177,7 +177,7 @@ fn shown(roots: &[CollectedField]) -> Vec<Tag> {
     let mut tags = Vec::new();
     let mut todo: Vec<&CollectedField> = roots.iter().collect();
     while let Some(f) = todo.pop() {
-        if let Some(t) = f.ty.as_ref().and_then(|ty| cat.tables.iter().find(|t| t.type_name == ty.named)) {
+        if let Some(t) = f.ty.as_ref().and_then(|ty| cat.by_type(&ty.named)) {
             tags.push(Tag::Table(t.name));
         }
         todo.extend(&f.children);
