@@ -5,7 +5,12 @@
 //!
 //! Races: a fill remembers the cache's clock from before its read (`begin`), and is refused when
 //! any of its tags changed after that — so a read that overlapped a write never stores the
-//! answer from before it, even when the write's eviction came first.
+//! answer from before it, even when the write's eviction came first. Nor is it stored when
+//! another read of the same key that finished after it began answered differently: that one
+//! may have seen a write this one did not (its event still on the way) and shown it already,
+//! and an older answer stored now would take it back. Then neither is kept, and the next read
+//! goes to the database; so on one replica, an answer once shown is never followed by an
+//! older one. Overlapping reads that agree (a herd of misses) store as before.
 pub use crate::data::depends::Tag;
 use crate::events::changes::Change;
 use std::collections::{HashMap, HashSet};
@@ -56,12 +61,22 @@ struct Entry {
     size: usize,
 }
 
+/// Reads of one key under way: how many, the last one finished (its tick and entity tag; `None`
+/// for an answer not kept), and the tick of the last finish that disagreed with the one before.
+struct Flight {
+    open: usize,
+    last: Option<(u64, Option<String>)>,
+    diverged: u64,
+}
+
 struct Inner {
     entries: HashMap<Arc<str>, Entry>,
+    /// Kept across a flush: the reads are still under way.
+    flights: HashMap<Arc<str>, Flight>,
     /// Keys by last use (`touch` order), oldest first.
     order: lru::LruCache<Arc<str>, ()>,
     bytes: usize,
-    /// Ticks once per change and flush; changes remember their tick.
+    /// Ticks once per change, flush and finished read; changes and reads remember their tick.
     clock: u64,
     flushed: u64,
     /// Last change of any row, of any unkeyed change, and of each key, per table.
@@ -78,6 +93,7 @@ impl Inner {
     fn new(clock: u64, flushed: u64) -> Self {
         Inner {
             entries: HashMap::new(),
+            flights: HashMap::new(),
             order: lru::LruCache::unbounded(),
             bytes: 0,
             clock,
@@ -125,8 +141,71 @@ impl Inner {
 
     fn clear(&mut self) -> usize {
         let n = self.entries.len();
+        let flights = std::mem::take(&mut self.flights);
         *self = Inner::new(self.clock, self.flushed);
+        self.flights = flights;
         n
+    }
+
+    /// Ends one read of `key` that answered `etag`; whether one that finished after `began`
+    /// answered otherwise.
+    fn land(&mut self, key: &Arc<str>, began: u64, etag: Option<&str>) -> bool {
+        self.clock += 1;
+        let now = self.clock;
+        let Some(f) = self.flights.get_mut(key) else { return false };
+        let differs = matches!(&f.last, Some((_, last)) if last.as_deref() != etag || etag.is_none());
+        let overtaken = f.diverged > began || (differs && f.last.as_ref().is_some_and(|(t, _)| *t > began));
+        if differs {
+            f.diverged = now;
+        }
+        f.last = Some((now, etag.map(str::to_string)));
+        f.open -= 1;
+        if f.open == 0 {
+            self.flights.remove(key);
+        }
+        overtaken
+    }
+}
+
+/// A read of one key under way. Dropped unfinished (the request went away), it leaves no trace.
+pub struct Fill<'a> {
+    cache: &'a ResponseCache,
+    key: Arc<str>,
+    began: u64,
+    open: bool,
+}
+
+impl Fill<'_> {
+    /// The read has answered (`None`: not with a body that could be kept): stores an answer
+    /// without errors unless something it read changed while it read; whether it was stored.
+    /// An answer not kept takes out what is held under its key.
+    pub fn finish(mut self, tags: Vec<Tag>, answer: Option<Arc<Cached>>) -> bool {
+        self.open = false;
+        let mut inner = self.cache.lock();
+        let answer = answer.filter(|a| a.ok);
+        let overtaken = inner.land(&self.key, self.began, answer.as_ref().map(|a| a.etag.as_str()));
+        match answer {
+            Some(a) => self.cache.put(inner, self.key.clone(), tags, self.began, overtaken, a),
+            // Shown, but not kept: what is held may be older than it.
+            None => {
+                inner.remove(&self.key);
+                false
+            }
+        }
+    }
+}
+
+impl Drop for Fill<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let mut inner = self.cache.lock();
+            if let Some(f) = inner.flights.get_mut(&self.key) {
+                f.open -= 1;
+                if f.open == 0 {
+                    inner.flights.remove(&self.key);
+                }
+            }
+        }
     }
 }
 
@@ -176,25 +255,39 @@ impl ResponseCache {
         }
     }
 
-    /// The clock before a read whose answer may be stored with `put`.
-    pub fn begin(&self) -> u64 {
-        self.lock().clock
+    /// A read of `key` begins: its answer may be stored with `Fill::finish`.
+    pub fn begin(&self, key: &str) -> Fill<'_> {
+        let key: Arc<str> = Arc::from(key);
+        let mut inner = self.lock();
+        let began = inner.clock;
+        inner.flights.entry(key.clone()).or_insert(Flight { open: 0, last: None, diverged: 0 }).open += 1;
+        Fill { cache: self, key, began, open: true }
     }
 
-    /// Stores `answer` under `key` unless a change of `tags` (or a flush) came after `began`;
-    /// whether it was stored.
-    pub fn put(&self, key: &str, tags: Vec<Tag>, began: u64, answer: Arc<Cached>) -> bool {
-        let size = key.len() * 2 + answer.body.len() + answer.etag.len() + 64 * (tags.len() + 2);
-        if size > self.max_bytes {
-            return false;
+    /// Stores `answer` under `key`, unless a change of `tags` (or a flush) came after `began`
+    /// or `overtaken`; whether it was stored.
+    fn put(
+        &self,
+        mut inner: std::sync::MutexGuard<'_, Inner>,
+        key: Arc<str>,
+        tags: Vec<Tag>,
+        began: u64,
+        overtaken: bool,
+        answer: Arc<Cached>,
+    ) -> bool {
+        if overtaken {
+            // Which of the two is newer is not known: neither stays.
+            inner.remove(&key);
         }
-        let mut inner = self.lock();
-        if tags.iter().any(|t| inner.changed(t) > began) {
+        if overtaken || tags.iter().any(|t| inner.changed(t) > began) {
             drop(inner);
             self.raced.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        let key: Arc<str> = Arc::from(key);
+        let size = key.len() * 2 + answer.body.len() + answer.etag.len() + 64 * (tags.len() + 2);
+        if size > self.max_bytes {
+            return false;
+        }
         inner.remove(&key);
         for tag in &tags {
             let table = match tag {
@@ -288,7 +381,7 @@ impl ResponseCache {
              # TYPE quantgraph_response_cache_hits_total counter\nquantgraph_response_cache_hits_total {}\n\
              # HELP quantgraph_response_cache_misses_total Cacheable query answers read from the database.\n\
              # TYPE quantgraph_response_cache_misses_total counter\nquantgraph_response_cache_misses_total {}\n\
-             # HELP quantgraph_response_cache_raced_total Answers not stored: what they read changed while they read it.\n\
+             # HELP quantgraph_response_cache_raced_total Answers not stored: what they read changed, or another read of the same query finished, while they read it.\n\
              # TYPE quantgraph_response_cache_raced_total counter\nquantgraph_response_cache_raced_total {}\n\
              # HELP quantgraph_response_cache_entries Answers held.\n\
              # TYPE quantgraph_response_cache_entries gauge\nquantgraph_response_cache_entries {entries}\n\
@@ -321,14 +414,23 @@ mod tests {
         Change { table: table.into(), keys: keys.map(|k| k.iter().map(|s| s.to_string()).collect()) }
     }
 
+    /// Reads `key` (tagged `tags`) to `body` and offers it; whether it was stored.
+    fn fill(c: &ResponseCache, key: &str, tags: Vec<Tag>, body: &str) -> bool {
+        c.begin(key).finish(tags, Some(answer(body)))
+    }
+
+    fn aapl() -> Vec<Tag> {
+        vec![Tag::Key("ohlcv_data", "AAPL".into())]
+    }
+
     #[test]
     fn a_change_evicts_exactly_what_it_can_affect() {
         let c = ResponseCache::new(1 << 20);
-        let t0 = c.begin();
-        assert!(c.put("aapl", vec![Tag::Key("ohlcv_data", "AAPL".into())], t0, answer("a")));
-        assert!(c.put("msft", vec![Tag::Key("ohlcv_data", "MSFT".into())], t0, answer("m")));
-        assert!(c.put("all", vec![Tag::Table("ohlcv_data")], t0, answer("*")));
-        assert!(c.put("other", vec![Tag::Table("strategies")], t0, answer("s")));
+        assert!(fill(&c, "aapl", aapl(), "a"));
+        assert!(fill(&c, "msft", vec![Tag::Key("ohlcv_data", "MSFT".into())], "m"));
+        assert!(fill(&c, "all", vec![Tag::Table("ohlcv_data")], "*"));
+        assert!(fill(&c, "other", vec![Tag::Table("strategies")], "s"));
+        assert_eq!(c.size().0, 4);
         c.apply(&change("ohlcv_data", Some(&["AAPL"])));
         assert!(c.get("aapl").is_none());
         assert!(c.get("all").is_none());
@@ -344,25 +446,61 @@ mod tests {
     #[test]
     fn a_fill_that_overlapped_a_change_is_refused() {
         let c = ResponseCache::new(1 << 20);
-        let began = c.begin();
+        let (aapl_read, msft_read) = (c.begin("aapl"), c.begin("msft"));
         c.apply(&change("ohlcv_data", Some(&["AAPL"])));
-        assert!(!c.put("aapl", vec![Tag::Key("ohlcv_data", "AAPL".into())], began, answer("old")));
+        assert!(!aapl_read.finish(aapl(), Some(answer("old"))));
         assert!(c.get("aapl").is_none());
         // Another key's change does not refuse it; a flush refuses everything begun before it.
-        assert!(c.put("msft", vec![Tag::Key("ohlcv_data", "MSFT".into())], began, answer("m")));
-        let began = c.begin();
+        assert!(msft_read.finish(vec![Tag::Key("ohlcv_data", "MSFT".into())], Some(answer("m"))));
+        let read = c.begin("s");
         c.flush();
         assert!(c.get("msft").is_none());
-        assert!(!c.put("msft", vec![Tag::Table("strategies")], began, answer("m")));
-        assert!(c.put("msft", vec![Tag::Table("strategies")], c.begin(), answer("m")));
+        assert!(!read.finish(vec![Tag::Table("strategies")], Some(answer("s"))));
+        assert!(fill(&c, "s", vec![Tag::Table("strategies")], "s"));
+        assert_eq!(c.raced.load(Ordering::Relaxed), 2);
+    }
+
+    /// Two reads of one key overlap, the one that began first finishes last, and they disagree:
+    /// it may be the older (its snapshot taken first) while the other's answer has been shown.
+    /// It is not stored, nor is the other's kept; a read begun after both stores again.
+    #[test]
+    fn a_read_overtaken_by_a_different_answer_keeps_neither() {
+        let c = ResponseCache::new(1 << 20);
+        let (first, second) = (c.begin("aapl"), c.begin("aapl"));
+        assert!(second.finish(aapl(), Some(answer("new"))));
+        assert!(c.get("aapl").is_some());
+        assert!(!first.finish(aapl(), Some(answer("old"))));
+        assert!(c.get("aapl").is_none(), "an answer was kept though a later one may be older");
+        // Three overlapping reads: the last to finish agrees with the one before it, but the
+        // one before that showed something else.
+        let (first, second, third) = (c.begin("aapl"), c.begin("aapl"), c.begin("aapl"));
+        assert!(third.finish(aapl(), Some(answer("new"))));
+        assert!(!second.finish(aapl(), Some(answer("old"))));
+        assert!(!first.finish(aapl(), Some(answer("old"))));
+        assert!(c.get("aapl").is_none());
+        // A read that began after both finished is newer than either: it stores.
+        assert!(fill(&c, "aapl", aapl(), "newer"));
+        // Overlapping reads that agree (a herd of misses) keep their answer.
+        let herd: Vec<Fill> = (0..3).map(|_| c.begin("aapl")).collect();
+        assert!(herd.into_iter().all(|f| f.finish(aapl(), Some(answer("same")))));
+        assert_eq!(c.get("aapl").map(|a| a.body.clone()).as_deref(), Some(&b"same"[..]));
+        // An answer with errors is shown, not kept, and takes out what is held.
+        c.begin("aapl").finish(aapl(), Some(Arc::new(Cached::new("partial".into(), false))));
+        assert!(c.get("aapl").is_none());
+        // A read dropped unfinished (its request went away) overtakes nothing.
+        let (gone, second) = (c.begin("aapl"), c.begin("aapl"));
+        drop(gone);
+        assert!(second.finish(aapl(), Some(answer("new"))));
+        assert_eq!(c.get("aapl").map(|a| a.body.clone()).as_deref(), Some(&b"new"[..]));
+        // Nothing is remembered once no read of the key is under way.
+        assert!(c.lock().flights.is_empty());
     }
 
     #[test]
     fn stays_within_its_bytes_dropping_the_least_recently_used() {
         let c = ResponseCache::new(1000);
-        let t = c.begin();
         for i in 0..20 {
-            c.put(&format!("k{i}"), vec![Tag::Table("tickers")], t, answer(&"x".repeat(100)));
+            fill(&c, &format!("k{i}"), vec![Tag::Table("tickers")], &"x".repeat(100));
             assert!(c.size().1 <= 1000);
         }
         let (n, _) = c.size();

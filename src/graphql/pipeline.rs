@@ -453,14 +453,14 @@ impl Pipeline {
         if let Some(hit) = cache.get(&key) {
             return Answer::Read(hit);
         }
-        let began = cache.begin();
+        let fill = cache.begin(&key);
         let answer = read(self.execute_uncached(state, admitted, viewer, tz, Some(bound)).await);
-        if let Answer::Read(a) = &answer {
-            // Field errors may be passing faults: such answers are not kept.
-            if a.ok {
-                cache.put(&key, tags, began, a.clone());
-            }
-        }
+        // Field errors may be passing faults: such answers are not kept.
+        let body = match &answer {
+            Answer::Read(a) => Some(a.clone()),
+            _ => None,
+        };
+        fill.finish(tags, body);
         answer
     }
 
