@@ -5,11 +5,9 @@ use crate::auth::{Role, Tokens, Viewer};
 use crate::config::Config;
 use crate::data::db::Db;
 use crate::data::query::Limits;
-use crate::graphql::collect::SchemaIndex;
-use crate::graphql::cost::Budget;
-use crate::graphql::pipeline::{DocumentCache, Pipeline};
+use crate::graphql::pipeline::Pipeline;
 use crate::graphql::scalars::parse_tz;
-use crate::{graphql, http, schema_limits, AppState};
+use crate::{graphql, http, AppState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -167,21 +165,7 @@ impl App {
                 tokio::join!(sweep, prune);
             }
         });
-        let schema = graphql::build_schema(Some(state.clone()), schema_limits(config))?;
-        let pipeline = Pipeline {
-            index: SchemaIndex::from_sdl(&schema.sdl()).map_err(|e| anyhow::anyhow!("schema index: {e}"))?,
-            schema,
-            cache: DocumentCache::new(config.plan_cache_entries, config.plan_cache_bytes),
-            budget: Budget {
-                max_depth: config.max_depth,
-                max_page: config.max_page_size,
-                default_page: config.default_page_size,
-                max_complexity: config.max_complexity as u64,
-                max_aliases: config.max_aliases,
-            },
-            direct_reads: config.direct_reads,
-            direct_answers: Default::default(),
-        };
+        let pipeline = Pipeline::new(config, Some(state.clone()))?;
         let (router, closing) = http::router(config, state.clone(), pipeline)?;
         let listener =
             TcpListener::bind(config.bind).await.map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", config.bind))?;

@@ -3,12 +3,13 @@
 //! (a differential test holds it to that); a database error is answered as one, never retried
 //! on the other executor.
 use super::collect::{CollectedField, CollectedOperation};
-use super::plan::{BoundOperation, ConnectionPlan, RootPlan};
+use super::plan::{BoundOperation, RootPlan};
 use super::render::JsonWriter;
 use crate::auth::Viewer;
 use crate::data::catalog::{Catalog, Mutation, Table};
-use crate::data::fetch::{self, FetchPlan, Keep};
-use crate::data::read;
+use crate::data::fetch::{self, Keep};
+use crate::data::read::{self, Row};
+use crate::data::series::Series;
 use crate::error::ApiError;
 use crate::graphql::connection::{CountBy, Page};
 use crate::AppState;
@@ -23,28 +24,78 @@ pub struct DirectError {
     pub error: ApiError,
 }
 
-fn write_page(out: &mut JsonWriter, connection: &ConnectionPlan, fetch: &FetchPlan, page: Page) {
-    // About 20 bytes per cell written: one allocation instead of a doubling series.
-    out.buf.reserve(page.rows.len() * (fetch.cols.len() + 1) * 20);
-    out.page(connection, &page);
+/// What one root read, before anything is written.
+pub enum RootRead {
+    Typename,
+    Page(Page),
+    One(Option<Row>),
+    Series(Series),
 }
 
-/// Answers a bound query whose `direct()` is true. A root that fails is `null` at its key with
-/// its error (or, being non-null, makes `data` null), as the general executor's completed
-/// answer has it; the other roots are still read, so both report the same errors.
+/// What every root of a direct answer read (or the error it met): all of the answer's I/O,
+/// done before its first byte is written.
+pub struct Reads(Vec<Result<RootRead, ApiError>>);
+
+/// Reads every root of a bound query whose `direct()` is true. A root that fails keeps its
+/// error; the other roots are still read, so the answer reports the same errors as the
+/// general executor's.
+pub async fn read(state: &AppState, op: &BoundOperation) -> Reads {
+    let mut out = Vec::with_capacity(op.roots.len());
+    for (_, root) in &op.roots {
+        out.push(read_root(state, root).await);
+    }
+    Reads(out)
+}
+
+async fn read_root(state: &AppState, root: &RootPlan) -> Result<RootRead, ApiError> {
+    let db = &state.db.read;
+    Ok(match root {
+        RootPlan::Typename => RootRead::Typename,
+        RootPlan::List { table, query, connection, fetch } => {
+            // Rows are kept as PostgreSQL sent them where reads run on tokio-postgres.
+            let rows = fetch::page(db, query, fetch, Keep::Wire).await?;
+            let count = if connection.needs_count() {
+                CountBy::Known(read::count(db, table, &query.base).await?)
+            } else {
+                CountBy::NotPlanned
+            };
+            RootRead::Page(Page::new(table, Arc::new(rows), query, count))
+        }
+        RootPlan::One { query, fetch, .. } => RootRead::One(fetch::one(db, query, fetch, Keep::Wire).await?),
+        RootPlan::Series { query, .. } => RootRead::Series(query.read(&state.db).await?),
+        RootPlan::Other => return Err(ApiError::Internal("not a direct read".into())),
+    })
+}
+
+/// Answers a bound query whose `direct()` is true: its reads, then their JSON.
 pub async fn execute(
     state: &AppState,
     op: &BoundOperation,
     collected: &CollectedOperation,
     tz: Tz,
 ) -> Result<String, DirectError> {
+    write(op, collected, &read(state, op).await, tz)
+}
+
+/// The answer to `op` from its `reads`. A root that failed is `null` at its key with its error
+/// (or, being non-null, makes `data` null), as the general executor's completed answer has it.
+pub fn write(
+    op: &BoundOperation,
+    collected: &CollectedOperation,
+    reads: &Reads,
+    tz: Tz,
+) -> Result<String, DirectError> {
     let mut out = JsonWriter::new(16 * 1024, tz);
     out.put("{\"data\":{");
     let (mut first, mut errors, mut data_null) = (true, Vec::new(), false);
-    for ((key, root), field) in op.roots.iter().zip(&collected.roots) {
+    for (((key, root), field), read) in op.roots.iter().zip(&collected.roots).zip(&reads.0) {
         out.key(&mut first, key);
         let mark = out.buf.len();
-        if let Err(error) = write_root(state, &mut out, root).await {
+        let written = match read {
+            Ok(read) => write_root(&mut out, root, read),
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(error) = written {
             out.buf.truncate(mark);
             out.put("null");
             data_null |= !matches!(root, RootPlan::One { .. });
@@ -74,31 +125,24 @@ fn field_error(error: ApiError, key: &str, pos: async_graphql::Pos) -> async_gra
     err
 }
 
-/// Writes one root's value.
-async fn write_root(state: &AppState, out: &mut JsonWriter, root: &RootPlan) -> Result<(), ApiError> {
-    let db = &state.db.read;
-    match root {
-        RootPlan::Typename => out.str("Query"),
-        RootPlan::List { table, query, connection, fetch } => {
-            // Rows are written from PostgreSQL's bytes where reads run on tokio-postgres.
-            let rows = fetch::page(db, query, fetch, Keep::Wire).await?;
-            let count = if connection.needs_count() {
-                CountBy::Known(read::count(db, table, &query.base).await?)
-            } else {
-                CountBy::NotPlanned
-            };
-            write_page(out, connection, fetch, Page::new(table, Arc::new(rows), query, count))
+/// Writes one root's value from what it read.
+fn write_root(out: &mut JsonWriter, root: &RootPlan, read: &RootRead) -> Result<(), ApiError> {
+    match (root, read) {
+        (_, RootRead::Typename) => out.str("Query"),
+        (RootPlan::List { connection, fetch, .. }, RootRead::Page(page)) => {
+            // About 20 bytes per cell written: one allocation instead of a doubling series.
+            out.buf.reserve(page.rows.len() * (fetch.cols.len() + 1) * 20);
+            out.page(connection, page);
         }
-        RootPlan::One { query, node, fetch, .. } => match fetch::one(db, query, fetch, Keep::Wire).await?.as_ref() {
+        (RootPlan::One { node, .. }, RootRead::One(row)) => match row {
             Some(r) => out.row(node, r),
             None => out.put("null"),
         },
-        RootPlan::Series { query, fields } => {
-            let series = query.read(&state.db).await?;
+        (RootPlan::Series { query, fields }, RootRead::Series(series)) => {
             out.buf.reserve(series.buckets.len() * fields.len() * 12);
-            out.series(query, fields, &series);
+            out.series(query, fields, series);
         }
-        RootPlan::Other => return Err(ApiError::Internal("not a direct read".into())),
+        _ => return Err(ApiError::Internal("a read that does not match its plan".into())),
     }
     match out.fault.take() {
         Some(fault) => Err(ApiError::Internal(fault)),

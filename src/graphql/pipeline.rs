@@ -177,6 +177,28 @@ pub struct Pipeline {
     pub direct_answers: std::sync::atomic::AtomicU64,
 }
 
+impl Pipeline {
+    /// The pipeline of a gateway configured by `config`, its resolvers reading through `state`
+    /// (`None`: a schema without data, for printing it or timing documents).
+    pub fn new(config: &crate::config::Config, state: Option<AppState>) -> anyhow::Result<Pipeline> {
+        let schema = super::build_schema(state, crate::schema_limits(config))?;
+        Ok(Pipeline {
+            index: SchemaIndex::from_sdl(&schema.sdl()).map_err(|e| anyhow::anyhow!("schema index: {e}"))?,
+            schema,
+            cache: DocumentCache::new(config.plan_cache_entries, config.plan_cache_bytes),
+            budget: Budget {
+                max_depth: config.max_depth,
+                max_page: config.max_page_size,
+                default_page: config.default_page_size,
+                max_complexity: config.max_complexity as u64,
+                max_aliases: config.max_aliases,
+            },
+            direct_reads: config.direct_reads,
+            direct_answers: Default::default(),
+        })
+    }
+}
+
 /// Deepest bracket nesting read before parsing: the parser recurses once per level.
 const MAX_TEXT_NESTING: usize = 200;
 
@@ -464,6 +486,19 @@ impl Pipeline {
         answer
     }
 
+    /// Admits and reads a query the direct writer answers, without writing it: what the
+    /// writer's micro-benchmark replays (`bench/writer.rs`).
+    pub async fn record(&self, state: &AppState, req: Request, viewer: Viewer) -> Result<Recorded, String> {
+        let admitted =
+            self.admit(state, req, &viewer, true).await.map_err(|_| "the request was refused".to_string())?;
+        let bound = self.bind(state, &admitted, &viewer);
+        if !bound.direct() {
+            return Err("not a query the direct writer answers".into());
+        }
+        let reads = direct::read(state, &bound).await;
+        Ok(Recorded { bound, collected: admitted.collected, reads })
+    }
+
     pub(super) fn bind(&self, state: &AppState, admitted: &Admitted, viewer: &Viewer) -> Arc<plan::BoundOperation> {
         let _plan = tracing::debug_span!("graphql.plan").entered();
         let b = BindContext { viewer, limits: state.limits, vars: &admitted.req.variables };
@@ -529,6 +564,20 @@ fn read(answer: Answer) -> Answer {
             Err(_) => Answer::Graphql(resp),
         },
         other => other,
+    }
+}
+
+/// A direct query's plan and everything it read: its answer is `write`.
+pub struct Recorded {
+    bound: Arc<plan::BoundOperation>,
+    collected: Arc<CollectedOperation>,
+    reads: direct::Reads,
+}
+
+impl Recorded {
+    /// The answer's text, as the direct executor writes it in the time zone `tz`.
+    pub fn write(&self, tz: chrono_tz::Tz) -> Result<String, String> {
+        direct::write(&self.bound, &self.collected, &self.reads, tz).map_err(|e| format!("{:?}", e.error))
     }
 }
 

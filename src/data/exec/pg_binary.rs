@@ -245,19 +245,21 @@ pub fn numeric_json(b: &[u8], out: &mut Vec<u8>) -> bool {
 /// nothing written, outside the years 0–9999 (the caller then decodes).
 pub fn date_json(b: &[u8], out: &mut Vec<u8>) -> bool {
     let Ok(days) = <[u8; 4]>::try_from(b).map(i32::from_be_bytes) else { return false };
-    // Days since 0000-03-01: years then run March to February, so leap days come last.
-    let z = days as i64 + 730_425;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    // Days since -0400-03-01: years then run March to February, so leap days come last. The
+    // count is unsigned for every year written (0–9999), so each division by a constant is a
+    // multiplication.
+    let Ok(z) = u32::try_from(days as i64 + 730_425 + 146_097) else { return false };
+    let (era, doe) = (z / 146_097, z % 146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + (month <= 2) as i64;
-    if !(0..=9999).contains(&year) {
+    let year = (yoe + era * 400 + (month <= 2) as u32).wrapping_sub(400);
+    if year > 9999 {
         return false;
     }
-    let d = |v: i64| b'0' + v as u8;
+    let d = |v: u32| b'0' + v as u8;
     let text = [
         b'"',
         d(year / 1000),
