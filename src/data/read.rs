@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub struct Row {
     pub table: &'static Table,
     pub cells: Vec<Cell>,
-    pub wire: Option<Arc<WireRow>>,
+    pub wire: Option<WireRow>,
     pub fetched: Vec<PrefetchedRelation>,
 }
 
@@ -124,25 +124,33 @@ pub async fn list<C: ReadConnection>(
     Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
 
-/// A row of a table as PostgreSQL sent it, for a writer that shows its columns without
-/// decoding them into cells first.
+/// The rows of one read as PostgreSQL sent them, shared by the `Row`s made of them: one
+/// allocation per read, not per row.
 #[derive(Debug)]
-pub struct WireRow {
-    pub row: tokio_postgres::Row,
-    pub layout: Arc<WireLayout>,
+pub struct WireRows {
+    rows: Vec<tokio_postgres::Row>,
+    layout: WireLayout,
 }
 
-/// Where each table column is in a `WireRow` (`None`: not read), and its decoder.
+/// Where each table column is in a wire row (`None`: not read), and its decoder.
 #[derive(Debug)]
 pub struct WireLayout {
     pub at: Vec<Option<(usize, Wire)>>,
 }
 
+/// A row of a table as PostgreSQL sent it (the `i`th of its read), for a writer that shows its
+/// columns without decoding them into cells first.
+#[derive(Debug, Clone)]
+pub struct WireRow {
+    read: Arc<WireRows>,
+    i: usize,
+}
+
 impl WireRow {
     /// Table column `col` as it came, with its decoder; `None` when it was not read.
     pub fn raw(&self, col: usize) -> Option<(Option<&[u8]>, Wire)> {
-        let (i, wire) = (*self.layout.at.get(col)?)?;
-        Some((pg_reads::raw(&self.row, i), wire))
+        let (i, wire) = (*self.read.layout.at.get(col)?)?;
+        Some((pg_reads::raw(&self.read.rows[self.i], i), wire))
     }
 
     /// Table column `col` decoded (`Null` when not read), as `list` would have read it.
@@ -185,13 +193,13 @@ async fn wire_rows<C: ReadConnection>(
     for (i, (col, wire)) in proj.iter().zip(wires).enumerate() {
         at[*col] = Some((skip + i, wire));
     }
-    let layout = Arc::new(WireLayout { at });
-    let rows = rows.into_iter().map(|row| {
-        let n = match lead.and_then(|w| pg_binary::decode(pg_reads::raw(&row, 0), w)) {
+    let read = Arc::new(WireRows { rows, layout: WireLayout { at } });
+    let rows = read.rows.iter().enumerate().map(|(i, row)| {
+        let n = match lead.and_then(|w| pg_binary::decode(pg_reads::raw(row, 0), w)) {
             Some(Cell::Int(n)) => n,
             _ => 0,
         };
-        let wire = Some(Arc::new(WireRow { row, layout: layout.clone() }));
+        let wire = Some(WireRow { read: read.clone(), i });
         (n, Row { table: t, cells: Vec::new(), wire, fetched: Vec::new() })
     });
     Some(Ok(rows.collect()))

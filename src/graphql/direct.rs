@@ -129,11 +129,7 @@ fn field_error(error: ApiError, key: &str, pos: async_graphql::Pos) -> async_gra
 fn write_root(out: &mut JsonWriter, root: &RootPlan, read: &RootRead) -> Result<(), ApiError> {
     match (root, read) {
         (_, RootRead::Typename) => out.str("Query"),
-        (RootPlan::List { connection, fetch, .. }, RootRead::Page(page)) => {
-            // About 20 bytes per cell written: one allocation instead of a doubling series.
-            out.buf.reserve(page.rows.len() * (fetch.cols.len() + 1) * 20);
-            out.page(connection, page);
-        }
+        (RootPlan::List { connection, .. }, RootRead::Page(page)) => out.page(connection, page),
         (RootPlan::One { node, .. }, RootRead::One(row)) => match row {
             Some(r) => out.row(node, r),
             None => out.put("null"),

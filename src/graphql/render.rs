@@ -280,6 +280,18 @@ impl JsonWriter {
     }
 
     pub fn page(&mut self, conn: &ConnectionPlan, page: &Page) {
+        // About 20 bytes per field of a row: relation pages too are written without the buffer
+        // doubling (and copying) under them.
+        let per_row: usize = conn
+            .fields
+            .iter()
+            .map(|f| match f {
+                ConnectionField::Nodes { node, .. } => node.fields.len(),
+                ConnectionField::Edges { fields, .. } => fields.len() * 4,
+                _ => 0,
+            })
+            .sum();
+        self.buf.reserve(page.rows.len() * (per_row + 1) * 20);
         self.buf.push(b'{');
         let mut first = true;
         for f in &conn.fields {
