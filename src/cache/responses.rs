@@ -159,11 +159,18 @@ impl Inner {
             f.diverged = now;
         }
         f.last = Some((now, etag.map(str::to_string)));
-        f.open -= 1;
-        if f.open == 0 {
-            self.flights.remove(key);
-        }
+        self.leave(key);
         overtaken
+    }
+
+    /// One read of `key` is no longer under way; its flight goes with the last of them.
+    fn leave(&mut self, key: &Arc<str>) {
+        if let Some(f) = self.flights.get_mut(key) {
+            f.open -= 1;
+            if f.open == 0 {
+                self.flights.remove(key);
+            }
+        }
     }
 }
 
@@ -198,13 +205,7 @@ impl Fill<'_> {
 impl Drop for Fill<'_> {
     fn drop(&mut self) {
         if self.open {
-            let mut inner = self.cache.lock();
-            if let Some(f) = inner.flights.get_mut(&self.key) {
-                f.open -= 1;
-                if f.open == 0 {
-                    inner.flights.remove(&self.key);
-                }
-            }
+            self.cache.lock().leave(&self.key);
         }
     }
 }
